@@ -1,0 +1,1 @@
+"""Experiment grids, spectra of event pairs, figures and the report."""

@@ -1,0 +1,1 @@
+"""Earthquake catalogs and station metadata: readers, event selection, study tables."""

@@ -1,0 +1,132 @@
+"""The `faultprobe` command line: one sub-command per stage of a study.
+
+Each handler parses nothing itself beyond its arguments: it loads the study config once
+(`faultprobe.config.load_config`) and hands typed objects to the stage's functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from faultprobe import __version__
+from faultprobe.config import ConfigError, load_config
+
+DESCRIPTION = """\
+faultprobe learns to tell the seismic waves of small earthquakes before a large
+mainshock from those after it (Laurenti et al., 2024), and turns that into a tool:
+catalog selection, distributed waveform acquisition into a Zarr cube, training, and
+every diagnostic of the paper as parallel Dask tasks.
+
+A study is described by one TOML file (see configs/). The usual order is:
+
+  faultprobe synth CONFIG        simulate a sequence (offline default; real formats)
+  faultprobe catalog CONFIG      select events -> events.parquet, stations.parquet
+  faultprobe ingest CONFIG       waveforms -> waveforms.zarr, traces.parquet
+  faultprobe train CONFIG ...    train the CNN on one station
+  faultprobe experiments CONFIG  run the paper's diagnostics as a grid
+  faultprobe report CONFIG       write report/index.html
+
+or all of it on a small synthetic sequence: faultprobe demo
+"""
+
+
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    from faultprobe.catalogs.study import build_catalog
+
+    cfg = load_config(args.config)
+    summary = build_catalog(cfg, progress=not args.quiet)
+    print(summary.render())
+    return 0
+
+
+def _not_built(name: str) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        print(f"faultprobe {name}: not built yet in this version.", file=sys.stderr)
+        return 2
+
+    return handler
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="study config file (TOML), e.g. configs/synthetic-norcia.toml")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="faultprobe",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"faultprobe {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "catalog",
+        help="read the catalog, select the study's events, write events/stations Parquet",
+        description=(
+            "Read the earthquake catalog named in the config (Tan et al. 2021 text, QuakeML, "
+            "FDSN text or CSV), keep events near the fault segment, deep enough, large enough, "
+            "inside the study window and box, and isolated in time from every other catalog "
+            "event; label each pre/post (and extra phases) with its time to the mainshock. "
+            "Writes events.parquet, stations.parquet and study.toml into the store and prints "
+            "counts by phase and month and what was rejected and why."
+        ),
+    )
+    _add_config(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(handler=_cmd_catalog)
+
+    p = sub.add_parser("synth", help="simulate a sequence and write catalog, StationXML, SDS")
+    _add_config(p)
+    p.set_defaults(handler=_not_built("synth"))
+
+    p = sub.add_parser("ingest", help="fetch and cut waveforms into waveforms.zarr")
+    _add_config(p)
+    p.set_defaults(handler=_not_built("ingest"))
+
+    p = sub.add_parser("info", help="print what a study store holds")
+    p.add_argument("store", help="study store folder or URL")
+    p.set_defaults(handler=_not_built("info"))
+
+    p = sub.add_parser("train", help="train the CNN on one station's slice of the cube")
+    _add_config(p)
+    p.set_defaults(handler=_not_built("train"))
+
+    p = sub.add_parser("evaluate", help="score a trained run on a labelling and station")
+    p.add_argument("run", help="run folder")
+    p.set_defaults(handler=_not_built("evaluate"))
+
+    p = sub.add_parser("experiments", help="run the study's experiment grids as Dask tasks")
+    _add_config(p)
+    p.set_defaults(handler=_not_built("experiments"))
+
+    p = sub.add_parser("report", help="write report/index.html with tables and figures")
+    _add_config(p)
+    p.set_defaults(handler=_not_built("report"))
+
+    p = sub.add_parser("demo", help="the whole method on a small synthetic sequence")
+    p.add_argument("--out", default="faultprobe-demo", help="output folder")
+    p.set_defaults(handler=_not_built("demo"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 1
+    try:
+        return args.handler(args)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""Open a Dask client for a `Cluster` config section, and close it (and its cluster) after."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from distributed import Client
+
+from faultprobe.config import Cluster
+
+
+def _make_cluster(cfg: Cluster):
+    """Build the cluster object for `cfg.kind`; imports optional engines only when asked."""
+    if cfg.kind == "local":
+        from distributed import LocalCluster
+
+        return LocalCluster(
+            n_workers=cfg.n_workers,
+            threads_per_worker=cfg.threads_per_worker,
+            memory_limit=cfg.memory_limit,
+            processes=True,
+            dashboard_address=":8787" if cfg.dashboard else None,
+        )
+    if cfg.kind == "local-cuda":
+        try:
+            from dask_cuda import LocalCUDACluster
+        except ImportError as err:
+            raise RuntimeError(
+                "cluster kind 'local-cuda' needs dask-cuda: pip install 'faultprobe[gpu]'"
+            ) from err
+        # One worker per visible GPU, so each run owns one device.
+        return LocalCUDACluster(threads_per_worker=1, memory_limit=cfg.memory_limit)
+    if cfg.kind in {"slurm", "pbs"}:
+        try:
+            import dask_jobqueue
+        except ImportError as err:
+            raise RuntimeError(
+                f"cluster kind '{cfg.kind}' needs dask-jobqueue: pip install 'faultprobe[hpc]'"
+            ) from err
+        jq = cfg.jobqueue
+        cls = dask_jobqueue.SLURMCluster if cfg.kind == "slurm" else dask_jobqueue.PBSCluster
+        kwargs = dict(
+            cores=jq.cores,
+            memory=jq.memory,
+            processes=jq.processes,
+            walltime=jq.walltime,
+            queue=jq.queue,
+            account=jq.account,
+            job_extra_directives=jq.job_extra_directives,
+        )
+        if jq.local_directory:
+            kwargs["local_directory"] = jq.local_directory
+        cluster = cls(**kwargs)
+        cluster.scale(jobs=jq.jobs)
+        return cluster
+    if cfg.kind == "kubernetes":
+        try:
+            from dask_kubernetes.operator import KubeCluster
+        except ImportError as err:
+            raise RuntimeError(
+                "cluster kind 'kubernetes' needs dask-kubernetes: pip install 'faultprobe[cloud]'"
+            ) from err
+        kwargs = {"name": "faultprobe", "n_workers": cfg.n_workers or 2}
+        if cfg.kubernetes_image:
+            kwargs["image"] = cfg.kubernetes_image
+        return KubeCluster(**kwargs)
+    raise ValueError(f"unknown cluster kind {cfg.kind!r}")
+
+
+@contextlib.contextmanager
+def connect(cfg: Cluster) -> Iterator[Client]:
+    """Yield a Dask client for the configured cluster; everything started here is closed."""
+    if cfg.kind == "address":
+        client = Client(cfg.address)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = _make_cluster(cfg)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def describe(client: Client) -> str:
+    """One line on the workers a client sees (count, threads, GPUs)."""
+    info = client.scheduler_info(n_workers=-1)
+    workers = info.get("workers", {})
+    threads = sum(w.get("nthreads", 0) for w in workers.values())
+    gpus = sum(1 for w in workers.values() if w.get("gpu"))
+    gpu = f", {gpus} with GPUs" if gpus else ""
+    return f"{len(workers)} workers, {threads} threads{gpu} at {client.scheduler.address}"

@@ -1,0 +1,422 @@
+"""Study configuration: one TOML file parsed once into typed, validated, frozen objects.
+
+Every part of faultprobe takes the pieces of a `StudyConfig` it needs; nothing reads the
+TOML again.  A wrong key, type or value raises `ConfigError` naming the file, the dotted
+key and what was expected.  Relative paths are resolved against the config file's folder;
+`s3://…` and other URLs are kept as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+
+class ConfigError(ValueError):
+    """A study config that cannot be used; the message names the file and the key."""
+
+
+def _to_utc(value: Any) -> datetime:
+    """Accept TOML datetimes or ISO strings; naive values are taken as UTC."""
+    if isinstance(value, str):
+        value = pd.Timestamp(value).to_pydatetime()
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if not isinstance(value, datetime):
+        raise ValueError("expected a date-time such as 2016-10-30T06:40:17Z")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+UTCTime = Annotated[datetime, BeforeValidator(_to_utc)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StudyInfo(_Section):
+    """Name, store and time window of the study."""
+
+    name: str
+    store: str = Field(description="study store folder: local path or s3://bucket/prefix")
+    start: UTCTime
+    end: UTCTime
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StudyInfo:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+class Shock(_Section):
+    """A large earthquake of the sequence (times in UTC)."""
+
+    name: str
+    time: UTCTime
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    depth_km: float = Field(ge=0, le=700)
+    magnitude: float
+
+
+class PhaseInterval(_Section):
+    """An extra labelled interval, e.g. `visso` between Visso and Norcia."""
+
+    name: str
+    start: UTCTime
+    end: UTCTime
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, v: str) -> str:
+        if v in {"pre", "post"}:
+            raise ValueError("'pre' and 'post' are reserved phase names")
+        return v
+
+
+class Fault(_Section):
+    """A rectangular fault segment on the plane through the mainshock hypocenter.
+
+    `along_strike_km` is measured from the hypocenter along the strike direction, the
+    depth range bounds the segment down dip (top may be 0: the fault reaches the surface).
+    """
+
+    strike: float = Field(ge=0, le=360)
+    dip: float = Field(gt=0, le=90)
+    rake: float = -90.0
+    along_strike_km: tuple[float, float] = (-15.0, 15.0)
+    depth_km: tuple[float, float] = (0.0, 12.0)
+
+    @field_validator("along_strike_km", "depth_km")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if v[1] <= v[0]:
+            raise ValueError(f"expected [low, high] with low < high, got {list(v)}")
+        return v
+
+
+class Box(_Section):
+    """The study box in the fault frame, relative to the mainshock epicenter (km).
+
+    `across_strike_km` is horizontal, perpendicular to strike, positive toward
+    strike - 90° (NE for a fault striking 155°): the paper's 15 km NE / 4 km SW is
+    [-4, 15].
+    """
+
+    along_strike_km: tuple[float, float] = (-20.0, 20.0)
+    across_strike_km: tuple[float, float] = (-4.0, 15.0)
+
+
+class CsvColumns(_Section):
+    """Column mapping for CSV catalogs: faultprobe name → name in the file."""
+
+    time: str | None = "time"
+    year: str | None = None
+    month: str | None = None
+    day: str | None = None
+    hour: str | None = None
+    minute: str | None = None
+    second: str | None = None
+    latitude: str = "latitude"
+    longitude: str = "longitude"
+    depth_km: str = "depth"
+    magnitude: str = "magnitude"
+    magnitude_type: str | None = None
+    event_id: str | None = None
+
+
+CatalogFormat = Literal["tan2021", "quakeml", "fdsn_text", "csv"]
+
+
+class CatalogSource(_Section):
+    """Where the earthquake catalog is read from."""
+
+    path: str
+    format: CatalogFormat = "tan2021"
+    magnitude: Literal["mw", "ml", "best"] = Field(
+        default="mw",
+        description="magnitude column used for selection; 'best' is Mw where present, else ML",
+    )
+    columns: CsvColumns = CsvColumns()
+    delimiter: str = ","
+
+
+class Selection(_Section):
+    """Rules that pick the study's events from the full catalog."""
+
+    max_fault_distance_km: float = Field(default=3.0, gt=0)
+    min_depth_km: float = 2.0
+    min_magnitude: float = 0.5
+    box: Box = Box()
+    isolation_before_s: float = Field(
+        default=5.0, ge=0, description="another event this long before an origin drops it"
+    )
+    isolation_after_s: float = Field(
+        default=25.0,
+        ge=0,
+        description="another event this long after an origin drops it (20 s window + P time)",
+    )
+
+
+class Stations(_Section):
+    """Stations of the study, as NET.STA codes, and where their metadata is found."""
+
+    codes: list[str]
+    far: list[str] = Field(default_factory=list, description="far control stations")
+    inventory: str | None = Field(default=None, description="StationXML file")
+    fdsn: str | None = Field(default=None, description="FDSN station service (name or URL)")
+    channel_priority: list[str] = Field(default_factory=lambda: ["HH?", "EH?", "HN?"])
+    network_aliases: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="other network codes a station's data may carry, e.g. 8P = ['IV']",
+    )
+
+    @field_validator("codes", "far")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        for code in v:
+            parts = code.split(".")
+            if len(parts) != 2 or not all(parts):
+                raise ValueError(f"station code {code!r} is not NET.STA")
+        return v
+
+    @model_validator(mode="after")
+    def _source(self) -> Stations:
+        if self.inventory is None and self.fdsn is None:
+            raise ValueError("give 'inventory' (StationXML file) or 'fdsn' (service)")
+        return self
+
+    @property
+    def all_codes(self) -> list[str]:
+        return list(dict.fromkeys([*self.codes, *self.far]))
+
+
+class Waveforms(_Section):
+    """Where waveforms come from and how the study window is cut."""
+
+    source: Literal["sds", "fdsn", "synthetic"] = "sds"
+    sds_root: str | None = None
+    fdsn: str | None = Field(default=None, description="FDSN dataselect service (name or URL)")
+    cache: str | None = Field(default=None, description="SDS cache for fetched miniSEED")
+    eida_token: str | None = Field(default=None, description="path to an EIDA token file")
+    max_requests_per_second: float = Field(default=4.0, gt=0)
+    max_concurrent_requests: int = Field(default=2, ge=1)
+    sampling_rate: float = Field(default=100.0, gt=0)
+    window_s: tuple[float, float] = (-5.0, 20.0)
+    velocity_model: str = "carannante2013"
+    block_size: int = Field(default=256, ge=1, description="events per task and chunk")
+    max_gap_s: float = Field(default=0.1, ge=0, description="gaps up to this are filled")
+    remove_response: bool = False
+    bandpass_hz: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _source(self) -> Waveforms:
+        if self.source == "sds" and not self.sds_root:
+            raise ValueError("source 'sds' needs 'sds_root'")
+        if self.source == "fdsn" and not self.fdsn:
+            raise ValueError("source 'fdsn' needs 'fdsn' (service name or URL)")
+        if self.window_s[1] <= self.window_s[0]:
+            raise ValueError("window_s must be [before, after] with before < after")
+        return self
+
+    @property
+    def n_samples(self) -> int:
+        return int(round((self.window_s[1] - self.window_s[0]) * self.sampling_rate))
+
+
+class JobQueue(_Section):
+    """Batch-system workers (dask-jobqueue)."""
+
+    cores: int = 8
+    memory: str = "32GB"
+    walltime: str = "02:00:00"
+    queue: str | None = None
+    account: str | None = None
+    jobs: int = 1
+    processes: int = 1
+    job_extra_directives: list[str] = Field(default_factory=list)
+    local_directory: str | None = None
+
+
+class Cluster(_Section):
+    """Where Dask tasks run."""
+
+    kind: Literal["local", "local-cuda", "slurm", "pbs", "kubernetes", "address"] = "local"
+    n_workers: int | None = Field(default=None, ge=1, description="default: one per core")
+    threads_per_worker: int = Field(default=1, ge=1)
+    memory_limit: str = "auto"
+    address: str | None = Field(default=None, description="scheduler address for 'address'")
+    dashboard: bool = False
+    jobqueue: JobQueue = JobQueue()
+    kubernetes_image: str | None = None
+
+    @model_validator(mode="after")
+    def _address(self) -> Cluster:
+        if self.kind == "address" and not self.address:
+            raise ValueError("kind 'address' needs 'address' (e.g. tcp://host:8786)")
+        return self
+
+
+class StudyConfig(_Section):
+    """A whole study: what the TOML file describes."""
+
+    study: StudyInfo
+    mainshock: Shock
+    shocks: list[Shock] = Field(default_factory=list, description="other large events")
+    phases: list[PhaseInterval] = Field(default_factory=list)
+    fault: Fault
+    catalog: CatalogSource
+    selection: Selection = Selection()
+    stations: Stations
+    waveforms: Waveforms
+    cluster: Cluster = Cluster()
+    # Sections filled by later stages; kept as plain tables until their stage types them.
+    synthetic: dict[str, Any] = Field(default_factory=dict)
+    train: dict[str, Any] = Field(default_factory=dict)
+    experiments: dict[str, Any] = Field(default_factory=dict)
+
+    source_path: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _mainshock_in_window(self) -> StudyConfig:
+        if not self.study.start <= self.mainshock.time <= self.study.end:
+            raise ValueError(
+                f"mainshock time {self.mainshock.time} is outside the study window "
+                f"[{self.study.start}, {self.study.end}]"
+            )
+        return self
+
+    def hash(self) -> str:
+        """A short, stable hash of the config content (paths included)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _is_url(path: str) -> bool:
+    return "://" in path
+
+
+def _resolve(path: str | None, base: Path) -> str | None:
+    if path is None or _is_url(path):
+        return path
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make every file path in the raw table absolute against the config's folder."""
+    wanted = {
+        ("study", "store"),
+        ("catalog", "path"),
+        ("stations", "inventory"),
+        ("waveforms", "sds_root"),
+        ("waveforms", "cache"),
+        ("waveforms", "eida_token"),
+        ("synthetic", "output"),
+    }
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for section, key in wanted:
+        table = out.get(section)
+        if isinstance(table, dict) and isinstance(table.get(key), str):
+            table[key] = _resolve(table[key], base)
+    return out
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid study config"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check its spelling and section)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        got = e.get("input")
+        shown = "" if e["type"] in {"missing"} or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"  {key}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def parse_config(raw: dict[str, Any], source: str = "<config>", base: Path | None = None) -> StudyConfig:
+    """Validate a TOML table into a `StudyConfig`; errors name `source` and the key."""
+    base = base or Path.cwd()
+    try:
+        cfg = StudyConfig.model_validate(_resolve_paths(raw, base))
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, source)) from None
+    return cfg.model_copy(update={"source_path": source})
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read and validate a study config file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config ({err.strerror})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    return parse_config(raw, source=str(path), base=path.resolve().parent)
+
+
+def dump_toml(cfg: StudyConfig) -> str:
+    """Serialise a config back to TOML (the frozen copy written into the store)."""
+    return _toml(cfg.model_dump(mode="python", exclude_none=True))
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    return json.dumps(str(v))
+
+
+def _toml(table: dict[str, Any], prefix: str = "") -> str:
+    """A small TOML writer: scalars first, then sub-tables and arrays of tables."""
+    scalars, tables, arrays = [], [], []
+    for k, v in table.items():
+        if isinstance(v, dict):
+            tables.append((k, v))
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            arrays.append((k, v))
+        else:
+            scalars.append(f"{k} = {_toml_value(v)}")
+    out = "\n".join(scalars) + ("\n" if scalars else "")
+    for k, v in tables:
+        name = f"{prefix}{k}"
+        out += f"\n[{name}]\n" + _toml(v, prefix=name + ".")
+    for k, items in arrays:
+        name = f"{prefix}{k}"
+        for item in items:
+            out += f"\n[[{name}]]\n" + _toml(item, prefix=name + ".")
+    return out

@@ -1,0 +1,1 @@
+"""Learning core: labels, splits, dataset, the CNN, the trainer, metrics."""

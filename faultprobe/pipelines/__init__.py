@@ -1,0 +1,1 @@
+"""Distributed, resumable work that turns the study tables into the waveform cube."""

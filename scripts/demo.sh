@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install faultprobe (CPU build of torch) and run the main job on the embedded synthetic default.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install -q --disable-pip-version-check torch==2.13.0
+python3 -m pip install -q --disable-pip-version-check -e .
+faultprobe demo "$@"
