@@ -278,6 +278,56 @@ class Cluster(_Section):
         return self
 
 
+class Train(_Section):
+    """How the CNN is trained (`faultprobe train`; defaults are the paper's)."""
+
+    stations: list[str] = Field(
+        default_factory=list, description="station codes (STA or NET.STA); empty: the first"
+    )
+    classes: int = Field(default=2, ge=2, description="number of classes")
+    labelling: Literal["binary", "ttf", "phases", "calendar"] = Field(
+        default="ttf",
+        description="binary pre/post, equal-count time-to-failure bins, phases as own "
+        "classes (9 = 4 pre + visso + 4 post), or fixed calendar bins",
+    )
+    calendar_edges: list[UTCTime] = Field(
+        default_factory=list, description="class edges for 'calendar' (default: months)"
+    )
+    balance: bool = Field(default=True, description="subsample classes to equal counts")
+    split: Literal["temporal", "blocked"] = "temporal"
+    fractions: tuple[float, float, float] = Field(
+        default=(0.7, 0.2, 0.1), description="train, validation, test"
+    )
+    purge_s: float = Field(
+        default=0.0, ge=0, description="no train event this close in time to a val/test one"
+    )
+    blocks: int = Field(default=10, ge=3, description="time blocks per class ('blocked')")
+    window_s: tuple[float, float] | None = Field(
+        default=None, description="cut of the cube's time axis fed to the model (s)"
+    )
+    band_hz: tuple[float, float] | None = Field(default=None, description="band-pass inputs")
+    epochs: int = Field(default=40, ge=1)
+    batch_size: int = Field(default=32, ge=2)
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=1e-3, ge=0)
+    patience: int = Field(default=10, ge=0, description="early stopping; 0 = off")
+    width: float = Field(default=1.0, gt=0, description="multiplier of the filter counts")
+    dilation: int = Field(default=2, ge=1, description="dilation growth from block 3; 1 = off")
+    dropout: float = Field(default=0.2, ge=0, lt=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        default="auto", description="auto: bf16/fp16 autocast on CUDA, fp32 on CPU"
+    )
+    seeds: list[int] = Field(default_factory=lambda: [1, 2, 3])
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if min(v) <= 0 or abs(sum(v) - 1.0) > 1e-6:
+            raise ValueError(f"fractions must be positive and sum to 1, got {list(v)}")
+        return v
+
+
 class StudyConfig(_Section):
     """A whole study: what the TOML file describes."""
 
@@ -293,7 +343,7 @@ class StudyConfig(_Section):
     cluster: Cluster = Cluster()
     # Sections filled by later stages; kept as plain tables until their stage types them.
     synthetic: dict[str, Any] = Field(default_factory=dict)
-    train: dict[str, Any] = Field(default_factory=dict)
+    train: Train = Train()
     experiments: dict[str, Any] = Field(default_factory=dict)
 
     source_path: str | None = Field(default=None, exclude=True)
