@@ -1,0 +1,351 @@
+"""Earthquake catalog readers: Tan et al. (2021) text, QuakeML, FDSN event text and CSV.
+
+Every reader returns a `CatalogRead`: one normalised DataFrame (columns `CATALOG_COLUMNS`,
+origin times in UTC) and the rows it could not use, each with its line (or item) number and
+the reason.  A file that cannot be read at all raises `CatalogError` naming it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from faultprobe.config import CatalogSource
+
+CATALOG_COLUMNS = [
+    "event_id",
+    "origin_time",
+    "latitude",
+    "longitude",
+    "depth_km",
+    "mw",
+    "ml",
+    "magnitude",
+    "magnitude_type",
+]
+
+TAN_COLUMNS = [
+    "year", "month", "day", "hour", "minute", "second",
+    "latitude", "longitude", "depth_km", "eh1", "eh2", "az", "ez", "ml", "mw", "id",
+]  # fmt: skip
+_TAN_REQUIRED = ["year", "month", "day", "hour", "minute", "second", "latitude", "longitude", "depth_km", "id"]  # fmt: skip
+
+
+class CatalogError(ValueError):
+    """A catalog file that cannot be read at all."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A catalog row (or QuakeML event) that could not be used."""
+
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@dataclass
+class CatalogRead:
+    """A normalised catalog and the rows that were left out while reading it."""
+
+    events: pd.DataFrame
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+def _problems(path: str, lines: np.ndarray, reason: str | np.ndarray) -> list[RowProblem]:
+    reasons = np.broadcast_to(np.asarray(reason, dtype=object), np.shape(lines))
+    return [RowProblem(path, int(n), str(r)) for n, r in zip(lines, reasons)]
+
+
+def choose_magnitude(mw: np.ndarray, ml: np.ndarray, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """The selection magnitude and its type: 'mw', 'ml', or 'best' (Mw where present, else ML)."""
+    mw = np.asarray(mw, dtype=float)
+    ml = np.asarray(ml, dtype=float)
+    if which == "mw":
+        return mw, np.where(np.isnan(mw), "", "Mw")
+    if which == "ml":
+        return ml, np.where(np.isnan(ml), "", "ML")
+    use_mw = ~np.isnan(mw)
+    mag = np.where(use_mw, mw, ml)
+    return mag, np.where(use_mw, "Mw", np.where(np.isnan(ml), "", "ML"))
+
+
+def _finish(df: pd.DataFrame, which: str) -> pd.DataFrame:
+    """Add the chosen magnitude and order the columns."""
+    mag, kind = choose_magnitude(df["mw"].to_numpy(), df["ml"].to_numpy(), which)
+    df = df.assign(magnitude=mag, magnitude_type=kind)
+    df["event_id"] = df["event_id"].astype(str)
+    return df[CATALOG_COLUMNS].reset_index(drop=True)
+
+
+def _tan_header_lines(path: Path, probe: int = 200) -> int:
+    """Number of lines before the first one that parses as 16 numeric fields."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for i, line in enumerate(f):
+            if i >= probe:
+                break
+            parts = line.split()
+            if len(parts) == 16:
+                try:
+                    [float(p) for p in parts]
+                except ValueError:
+                    continue
+                return i
+    raise CatalogError(
+        f"{path}: not a Tan et al. (2021) catalog: no line with 16 numeric fields "
+        f"in its first {probe} lines"
+    )
+
+
+def _tan_fast(path: Path, skip: int) -> tuple[pd.DataFrame, np.ndarray, list[RowProblem]]:
+    """Parse with pandas' C tokenizer; raises ParserError when a row has too many fields."""
+    num = pd.read_csv(
+        path, sep=r"\s+", header=None, names=TAN_COLUMNS, skiprows=skip, engine="c",
+        skip_blank_lines=False,
+    )  # fmt: skip
+    line_no = np.arange(len(num)) + skip + 1
+    blank = num.isna().all(axis=1).to_numpy()
+    num, line_no = num[~blank], line_no[~blank]
+    text = {c: num[c] for c in TAN_COLUMNS if not pd.api.types.is_numeric_dtype(num[c])}
+    for c, col in text.items():
+        num[c] = pd.to_numeric(col, errors="coerce")
+    bad = num[_TAN_REQUIRED].isna().any(axis=1).to_numpy().copy()
+    for c in ("ml", "mw"):  # text other than NaN in a magnitude column is a bad row
+        if c in text:
+            bad |= (num[c].isna() & text[c].notna() & ~text[c].str.lower().eq("nan")).to_numpy()
+    problems = _problems(str(path), line_no[bad], "missing field or a field that is not a number")
+    return num[~bad], line_no[~bad], problems
+
+
+def _tan_ragged(path: Path, skip: int) -> tuple[pd.DataFrame, np.ndarray, list[RowProblem]]:
+    """Slower path for files with rows of too many fields: one string per line, then split."""
+    raw = pd.read_csv(
+        path, sep="\x01", header=None, names=["line"], skiprows=skip, dtype=str,
+        skip_blank_lines=False, engine="c", quoting=3, encoding_errors="replace",
+    )["line"]  # fmt: skip
+    line_no = np.arange(len(raw)) + skip + 1
+    blank = (raw.isna() | (raw.str.strip() == "")).to_numpy()
+    raw, line_no = raw[~blank], line_no[~blank]
+    fields = raw.str.strip().str.split(r"\s+", regex=True, expand=True)
+    n_fields = fields.notna().sum(axis=1).to_numpy()
+    ragged = n_fields != 16
+    problems = _problems(
+        str(path), line_no[ragged], np.char.add("expected 16 fields, found ", n_fields[ragged].astype(str))
+    )
+    fields, line_no = fields[~ragged].iloc[:, :16], line_no[~ragged]
+    fields.columns = TAN_COLUMNS
+    num = fields.apply(pd.to_numeric, errors="coerce")
+    bad = num[_TAN_REQUIRED].isna().any(axis=1).to_numpy().copy()
+    for c in ("ml", "mw"):
+        bad |= (num[c].isna() & ~fields[c].str.lower().eq("nan")).to_numpy()
+    problems += _problems(str(path), line_no[bad], "a field is not a number")
+    return num[~bad], line_no[~bad], problems
+
+
+def read_tan2021(path: str | Path, magnitude: str = "mw") -> CatalogRead:
+    """Read the Tan et al. (2021) catalog text (header, then 16 whitespace-separated columns)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CatalogError(f"{path}: catalog file not found")
+    skip = _tan_header_lines(path)
+    try:
+        num, line_no, problems = _tan_fast(path, skip)
+    except pd.errors.ParserError:
+        num, line_no, problems = _tan_ragged(path, skip)
+    parts = num[["year", "month", "day", "hour", "minute"]].astype("int64")
+    whole = pd.to_datetime(parts, errors="coerce", utc=True)
+    bad_time = whole.isna().to_numpy() | ~num["second"].between(0, 61).to_numpy()
+    problems += _problems(str(path), line_no[bad_time], "invalid date or time")
+    num, whole, line_no = num[~bad_time], whole[~bad_time], line_no[~bad_time]
+    origin = whole + pd.to_timedelta(num["second"].to_numpy(), unit="s")
+    df = pd.DataFrame(
+        {
+            "event_id": num["id"].astype("int64").astype(str).to_numpy(),
+            "origin_time": pd.DatetimeIndex(origin),
+            "latitude": num["latitude"].to_numpy(),
+            "longitude": num["longitude"].to_numpy(),
+            "depth_km": num["depth_km"].to_numpy(),
+            "mw": num["mw"].to_numpy(float),
+            "ml": num["ml"].to_numpy(float),
+        }
+    )
+    problems += _range_problems(str(path), df, line_no)
+    keep = _in_range(df)
+    return CatalogRead(_finish(df[keep], magnitude), sorted(problems, key=lambda p: p.line))
+
+
+def _in_range(df: pd.DataFrame) -> np.ndarray:
+    return (
+        df["latitude"].between(-90, 90) & df["longitude"].between(-180, 180) & df["depth_km"].between(-10, 800)
+    ).to_numpy()
+
+
+def _range_problems(path: str, df: pd.DataFrame, line_no: np.ndarray) -> list[RowProblem]:
+    bad = ~_in_range(df)
+    return _problems(path, line_no[bad], "latitude, longitude or depth out of range")
+
+
+def _event_id_from_resource(rid: str) -> str:
+    """A short event id from a QuakeML resource id (…eventId=123 or …/event/123)."""
+    m = re.search(r"eventid=([^&]+)", rid, flags=re.IGNORECASE)
+    if m:
+        return m.group(1)
+    return rid.rstrip("/").rsplit("/", 1)[-1]
+
+
+def read_quakeml(path: str | Path, magnitude: str = "mw") -> CatalogRead:
+    """Read QuakeML with ObsPy; events without an origin are reported by their position."""
+    from obspy import read_events
+
+    path = Path(path)
+    if not path.is_file():
+        raise CatalogError(f"{path}: catalog file not found")
+    try:
+        cat = read_events(str(path))
+    except Exception as err:  # ObsPy raises many kinds for unreadable XML
+        raise CatalogError(f"{path}: cannot read QuakeML ({err})") from None
+    rows, problems = [], []
+    for i, ev in enumerate(cat, start=1):
+        origin = ev.preferred_origin() or (ev.origins[0] if ev.origins else None)
+        eid = _event_id_from_resource(str(ev.resource_id))
+        if origin is None or origin.latitude is None or origin.time is None:
+            problems.append(RowProblem(str(path), i, f"event {eid} has no usable origin"))
+            continue
+        mags = {(m.magnitude_type or "").lower(): m.mag for m in ev.magnitudes}
+        pref = ev.preferred_magnitude() or (ev.magnitudes[0] if ev.magnitudes else None)
+        mw = mags.get("mw", np.nan)
+        ml = mags.get("ml", np.nan)
+        if pref is not None and np.isnan(mw) and np.isnan(ml):
+            # Only another magnitude type: keep it under the selection magnitude.
+            mw = ml = pref.mag
+        rows.append(
+            {
+                "event_id": eid,
+                "origin_time": pd.Timestamp(origin.time.datetime, tz="UTC"),
+                "latitude": origin.latitude,
+                "longitude": origin.longitude,
+                "depth_km": (origin.depth or 0.0) / 1000.0,
+                "mw": float(mw),
+                "ml": float(ml),
+            }
+        )
+    df = pd.DataFrame(rows, columns=["event_id", "origin_time", "latitude", "longitude", "depth_km", "mw", "ml"])
+    df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True)
+    return CatalogRead(_finish(df, magnitude), problems)
+
+
+def read_fdsn_text(path: str | Path, magnitude: str = "mw") -> CatalogRead:
+    """Read FDSN event text (pipe separated, `#EventID|Time|Latitude|…` header)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CatalogError(f"{path}: catalog file not found")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        header = f.readline().lstrip("#").strip()
+    names = [h.strip() for h in header.split("|")]
+    needed = {"EventID", "Time", "Latitude", "Longitude", "Depth/Km", "MagType", "Magnitude"}
+    if not needed <= set(names):
+        raise CatalogError(
+            f"{path}: not FDSN event text: header lacks {sorted(needed - set(names))}"
+        )
+    raw = pd.read_csv(path, sep="|", header=None, names=names, skiprows=1, dtype=str,
+                      skip_blank_lines=False, engine="c", on_bad_lines="skip", index_col=False)  # fmt: skip
+    line_no = np.arange(len(raw)) + 2
+    blank = raw.isna().all(axis=1).to_numpy()
+    raw, line_no = raw[~blank], line_no[~blank]
+    t = pd.to_datetime(raw["Time"].str.strip(), utc=True, errors="coerce", format="ISO8601")
+    num = raw[["Latitude", "Longitude", "Depth/Km", "Magnitude"]].apply(pd.to_numeric, errors="coerce")
+    bad = t.isna().to_numpy() | num[["Latitude", "Longitude", "Depth/Km"]].isna().any(axis=1).to_numpy()
+    problems = _problems(str(path), line_no[bad], "unparseable time or coordinates")
+    raw, num, t, line_no = raw[~bad], num[~bad], t[~bad], line_no[~bad]
+    mtype = raw["MagType"].fillna("").str.strip().str.lower().to_numpy()
+    mag = num["Magnitude"].to_numpy()
+    df = pd.DataFrame(
+        {
+            "event_id": raw["EventID"].str.strip().to_numpy(),
+            "origin_time": pd.DatetimeIndex(t),
+            "latitude": num["Latitude"].to_numpy(),
+            "longitude": num["Longitude"].to_numpy(),
+            "depth_km": num["Depth/Km"].to_numpy(),
+            # Text rows carry one magnitude: file it under its type, others under both.
+            "mw": np.where(mtype == "ml", np.nan, mag),
+            "ml": np.where(mtype == "mw", np.nan, mag),
+        }
+    )
+    df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True)
+    problems += _range_problems(str(path), df, line_no)
+    return CatalogRead(_finish(df[_in_range(df)], magnitude), problems)
+
+
+def read_csv_catalog(path: str | Path, source: CatalogSource) -> CatalogRead:
+    """Read a CSV catalog using the column mapping of the config."""
+    path = Path(path)
+    if not path.is_file():
+        raise CatalogError(f"{path}: catalog file not found")
+    cols = source.columns
+    raw = pd.read_csv(path, sep=source.delimiter, dtype=str, skip_blank_lines=False)
+    parts_cols = [cols.year, cols.month, cols.day, cols.hour, cols.minute, cols.second]
+    by_parts = cols.year is not None
+    if by_parts and not all(parts_cols):
+        raise CatalogError(f"{path}: give all of year, month, day, hour, minute, second columns")
+    if not by_parts and not cols.time:
+        raise CatalogError(f"{path}: give a 'time' column or year … second columns")
+    required = [cols.latitude, cols.longitude, cols.depth_km, cols.magnitude]
+    required += parts_cols if by_parts else [cols.time]
+    required += [c for c in (cols.magnitude_type, cols.event_id) if c]
+    missing = [c for c in required if c not in raw.columns]
+    if missing:
+        raise CatalogError(f"{path}: CSV lacks the mapped columns {missing} (has {list(raw.columns)})")
+    line_no = np.arange(len(raw)) + 2
+    blank = raw.isna().all(axis=1).to_numpy()
+    raw, line_no = raw[~blank], line_no[~blank]
+    if not by_parts:
+        t = pd.to_datetime(raw[cols.time].str.strip(), utc=True, errors="coerce", format="ISO8601")
+    else:
+        parts = raw[parts_cols[:5]].apply(pd.to_numeric, errors="coerce")
+        parts.columns = ["year", "month", "day", "hour", "minute"]
+        sec = pd.to_numeric(raw[cols.second], errors="coerce")
+        t = pd.to_datetime(parts, errors="coerce", utc=True) + pd.to_timedelta(sec.to_numpy(), unit="s")
+    num = pd.DataFrame(
+        {k: pd.to_numeric(raw[getattr(cols, k)], errors="coerce") for k in ("latitude", "longitude", "depth_km", "magnitude")}
+    )
+    bad = t.isna().to_numpy() | num[["latitude", "longitude", "depth_km"]].isna().any(axis=1).to_numpy()
+    problems = _problems(str(path), line_no[bad], "unparseable time or coordinates")
+    raw, num, t, line_no = raw[~bad], num[~bad], t[~bad], line_no[~bad]
+    mtype = (
+        raw[cols.magnitude_type].fillna("").str.strip().str.lower().to_numpy()
+        if cols.magnitude_type
+        else np.full(len(raw), "")
+    )
+    mag = num["magnitude"].to_numpy()
+    ids = raw[cols.event_id].astype(str).to_numpy() if cols.event_id else (line_no - 1).astype(str)
+    df = pd.DataFrame(
+        {
+            "event_id": ids,
+            "origin_time": pd.DatetimeIndex(t),
+            "latitude": num["latitude"].to_numpy(),
+            "longitude": num["longitude"].to_numpy(),
+            "depth_km": num["depth_km"].to_numpy(),
+            "mw": np.where(mtype == "ml", np.nan, mag),
+            "ml": np.where(mtype == "mw", np.nan, mag),
+        }
+    )
+    problems += _range_problems(str(path), df, line_no)
+    return CatalogRead(_finish(df[_in_range(df)], source.magnitude), problems)
+
+
+def read_catalog(source: CatalogSource) -> CatalogRead:
+    """Read the catalog a config names, in its format."""
+    if source.format == "tan2021":
+        return read_tan2021(source.path, source.magnitude)
+    if source.format == "quakeml":
+        return read_quakeml(source.path, source.magnitude)
+    if source.format == "fdsn_text":
+        return read_fdsn_text(source.path, source.magnitude)
+    return read_csv_catalog(source.path, source)

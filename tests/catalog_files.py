@@ -1,0 +1,102 @@
+"""Writers of small catalogs and station files in the real formats, for the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from obspy import UTCDateTime
+from obspy.core.inventory import Channel, Inventory, Network, Site, Station
+
+TAN_HEADER = [
+    "# Machine-learning-based high-resolution earthquake catalog",
+    "# for the 2016-2017 central Italy sequence (Tan, Waldhauser & Ellsworth, 2021)",
+    "#",
+    "# Columns:",
+    "# YEAR MONTH DAY HOUR MINUTE SECOND LAT LON DEPTH EH1 EH2 AZ EZ ML MW ID",
+    *[f"# header line {i}" for i in range(15)],
+]
+
+
+def random_catalog(n: int, seed: int = 0, center=(42.83, 13.11), t0="2016-08-24", days=200) -> pd.DataFrame:
+    """A catalog scattered around a point: event_id, origin_time, lat, lon, depth, ml, mw."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp(t0, tz="UTC")
+    secs = np.sort(rng.uniform(0, days * 86400, n))
+    return pd.DataFrame(
+        {
+            "event_id": np.arange(1, n + 1).astype(str),
+            "origin_time": start + pd.to_timedelta(np.round(secs, 2), unit="s"),
+            "latitude": center[0] + rng.normal(0, 0.12, n),
+            "longitude": center[1] + rng.normal(0, 0.12, n),
+            "depth_km": rng.uniform(0.5, 14, n),
+            "ml": np.round(rng.exponential(0.45, n) + 0.2, 2),
+            "mw": np.round(rng.exponential(0.45, n) + 0.3, 2),
+        }
+    )
+
+
+def tan_lines(df: pd.DataFrame) -> list[str]:
+    """Catalog rows in the Tan et al. (2021) 16-column layout."""
+    t = df["origin_time"].dt.tz_convert("UTC")
+    sec = t.dt.second + t.dt.microsecond / 1e6
+    cols = [
+        t.dt.year.astype(str), t.dt.month.astype(str), t.dt.day.astype(str),
+        t.dt.hour.astype(str), t.dt.minute.astype(str), sec.map("{:6.3f}".format),
+        df["latitude"].map("{:9.5f}".format), df["longitude"].map("{:9.5f}".format),
+        df["depth_km"].map("{:7.3f}".format),
+        pd.Series(["0.123"] * len(df), index=df.index), pd.Series(["0.101"] * len(df), index=df.index),
+        pd.Series(["45.0"] * len(df), index=df.index), pd.Series(["0.250"] * len(df), index=df.index),
+        df["ml"].map("{:5.2f}".format), df["mw"].map("{:5.2f}".format), df["event_id"].astype(str),
+    ]  # fmt: skip
+    out = cols[0]
+    for c in cols[1:]:
+        out = out + " " + c
+    return out.tolist()
+
+
+def write_tan(path: Path, df: pd.DataFrame, extra_lines: dict[int, str] | None = None) -> Path:
+    """Write a Tan-format file; `extra_lines` inserts raw lines before data row i (0-based)."""
+    rows = tan_lines(df)
+    for i, line in sorted((extra_lines or {}).items(), reverse=True):
+        rows.insert(i, line)
+    path.write_text("\n".join(TAN_HEADER + rows) + "\n")
+    return path
+
+
+def write_fdsn_text(path: Path, df: pd.DataFrame) -> Path:
+    head = "#EventID|Time|Latitude|Longitude|Depth/Km|Author|Catalog|Contributor|ContributorID|MagType|Magnitude|MagAuthor|EventLocationName|EventType"
+    t = df["origin_time"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    lines = [
+        f"{e}|{tt}|{la:.5f}|{lo:.5f}|{d:.2f}|SURVEY-INGV||||ML|{m:.2f}|--|Norcia|earthquake"
+        for e, tt, la, lo, d, m in zip(df["event_id"], t, df["latitude"], df["longitude"], df["depth_km"], df["ml"])
+    ]
+    path.write_text("\n".join([head, *lines]) + "\n")
+    return path
+
+
+def write_stationxml(path: Path, stations: list[tuple], start="2016-01-01") -> Path:
+    """stations: (net, sta, lat, lon, elev_m, band, rate) tuples; E, N, Z channels each."""
+    nets: dict[str, Network] = {}
+    for net, sta, lat, lon, elev, band, rate in stations:
+        chans = [
+            Channel(
+                code=f"{band}{c}", location_code="", latitude=lat, longitude=lon, elevation=elev,
+                depth=0.0, sample_rate=rate, azimuth=az, dip=dip, start_date=UTCDateTime(start),
+            )
+            for c, az, dip in (("E", 90.0, 0.0), ("N", 0.0, 0.0), ("Z", 0.0, -90.0))
+        ]  # fmt: skip
+        s = Station(code=sta, latitude=lat, longitude=lon, elevation=elev, channels=chans,
+                    site=Site(name=sta), start_date=UTCDateTime(start))  # fmt: skip
+        nets.setdefault(net, Network(code=net)).stations.append(s)
+    Inventory(networks=list(nets.values()), source="faultprobe tests").write(str(path), format="STATIONXML")
+    return path
+
+
+NORCIA_STATIONS = [
+    ("IV", "NRCA", 42.83355, 13.11427, 927.0, "HH", 100.0),
+    ("IV", "FDMO", 43.0365, 13.0873, 550.0, "HH", 100.0),
+    ("IV", "T1212", 42.751556, 13.044636, 869.0, "EH", 125.0),
+    ("IV", "SMA1", 42.6305, 13.3353, 1150.0, "EH", 100.0),
+]

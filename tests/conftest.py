@@ -1,0 +1,21 @@
+"""Shared fixtures: a small study written in the real file formats."""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+
+
+@pytest.fixture
+def norcia_raw() -> dict:
+    """The real study config as a raw TOML table, to be edited by a test."""
+    with open(CONFIGS / "norcia2016.toml", "rb") as f:
+        return tomllib.load(f)
