@@ -18,15 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from catalog_files import random_catalog, write_tan  # noqa: E402
+from catalog_files import random_catalog, write_tan
 
-from faultprobe.catalogs.readers import read_tan2021  # noqa: E402
-from faultprobe.catalogs.selection import select_events  # noqa: E402
-from faultprobe.config import load_config  # noqa: E402
+from faultprobe.catalogs.readers import read_tan2021
+from faultprobe.catalogs.selection import select_events
+from faultprobe.config import load_config
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "norcia2016.toml"
 
@@ -38,7 +37,11 @@ def loop_select(path: Path, cfg, limit: int) -> set[str]:
     s, d = math.radians(fault.strike), math.radians(fault.dip)
     along = (math.sin(s), math.cos(s), 0.0)
     dd = (math.cos(d) * math.cos(s), -math.cos(d) * math.sin(s), math.sin(d))
-    nrm = (along[1] * dd[2] - along[2] * dd[1], along[2] * dd[0] - along[0] * dd[2], along[0] * dd[1] - along[1] * dd[0])
+    nrm = (
+        along[1] * dd[2] - along[2] * dd[1],
+        along[2] * dd[0] - along[0] * dd[2],
+        along[0] * dd[1] - along[1] * dd[0],
+    )
     v_lo, v_hi = ((z - z0) / math.sin(d) for z in fault.depth_km)
     start, end = cfg.study.start.timestamp(), cfg.study.end.timestamp()
     rows = []
@@ -48,14 +51,23 @@ def loop_select(path: Path, cfg, limit: int) -> set[str]:
             if len(parts) != 16 or line.startswith("#"):
                 continue
             y, mo, dy, h, mi = (int(p) for p in parts[:5])
-            t = pd.Timestamp(year=y, month=mo, day=dy, hour=h, minute=mi, tz="UTC").timestamp() + float(parts[5])
-            rows.append((t, float(parts[6]), float(parts[7]), float(parts[8]), float(parts[14]), parts[15]))
+            t = pd.Timestamp(
+                year=y, month=mo, day=dy, hour=h, minute=mi, tz="UTC"
+            ).timestamp() + float(parts[5])
+            rows.append(
+                (t, float(parts[6]), float(parts[7]), float(parts[8]), float(parts[14]), parts[15])
+            )
             if len(rows) >= limit:
                 break
     times = sorted(r[0] for r in rows)
     keep = set()
     for t, lat, lon, dep, mw, eid in rows:
-        if not (start <= t <= end) or math.isnan(mw) or not mw > sel.min_magnitude or dep < sel.min_depth_km:
+        if (
+            not (start <= t <= end)
+            or math.isnan(mw)
+            or not mw > sel.min_magnitude
+            or dep < sel.min_depth_km
+        ):
             continue
         mid = math.radians((lat + lat0) / 2)
         e = 6371.0088 * math.radians(lon - lon0) * math.cos(mid)
@@ -63,7 +75,10 @@ def loop_select(path: Path, cfg, limit: int) -> set[str]:
         a_h = e * math.sin(s) + n * math.cos(s)
         x_h = -(e * math.cos(s) - n * math.sin(s))
         box = sel.box
-        if not (box.along_strike_km[0] <= a_h <= box.along_strike_km[1] and box.across_strike_km[0] <= x_h <= box.across_strike_km[1]):
+        if not (
+            box.along_strike_km[0] <= a_h <= box.along_strike_km[1]
+            and box.across_strike_km[0] <= x_h <= box.across_strike_km[1]
+        ):
             continue
         p = (e, n, dep - z0)
         u = sum(a * b for a, b in zip(p, along))
@@ -73,14 +88,18 @@ def loop_select(path: Path, cfg, limit: int) -> set[str]:
         dv = v - min(max(v, v_lo), v_hi)
         if math.sqrt(du * du + dv * dv + w * w) > sel.max_fault_distance_km:
             continue
-        others = sum(1 for o in times if t - sel.isolation_before_s <= o <= t + sel.isolation_after_s)
+        others = sum(
+            1 for o in times if t - sel.isolation_before_s <= o <= t + sel.isolation_after_s
+        )
         if others == 1:
             keep.add(eid)
     return keep
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--events", type=int, default=900_000)
     ap.add_argument("--loop-events", type=int, default=20_000)
     args = ap.parse_args()

@@ -229,6 +229,17 @@ class Waveforms(_Section):
     max_gap_s: float = Field(default=0.1, ge=0, description="gaps up to this are filled")
     remove_response: bool = False
     bandpass_hz: tuple[float, float] | None = None
+    detrend: Literal["none", "demean", "linear"] = Field(
+        default="none", description="stored data: raw counts ('none', as the paper) or detrended"
+    )
+    pad_s: float = Field(default=2.0, ge=0, description="extra data each side for resampling")
+    codec: str = Field(default="auto", description="'auto' (measured on a sample) or a name")
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1, description="tries of one request before split")
+    retry_backoff_s: float = Field(default=1.0, ge=0, description="first back-off, doubles")
+    max_bulk_items: int = Field(default=200, ge=1, description="windows per bulk request")
+    clip_counts: float = Field(default=8_388_000.0, gt=0, description="|counts| taken as clipped")
+    clip_run: int = Field(default=5, ge=2, description="flat samples at the peak = clipped")
 
     @model_validator(mode="after")
     def _source(self) -> Waveforms:
@@ -382,8 +393,12 @@ class FaultZoneEffect(_Section):
     dtstar_pre_max: float = Field(
         default=0.0, ge=0, description="extra t* (s) reached just before the mainshock"
     )
-    dtstar_jump: float = Field(default=0.0, ge=0, description="step in extra t* (s) at the mainshock")
-    pre_days: float = Field(default=60.0, gt=0, description="the pre-mainshock growth lasts this long")
+    dtstar_jump: float = Field(
+        default=0.0, ge=0, description="step in extra t* (s) at the mainshock"
+    )
+    pre_days: float = Field(
+        default=60.0, gt=0, description="the pre-mainshock growth lasts this long"
+    )
     healing_tau_days: float = Field(default=1.0, gt=0, description="log-time healing scale")
     healing_days: float = Field(default=730.0, gt=0, description="time to heal fully")
     sign: Literal[1, -1] = Field(default=1, description="+1 more attenuation, -1 less")
@@ -547,7 +562,9 @@ def _format_errors(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def parse_config(raw: dict[str, Any], source: str = "<config>", base: Path | None = None) -> StudyConfig:
+def parse_config(
+    raw: dict[str, Any], source: str = "<config>", base: Path | None = None
+) -> StudyConfig:
     """Validate a TOML table into a `StudyConfig`; errors name `source` and the key.
 
     Relative paths (given or defaulted) are resolved against `base` (the config's folder).
@@ -590,7 +607,11 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + " }"
+        return (
+            "{ "
+            + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items())
+            + " }"
+        )
     return json.dumps(str(v))
 
 

@@ -65,7 +65,9 @@ class Store:
         """Read a Parquet table of the store; a missing table is a clear error."""
         target = self.path(name)
         if not self.fs.exists(target):
-            raise FileNotFoundError(f"{self.url(name)} does not exist (run the stage that writes it)")
+            raise FileNotFoundError(
+                f"{self.url(name)} does not exist (run the stage that writes it)"
+            )
         with self.fs.open(target, "rb") as f:
             return pq.read_table(f, columns=columns).to_pandas()
 

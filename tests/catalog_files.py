@@ -19,7 +19,9 @@ TAN_HEADER = [
 ]
 
 
-def random_catalog(n: int, seed: int = 0, center=(42.83, 13.11), t0="2016-08-24", days=200) -> pd.DataFrame:
+def random_catalog(
+    n: int, seed: int = 0, center=(42.83, 13.11), t0="2016-08-24", days=200
+) -> pd.DataFrame:
     """A catalog scattered around a point: event_id, origin_time, lat, lon, depth, ml, mw."""
     rng = np.random.default_rng(seed)
     start = pd.Timestamp(t0, tz="UTC")
@@ -70,7 +72,9 @@ def write_fdsn_text(path: Path, df: pd.DataFrame) -> Path:
     t = df["origin_time"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
     lines = [
         f"{e}|{tt}|{la:.5f}|{lo:.5f}|{d:.2f}|SURVEY-INGV||||ML|{m:.2f}|--|Norcia|earthquake"
-        for e, tt, la, lo, d, m in zip(df["event_id"], t, df["latitude"], df["longitude"], df["depth_km"], df["ml"])
+        for e, tt, la, lo, d, m in zip(
+            df["event_id"], t, df["latitude"], df["longitude"], df["depth_km"], df["ml"]
+        )
     ]
     path.write_text("\n".join([head, *lines]) + "\n")
     return path
@@ -90,7 +94,9 @@ def write_stationxml(path: Path, stations: list[tuple], start="2016-01-01") -> P
         s = Station(code=sta, latitude=lat, longitude=lon, elevation=elev, channels=chans,
                     site=Site(name=sta), start_date=UTCDateTime(start))  # fmt: skip
         nets.setdefault(net, Network(code=net)).stations.append(s)
-    Inventory(networks=list(nets.values()), source="faultprobe tests").write(str(path), format="STATIONXML")
+    Inventory(networks=list(nets.values()), source="faultprobe tests").write(
+        str(path), format="STATIONXML"
+    )
     return path
 
 

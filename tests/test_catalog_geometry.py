@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 from faultprobe.catalogs.geometry import box_coordinates, distance_to_fault, in_box
 from faultprobe.config import Box, Fault, Shock
 
-HYPO = Shock(name="Norcia", time="2016-10-30T06:40:17Z", latitude=42.83, longitude=13.11, depth_km=9.0, magnitude=6.5)
+HYPO = Shock(
+    name="Norcia",
+    time="2016-10-30T06:40:17Z",
+    latitude=42.83,
+    longitude=13.11,
+    depth_km=9.0,
+    magnitude=6.5,
+)
 FAULT = Fault(strike=155.0, dip=47.0, along_strike_km=(-15.0, 15.0), depth_km=(0.0, 12.0))
 
 # WGS84 ellipsoid
@@ -23,7 +30,11 @@ def ecef(lat, lon, depth_km):
     n = A / np.sqrt(1 - E2 * np.sin(la) ** 2)
     h = -np.asarray(depth_km)
     return np.stack(
-        [(n + h) * np.cos(la) * np.cos(lo), (n + h) * np.cos(la) * np.sin(lo), (n * (1 - E2) + h) * np.sin(la)],
+        [
+            (n + h) * np.cos(la) * np.cos(lo),
+            (n + h) * np.cos(la) * np.sin(lo),
+            (n * (1 - E2) + h) * np.sin(la),
+        ],
         axis=-1,
     )
 
@@ -41,7 +52,11 @@ def fault_points(step_km=0.05):
     """A dense grid of points on the fault rectangle, placed geodetically."""
     sin_d, cos_d = np.sin(np.radians(FAULT.dip)), np.cos(np.radians(FAULT.dip))
     u = np.arange(FAULT.along_strike_km[0], FAULT.along_strike_km[1] + 1e-9, step_km)
-    v = np.arange((FAULT.depth_km[0] - HYPO.depth_km) / sin_d, (FAULT.depth_km[1] - HYPO.depth_km) / sin_d + 1e-9, step_km)
+    v = np.arange(
+        (FAULT.depth_km[0] - HYPO.depth_km) / sin_d,
+        (FAULT.depth_km[1] - HYPO.depth_km) / sin_d + 1e-9,
+        step_km,
+    )
     uu, vv = np.meshgrid(u, v)
     lat1, lon1 = destination(HYPO.latitude, HYPO.longitude, FAULT.strike, uu)
     lat2, lon2 = destination(lat1, lon1, FAULT.strike + 90.0, vv * cos_d)
@@ -75,10 +90,14 @@ def test_analytic_cases():
     for u, v in frame_pts:
         la, lo = destination(HYPO.latitude, HYPO.longitude, 155.0, u)
         la, lo = destination(la, lo, 245.0, v * cos_d)
-        d = distance_to_fault(FAULT, HYPO, np.array([la]), np.array([lo]), np.array([9.0 + v * sin_d]))[0]
+        d = distance_to_fault(
+            FAULT, HYPO, np.array([la]), np.array([lo]), np.array([9.0 + v * sin_d])
+        )[0]
         assert d < 0.02
     # Straight above the hypocenter at the surface: perpendicular distance z0·cos(dip).
-    d = distance_to_fault(FAULT, HYPO, np.array([HYPO.latitude]), np.array([HYPO.longitude]), np.array([0.0]))[0]
+    d = distance_to_fault(
+        FAULT, HYPO, np.array([HYPO.latitude]), np.array([HYPO.longitude]), np.array([0.0])
+    )[0]
     assert abs(d - 9.0 * np.cos(np.radians(47))) < 1e-6
     # Beyond the along-strike end, on the strike line at hypocenter depth: distance to the edge.
     la, lo = destination(HYPO.latitude, HYPO.longitude, 155.0, 20.0)
@@ -86,7 +105,9 @@ def test_analytic_cases():
     assert abs(d - 5.0) < 0.02
     # Below the bottom edge, along the dip direction.
     la, lo = destination(HYPO.latitude, HYPO.longitude, 245.0, (3.0 / sin_d + 2.0) * cos_d)
-    d = distance_to_fault(FAULT, HYPO, np.array([la]), np.array([lo]), np.array([9.0 + (3.0 / sin_d + 2.0) * sin_d]))[0]
+    d = distance_to_fault(
+        FAULT, HYPO, np.array([la]), np.array([lo]), np.array([9.0 + (3.0 / sin_d + 2.0) * sin_d])
+    )[0]
     assert abs(d - 2.0) < 0.02
 
 

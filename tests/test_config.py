@@ -17,7 +17,11 @@ def test_norcia_config_has_the_real_values():
     cfg = load_config(ROOT / "configs" / "norcia2016.toml")
     # Norcia's 07:40:17 is local time (CET); the config holds UTC.
     assert cfg.mainshock.time == datetime(2016, 10, 30, 6, 40, 17, tzinfo=UTC)
-    assert (cfg.mainshock.latitude, cfg.mainshock.longitude, cfg.mainshock.magnitude) == (42.83, 13.11, 6.5)
+    assert (cfg.mainshock.latitude, cfg.mainshock.longitude, cfg.mainshock.magnitude) == (
+        42.83,
+        13.11,
+        6.5,
+    )
     shocks = {s.name: s for s in cfg.shocks}
     assert shocks["Visso"].time == datetime(2016, 10, 26, 19, 18, 5, tzinfo=UTC)
     assert shocks["Visso foreshock"].time == datetime(2016, 10, 26, 17, 10, 36, tzinfo=UTC)
@@ -54,13 +58,25 @@ def test_dump_and_parse_round_trip(norcia_raw):
         (lambda r: r["fault"].update(dipp=40), "fault.dipp", "unknown key"),
         (lambda r: r["fault"].pop("dip"), "fault.dip", "required key is missing"),
         (lambda r: r["fault"].update(dip="steep"), "fault.dip", "number"),
-        (lambda r: r["mainshock"].update(latitude=142.8), "mainshock.latitude", "less than or equal to 90"),
+        (
+            lambda r: r["mainshock"].update(latitude=142.8),
+            "mainshock.latitude",
+            "less than or equal to 90",
+        ),
         (lambda r: r["stations"].update(codes=["NRCA"]), "stations.codes", "not NET.STA"),
-        (lambda r: r["selection"].update(max_fault_distance_km=-1), "selection.max_fault_distance_km", "greater than 0"),
+        (
+            lambda r: r["selection"].update(max_fault_distance_km=-1),
+            "selection.max_fault_distance_km",
+            "greater than 0",
+        ),
         (lambda r: r["fault"].update(depth_km=[12.0, 0.0]), "fault.depth_km", "low < high"),
         (lambda r: r["catalog"].update(format="excel"), "catalog.format", "tan2021"),
         (lambda r: r["waveforms"].pop("fdsn"), "waveforms", "needs 'fdsn'"),
-        (lambda r: r["mainshock"].update(time="2015-01-01T00:00:00Z"), "(top level)", "outside the study window"),
+        (
+            lambda r: r["mainshock"].update(time="2015-01-01T00:00:00Z"),
+            "(top level)",
+            "outside the study window",
+        ),
     ],
 )
 def test_bad_values_name_the_file_and_key(tmp_path, norcia_raw, edit, key, words):

@@ -103,7 +103,9 @@ def box_coordinates(
     return along, across
 
 
-def in_box(fault: Fault, box: Box, hypocenter: Shock, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+def in_box(
+    fault: Fault, box: Box, hypocenter: Shock, lat: np.ndarray, lon: np.ndarray
+) -> np.ndarray:
     """True where a point lies inside the study box."""
     along, across = box_coordinates(fault, hypocenter, lat, lon)
     return (

@@ -120,8 +120,34 @@ def _tan_fast(path: Path, skip: int) -> tuple[pd.DataFrame, np.ndarray, list[Row
     for c in ("ml", "mw"):  # text other than NaN in a magnitude column is a bad row
         if c in text:
             bad |= (num[c].isna() & text[c].notna() & ~text[c].str.lower().eq("nan")).to_numpy()
-    problems = _problems(str(path), line_no[bad], "missing field or a field that is not a number")
-    return num[~bad], line_no[~bad], problems
+    return num[~bad], line_no[~bad], _explain_tan_lines(path, line_no[bad])
+
+
+def _explain_tan_lines(path: Path, lines: np.ndarray) -> list[RowProblem]:
+    """Say what is wrong with each of a few bad lines (re-read from the file)."""
+    wanted, reasons = set(lines.tolist()), {}
+    if not wanted:
+        return []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, text in enumerate(f, start=1):
+            if n in wanted:
+                parts = text.split()
+                if len(parts) != 16:
+                    reasons[n] = f"expected 16 fields, found {len(parts)}"
+                else:
+                    bad = [p for p in parts if not _is_number(p)]
+                    reasons[n] = f"not a number: {bad[0]!r}" if bad else "a required field is NaN"
+                if len(reasons) == len(wanted):
+                    break
+    return [RowProblem(str(path), n, reasons.get(n, "unreadable row")) for n in sorted(wanted)]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _tan_ragged(path: Path, skip: int) -> tuple[pd.DataFrame, np.ndarray, list[RowProblem]]:
@@ -137,7 +163,9 @@ def _tan_ragged(path: Path, skip: int) -> tuple[pd.DataFrame, np.ndarray, list[R
     n_fields = fields.notna().sum(axis=1).to_numpy()
     ragged = n_fields != 16
     problems = _problems(
-        str(path), line_no[ragged], np.char.add("expected 16 fields, found ", n_fields[ragged].astype(str))
+        str(path),
+        line_no[ragged],
+        np.char.add("expected 16 fields, found ", n_fields[ragged].astype(str)),
     )
     fields, line_no = fields[~ragged].iloc[:, :16], line_no[~ragged]
     fields.columns = TAN_COLUMNS
@@ -183,7 +211,9 @@ def read_tan2021(path: str | Path, magnitude: str = "mw") -> CatalogRead:
 
 def _in_range(df: pd.DataFrame) -> np.ndarray:
     return (
-        df["latitude"].between(-90, 90) & df["longitude"].between(-180, 180) & df["depth_km"].between(-10, 800)
+        df["latitude"].between(-90, 90)
+        & df["longitude"].between(-180, 180)
+        & df["depth_km"].between(-10, 800)
     ).to_numpy()
 
 
@@ -236,7 +266,9 @@ def read_quakeml(path: str | Path, magnitude: str = "mw") -> CatalogRead:
                 "ml": float(ml),
             }
         )
-    df = pd.DataFrame(rows, columns=["event_id", "origin_time", "latitude", "longitude", "depth_km", "mw", "ml"])
+    df = pd.DataFrame(
+        rows, columns=["event_id", "origin_time", "latitude", "longitude", "depth_km", "mw", "ml"]
+    )
     df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True)
     return CatalogRead(_finish(df, magnitude), problems)
 
@@ -260,8 +292,13 @@ def read_fdsn_text(path: str | Path, magnitude: str = "mw") -> CatalogRead:
     blank = raw.isna().all(axis=1).to_numpy()
     raw, line_no = raw[~blank], line_no[~blank]
     t = pd.to_datetime(raw["Time"].str.strip(), utc=True, errors="coerce", format="ISO8601")
-    num = raw[["Latitude", "Longitude", "Depth/Km", "Magnitude"]].apply(pd.to_numeric, errors="coerce")
-    bad = t.isna().to_numpy() | num[["Latitude", "Longitude", "Depth/Km"]].isna().any(axis=1).to_numpy()
+    num = raw[["Latitude", "Longitude", "Depth/Km", "Magnitude"]].apply(
+        pd.to_numeric, errors="coerce"
+    )
+    bad = (
+        t.isna().to_numpy()
+        | num[["Latitude", "Longitude", "Depth/Km"]].isna().any(axis=1).to_numpy()
+    )
     problems = _problems(str(path), line_no[bad], "unparseable time or coordinates")
     raw, num, t, line_no = raw[~bad], num[~bad], t[~bad], line_no[~bad]
     mtype = raw["MagType"].fillna("").str.strip().str.lower().to_numpy()
@@ -301,7 +338,9 @@ def read_csv_catalog(path: str | Path, source: CatalogSource) -> CatalogRead:
     required += [c for c in (cols.magnitude_type, cols.event_id) if c]
     missing = [c for c in required if c not in raw.columns]
     if missing:
-        raise CatalogError(f"{path}: CSV lacks the mapped columns {missing} (has {list(raw.columns)})")
+        raise CatalogError(
+            f"{path}: CSV lacks the mapped columns {missing} (has {list(raw.columns)})"
+        )
     line_no = np.arange(len(raw)) + 2
     blank = raw.isna().all(axis=1).to_numpy()
     raw, line_no = raw[~blank], line_no[~blank]
@@ -311,11 +350,19 @@ def read_csv_catalog(path: str | Path, source: CatalogSource) -> CatalogRead:
         parts = raw[parts_cols[:5]].apply(pd.to_numeric, errors="coerce")
         parts.columns = ["year", "month", "day", "hour", "minute"]
         sec = pd.to_numeric(raw[cols.second], errors="coerce")
-        t = pd.to_datetime(parts, errors="coerce", utc=True) + pd.to_timedelta(sec.to_numpy(), unit="s")
+        t = pd.to_datetime(parts, errors="coerce", utc=True) + pd.to_timedelta(
+            sec.to_numpy(), unit="s"
+        )
     num = pd.DataFrame(
-        {k: pd.to_numeric(raw[getattr(cols, k)], errors="coerce") for k in ("latitude", "longitude", "depth_km", "magnitude")}
+        {
+            k: pd.to_numeric(raw[getattr(cols, k)], errors="coerce")
+            for k in ("latitude", "longitude", "depth_km", "magnitude")
+        }
     )
-    bad = t.isna().to_numpy() | num[["latitude", "longitude", "depth_km"]].isna().any(axis=1).to_numpy()
+    bad = (
+        t.isna().to_numpy()
+        | num[["latitude", "longitude", "depth_km"]].isna().any(axis=1).to_numpy()
+    )
     problems = _problems(str(path), line_no[bad], "unparseable time or coordinates")
     raw, num, t, line_no = raw[~bad], num[~bad], t[~bad], line_no[~bad]
     mtype = (

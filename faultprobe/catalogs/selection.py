@@ -54,7 +54,9 @@ def _ns(times: pd.Series | pd.DatetimeIndex) -> np.ndarray:
     return pd.DatetimeIndex(times).tz_convert("UTC").as_unit("ns").asi8
 
 
-def isolated(times_ns: np.ndarray, all_sorted_ns: np.ndarray, before_s: float, after_s: float) -> np.ndarray:
+def isolated(
+    times_ns: np.ndarray, all_sorted_ns: np.ndarray, before_s: float, after_s: float
+) -> np.ndarray:
     """True where no other event of `all_sorted_ns` falls in [t - before, t + after].
 
     `times_ns` must be members of `all_sorted_ns`; each event finds only itself there.

@@ -50,7 +50,9 @@ def load_inventory(cfg: Stations, start: datetime, end: datetime) -> Inventory:
 
     client = Client(cfg.fdsn)
     codes = cfg.all_codes
-    networks = sorted({c.split(".")[0] for c in codes} | {a for v in cfg.network_aliases.values() for a in v})
+    networks = sorted(
+        {c.split(".")[0] for c in codes} | {a for v in cfg.network_aliases.values() for a in v}
+    )
     stations = sorted({c.split(".")[1] for c in codes})
     return client.get_stations(
         network=",".join(networks),
@@ -66,7 +68,8 @@ def _pick_channels(sta, patterns: list[str], start: UTCDateTime, end: UTCDateTim
     active = [
         ch
         for ch in sta.channels
-        if (ch.start_date is None or ch.start_date <= end) and (ch.end_date is None or ch.end_date >= start)
+        if (ch.start_date is None or ch.start_date <= end)
+        and (ch.end_date is None or ch.end_date >= start)
     ]
     for pattern in patterns:
         chosen = [ch for ch in active if fnmatch.fnmatchcase(ch.code, pattern)]
@@ -115,5 +118,7 @@ def station_table(inv: Inventory, cfg: Stations, start: datetime, end: datetime)
             }
         )
     if not rows:
-        raise StationError(f"none of the study's stations {cfg.all_codes} are in the station metadata")
+        raise StationError(
+            f"none of the study's stations {cfg.all_codes} are in the station metadata"
+        )
     return StationTable(pd.DataFrame(rows, columns=STATION_COLUMNS), missing)

@@ -1,0 +1,180 @@
+"""Event selection rules, phases and the `faultprobe catalog` command end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from catalog_files import NORCIA_STATIONS, random_catalog, write_stationxml, write_tan
+from test_catalog_geometry import destination
+
+from faultprobe import cli
+from faultprobe.catalogs.selection import REASONS, isolated, select_events
+from faultprobe.catalogs.stations import StationError, station_table
+from faultprobe.config import Stations, parse_config
+
+MAIN = pd.Timestamp("2016-10-30T06:40:17Z")
+
+
+def on_fault(u_km: float, v_km: float) -> tuple[float, float, float]:
+    """lat, lon, depth of a point of the Norcia fault plane (along strike u, down dip v)."""
+    la, lo = destination(42.83, 13.11, 155.0, u_km)
+    la, lo = destination(la, lo, 245.0, v_km * np.cos(np.radians(47)))
+    return float(la), float(lo), 9.0 + v_km * np.sin(np.radians(47))
+
+
+def row(eid, t, u=0.0, v=0.0, mag=1.5, depth=None, lat=None, lon=None):
+    la, lo, dep = on_fault(u, v)
+    return {
+        "event_id": eid,
+        "origin_time": pd.Timestamp(t),
+        "latitude": la if lat is None else lat,
+        "longitude": lo if lon is None else lon,
+        "depth_km": dep if depth is None else depth,
+        "mw": mag,
+        "ml": mag,
+        "magnitude": mag,
+        "magnitude_type": "Mw",
+    }
+
+
+@pytest.fixture
+def cfg(norcia_raw):
+    return parse_config(norcia_raw)
+
+
+def test_each_rule_rejects_its_events(cfg):
+    cat = pd.DataFrame(
+        [
+            row("keep-pre", "2016-10-01T00:00:00Z"),
+            row("keep-post", "2016-11-15T00:00:00Z", u=5.0, v=-2.0),
+            row("keep-visso", "2016-10-28T00:00:00Z", u=-3.0),
+            row("late", "2017-03-01T00:00:00Z"),
+            row("nomag", "2016-10-02T00:00:00Z", mag=np.nan),
+            row("small", "2016-10-03T00:00:00Z", mag=0.5),  # Mw > 0.5 is strict
+            row("shallow", "2016-10-04T00:00:00Z", v=-8.0),  # on the fault, 3.1 km deep
+            row("shallow2", "2016-10-05T00:00:00Z", v=-10.0),  # 1.7 km deep
+            row(
+                "sw",
+                "2016-10-06T00:00:00Z",
+                lat=on_fault(0, 0)[0] - 0.045,
+                lon=on_fault(0, 0)[1] - 0.06,
+            ),
+            row("far", "2016-10-07T00:00:00Z", depth=16.0),  # under the hypocenter, 7 km down
+            row("pair-a", "2016-10-08T00:00:00Z"),
+            row("pair-b", "2016-10-08T00:00:03Z"),  # 3 s later: neither is isolated
+            row("alone", "2016-10-08T00:00:33Z"),  # 30 s after pair-b: isolated
+            row("after", "2016-10-08T00:01:10Z"),  # 37 s after: 'alone' is outside its 5 s before
+        ]
+    )
+    sel = select_events(cat, cfg)
+    assert set(sel.events["event_id"]) == {
+        "keep-pre",
+        "keep-post",
+        "keep-visso",
+        "shallow",
+        "alone",
+        "after",
+    }
+    expected = dict.fromkeys(REASONS, 0)
+    expected.update(
+        {
+            "outside study window": 1,
+            "no magnitude": 1,
+            "below magnitude threshold": 1,
+            "shallower than minimum depth": 1,
+            "outside study box": 1,
+            "too far from fault": 1,
+            "not isolated in time": 2,
+        }
+    )
+    assert sel.rejected.to_dict() == expected
+    assert sel.n_catalog == len(cat)
+    ev = sel.events.set_index("event_id")
+    assert ev.loc["keep-pre", "phase"] == "pre" and ev.loc["keep-post", "phase"] == "post"
+    assert ev.loc["keep-visso", "phase"] == "visso"
+    assert ev.loc["keep-pre", "ttf_s"] == pytest.approx(
+        (pd.Timestamp("2016-10-01T00:00:00Z") - MAIN).total_seconds()
+    )
+    assert ev.loc["keep-post", "ttf_s"] > 0
+    assert ev.loc["keep-pre", "fault_distance_km"] < 0.05
+
+
+def test_isolation_counts_the_full_catalog():
+    all_ns = np.sort(np.array([0, 3, 100, 200, 226], dtype=np.int64) * 10**9)
+    # the event at 200 s has one 26 s later: outside 25 s; 226 has 200 26 s before: outside 5 s
+    assert isolated(all_ns, all_ns, 5.0, 25.0).tolist() == [False, False, True, True, True]
+    assert isolated(all_ns, all_ns, 5.0, 26.0).tolist() == [False, False, True, False, True]
+
+
+def test_event_at_the_mainshock_time_is_post(cfg):
+    sel = select_events(pd.DataFrame([row("m", MAIN)]), cfg)
+    assert sel.events["phase"].tolist() == ["post"] and sel.events["ttf_s"].tolist() == [0.0]
+
+
+def test_station_table_with_aliases_and_missing(tmp_path):
+    inv_path = write_stationxml(tmp_path / "st.xml", NORCIA_STATIONS)
+    from obspy import read_inventory
+
+    cfg = Stations(codes=["IV.NRCA", "8P.T1212", "IV.NOPE"], far=["IV.SMA1"], inventory=str(inv_path),
+                   network_aliases={"8P": ["IV"]})  # fmt: skip
+    table = station_table(
+        read_inventory(str(inv_path)), cfg, pd.Timestamp("2016-09-01"), pd.Timestamp("2016-12-01")
+    )
+    st = table.stations.set_index("station")
+    assert table.missing == ["IV.NOPE"]
+    assert st.loc["T1212", "network"] == "8P" and st.loc["T1212", "data_network"] == "IV"
+    assert st.loc["T1212", "sampling_rate"] == 125.0 and st.loc["T1212", "channels"] == "EH"
+    assert (
+        st.loc["NRCA", "channels"] == "HH" and not st.loc["NRCA", "far"] and st.loc["SMA1", "far"]
+    )
+    with pytest.raises(StationError, match="none of the study's stations"):
+        station_table(
+            read_inventory(str(inv_path)),
+            Stations(codes=["XX.AAA"], inventory="x"),
+            pd.Timestamp("2016-09-01"),
+            pd.Timestamp("2016-12-01"),
+        )
+
+
+def test_catalog_command_end_to_end(tmp_path, norcia_raw, capsys):
+    cat = random_catalog(4000, seed=5, days=200)
+    write_tan(tmp_path / "cat.txt", cat, {10: "broken line"})
+    write_stationxml(tmp_path / "st.xml", NORCIA_STATIONS)
+    norcia_raw["study"]["store"] = "store"
+    norcia_raw["catalog"]["path"] = "cat.txt"
+    norcia_raw["stations"] = {"codes": ["IV.NRCA", "IV.FDMO", "8P.T1212"], "far": ["IV.SMA1"],
+                              "inventory": "st.xml", "network_aliases": {"8P": ["IV"]}}  # fmt: skip
+    from test_config import toml_text
+
+    (tmp_path / "study.toml").write_text(toml_text(norcia_raw))
+    assert cli.main(["catalog", str(tmp_path / "study.toml"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "cat.txt:31: expected 16 fields, found 2" in out and "not isolated in time" in out
+
+    events = pd.read_parquet(tmp_path / "store" / "events.parquet")
+    assert list(events.columns) == [
+        "event_id", "origin_time", "latitude", "longitude", "depth_km", "magnitude",
+        "magnitude_type", "fault_distance_km", "phase", "ttf_s",
+    ]  # fmt: skip
+    assert len(events) > 50 and set(events["phase"]) <= {"pre", "post", "visso"}
+    assert str(events["origin_time"].dt.tz) == "UTC"
+    assert (events["fault_distance_km"] <= 3.0).all() and (events["depth_km"] >= 2.0).all()
+    assert (events["magnitude"] > 0.5).all()
+    assert events["origin_time"].is_monotonic_increasing
+    assert np.all(
+        (events["ttf_s"] < 0) == (events["phase"] == "pre") | (events["phase"] == "visso")
+    )
+    stations = pd.read_parquet(tmp_path / "store" / "stations.parquet")
+    assert stations["station"].tolist() == ["NRCA", "FDMO", "T1212", "SMA1"]
+    assert (tmp_path / "store" / "study.toml").exists()
+    problems = pd.read_parquet(tmp_path / "store" / "catalog_problems.parquet")
+    assert problems["line"].tolist() == [31]
+
+
+def test_catalog_command_bad_config_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "s.toml"
+    bad.write_text("[study]\nname = 'x'\n")
+    assert cli.main(["catalog", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "s.toml" in err and "mainshock: required key is missing" in err
