@@ -406,6 +406,12 @@ class FaultZoneEffect(_Section):
         default=None, description="confine the change to this band instead of all frequencies"
     )
     half_width_km: float = Field(default=1.5, gt=0, description="damage-zone half-width")
+    along_strike_km: tuple[float, float] | None = Field(
+        default=None, description="along-strike extent of the zone (default: [fault])"
+    )
+    depth_km: tuple[float, float] | None = Field(
+        default=None, description="depth extent of the zone (default: [fault])"
+    )
 
     @field_validator("band_hz")
     @classmethod

@@ -1,0 +1,134 @@
+"""The ingest plan: events x stations, theoretical P for every pair, blocks of events.
+
+Everything here is computed once in the driver from events.parquet and stations.parquet
+and handed to the tasks as plain arrays, so a task needs no table I/O of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from faultprobe.config import Waveforms
+from faultprobe.pipelines.velocity import PTable, epicentral_km
+
+EVENT_COLUMNS = ["event_id", "origin_time", "latitude", "longitude", "depth_km"]
+STATION_COLUMNS = [
+    "network",
+    "station",
+    "location",
+    "channels",
+    "latitude",
+    "longitude",
+    "elevation_m",
+]
+
+
+@dataclass(frozen=True)
+class StationInfo:
+    """One station of the study, as the sources need it."""
+
+    network: str
+    station: str
+    location: str
+    channels: str  # band + instrument code, e.g. "HH"
+    sampling_rate: float
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def code(self) -> str:
+        return f"{self.network}.{self.station}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the ingest will produce, and how the work is cut into blocks."""
+
+    events: pd.DataFrame
+    stations: list[StationInfo]
+    station_table: pd.DataFrame
+    station_names: list[str]
+    p_time_ns: np.ndarray  # (n_event, n_station) int64, theoretical P (UTC ns)
+    block_size: int
+    plan_hash: str
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-len(self.events) // self.block_size)
+
+    def block(self, i: int) -> slice:
+        return slice(i * self.block_size, min((i + 1) * self.block_size, len(self.events)))
+
+
+def _check_columns(df: pd.DataFrame, wanted: list[str], name: str) -> None:
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name}: missing columns {missing} (see DESIGN §3)")
+
+
+def _utc_ns(values: pd.Series) -> np.ndarray:
+    t = pd.to_datetime(values, utc=True)
+    return (
+        t.dt.tz_convert("UTC")
+        .dt.tz_localize(None)
+        .astype("datetime64[ns]")
+        .to_numpy()
+        .astype(np.int64)
+    )
+
+
+def make_plan(
+    events: pd.DataFrame,
+    stations: pd.DataFrame,
+    cfg: Waveforms,
+    aliases: dict[str, list[str]] | None = None,
+) -> Plan:
+    """Build the plan; P times come from the configured model's table (NaN off the table)."""
+    _check_columns(events, EVENT_COLUMNS, "events.parquet")
+    _check_columns(stations, STATION_COLUMNS, "stations.parquet")
+    if events["event_id"].duplicated().any():
+        dup = events.loc[events["event_id"].duplicated(), "event_id"].iloc[0]
+        raise ValueError(f"events.parquet: event_id {dup!r} appears more than once")
+    events = events.reset_index(drop=True)
+    stations = stations.reset_index(drop=True)
+    aliases = aliases or {}
+    infos = [
+        StationInfo(
+            network=str(r.network),
+            station=str(r.station),
+            location=str(r.location if isinstance(r.location, str) else ""),
+            channels=str(r.channels)[:2],
+            sampling_rate=float(
+                getattr(r, "sampling_rate", cfg.sampling_rate) or cfg.sampling_rate
+            ),
+            aliases=tuple(aliases.get(str(r.network), [])),
+        )
+        for r in stations.itertuples()
+    ]
+    codes = [s.station for s in infos]
+    names = codes if len(set(codes)) == len(codes) else [s.code for s in infos]
+    table = PTable.load(cfg.velocity_model)
+    dist = epicentral_km(
+        events["latitude"].to_numpy()[:, None],
+        events["longitude"].to_numpy()[:, None],
+        stations["latitude"].to_numpy()[None, :],
+        stations["longitude"].to_numpy()[None, :],
+    )
+    depth = np.broadcast_to(events["depth_km"].to_numpy(float)[:, None], dist.shape)
+    tt = table.travel_time(dist, depth, stations["elevation_m"].to_numpy(float)[None, :])
+    origin = _utc_ns(events["origin_time"])
+    p_ns = origin[:, None] + np.round(np.nan_to_num(tt, nan=0.0) * 1e9).astype(np.int64)
+    p_ns = np.where(np.isnan(tt), np.iinfo(np.int64).min, p_ns)
+    digest = hashlib.sha256()
+    digest.update(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode())
+    digest.update(
+        pd.util.hash_pandas_object(events[EVENT_COLUMNS], index=False).to_numpy().tobytes()
+    )
+    digest.update(
+        pd.util.hash_pandas_object(stations[STATION_COLUMNS], index=False).to_numpy().tobytes()
+    )
+    return Plan(events, infos, stations, names, p_ns, cfg.block_size, digest.hexdigest()[:16])

@@ -1,0 +1,91 @@
+"""Request limits per data centre: at most N requests in flight and R requests per second.
+
+One primitive gives both bounds: a semaphore of N slots where each slot is held at least
+N / R seconds, so no window of N / R seconds sees more than N request starts. Inside Dask
+workers the semaphore and the pause (Retry-After) are Dask's, so the limits hold for the
+whole cluster; elsewhere they are threading objects of this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+
+
+class LocalLimiter:
+    """Limits for the threads of one process."""
+
+    def __init__(self, max_concurrent: int, per_second: float, margin: float = 1.05):
+        self.hold = max_concurrent / per_second * margin
+        self._sem = threading.BoundedSemaphore(max_concurrent)
+        self._pause_until = 0.0
+        self._lock = threading.Lock()
+
+    def pause(self, seconds: float) -> None:
+        """Let no request start for `seconds` (a Retry-After answer)."""
+        with self._lock:
+            self._pause_until = max(self._pause_until, time.time() + seconds)
+
+    def _wait_pause(self) -> None:
+        while (left := self._pause_until - time.time()) > 0:
+            time.sleep(left)
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._sem:
+            self._wait_pause()
+            t0 = time.monotonic()
+            try:
+                yield
+            finally:
+                time.sleep(max(0.0, self.hold - (time.monotonic() - t0)))
+
+
+class DaskLimiter:
+    """The same limits shared by every task of a Dask cluster (named per data centre)."""
+
+    def __init__(self, name: str, max_concurrent: int, per_second: float, margin: float = 1.05):
+        from distributed import Semaphore, Variable
+
+        self.hold = max_concurrent / per_second * margin
+        self._sem = Semaphore(max_leases=max_concurrent, name=f"faultprobe-fdsn-{name}")
+        self._pause = Variable(f"faultprobe-fdsn-pause-{name}")
+
+    def pause(self, seconds: float) -> None:
+        until = time.time() + seconds
+        try:
+            current = float(self._pause.get(timeout=0.5))
+        except Exception:
+            current = 0.0
+        self._pause.set(max(current, until))
+
+    def _wait_pause(self) -> None:
+        try:
+            until = float(self._pause.get(timeout=0.5))
+        except Exception:
+            return
+        while (left := until - time.time()) > 0:
+            time.sleep(left)
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._sem:
+            self._wait_pause()
+            t0 = time.monotonic()
+            try:
+                yield
+            finally:
+                time.sleep(max(0.0, self.hold - (time.monotonic() - t0)))
+
+
+def limiter_for(name: str, max_concurrent: int, per_second: float):
+    """Dask-wide limits inside a Dask worker, process-wide limits elsewhere."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return LocalLimiter(max_concurrent, per_second)
+    return DaskLimiter(name, max_concurrent, per_second)
