@@ -1,0 +1,298 @@
+"""The simulated waveform archive: one code path for `get_waveforms` and the SDS writer.
+
+Per station, every event gets a segment (`segment_s` long, starting `segment_lead_s`
+before its origin) and the noise schedule adds ambient-noise segments; overlapping
+segments merge into spans.  A span is rendered as noise plus the records of all events
+whose segment it holds, converted to int32 counts with the station sensitivity and
+clipped at a 24-bit digitizer's full scale.  Everything in a span depends only on the
+config, so `get_waveforms` returns exactly what the written SDS files hold.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+import numpy as np
+import pandas as pd
+from obspy import Stream, Trace, UTCDateTime
+from obspy.core.inventory import Inventory
+
+from faultprobe.config import StudyConfig
+from faultprobe.synthetic.effect import dtstar_at
+from faultprobe.synthetic.events import catalog_span, simulate_events
+from faultprobe.synthetic.geometry import Frame, exposure
+from faultprobe.synthetic.noise import noise_times_ns, render_noise
+from faultprobe.synthetic.records import render_batch
+from faultprobe.synthetic.stations import SimStation, build_inventory, simulated_stations
+from faultprobe.synthetic.velocity import direct_rays
+
+FULL_SCALE = 2**23 - 1  # a 24-bit digitizer clips here (counts)
+BATCH = 32  # records rendered together
+
+
+def mix_seeds(*parts) -> np.ndarray:
+    """Vectorised splitmix64 of integer arrays: one well-mixed uint64 seed per element."""
+    with np.errstate(over="ignore"):
+        h = np.zeros(np.broadcast(*parts).shape, dtype=np.uint64)
+        for p in parts:
+            h = h ^ np.asarray(p).astype(np.uint64)
+            h = h + np.uint64(0x9E3779B97F4A7C15)
+            h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            h = h ^ (h >> np.uint64(31))
+    return h >> np.uint64(1)  # fits int64
+
+
+@dataclass(frozen=True)
+class StationPlan:
+    """Paths from every event to one station and the station's merged spans."""
+
+    index: int
+    station: SimStation
+    step_ns: int
+    seg_n: int
+    paths: pd.DataFrame  # one row per event (events' order)
+    ev_start: np.ndarray  # first sample index of each event's segment
+    span_start: np.ndarray
+    span_end: np.ndarray  # exclusive
+    ev_span: np.ndarray  # span of each event
+    span_events: list[np.ndarray]
+
+
+class SyntheticArchive:
+    """The simulated sequence of a study, readable like an ObsPy SDS client.
+
+    `get_waveforms` has the meaning of `obspy.clients.filesystem.sds.Client.get_waveforms`
+    and returns the same samples as the SDS archive that `faultprobe synth` writes.
+    """
+
+    def __init__(self, cfg: StudyConfig, cache_spans: int = 32):
+        self.cfg = cfg
+        self.stations = simulated_stations(cfg)
+        self.events = simulate_events(cfg)
+        self.frame = Frame(cfg.mainshock, cfg.fault)
+        self.origin_ns = self.events["origin_time"].astype("int64").to_numpy()
+        t0, t1 = catalog_span(cfg)
+        self.noise_ns = noise_times_ns(cfg.synthetic, t0.value, t1.value)
+        self._plans: dict[int, StationPlan] = {}
+        self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._cache_size = cache_spans
+
+    # ---- tables -------------------------------------------------------------------------
+    def catalog(self) -> pd.DataFrame:
+        """The simulated catalog as written (reported locations and magnitudes)."""
+        e = self.events
+        return pd.DataFrame(
+            {
+                "event_id": e["event_id"],
+                "origin_time": e["origin_time"],
+                "latitude": e["cat_latitude"],
+                "longitude": e["cat_longitude"],
+                "depth_km": e["cat_depth_km"],
+                "mw": e["cat_mw"],
+                "ml": e["cat_ml"],
+                "eh1_km": e["eh1_km"],
+                "eh2_km": e["eh2_km"],
+                "az_deg": e["az_deg"],
+                "ez_km": e["ez_km"],
+            }
+        )
+
+    def inventory(self) -> Inventory:
+        """StationXML content: E/N/Z channels with flat responses (sensitivity only)."""
+        t0, _ = catalog_span(self.cfg)
+        start = UTCDateTime(
+            min(t0, pd.Timestamp(self.cfg.study.start)).value // 10**9 - 86400 * 400
+        )
+        return build_inventory(
+            self.stations, start=start, created=UTCDateTime(self.cfg.mainshock.time)
+        )
+
+    def paths(self) -> pd.DataFrame:
+        """Long table of every (event, station) path: travel times, t*, exposure, Δt*."""
+        out = []
+        for i, s in enumerate(self.stations):
+            p = self.plan(i).paths.copy()
+            p.insert(0, "event_id", self.events["event_id"].to_numpy())
+            p.insert(1, "network", s.network)
+            p.insert(2, "station", s.station)
+            out.append(p)
+        return pd.concat(out, ignore_index=True)
+
+    def truth(self) -> pd.DataFrame:
+        """Every event's true parameters, with Δt* and exposure per station as columns."""
+        df = self.events.copy()
+        for i, s in enumerate(self.stations):
+            p = self.plan(i).paths
+            df[f"dtstar_{s.code}"] = p["dtstar_s"].to_numpy()
+            df[f"exposure_{s.code}"] = p["exposure"].to_numpy()
+            df[f"p_arrival_{s.code}"] = df["origin_time"] + pd.to_timedelta(p["tp_s"], unit="s")
+        return df
+
+    # ---- per-station plan ---------------------------------------------------------------
+    def plan(self, i: int) -> StationPlan:
+        if i not in self._plans:
+            self._plans[i] = self._make_plan(i)
+        return self._plans[i]
+
+    def _make_plan(self, i: int) -> StationPlan:
+        syn, s, e = self.cfg.synthetic, self.stations[i], self.events
+        src = self.frame.enu(e["latitude"], e["longitude"], e["depth_km"])
+        rec = self.frame.enu(s.latitude, s.longitude, 0.0)
+        d = rec[None, :] - src
+        epi = np.hypot(d[:, 0], d[:, 1])
+        depth = e["depth_km"].to_numpy()
+        rp, rs = direct_rays(epi, depth, "P"), direct_rays(epi, depth, "S")
+        eff = syn.effect
+        expo = exposure(
+            self.frame, src, rec[None, :], eff.half_width_km, eff.along_strike_km, eff.depth_km
+        )[:, 0]
+        days = (e["origin_time"] - pd.Timestamp(self.cfg.mainshock.time)).dt.total_seconds() / 86400
+        paths = pd.DataFrame(
+            {
+                "epicentral_km": epi,
+                "hypocentral_km": np.hypot(epi, depth),
+                "azimuth_deg": np.degrees(np.arctan2(d[:, 0], d[:, 1])) % 360.0,
+                "tp_s": rp.time_s,
+                "ts_s": rs.time_s,
+                "incidence_p_deg": rp.incidence_deg,
+                "incidence_s_deg": rs.incidence_deg,
+                "tstar_p": rp.time_s / syn.q_p,
+                "tstar_s": rs.time_s / syn.q_s,
+                "kappa_s": s.kappa_s,
+                "exposure": expo,
+                "dtstar_s": dtstar_at(eff, days.to_numpy()) * expo,
+            }
+        )
+        step = int(round(1e9 / s.sampling_rate))
+        seg_n = int(round(syn.segment_s * s.sampling_rate))
+        lead = int(round(syn.segment_lead_s * 1e9))
+        ev_start = (self.origin_ns - lead) // step
+        noise_start = self.noise_ns // step
+        starts = np.concatenate([ev_start, noise_start])
+        order = np.argsort(starts, kind="stable")
+        st = starts[order]
+        run_end = np.maximum.accumulate(st + seg_n)
+        new = np.ones(len(st), dtype=bool)
+        new[1:] = st[1:] >= run_end[:-1]
+        span_of = np.cumsum(new) - 1
+        span_start = st[new]
+        span_end = np.append(run_end[np.flatnonzero(new)[1:] - 1], run_end[-1]) if len(st) else st
+        seg_span = np.empty(len(st), dtype=np.int64)
+        seg_span[order] = span_of
+        ev_span = seg_span[: len(ev_start)]
+        by_span = np.argsort(ev_span, kind="stable")
+        cuts = np.searchsorted(ev_span[by_span], np.arange(len(span_start) + 1))
+        span_events = [by_span[cuts[k] : cuts[k + 1]] for k in range(len(span_start))]
+        return StationPlan(
+            i, s, step, seg_n, paths, ev_start, span_start, span_end, ev_span, span_events
+        )
+
+    # ---- rendering ----------------------------------------------------------------------
+    def render_span(self, i: int, k: int) -> np.ndarray:
+        """(3, n) int32 counts (E, N, Z) of span k of station i."""
+        key = (i, k)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        data = self._render(i, k)
+        self._cache[key] = data
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return data
+
+    def _render(self, i: int, k: int) -> np.ndarray:
+        plan, syn = self.plan(i), self.cfg.synthetic
+        s = plan.station
+        a, b = int(plan.span_start[k]), int(plan.span_end[k])
+        seed = mix_seeds(syn.seed, 2, i, a)
+        vel = render_noise(syn, b - a, s.sampling_rate, a * plan.step_ns, int(seed))
+        ev = plan.span_events[k]
+        e, p = self.events, plan.paths
+        origin_ns = self.origin_ns
+        for lo in range(0, len(ev), BATCH):
+            idx = ev[lo : lo + BATCH]
+            rec_t0 = plan.ev_start[idx] * plan.step_ns
+            offset = (origin_ns[idx] - rec_t0) / 1e9  # origin, seconds after the first sample
+            pp = p.iloc[idx]
+            recs = render_batch(
+                e["magnitude"].to_numpy()[idx],
+                e["stress_drop_mpa"].to_numpy()[idx],
+                pp["hypocentral_km"].to_numpy(),
+                offset + pp["tp_s"].to_numpy(),
+                offset + pp["ts_s"].to_numpy(),
+                sampling_rate=s.sampling_rate,
+                n_samples=plan.seg_n,
+                seeds=mix_seeds(syn.seed, 1, idx, i),
+                tstar_p=pp["tstar_p"].to_numpy(),
+                tstar_s=pp["tstar_s"].to_numpy(),
+                kappa=s.kappa_s,
+                dtstar=pp["dtstar_s"].to_numpy(),
+                band_hz=syn.effect.band_hz,
+                azimuth_deg=pp["azimuth_deg"].to_numpy(),
+                incidence_p_deg=pp["incidence_p_deg"].to_numpy(),
+                incidence_s_deg=pp["incidence_s_deg"].to_numpy(),
+            )
+            for j, ix in enumerate(idx):
+                o = int(plan.ev_start[ix]) - a
+                vel[:, o : o + plan.seg_n] += recs[j]
+        counts = np.clip(np.rint(vel * s.sensitivity), -FULL_SCALE, FULL_SCALE)
+        return counts.astype(np.int32)
+
+    def span_traces(self, i: int, k: int, cache: bool = True) -> list[Trace]:
+        """The span as three ObsPy traces (E, N, Z); the writer renders without caching."""
+        plan = self.plan(i)
+        s = plan.station
+        data = self.render_span(i, k) if cache else self._render(i, k)
+        start = UTCDateTime(ns=int(plan.span_start[k]) * plan.step_ns)
+        return [
+            Trace(
+                data=data[c].copy(),
+                header={
+                    "network": s.network,
+                    "station": s.station,
+                    "location": "",
+                    "channel": cha,
+                    "sampling_rate": s.sampling_rate,
+                    "starttime": start,
+                },
+            )
+            for c, cha in enumerate(s.channels)
+        ]
+
+    def get_waveforms(
+        self,
+        network: str,
+        station: str,
+        location: str,
+        channel: str,
+        starttime: UTCDateTime,
+        endtime: UTCDateTime,
+        merge: int | None = -1,
+    ) -> Stream:
+        """Like the ObsPy SDS client: select, trim to [starttime, endtime], cleanup merge."""
+        if starttime >= endtime:
+            raise ValueError("'endtime' must be after 'starttime'.")
+        st = Stream()
+        lo_ns, hi_ns = int(starttime.ns), int(endtime.ns)
+        for i, s in enumerate(self.stations):
+            if not (fnmatchcase(s.network, network) and fnmatchcase(s.station, station)):
+                continue
+            if not fnmatchcase("", location):
+                continue
+            comps = [c for c, cha in enumerate(s.channels) if fnmatchcase(cha, channel)]
+            if not comps:
+                continue
+            plan = self.plan(i)
+            # spans touching the window (one sample of slack on either side)
+            k0 = np.searchsorted(plan.span_end, lo_ns // plan.step_ns - 1, side="right")
+            k1 = np.searchsorted(plan.span_start, hi_ns // plan.step_ns + 2, side="left")
+            for k in range(k0, k1):
+                traces = self.span_traces(i, k)
+                st += Stream([traces[c] for c in comps])
+        st.trim(starttime, endtime)
+        if merge is not None and merge is not False:
+            st.merge(merge)
+        return st

@@ -1,0 +1,196 @@
+"""The simulated sequence: event times, places, magnitudes and source parameters.
+
+Times: a uniform background rate plus an Omori-Utsu rate K/(t+c)^p after each shock,
+plus the rates of extra regions; counts are Poisson (or a multinomial split of an exact
+total in catalog-only scale runs).  Places: on the fault plane (uniform along strike and
+in depth, Gaussian across it), a fraction scattered off the fault, and Gaussian clusters
+for the regions.  Magnitudes: truncated Gutenberg-Richter.  Stress drop: log-normal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from faultprobe.config import StudyConfig
+from faultprobe.synthetic.geometry import Frame
+
+DAY_NS = 86_400 * 10**9
+BETA_FC_M_S = 3300.0  # shear velocity in the Brune corner-frequency formula
+
+
+def moment(mw: np.ndarray) -> np.ndarray:
+    """Seismic moment (N·m) of moment magnitude."""
+    return 10.0 ** (1.5 * np.asarray(mw, float) + 9.1)
+
+
+def brune_fc(mw: np.ndarray, stress_drop_mpa: np.ndarray) -> np.ndarray:
+    """Brune corner frequency fc = 0.4906 β (Δσ/M0)^(1/3) in SI units (Hz)."""
+    return 0.4906 * BETA_FC_M_S * (np.asarray(stress_drop_mpa) * 1e6 / moment(mw)) ** (1 / 3)
+
+
+def catalog_span(cfg: StudyConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
+    syn = cfg.synthetic
+    return pd.Timestamp(syn.start or cfg.study.start), pd.Timestamp(syn.end or cfg.study.end)
+
+
+def _omori_params(cfg: StudyConfig) -> list[tuple[str, pd.Timestamp, float, float, float]]:
+    syn = cfg.synthetic
+    shocks = [cfg.mainshock, *cfg.shocks]
+    names = {s.name for s in shocks}
+    override = {}
+    for seq in syn.sequences:
+        if seq.shock not in names:
+            raise ValueError(
+                f"{cfg.source_path or '<config>'}: synthetic.sequences: no shock named "
+                f"{seq.shock!r} (known: {', '.join(sorted(names))})"
+            )
+        override[seq.shock] = (seq.k, seq.c_days, seq.p)
+    out = []
+    for s in shocks:
+        k = syn.omori_k * 10.0 ** (syn.omori_alpha * (s.magnitude - cfg.mainshock.magnitude))
+        k, c, p = override.get(s.name, (k, syn.omori_c_days, syn.omori_p))
+        out.append((s.name, pd.Timestamp(s.time), k, c, p))
+    return out
+
+
+def _omori_integral(k: float, c: float, p: float, a: float, b: float) -> float:
+    if b <= a:
+        return 0.0
+    if abs(p - 1.0) < 1e-9:
+        return k * (np.log(b + c) - np.log(a + c))
+    return k / (1 - p) * ((b + c) ** (1 - p) - (a + c) ** (1 - p))
+
+
+def _omori_times(rng, n: int, c: float, p: float, a: float, b: float) -> np.ndarray:
+    u = rng.uniform(size=n)
+    if abs(p - 1.0) < 1e-9:
+        return np.exp(np.log(a + c) + u * (np.log(b + c) - np.log(a + c))) - c
+    lo, hi = (a + c) ** (1 - p), (b + c) ** (1 - p)
+    return (lo + u * (hi - lo)) ** (1 / (1 - p)) - c
+
+
+def simulate_events(cfg: StudyConfig) -> pd.DataFrame:
+    """The true sequence, one row per event, sorted by time (see docs/synthetic.md)."""
+    syn = cfg.synthetic
+    rng = np.random.default_rng([syn.seed, 1])
+    t0, t1 = catalog_span(cfg)
+    span_days = (t1 - t0).total_seconds() / 86400.0
+    frame = Frame(cfg.mainshock, cfg.fault)
+
+    # expected counts per component: background, one Omori sequence per shock, regions
+    comps: list[tuple[str, float]] = [("background", syn.background_per_day * span_days)]
+    omori = _omori_params(cfg)
+    for name, ts, k, c, p in omori:
+        a = max(0.0, (t0 - ts).total_seconds() / 86400.0)
+        b = (t1 - ts).total_seconds() / 86400.0
+        comps.append((f"aftershock:{name}", _omori_integral(k, c, p, a, b)))
+    comps += [(f"region:{r.name}", r.rate_per_day * span_days) for r in syn.regions]
+    expected = np.array([e for _, e in comps])
+    if syn.catalog_events is not None:
+        counts = rng.multinomial(syn.catalog_events, expected / expected.sum())
+    else:
+        counts = rng.poisson(expected)
+
+    days, kinds, u, v, w = [], [], [], [], []
+    dip_lo, dip_hi = frame.dip_range(syn.depth_km)
+    for (kind, _), n in zip(comps, counts):
+        if n == 0:
+            continue
+        if kind == "background":
+            t = rng.uniform(0.0, span_days, n)
+        elif kind.startswith("aftershock:"):
+            name, ts, k, c, p = next(o for o in omori if o[0] == kind.split(":", 1)[1])
+            a = max(0.0, (t0 - ts).total_seconds() / 86400.0)
+            b = (t1 - ts).total_seconds() / 86400.0
+            t = _omori_times(rng, n, c, p, a, b) + (ts - t0).total_seconds() / 86400.0
+        else:
+            t = rng.uniform(0.0, span_days, n)
+        days.append(t)
+        kinds.append(np.full(n, kind, dtype=object))
+        if kind.startswith("region:"):
+            reg = next(r for r in syn.regions if r.name == kind.split(":", 1)[1])
+            enu0 = frame.enu(reg.latitude, reg.longitude, reg.depth_km)
+            enu = enu0 + rng.normal(0.0, reg.radius_km / 2.0, (n, 3))
+            enu[:, 2] = np.clip(enu[:, 2], -frame.hypo.depth_km + 0.5, None)
+            fu, fv, fw = frame.to_fault(enu)
+        else:
+            lo, hi = cfg.fault.along_strike_km
+            fu = rng.uniform(lo, hi, n)
+            if kind.startswith("aftershock:") and kind != f"aftershock:{cfg.mainshock.name}":
+                shock = next(s for s in cfg.shocks if s.name == kind.split(":", 1)[1])
+                su, _, _ = frame.to_fault(
+                    frame.enu(shock.latitude, shock.longitude, shock.depth_km)
+                )
+                fu = rng.normal(float(su), 0.15 * (hi - lo), n)
+            fv = rng.uniform(dip_lo, dip_hi, n)
+            fw = rng.normal(0.0, syn.fault_spread_km, n)
+            off = rng.uniform(size=n) < syn.off_fault_fraction
+            fw[off] = rng.uniform(-8.0, 8.0, off.sum())
+        u.append(fu)
+        v.append(fv)
+        w.append(fw)
+    day = np.concatenate(days) if days else np.zeros(0)
+    fu, fv, fw = (np.concatenate(x) if x else np.zeros(0) for x in (u, v, w))
+    kind = np.concatenate(kinds) if kinds else np.zeros(0, dtype=object)
+    enu = frame.to_enu(fu, fv, fw)
+    lat, lon, depth = frame.geographic(enu)
+    depth = np.clip(depth, 0.2, None)
+
+    n = len(day)
+    mc, mmax, b = syn.completeness, syn.max_magnitude, syn.b_value
+    mag = mc - np.log10(1.0 - rng.uniform(size=n) * (1.0 - 10.0 ** (-b * (mmax - mc)))) / b
+    drop = syn.stress_drop_mpa * np.exp(syn.stress_drop_log_sigma * rng.normal(size=n))
+    origin_ns = t0.value + np.rint(day * DAY_NS).astype(np.int64)
+
+    shocks = [s for s in [cfg.mainshock, *cfg.shocks] if t0 <= pd.Timestamp(s.time) <= t1]
+    if shocks:
+        sh_enu = np.stack([frame.enu(s.latitude, s.longitude, s.depth_km) for s in shocks])
+        s_lat, s_lon, s_dep = frame.geographic(sh_enu)
+        origin_ns = np.concatenate([origin_ns, [pd.Timestamp(s.time).value for s in shocks]])
+        lat, lon, depth = (np.concatenate(x) for x in ((lat, s_lat), (lon, s_lon), (depth, s_dep)))
+        mag = np.concatenate([mag, [s.magnitude for s in shocks]])
+        drop = np.concatenate([drop, np.full(len(shocks), syn.stress_drop_mpa)])
+        kind = np.concatenate([kind, np.array([f"shock:{s.name}" for s in shocks], dtype=object)])
+        fu, fv, fw = frame.to_fault(frame.enu(lat, lon, depth))
+
+    order = np.argsort(origin_ns, kind="stable")
+    df = pd.DataFrame(
+        {
+            "event_id": [str(i + 1) for i in range(len(order))],
+            "origin_time": pd.to_datetime(origin_ns[order], utc=True),
+            "latitude": lat[order],
+            "longitude": lon[order],
+            "depth_km": depth[order],
+            "magnitude": mag[order],
+            "stress_drop_mpa": drop[order],
+            "moment_nm": moment(mag[order]),
+            "corner_hz": brune_fc(mag[order], drop[order]),
+            "kind": pd.array(kind[order], dtype="str"),
+            "along_strike_km": fu[order],
+            "down_dip_km": fv[order],
+            "fault_normal_km": fw[order],
+        }
+    )
+    return _catalog_columns(df, rng, syn.location_error_km)
+
+
+def _catalog_columns(df: pd.DataFrame, rng, loc_err_km: float) -> pd.DataFrame:
+    """What a catalog reports: perturbed locations, rounded Mw, ML, errors, some NaN."""
+    n = len(df)
+    km_lat = 111.195
+    km_lon = km_lat * np.cos(np.radians(df["latitude"].to_numpy()))
+    err = rng.normal(0.0, loc_err_km, (n, 3))
+    df["cat_latitude"] = np.round(df["latitude"] + err[:, 0] / km_lat, 5)
+    df["cat_longitude"] = np.round(df["longitude"] + err[:, 1] / km_lon, 5)
+    df["cat_depth_km"] = np.round(np.clip(df["depth_km"] + err[:, 2], 0.0, None), 3)
+    mw = np.round(df["magnitude"] + rng.normal(0.0, 0.05, n), 2)
+    ml = np.round(1.5 * (df["magnitude"] - 1.15) + rng.normal(0.0, 0.15, n), 2)
+    mw[rng.uniform(size=n) < 0.02] = np.nan
+    ml[rng.uniform(size=n) < 0.01] = np.nan
+    df["cat_mw"], df["cat_ml"] = mw, ml
+    df["eh1_km"] = np.round(loc_err_km + rng.gamma(2.0, 0.05, n), 3)
+    df["eh2_km"] = np.round(df["eh1_km"] * rng.uniform(0.5, 1.0, n), 3)
+    df["az_deg"] = np.round(rng.uniform(0.0, 180.0, n), 1)
+    df["ez_km"] = np.round(loc_err_km + rng.gamma(2.0, 0.08, n), 3)
+    return df
