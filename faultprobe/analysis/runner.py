@@ -1,0 +1,152 @@
+"""Run a grid as Dask tasks, one training run per task, and keep STORE/results.parquet.
+
+Finished runs (a row with status ok) are skipped, so a killed grid restarted later does
+only the missing runs; a run that raises becomes a row with status `failed` and its error
+text, and the others go on.  On GPU workers (dask-cuda: one worker per GPU) each worker
+declares one `GPU` resource and each run asks for one, so runs are placed one per GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable
+
+import pandas as pd
+
+from faultprobe.analysis.grid import GridRun
+from faultprobe.analysis.scoring import RESULT_COLUMNS, failed_row, frame, result_row
+from faultprobe.store import RESULTS, Store
+
+
+def sub_store(store: Store, sub: str) -> Store:
+    """The store a run reads: the study store itself or a folder inside it."""
+    if not sub:
+        return store
+    return Store(store.url(sub), store.storage_options)
+
+
+def execute_run(root: str, storage_options: dict | None, run_json: str) -> dict:
+    """Train (or read back) one run and return its results row; never raises."""
+    from faultprobe.ml.experiment import run_experiment
+    from faultprobe.ml.runs import PREDICTIONS, RunFolder
+
+    run = GridRun.from_json(run_json)
+    store = sub_store(Store(root, storage_options), run.store)
+    worker, device = _worker_identity()
+    t0 = time.perf_counter()
+    try:
+        metrics = run_experiment(store, run.spec, log=None)
+        preds = RunFolder(store, run.run_id).read_table(PREDICTIONS)
+        row = result_row(run, metrics, preds)
+    except Exception as err:  # a failed run is a row, never the end of the grid
+        text = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=6)}"
+        row = failed_row(run, text, time.perf_counter() - t0)
+    row.update(worker=worker, device=row.get("device") or device)
+    return row
+
+
+def _worker_identity() -> tuple[str, str]:
+    """This worker's address and the GPU it sees (CUDA_VISIBLE_DEVICES' first entry)."""
+    import torch
+
+    try:
+        from distributed import get_worker
+
+        w = get_worker()
+        torch.set_num_threads(max(1, w.state.nthreads))
+        addr = w.address
+    except ValueError:
+        addr = "local"
+    gpus = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    dev = f"cuda:{gpus.split(',')[0]}" if gpus and torch.cuda.is_available() else "cpu"
+    return addr, dev
+
+
+def read_results(store: Store) -> pd.DataFrame:
+    """The results table (empty, with its columns, before the first run)."""
+    if not store.exists(RESULTS):
+        return frame([])
+    df = store.read_table(RESULTS)
+    for c in RESULT_COLUMNS:
+        if c not in df:
+            df[c] = pd.NA
+    return df[RESULT_COLUMNS]
+
+
+def append_results(store: Store, rows: list[dict]) -> pd.DataFrame:
+    """Add rows (a newer row of the same key replaces the older one); atomic rewrite."""
+    old = read_results(store)
+    new = frame(rows)
+    both = pd.concat([old, new], ignore_index=True) if len(old) else new
+    both = both.drop_duplicates("key", keep="last").reset_index(drop=True)
+    store.write_table(both, RESULTS)
+    return both
+
+
+def pending(runs: Iterable[GridRun], results: pd.DataFrame, retry_failed: bool) -> list[GridRun]:
+    """Runs without an ok row (and, unless `retry_failed` is off, failed ones again)."""
+    ok = set(results.loc[results["status"] == "ok", "key"])
+    failed = set(results.loc[results["status"] == "failed", "key"])
+    return [r for r in runs if r.key not in ok and (retry_failed or r.key not in failed)]
+
+
+async def _declare_gpu(dask_worker) -> bool:
+    """Give a worker that sees a CUDA device one `GPU` resource (one run at a time)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return False
+    if dask_worker.state.total_resources.get("GPU", 0) < 1:
+        await dask_worker.set_resources(GPU=1)
+    return True
+
+
+def gpu_workers(client) -> list[str]:
+    """Addresses of workers with a CUDA device, each now holding one `GPU` resource."""
+    found = client.run(_declare_gpu)
+    return sorted(addr for addr, has in found.items() if has)
+
+
+def run_grid(
+    store: Store,
+    runs: list[GridRun],
+    client,
+    *,
+    progress: bool = True,
+    retry_failed: bool = True,
+    on_row: Callable[[dict], None] | None = None,
+) -> pd.DataFrame:
+    """Run every pending run as one Dask task; append each row as it finishes."""
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    todo = pending(runs, read_results(store), retry_failed)
+    if not todo:
+        return read_results(store)
+    resources = {"GPU": 1} if gpu_workers(client) else None
+    futures = [
+        client.submit(
+            execute_run,
+            store.root,
+            store.storage_options,
+            run.to_json(),
+            key=f"faultprobe-run-{run.key}",
+            resources=resources,
+            pure=False,
+        )
+        for run in todo
+    ]
+    bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not progress)
+    try:
+        for fut in as_completed(futures):
+            row = fut.result()
+            append_results(store, [row])
+            bar.update(1)
+            bar.set_postfix_str(f"{row['run_id']}: {row['status']}")
+            if on_row:
+                on_row(row)
+    finally:
+        bar.close()
+    return read_results(store)
