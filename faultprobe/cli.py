@@ -41,6 +41,26 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from faultprobe.pipelines.ingest import IngestError, ingest
+
+    cfg = load_config(args.config)
+    try:
+        summary = ingest(cfg, progress=not args.quiet)
+    except IngestError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(summary.render())
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from faultprobe.pipelines.info import describe
+
+    print(describe(args.store))
+    return 0
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     from faultprobe.synthetic.run import synthesize
 
@@ -103,13 +123,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="threads writing stations (default 2)")
     p.set_defaults(handler=_cmd_synth)
 
-    p = sub.add_parser("ingest", help="fetch and cut waveforms into waveforms.zarr")
+    p = sub.add_parser(
+        "ingest",
+        help="fetch and cut waveforms into waveforms.zarr",
+        description=(
+            "Cut a window around the theoretical P arrival (1-D model) of every event at every "
+            "station from an SDS archive, FDSN web services or the simulator, preprocess it and "
+            "write waveforms.zarr and traces.parquet, one Dask task per block of events. "
+            "Interrupted, the same command finishes the job (finished blocks are kept)."
+        ),
+    )
     _add_config(p)
-    p.set_defaults(handler=_not_built("ingest"))
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_ingest)
 
     p = sub.add_parser("info", help="print what a study store holds")
     p.add_argument("store", help="study store folder or URL")
-    p.set_defaults(handler=_not_built("info"))
+    p.set_defaults(handler=_cmd_info)
 
     p = sub.add_parser("train", help="train the CNN on one station's slice of the cube")
     _add_config(p)

@@ -119,6 +119,7 @@ def write_toy_study(
     seed: int = 0,
     continuous: bool = False,
     segment_s: tuple[float, float] = (-40.0, 60.0),
+    corrupt: bool = True,
 ) -> ToyStudy:
     """Write the toy store and SDS archive under `folder`; return where and what to expect."""
     rng = np.random.default_rng(seed)
@@ -191,7 +192,7 @@ def write_toy_study(
             elif defect == "absent":
                 pieces = []
             for a0, b0, arr in pieces:
-                for c, comp in enumerate(comps):
+                for comp in comps:
                     row = {"E": 0, "N": 1, "Z": 2}[comp]
                     tr = Trace(np.ascontiguousarray(arr[row, a0:b0]))
                     tr.stats.update(
@@ -215,10 +216,10 @@ def write_toy_study(
                     "zeros": "no_data",
                     "absent": "no_data",
                 }.get(DEF_DEFECTS.get(i, ""), "ok")
-                if days >= 3 and origin_s[i] >= (days - 1) * DAY:
+                if corrupt and days >= 3 and origin_s[i] >= (days - 1) * DAY:
                     status = "error"
             expected[(eid, sta)] = status
-    if days >= 3 and not continuous:
+    if corrupt and days >= 3 and not continuous:
         _corrupt(sds, "IV", "DEF", "HH", T0 + (days - 1) * DAY)
     return ToyStudy(store, sds, ev, st, expected)
 

@@ -1,0 +1,58 @@
+"""`faultprobe info STORE`: what a study store holds, in a few lines of text."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from faultprobe.pipelines.status import CODES
+from faultprobe.store import CUBE, EVENTS, STATIONS, TRACES, Store
+
+
+def _size(store: Store, name: str) -> int:
+    try:
+        return int(store.fs.du(store.path(name), total=True))
+    except FileNotFoundError:
+        return 0
+
+
+def describe(root: str) -> str:
+    """Events, stations, status counts per station, cube chunking and sizes on disk."""
+    import xarray as xr
+
+    store = Store(root)
+    if not store.exists():
+        raise FileNotFoundError(f"{root} does not exist")
+    lines = [f"store {root}"]
+    if store.exists(EVENTS):
+        ev = store.read_table(EVENTS)
+        phases = ev["phase"].value_counts().to_dict() if "phase" in ev else {}
+        lines.append(f"events: {len(ev)} ({', '.join(f'{k} {v}' for k, v in phases.items())})")
+    if store.exists(STATIONS):
+        st = store.read_table(STATIONS)
+        lines.append(f"stations: {len(st)} ({', '.join(st['network'] + '.' + st['station'])})")
+    if store.exists(TRACES):
+        tr = store.read_table(TRACES)
+        code = (tr["network"] + "." + tr["station"]).rename("station")
+        table = pd.crosstab(code, tr["status"]).reindex(
+            columns=[c for c in CODES if c in set(tr["status"])]
+        )
+        lines.append("traces by station and status:")
+        lines.extend("  " + row for row in table.to_string().splitlines())
+    if store.exists(CUBE):
+        ds = xr.open_zarr(store.url(CUBE))
+        dims = " x ".join(f"{k} {v}" for k, v in ds.sizes.items())
+        w = ds["waveform"]
+        chunks = w.encoding.get("chunks") or w.data.chunksize
+        lines.append(
+            f"cube: {dims}; waveform {w.dtype} chunks {tuple(chunks)}, codec {ds.attrs.get('codec')}"
+        )
+        lines.append(
+            f"cube complete: {ds.attrs.get('complete', False)}; source {ds.attrs.get('source')}; velocity model {ds.attrs.get('velocity_model')}"
+        )
+        raw = w.size * w.dtype.itemsize
+        disk = _size(store, CUBE)
+        lines.append(
+            f"cube size: {disk / 1e6:.1f} MB on disk, {raw / 1e6:.1f} MB in memory ({raw / max(disk, 1):.2f}x)"
+        )
+    lines.append(f"store size on disk: {_size(store, '') / 1e6:.1f} MB")
+    return "\n".join(lines)
