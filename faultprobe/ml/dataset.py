@@ -1,0 +1,164 @@
+"""Model inputs from the cube: one or several stations' slices read in one pass.
+
+`open_cube` opens STORE/waveforms.zarr; `event_table` gives its per-event coordinates as a
+DataFrame; `read_station_slice` loads the waveforms of the chosen stations for every event
+(one chunk column per station, so no other station is touched) and says which traces are
+usable; `prepare` band-passes (optional, vectorised over the batch) and normalises each
+trace and component.  Traces whose status is not ok are left out and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import signal
+
+from faultprobe.store import CUBE, Store
+
+STATUS_NAMES = {
+    0: "ok",
+    1: "no_data",
+    2: "gap",
+    3: "clipped",
+    4: "bad_rate",
+    5: "missing_component",
+    6: "error",
+}
+
+
+def status_name(ds: xr.Dataset, code: int) -> str:
+    """Name of a status code: the cube's CF flag attributes if present, else the defaults."""
+    attrs = ds["status"].attrs
+    if "flag_values" in attrs and "flag_meanings" in attrs:
+        meanings = str(attrs["flag_meanings"]).split()
+        table = dict(zip(np.atleast_1d(attrs["flag_values"]).tolist(), meanings))
+        return table.get(code, "not_written" if code == -1 else str(code))
+    return STATUS_NAMES.get(code, str(code))
+
+
+def open_cube(store: Store) -> xr.Dataset:
+    """The study's cube, lazily (Dask-backed)."""
+    if not store.exists(CUBE):
+        raise FileNotFoundError(f"{store.url(CUBE)} does not exist (run `faultprobe ingest`)")
+    return xr.open_zarr(store.url(CUBE), storage_options=store.storage_options)
+
+
+def event_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per-event coordinates of the cube (event_id, origin_time UTC, ...), in cube order."""
+    cols = {}
+    for name in ("event_id", "origin_time", "magnitude", "phase", "ttf_s"):
+        if name in ds.coords:
+            cols[name] = ds[name].values
+    if "event_id" not in cols:
+        cols["event_id"] = ds["event"].values
+    df = pd.DataFrame(cols)
+    df["event_id"] = df["event_id"].astype(str)
+    t = pd.DatetimeIndex(df["origin_time"])
+    df["origin_time"] = t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
+    return df
+
+
+def station_positions(ds: xr.Dataset, stations: tuple[str, ...] | list[str]) -> list[int]:
+    """Positions of stations given as STA or NET.STA; an unknown code is a clear error."""
+    codes = [str(s) for s in ds["station"].values]
+    nets = [str(n) for n in ds["network"].values] if "network" in ds.coords else [""] * len(codes)
+    full = [f"{n}.{s}" if n else s for n, s in zip(nets, codes)]
+    out = []
+    for want in stations:
+        if want in full:
+            out.append(full.index(want))
+        elif want in codes:
+            out.append(codes.index(want))
+        elif "." in want and want.split(".", 1)[1] in codes:
+            out.append(codes.index(want.split(".", 1)[1]))
+        else:
+            raise KeyError(f"station {want!r} is not in the cube (it has {', '.join(full)})")
+    return out
+
+
+def sampling_rate(ds: xr.Dataset) -> float:
+    if "sampling_rate" in ds.attrs:
+        return float(ds.attrs["sampling_rate"])
+    t = ds["time"].values
+    return float(round(1.0 / float(np.median(np.diff(t))), 6))
+
+
+@dataclass(frozen=True)
+class StationSlice:
+    """Raw traces of the chosen stations: x (events, stations*3, time) and usability."""
+
+    x: np.ndarray
+    ok: np.ndarray
+    status_counts: dict[str, int]
+    sampling_rate: float
+
+
+def _time_slice(ds: xr.Dataset, window_s: tuple[float, float] | None) -> slice:
+    if window_s is None:
+        return slice(None)
+    t = ds["time"].values
+    lo = int(np.searchsorted(t, window_s[0] - 1e-9))
+    hi = int(np.searchsorted(t, window_s[1] - 1e-9))
+    if hi - lo < 16:
+        raise ValueError(f"window {list(window_s)} s keeps {hi - lo} samples of the cube")
+    return slice(lo, hi)
+
+
+def read_station_slice(
+    ds: xr.Dataset,
+    stations: tuple[str, ...] | list[str],
+    window_s: tuple[float, float] | None = None,
+    events: np.ndarray | None = None,
+) -> StationSlice:
+    """Load the stations' traces for all events (or the `events` positions) in one pass.
+
+    A trace is usable when its status is 0 at every chosen station; the rest are counted
+    by status name (per station) and their events left out by the caller.
+    """
+    pos = station_positions(ds, stations)
+    sel = {"station": pos, "time": _time_slice(ds, window_s)}
+    if events is not None:
+        sel["event"] = np.asarray(events)
+    status = ds["status"].isel(station=pos, **({"event": sel["event"]} if "event" in sel else {}))
+    status = np.asarray(status.values)
+    wf = np.asarray(ds["waveform"].isel(sel).values, dtype=np.float32)
+    n_ev, n_sta, n_comp, n_t = wf.shape
+    ok = np.all(status == 0, axis=1)
+    names = [str(ds["station"].values[p]) for p in pos]
+    counts: dict[str, int] = {}
+    for j, sta in enumerate(names):
+        codes, n = np.unique(status[:, j], return_counts=True)
+        for c, k in zip(codes.tolist(), n.tolist()):
+            counts[f"{sta}:{status_name(ds, int(c))}"] = int(k)
+    x = wf.reshape(n_ev, n_sta * n_comp, n_t)
+    return StationSlice(x=x, ok=ok, status_counts=counts, sampling_rate=sampling_rate(ds))
+
+
+def bandpass(x: np.ndarray, band_hz: tuple[float, float], fs: float, order: int = 4) -> np.ndarray:
+    """Zero-phase Butterworth band-pass over the last axis of a whole batch (float32 out)."""
+    lo, hi = band_hz
+    nyq = fs / 2
+    if not 0 < lo < hi:
+        raise ValueError(f"band {list(band_hz)} Hz must be 0 < low < high")
+    if hi >= nyq:
+        sos = signal.butter(order, lo, btype="highpass", fs=fs, output="sos")
+    else:
+        sos = signal.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
+    return signal.sosfiltfilt(sos, x, axis=-1).astype(np.float32)
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    """Remove each trace-component's mean and scale its peak to 1 (dead traces stay 0)."""
+    x = x - x.mean(axis=-1, keepdims=True)
+    peak = np.abs(x).max(axis=-1, keepdims=True)
+    return (x / np.where(peak > 0, peak, 1.0)).astype(np.float32)
+
+
+def prepare(x: np.ndarray, fs: float, band_hz: tuple[float, float] | None = None) -> np.ndarray:
+    """Model inputs: optional band-pass, then per trace and component normalisation."""
+    if band_hz is not None:
+        x = bandpass(x, band_hz, fs)
+    return normalise(x)

@@ -1,0 +1,120 @@
+"""Train/validation/test splits by event, in time, so no split leaks into another.
+
+`temporal`: the paper's layout.  Within each class, events in time order are cut into
+[train | validation | test | train]: validation and test from the middle of the class,
+train from both ends.  `blocked`: each class is cut into contiguous time blocks and whole
+blocks are dealt to the splits (seeded).  Either way, `purge_s` drops every training event
+closer in time than that to a validation or test event, of any class.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from faultprobe.ml.spec import Split
+
+TRAIN, VAL, TEST, UNUSED = 0, 1, 2, -1
+SPLIT_NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
+
+
+def _counts(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
+    n_val = int(round(n * fractions[1]))
+    n_test = int(round(n * fractions[2]))
+    return n - n_val - n_test, n_val, n_test
+
+
+def temporal_split(t: np.ndarray, labels: np.ndarray, fractions=(0.7, 0.2, 0.1)) -> np.ndarray:
+    """Split codes (0 train, 1 val, 2 test, -1 unused) with the paper's temporal layout."""
+    out = np.full(labels.shape, UNUSED, dtype=np.int8)
+    for c in np.unique(labels[labels >= 0]):
+        idx = np.flatnonzero(labels == c)
+        idx = idx[np.argsort(t[idx], kind="stable")]
+        n_train, n_val, n_test = _counts(idx.size, fractions)
+        front = n_train - n_train // 2
+        layout = np.repeat(
+            np.array([TRAIN, VAL, TEST, TRAIN], dtype=np.int8),
+            [front, n_val, n_test, n_train // 2],
+        )
+        out[idx] = layout
+    return out
+
+
+def blocked_split(
+    t: np.ndarray, labels: np.ndarray, fractions=(0.7, 0.2, 0.1), blocks: int = 10, seed: int = 0
+) -> np.ndarray:
+    """Split codes with whole contiguous time blocks of each class dealt to the splits."""
+    n_train_b, n_val_b, n_test_b = _counts(blocks, fractions)
+    n_val_b, n_test_b = max(n_val_b, 1), max(n_test_b, 1)
+    n_train_b = blocks - n_val_b - n_test_b
+    if n_train_b < 1:
+        raise ValueError(f"{blocks} blocks are too few for fractions {list(fractions)}")
+    rng = np.random.default_rng(seed)
+    out = np.full(labels.shape, UNUSED, dtype=np.int8)
+    for c in np.unique(labels[labels >= 0]):
+        idx = np.flatnonzero(labels == c)
+        idx = idx[np.argsort(t[idx], kind="stable")]
+        block = (np.arange(idx.size) * blocks) // max(idx.size, 1)
+        deal = rng.permutation(
+            np.repeat(np.array([TRAIN, VAL, TEST], dtype=np.int8), [n_train_b, n_val_b, n_test_b])
+        )
+        out[idx] = deal[block]
+    return out
+
+
+def purge(t: np.ndarray, split: np.ndarray, gap_s: float) -> np.ndarray:
+    """Drop (mark unused) training events within `gap_s` seconds of a val/test event."""
+    if gap_s <= 0:
+        return split
+    held = np.sort(t[(split == VAL) | (split == TEST)])
+    out = split.copy()
+    train = np.flatnonzero(split == TRAIN)
+    if held.size == 0 or train.size == 0:
+        return out
+    pos = np.searchsorted(held, t[train])
+    left = held[np.clip(pos - 1, 0, held.size - 1)]
+    right = held[np.clip(pos, 0, held.size - 1)]
+    near = np.minimum(np.abs(t[train] - left), np.abs(right - t[train])) < gap_s
+    out[train[near]] = UNUSED
+    return out
+
+
+def make_split(t: np.ndarray, labels: np.ndarray, split: Split, seed: int) -> np.ndarray:
+    """Split codes for events at times `t` (seconds) with `labels` (-1 = not used)."""
+    t = np.asarray(t, dtype=np.float64)
+    labels = np.asarray(labels)
+    if split.kind == "temporal":
+        codes = temporal_split(t, labels, split.fractions)
+    else:
+        codes = blocked_split(t, labels, split.fractions, split.blocks, seed)
+    return purge(t, codes, split.purge_s)
+
+
+def composition(
+    origin_time: pd.DatetimeIndex | np.ndarray,
+    labels: np.ndarray,
+    codes: np.ndarray,
+    class_names: list[str],
+) -> pd.DataFrame:
+    """Counts and date ranges per split and class (the table printed and stored per run)."""
+    df = pd.DataFrame(
+        {"origin_time": pd.DatetimeIndex(origin_time), "label": labels, "split": codes}
+    )
+    df = df[(df.split >= 0) & (df.label >= 0)]
+    g = df.groupby(["split", "label"], sort=True)["origin_time"]
+    out = g.agg(["count", "min", "max"]).reset_index()
+    out.columns = ["split", "label", "count", "first", "last"]
+    out.insert(2, "class", [class_names[i] for i in out["label"]])
+    out["split"] = out["split"].map(SPLIT_NAMES)
+    return out
+
+
+def render_composition(comp: pd.DataFrame) -> str:
+    """A short text table of a split composition."""
+    rows = [f"{'split':<6} {'class':<16} {'count':>6}  first ... last"]
+    cols = [comp[k] for k in ("split", "class", "count", "first", "last")]
+    for split, name, count, first, last in zip(*cols):
+        rows.append(
+            f"{split:<6} {name:<16} {count:>6}  {first:%Y-%m-%d %H:%M} ... {last:%Y-%m-%d %H:%M}"
+        )
+    return "\n".join(rows)

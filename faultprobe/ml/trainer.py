@@ -1,0 +1,243 @@
+"""Training loop: Adam, cross-entropy, best epoch by validation loss, early stopping.
+
+The same code runs on CPU (fp32) and CUDA (bf16 or fp16 autocast, data kept on the GPU
+when it fits).  Every epoch's shuffling and dropout draw from generators seeded by
+(seed, epoch), so a run resumed from its checkpoint ends exactly where an uninterrupted one
+does.  Checkpoints are plain tensors and numbers, loaded with `weights_only=True`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from faultprobe.ml.spec import Training
+
+
+def resolve_device(device: str) -> torch.device:
+    """`auto` is CUDA when present, else CPU; asking for CUDA without one is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' asked for, but torch sees no CUDA GPU")
+    return torch.device(device)
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype, or None for plain fp32 (always on CPU)."""
+    if device.type != "cuda" or precision == "fp32":
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def to_device(x: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The whole array on the device when it fits in half the free memory, else on CPU."""
+    t = torch.from_numpy(np.ascontiguousarray(x))
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        if t.numel() * t.element_size() < free // 2:
+            return t.to(device)
+        return t.pin_memory()
+    return t
+
+
+def _autocast(device: torch.device, amp: torch.dtype | None):
+    """Mixed-precision context on CUDA; nothing on CPU (plain fp32)."""
+    return torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
+
+
+def _batches(n: int, batch_size: int, perm: torch.Tensor | None) -> list[torch.Tensor]:
+    """Index batches covering all n items; a lone last item joins the previous batch."""
+    idx = perm if perm is not None else torch.arange(n)
+    cuts = list(range(0, n, batch_size))
+    if len(cuts) > 1 and n - cuts[-1] == 1:
+        cuts.pop()
+    return [idx[a:b] for a, b in zip(cuts, [*cuts[1:], n])]
+
+
+@dataclass
+class FitResult:
+    """What training produced: per-epoch history and the best epoch's weights."""
+
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_state: dict[str, torch.Tensor]
+    device: str
+    precision: str
+    seconds: float
+    stopped_early: bool = False
+    resumed_from: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    x: torch.Tensor | np.ndarray,
+    batch_size: int = 256,
+    device: torch.device | None = None,
+    amp: torch.dtype | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities and logits for every row of x (no row dropped by batching)."""
+    device = device or next(model.parameters()).device
+    x = torch.as_tensor(x)
+    model.eval()
+    out = []
+    for b in _batches(len(x), batch_size, None):
+        xb = x[b].to(device, non_blocking=True)
+        with _autocast(device, amp):
+            out.append(model(xb).float())
+    logits = torch.cat(out) if out else torch.zeros((0, model.head.out_features))
+    return torch.softmax(logits, dim=1).cpu().numpy(), logits.cpu().numpy()
+
+
+def _mean_loss(model, x, y, batch_size, device, amp) -> tuple[float, float]:
+    _, logits = predict(model, x, batch_size, device, amp)
+    lt = torch.from_numpy(logits)
+    yt = torch.as_tensor(y).cpu()
+    loss = nn.functional.cross_entropy(lt, yt).item() if len(lt) else float("nan")
+    acc = float((lt.argmax(1) == yt).float().mean()) if len(lt) else float("nan")
+    return loss, acc
+
+
+def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def fit(
+    model: nn.Module,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    opts: Training,
+    seed: int,
+    *,
+    progress: bool = True,
+    save_checkpoint: Callable[[bytes], None] | None = None,
+    checkpoint: bytes | None = None,
+) -> FitResult:
+    """Train `model` and return its history and best weights (by validation loss).
+
+    `save_checkpoint(blob)` is called after every epoch with the state needed to resume;
+    pass that blob back as `checkpoint` to continue an interrupted run.
+    """
+    t0 = time.perf_counter()
+    device = resolve_device(opts.device)
+    amp = resolve_precision(opts.precision, device)
+    if device.type == "cuda":
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    torch.manual_seed(seed)
+    model.to(device)
+    xt, xv = to_device(x_train, device), to_device(x_val, device)
+    yt = torch.as_tensor(y_train, dtype=torch.long).to(xt.device)
+    yv = torch.as_tensor(y_val, dtype=torch.long)
+    opt = torch.optim.Adam(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
+    history: list[dict[str, float]] = []
+    best_loss, best_epoch, best_state = math.inf, -1, _state_copy(model)
+    start, resumed = 0, None
+    if checkpoint is not None:
+        ck = torch.load(io.BytesIO(checkpoint), map_location=device, weights_only=True)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        if "scaler" in ck:
+            scaler.load_state_dict(ck["scaler"])
+        history, best_loss, best_epoch = ck["history"], ck["best_loss"], ck["best_epoch"]
+        best_state = {k: v.cpu() for k, v in ck["best_state"].items()}
+        start = resumed = ck["epoch"] + 1
+    stopped = False
+    for epoch in range(start, opts.epochs):
+        if opts.patience and best_epoch >= 0 and epoch - best_epoch > opts.patience:
+            stopped = True
+            break
+        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        perm = torch.randperm(len(xt), generator=g)
+        torch.manual_seed(seed * 7919 + epoch)
+        model.train()
+        total, seen = 0.0, 0
+        bar = tqdm(
+            _batches(len(xt), opts.batch_size, perm),
+            desc=f"epoch {epoch + 1}/{opts.epochs}",
+            disable=not progress,
+            leave=False,
+            unit="batch",
+        )
+        for b in bar:
+            b = b.to(xt.device)
+            xb = xt[b].to(device, non_blocking=True)
+            yb = yt[b].to(device, non_blocking=True)
+            with _autocast(device, amp):
+                loss = nn.functional.cross_entropy(model(xb).float(), yb)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            total += loss.item() * len(b)
+            seen += len(b)
+            bar.set_postfix(loss=f"{total / seen:.4f}")
+        val_loss, val_acc = _mean_loss(model, xv, yv, 256, device, amp)
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total / max(seen, 1),
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+            }
+        )
+        if val_loss < best_loss:
+            best_loss, best_epoch, best_state = val_loss, epoch, _state_copy(model)
+        if progress:
+            tqdm.write(
+                f"epoch {epoch + 1}: train loss {total / max(seen, 1):.4f}  "
+                f"val loss {val_loss:.4f}  val acc {val_acc:.3f}"
+                + ("  *" if best_epoch == epoch else "")
+            )
+        if save_checkpoint is not None:
+            save_checkpoint(
+                _checkpoint_blob(
+                    model, opt, scaler, history, best_loss, best_epoch, best_state, epoch
+                )
+            )
+    model.load_state_dict(best_state)
+    return FitResult(
+        history=history,
+        best_epoch=best_epoch,
+        best_state=best_state,
+        device=str(device),
+        precision=str(amp).replace("torch.", "") if amp else "fp32",
+        seconds=time.perf_counter() - t0,
+        stopped_early=stopped,
+        resumed_from=resumed,
+    )
+
+
+def _checkpoint_blob(
+    model, opt, scaler, history, best_loss, best_epoch, best_state, epoch
+) -> bytes:
+    buf = io.BytesIO()
+    ck = {
+        "model": _state_copy(model),
+        "optimizer": opt.state_dict(),
+        "history": history,
+        "best_loss": best_loss,
+        "best_epoch": best_epoch,
+        "best_state": best_state,
+        "epoch": epoch,
+    }
+    if scaler.is_enabled():
+        ck["scaler"] = scaler.state_dict()
+    torch.save(ck, buf)
+    return buf.getvalue()
