@@ -70,6 +70,34 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_experiments(args: argparse.Namespace) -> int:
+    from faultprobe.analysis.experiments import run_experiments
+
+    cfg = load_config(args.config)
+    results = run_experiments(
+        cfg, progress=not args.quiet, grids=args.grid or None, retry_failed=not args.keep_failed
+    )
+    ok = int((results["status"] == "ok").sum())
+    failed = int((results["status"] == "failed").sum())
+    print(f"{ok} runs ok, {failed} failed; results: {cfg.study.store}/results.parquet")
+    return 1 if failed else 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from faultprobe.analysis.report import write_report
+
+    print(f"report: {write_report(load_config(args.config))}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from faultprobe.analysis.demo import run_demo
+
+    index = run_demo(args.out, progress=not args.quiet)
+    print(f"report: {index}")
+    return 0
+
+
 def _not_built(name: str) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         print(f"faultprobe {name}: not built yet in this version.", file=sys.stderr)
@@ -149,17 +177,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder")
     p.set_defaults(handler=_not_built("evaluate"))
 
-    p = sub.add_parser("experiments", help="run the study's experiment grids as Dask tasks")
+    p = sub.add_parser(
+        "experiments",
+        help="run the study's experiment grids as Dask tasks",
+        description=(
+            "Expand the config's [experiments] grids (Table 1, wrong mainshock dates, "
+            "frequency bands, seasonality, null tests) into runs and execute them as Dask "
+            "tasks, one run per task (one GPU per run on GPU workers); finished runs are "
+            "skipped, failed runs recorded; then the co-located pair spectra. Rows go to "
+            "results.parquet. See docs/diagnostics.md."
+        ),
+    )
     _add_config(p)
-    p.set_defaults(handler=_not_built("experiments"))
+    p.add_argument(
+        "--grid",
+        action="append",
+        choices=["table1", "false_dates", "bands", "seasonality", "null", "pairs"],
+        help="run only this grid (repeatable)",
+    )
+    p.add_argument("--keep-failed", action="store_true", help="do not retry failed runs")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(handler=_cmd_experiments)
 
     p = sub.add_parser("report", help="write report/index.html with tables and figures")
     _add_config(p)
-    p.set_defaults(handler=_not_built("report"))
+    p.set_defaults(handler=_cmd_report)
 
     p = sub.add_parser("demo", help="the whole method on a small synthetic sequence")
     p.add_argument("--out", default="faultprobe-demo", help="output folder")
-    p.set_defaults(handler=_not_built("demo"))
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(handler=_cmd_demo)
     return parser
 
 

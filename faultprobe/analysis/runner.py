@@ -27,24 +27,27 @@ def sub_store(store: Store, sub: str) -> Store:
     return Store(store.url(sub), store.storage_options)
 
 
-def execute_run(root: str, storage_options: dict | None, run_json: str) -> dict:
-    """Train (or read back) one run and return its results row; never raises."""
+def execute_run(root: str, storage_options: dict | None, runs_json: list[str]) -> list[dict]:
+    """Train (or read back) one run and return a results row for each grid that holds it
+    (`runs_json`: the same spec and store under one or more grids); never raises."""
     from faultprobe.ml.experiment import run_experiment
     from faultprobe.ml.runs import PREDICTIONS, RunFolder
 
-    run = GridRun.from_json(run_json)
-    store = sub_store(Store(root, storage_options), run.store)
+    runs = [GridRun.from_json(r) for r in runs_json]
+    first = runs[0]
+    store = sub_store(Store(root, storage_options), first.store)
     worker, device = _worker_identity()
     t0 = time.perf_counter()
     try:
-        metrics = run_experiment(store, run.spec, log=None)
-        preds = RunFolder(store, run.run_id).read_table(PREDICTIONS)
-        row = result_row(run, metrics, preds)
+        metrics = run_experiment(store, first.spec, log=None)
+        preds = RunFolder(store, first.run_id).read_table(PREDICTIONS)
+        rows = [result_row(run, metrics, preds) for run in runs]
     except Exception as err:  # a failed run is a row, never the end of the grid
         text = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=6)}"
-        row = failed_row(run, text, time.perf_counter() - t0)
-    row.update(worker=worker, device=row.get("device") or device)
-    return row
+        rows = [failed_row(run, text, time.perf_counter() - t0) for run in runs]
+    for row in rows:
+        row.update(worker=worker, device=row.get("device") or device)
+    return rows
 
 
 def _worker_identity() -> tuple[str, str]:
@@ -125,28 +128,32 @@ def run_grid(
     todo = pending(runs, read_results(store), retry_failed)
     if not todo:
         return read_results(store)
+    groups: dict[tuple[str, str], list[GridRun]] = {}
+    for run in todo:  # a run shared by grids (the bands baseline is a Table 1 run) trains once
+        groups.setdefault((run.store, run.run_id), []).append(run)
     resources = {"GPU": 1} if gpu_workers(client) else None
     futures = [
         client.submit(
             execute_run,
             store.root,
             store.storage_options,
-            run.to_json(),
-            key=f"faultprobe-run-{run.key}",
+            [r.to_json() for r in group],
+            key=f"faultprobe-run-{sub}|{run_id}",
             resources=resources,
             pure=False,
         )
-        for run in todo
+        for (sub, run_id), group in groups.items()
     ]
-    bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not progress)
+    bar = tqdm(total=len(futures), desc="runs", unit="run", disable=not progress)
     try:
         for fut in as_completed(futures):
-            row = fut.result()
-            append_results(store, [row])
+            rows = fut.result()
+            append_results(store, rows)
             bar.update(1)
-            bar.set_postfix_str(f"{row['run_id']}: {row['status']}")
+            bar.set_postfix_str(f"{rows[0]['run_id']}: {rows[0]['status']}")
             if on_row:
-                on_row(row)
+                for row in rows:
+                    on_row(row)
     finally:
         bar.close()
     return read_results(store)

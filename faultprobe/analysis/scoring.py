@@ -152,7 +152,8 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     ):
         df[c] = df[c].fillna("").astype(str)
     floats = [
-        c for c in RESULT_COLUMNS if c not in ints + ["n_test", "cached"] and df[c].dtype != object
-    ]
+        "band_lo_hz", "band_hi_hz", "accuracy", "balanced_accuracy", "recall_pre",
+        "recall_post", "chance_lo", "chance_hi", "fp", "accuracy_fake_labels", "seconds",
+    ]  # fmt: skip
     df[floats] = df[floats].astype("float64")
     return df

@@ -1,0 +1,129 @@
+"""`faultprobe experiments`: build what the grids read, run them, analyse the pairs.
+
+Order: the noise-window cube (seasonality, STORE/noise/), the other-region stores (null
+tests, STORE/regions/NAME/), every grid run as Dask tasks (results.parquet), then the
+co-located pairs and their spectra (STORE/pairs/).  Each step skips what is done.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from faultprobe.analysis import grid as gridmod
+from faultprobe.analysis.pairs import analyse_pairs, differing_band
+from faultprobe.analysis.runner import run_grid, sub_store
+from faultprobe.config import StudyConfig
+from faultprobe.store import Store
+
+PAIRS = "pairs"
+
+
+def _event_times(store: Store) -> pd.Series | None:
+    from faultprobe.ml import dataset
+
+    if not store.exists("waveforms.zarr"):
+        return None
+    return dataset.event_table(dataset.open_cube(store))["origin_time"]
+
+
+def plan_runs(cfg: StudyConfig, grids: list[str] | None = None) -> list[gridmod.GridRun]:
+    """The runs of the configured grids for this store's cubes."""
+    store = Store(cfg.study.store)
+    noise = None
+    if cfg.experiments.seasonality.enabled:
+        noise = _event_times(sub_store(store, gridmod.NOISE_STORE))
+    return gridmod.expand(cfg, noise, _event_times(store), grids)
+
+
+def run_experiments(
+    cfg: StudyConfig,
+    *,
+    client=None,
+    progress: bool = True,
+    grids: list[str] | None = None,
+    retry_failed: bool = True,
+    say: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Prepare the inputs, run every pending grid run, analyse the pairs; results table."""
+    from faultprobe.cluster import connect
+
+    say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if client is None:
+        with connect(cfg.cluster) as c:
+            return run_experiments(
+                cfg, client=c, progress=progress, grids=grids, retry_failed=retry_failed,
+                say=say,
+            )  # fmt: skip
+    store = Store(cfg.study.store)
+    g = cfg.experiments
+    if g.seasonality.enabled and (grids is None or "seasonality" in grids):
+        from faultprobe.analysis.noise import build_noise_cube
+
+        say(build_noise_cube(cfg, client=client, progress=progress))
+    if g.null.enabled and g.null.regions and (grids is None or "null" in grids):
+        from faultprobe.analysis.regions import build_region_stores
+
+        for line in build_region_stores(cfg, client=client, progress=progress):
+            say(line)
+    runs = plan_runs(cfg, grids)
+    say(f"experiments: {len(runs)} runs in grids {sorted({r.grid for r in runs})}")
+    results = run_grid(store, runs, client, progress=progress, retry_failed=retry_failed)
+    failed = results[results["status"] == "failed"]
+    if len(failed):
+        say(f"experiments: {len(failed)} run(s) failed; see the error column of results.parquet")
+    if g.pairs.enabled and (grids is None or "pairs" in grids):
+        say(pairs_step(cfg))
+    return results
+
+
+def pairs_step(cfg: StudyConfig) -> str:
+    """Pairs at the configured station from the cube; writes STORE/pairs/*.parquet."""
+    from faultprobe.ml import dataset
+
+    store = Store(cfg.study.store)
+    p = cfg.experiments.pairs
+    station = p.station or (cfg.train.stations[0] if cfg.train.stations else cfg.stations.codes[0])
+    ds = dataset.open_cube(store)
+    sl = dataset.read_station_slice(ds, [station], p.window_s)
+    ev = dataset.event_table(ds)
+    for c in ("latitude", "longitude", "depth_km"):
+        ev[c] = ds[c].values
+    ok = np.flatnonzero(sl.ok & np.isfinite(ev["magnitude"].to_numpy()))
+    events = ev.iloc[ok].reset_index(drop=True)
+    pairs, spectra, summary = analyse_pairs(events, sl.x[ok], sl.sampling_rate, p)
+    store.makedirs(PAIRS)
+    pairs = pairs.assign(station=station)
+    store.write_table(pairs.drop(columns=["pre_pos", "post_pos"]), f"{PAIRS}/pairs.parquet")
+    if spectra is None:
+        store.write_table(pd.DataFrame(), f"{PAIRS}/summary.parquet")
+        return f"pairs: no co-located pre/post pairs at {station}"
+    store.write_table(summary.assign(station=station), f"{PAIRS}/summary.parquet")
+    store.write_table(_examples(pairs, spectra, events, sl, ok), f"{PAIRS}/examples.parquet")
+    band = differing_band(summary)
+    where = f"{band[0]:.1f}-{band[1]:.1f} Hz" if band else "no band"
+    return f"pairs: {len(pairs)} pairs at {station}; post/pre spectra differ in {where}"
+
+
+def _examples(pairs, spectra, events, sl, ok, k: int = 3) -> pd.DataFrame:
+    """Spectra of the k closest pairs, long format, for the report's example panel."""
+    rows = []
+    for i in range(min(k, len(pairs))):
+        for c, comp in enumerate(spectra.components):
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "pair": i,
+                        "pre_id": pairs["pre_id"].iloc[i],
+                        "post_id": pairs["post_id"].iloc[i],
+                        "component": comp,
+                        "freq_hz": spectra.freq,
+                        "pre_amplitude": spectra.pre[i, c],
+                        "post_amplitude": spectra.post[i, c],
+                    }
+                )
+            )
+    return pd.concat(rows, ignore_index=True)

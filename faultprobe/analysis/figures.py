@@ -1,0 +1,176 @@
+"""The report's figures as PNG files (matplotlib, Agg backend): data in, file path out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+PHASE_COLORS = {"pre": "#d95f02", "post": "#1b9e77"}
+DPI = 110
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def event_map(events: pd.DataFrame, stations: pd.DataFrame, path: Path) -> Path:
+    """Map of the study's events (by phase) and stations (far ones hollow)."""
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    for phase, g in events.groupby("phase"):
+        ax.scatter(
+            g["longitude"], g["latitude"], s=4 + 3 * np.clip(g["magnitude"], 0, 4) ** 2,
+            c=PHASE_COLORS.get(phase, "#7570b3"), alpha=0.5, lw=0, label=f"{phase} ({len(g)})",
+        )  # fmt: skip
+    far = stations.get("far", pd.Series(False, index=stations.index)).astype(bool)
+    for is_far, g in stations.groupby(far):
+        ax.scatter(
+            g["longitude"], g["latitude"], marker="^", s=120,
+            facecolors="none" if is_far else "k", edgecolors="k",
+            label="far station" if is_far else "station",
+        )  # fmt: skip
+        for _, s in g.iterrows():
+            ax.annotate(s["station"], (s["longitude"], s["latitude"]), xytext=(4, 4),
+                        textcoords="offset points", fontsize=8)  # fmt: skip
+    ax.set_xlabel("longitude (°)")
+    ax.set_ylabel("latitude (°)")
+    ax.set_aspect(1 / np.cos(np.radians(events["latitude"].mean() if len(events) else 0)))
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title("Events and stations")
+    return _save(fig, path)
+
+
+def event_counts(events: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:
+    """Events per day, stacked by phase, with the mainshock marked."""
+    fig, ax = plt.subplots(figsize=(8, 3))
+    t = pd.DatetimeIndex(events["origin_time"]).tz_convert("UTC").tz_localize(None)
+    days = pd.date_range(t.min().floor("D"), t.max().ceil("D") + pd.Timedelta(days=1), freq="D")
+    bottom = np.zeros(len(days) - 1)
+    for phase in sorted(events["phase"].unique()):
+        h, _ = np.histogram(t[events["phase"].to_numpy() == phase], bins=days)
+        ax.bar(days[:-1], h, width=1.0, bottom=bottom, align="edge",
+               color=PHASE_COLORS.get(phase, "#7570b3"), label=phase)  # fmt: skip
+        bottom += h
+    ax.axvline(pd.Timestamp(mainshock).tz_convert("UTC").tz_localize(None), color="k", ls="--",
+               lw=1, label="mainshock")  # fmt: skip
+    ax.set_ylabel("events per day")
+    ax.legend(fontsize=8)
+    ax.set_title("Event counts in time by class")
+    fig.autofmt_xdate()
+    return _save(fig, path)
+
+
+def confusion(cm: np.ndarray, classes: list[str], title: str, path: Path) -> Path:
+    """Row-normalised confusion matrix with counts in each cell."""
+    cm = np.asarray(cm, dtype=float)
+    frac = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * n, 1.0 + 0.6 * n))
+    ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, f"{frac[i, j]:.2f}\n({int(cm[i, j])})", ha="center", va="center",
+                    fontsize=7, color="w" if frac[i, j] > 0.6 else "k")  # fmt: skip
+    ax.set_xticks(range(n), classes, rotation=45, fontsize=8)
+    ax.set_yticks(range(n), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=8)
+    return _save(fig, path)
+
+
+def false_dates(t2: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:
+    """Fig. 4b: accuracy (true labels) and FP against the false mainshock date."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fake = t2[t2["false_date"] != ""]
+    true = t2[t2["false_date"] == ""]
+    d = pd.to_datetime(fake["false_date"], utc=True).dt.tz_localize(None)
+    ms = pd.Timestamp(mainshock).tz_convert("UTC").tz_localize(None)
+    ax.plot(d, 100 * fake["accuracy_mean"], "o", color="0.4", label="accuracy, all test events")
+    ax.plot(d, fake["fp_mean"], "s", color="#1f78b4", label="FP: test events in the false interval")
+    if len(true):
+        ax.axhline(100 * true["accuracy_mean"].iloc[0], color="r", ls="--", label="true date")
+    ax.axvline(ms, color="k", lw=1)
+    ax.set_ylim(0, 102)
+    ax.set_ylabel("%")
+    ax.set_title("Models trained with wrong mainshock dates")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.autofmt_xdate()
+    return _save(fig, path)
+
+
+def bands(bt: pd.DataFrame, n_classes: int, path: Path) -> Path:
+    """Fig. 5c: accuracy per band-pass band against the raw-trace baseline."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    b = bt[bt["low_hz"].notna()]
+    raw = bt[bt["low_hz"].isna()]
+    ax.errorbar((b["low_hz"] + b["high_hz"]) / 2, 100 * b["accuracy_mean"],
+                xerr=(b["high_hz"] - b["low_hz"]) / 2, fmt="o", color="k", label="band-passed")  # fmt: skip
+    if len(raw):
+        ax.axhline(100 * raw["accuracy_mean"].iloc[0], color="r", ls="--", label="raw traces")
+    ax.axhline(100 / n_classes, color="0.5", ls=":", label="chance")
+    if len(b):
+        ax.axhline(100 * b["chance_hi"].mean(), color="0.7", ls=":", label="chance, 99 % upper")
+    ax.set_xlabel("band centre (Hz)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 102)
+    ax.set_title("Accuracy against frequency band")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def pair_spectra(examples: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Path:
+    """Fig. 6: one pair's spectra per component, and median post/pre ratios over pairs."""
+    comps = ["E", "N", "Z"]
+    fig, axes = plt.subplots(2, 3, figsize=(11, 6), sharex=True)
+    ex = examples[examples["pair"] == 0]
+    for c, comp in enumerate(comps):
+        e = ex[ex["component"] == comp]
+        ax = axes[0, c]
+        ax.loglog(e["freq_hz"], e["pre_amplitude"], color=PHASE_COLORS["pre"], lw=0.8, label="pre")
+        ax.loglog(e["freq_hz"], e["post_amplitude"], color=PHASE_COLORS["post"], lw=0.8,
+                  label="post")  # fmt: skip
+        ax.set_title(f"{comp}: {e['pre_id'].iloc[0]} / {e['post_id'].iloc[0]}" if len(e) else comp,
+                     fontsize=8)  # fmt: skip
+        s = summary[summary["component"] == comp]
+        ax = axes[1, c]
+        ax.fill_between(s["freq_hz"], 10 ** s["p16_log10_ratio"], 10 ** s["p84_log10_ratio"],
+                        color="0.8", label="16–84 %")  # fmt: skip
+        ax.semilogy(s["freq_hz"], 10 ** s["median_log10_ratio"], "k", lw=1, label="median")
+        diff = s["differs"].to_numpy(bool)
+        if diff.any():
+            ax.semilogy(s["freq_hz"][diff], 10 ** s["median_log10_ratio"][diff], ".",
+                        color="#e31a1c", ms=2, label="differs from 1")  # fmt: skip
+        ax.axhline(1.0, color="r", ls="--", lw=0.8)
+        ax.set_xlabel("frequency (Hz)")
+        ax.set_xscale("linear")
+    axes[0, 0].set_ylabel("amplitude")
+    axes[1, 0].set_ylabel("post / pre")
+    axes[0, 0].legend(fontsize=8)
+    axes[1, 0].legend(fontsize=8)
+    n = int(summary["n_pairs"].iloc[0]) if len(summary) else 0
+    fig.suptitle(f"Co-located pre/post pairs: closest pair (top), ratios over {n} pairs (bottom)")
+    return _save(fig, path)
+
+
+def seasonality(st: pd.DataFrame, path: Path) -> Path:
+    """Accuracy per 4-month span, noise windows and event records."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for src, g in st.groupby("source"):
+        t = pd.to_datetime(g["span start"])
+        ax.plot(t, 100 * g["accuracy_mean"], "o-" if src == "noise" else "s", label=src)
+    ax.axhline(50, color="0.5", ls=":", label="chance")
+    ax.set_ylim(0, 102)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Two 2-month classes per span")
+    ax.legend(fontsize=8)
+    fig.autofmt_xdate()
+    return _save(fig, path)

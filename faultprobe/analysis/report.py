@@ -1,0 +1,165 @@
+"""`faultprobe report`: STORE/report/index.html with the paper's tables and figures.
+
+Reads results.parquet, the run folders, events/stations tables and the pair spectra; every
+table row names the runs it summarises, and each figure's caption lists its runs.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from faultprobe.analysis import figures, tables
+from faultprobe.analysis.runner import read_results
+from faultprobe.config import StudyConfig
+from faultprobe.store import EVENTS, STATIONS, Store
+
+REPORT = "report"
+CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f3f3f3} td.runs{font-family:monospace;font-size:0.8em;text-align:left}
+figure{margin:1em 0} figcaption{font-size:0.85em;color:#555}
+img{max-width:100%} code{font-size:0.9em}
+"""
+
+
+def _table_html(df: pd.DataFrame, hidden: tuple[str, ...] = ()) -> str:
+    if df.empty:
+        return "<p><em>No finished runs.</em></p>"
+    cols = [c for c in df.columns if c not in hidden and not c.endswith("_mean")]
+    cols = [c for c in cols if c not in {"low_hz", "high_hz", "chance_hi", "false_date"}]
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    body = []
+    for _, row in df.iterrows():
+        cells = []
+        for c in cols:
+            v = row[c]
+            if c == "runs":
+                cells.append(f'<td class="runs">{"<br>".join(map(html.escape, v))}</td>')
+            else:
+                cells.append(f"<td>{html.escape(str(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _figure(src: str, caption: str, runs: list[str] | None = None) -> str:
+    ids = f" Runs: <code>{html.escape(', '.join(runs))}</code>." if runs else ""
+    return (
+        f'<figure><img src="{html.escape(src)}" alt="{html.escape(caption)}">'
+        f"<figcaption>{html.escape(caption)}{ids}</figcaption></figure>"
+    )
+
+
+def _confusions(store: Store, t1: pd.DataFrame, out: Path) -> list[str]:
+    """One confusion matrix per station and class count (its first seed's run)."""
+    from faultprobe.ml.runs import METRICS, RunFolder
+
+    parts = []
+    for _, row in t1.iterrows():
+        run_id = row["runs"][0]
+        m = RunFolder(store, run_id).read_json(METRICS)["test"]
+        name = f"confusion_{run_id}.png"
+        title = f"{row['station']}, {row['classes']} classes: accuracy {m['accuracy']:.1%}"
+        figures.confusion(np.asarray(m["confusion"]), m["classes"], title, out / name)
+        parts.append(_figure(name, f"Test confusion matrix, {title}.", [run_id]))
+    return parts
+
+
+def write_report(cfg: StudyConfig) -> Path:
+    """Write the report folder and return the path of index.html."""
+    store = Store(cfg.study.store)
+    out = Path(store.path(REPORT))
+    out.mkdir(parents=True, exist_ok=True)
+    results = read_results(store)
+    events = store.read_table(EVENTS)
+    stations = store.read_table(STATIONS)
+    ms = pd.Timestamp(cfg.mainshock.time)
+    sec: list[str] = [f"<h1>faultprobe report: {html.escape(cfg.study.name)}</h1>"]
+    ok = int((results["status"] == "ok").sum())
+    sec.append(
+        f"<p>Mainshock {html.escape(cfg.mainshock.name)} {ms:%Y-%m-%d %H:%M:%S} UTC; "
+        f"{len(events)} events, {len(stations)} stations; {ok} finished runs, "
+        f"{int((results['status'] == 'failed').sum())} failed. Each run's folder is "
+        f"<code>runs/RUN_ID/</code> in the study store; all rows: "
+        f"<code>results.parquet</code>.</p>"
+    )
+    figures.event_map(events, stations, out / "map.png")
+    figures.event_counts(events, ms, out / "counts.png")
+    sec += ["<h2>Data</h2>", _figure("map.png", "Events (by phase) and stations."),
+            _figure("counts.png", "Events per day by class.")]  # fmt: skip
+
+    t1 = tables.table1(results)
+    sec += ["<h2>Table 1: accuracy by station and number of classes</h2>",
+            "<p>Test accuracy and pre/post recall (%), mean ± std over seeds.</p>",
+            _table_html(t1)]  # fmt: skip
+    if not t1.empty:
+        sec += ["<h3>Confusion matrices</h3>", *_confusions(store, t1, out)]
+
+    t2 = tables.table2(results)
+    sec += ["<h2>Table 2: wrong mainshock dates</h2>",
+            "<p>Binary models trained with labels from a false date, scored against the true "
+            "date. NM: test events the false date mislabels; NC: of those, classified with "
+            "the true label; FP: accuracy inside the false interval against the training "
+            "labels, (NM − NC) / NM.</p>", _table_html(t2)]  # fmt: skip
+    if not t2.empty:
+        figures.false_dates(t2, ms, out / "false_dates.png")
+        runs = [r for rs in t2["runs"] for r in rs]
+        sec.append(_figure("false_dates.png", "Accuracy against the false date.", runs))
+
+    bt = tables.bands_table(results)
+    sec += ["<h2>Frequency bands</h2>", _table_html(bt)]
+    if not bt.empty:
+        figures.bands(bt, cfg.experiments.bands.classes, out / "bands.png")
+        runs = [r for rs in bt["runs"] for r in rs]
+        sec.append(_figure("bands.png", "Test accuracy per band-pass band.", runs))
+
+    sec += ["<h2>Null tests</h2>", _table_html(tables.null_table(results))]
+
+    st = tables.seasonality_table(results)
+    if not st.empty:
+        figures.seasonality(st, out / "seasonality.png")
+        runs = [r for rs in st["runs"] for r in rs]
+        sec += ["<h2>Seasonality</h2>", _table_html(st),
+                _figure("seasonality.png", "Accuracy per span.", runs)]  # fmt: skip
+
+    sec += ["<h2>Co-located pre/post pairs</h2>", *_pairs_section(store, out)]
+    failed = tables.failed_table(results)
+    if len(failed):
+        sec += ["<h2>Failed runs</h2>", _table_html(failed)]
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>faultprobe report: "
+        f"{html.escape(cfg.study.name)}</title><style>{CSS}</style></head><body>"
+        + "\n".join(sec)
+        + "</body></html>"
+    )
+    index = out / "index.html"
+    index.write_text(page)
+    return index
+
+
+def _pairs_section(store: Store, out: Path) -> list[str]:
+    from faultprobe.analysis.experiments import PAIRS
+    from faultprobe.analysis.pairs import differing_band
+
+    if not store.exists(PAIRS, "summary.parquet"):
+        return ["<p><em>Not analysed (run <code>faultprobe experiments</code>).</em></p>"]
+    summary = store.read_table(f"{PAIRS}/summary.parquet")
+    pairs = store.read_table(f"{PAIRS}/pairs.parquet")
+    if summary.empty:
+        return ["<p>No co-located pre/post pairs.</p>"]
+    examples = store.read_table(f"{PAIRS}/examples.parquet")
+    figures.pair_spectra(examples, summary, out / "pairs.png")
+    band = differing_band(summary)
+    where = f"{band[0]:.1f}–{band[1]:.1f} Hz" if band else "no band of 2 Hz or more"
+    station = html.escape(str(pairs["station"].iloc[0]))
+    return [
+        f"<p>{len(pairs)} pairs at {station} (median separation "
+        f"{pairs['distance_m'].median():.0f} m, |ΔM| ≤ {pairs['dmag'].max():.2f}). The median "
+        f"post/pre ratio differs from one on all components in: <b>{where}</b>.</p>",
+        _figure("pairs.png", "Multitaper spectra of the closest pair and post/pre ratios."),
+    ]
