@@ -68,9 +68,9 @@ def to_native(
 ) -> Native | tuple[str, str]:
     """Place a window's traces on one native-rate grid; (status, reason) when impossible."""
     by_comp: dict[str, list] = {}
-    for tr in stream:
-        by_comp.setdefault(tr.stats.channel[-1:], []).append(tr)
-    rates = {round(float(tr.stats.sampling_rate), 6) for tr in stream}
+    for seg in stream:
+        by_comp.setdefault(seg.channel[-1:], []).append(seg)
+    rates = {round(seg.rate, 6) for seg in stream}
     if len(rates) != 1:
         return "bad_rate", f"mixed sampling rates {sorted(rates)} Hz in one window"
     rate = rates.pop()
@@ -79,7 +79,7 @@ def to_native(
     if "E" not in by_comp and "N" not in by_comp and ("1" in by_comp or "2" in by_comp):
         a1, a2 = 0.0, 90.0
         tr = (by_comp.get("1") or by_comp.get("2"))[0]
-        key = tr.id[:-1]
+        key = tr.seed_id[:-1]
         if orientation and key + "1" in orientation and key + "2" in orientation:
             a1, a2 = orientation[key + "1"], orientation[key + "2"]
             notes.append(f"1/2 rotated to N/E (azimuths {a1:g}, {a2:g})")
@@ -90,7 +90,7 @@ def to_native(
     ref = (by_comp.get("Z") or by_comp.get("N") or by_comp.get("E") or [None])[0]
     if ref is None:
         return "missing_component", f"no E/N/Z or 1/2/Z channels (got {sorted(by_comp)})"
-    ref_ns = ref.stats.starttime.ns
+    ref_ns = ref.start_ns
     step = NS / rate
     k = np.ceil((fetch_start_ns - ref_ns) / step)
     anchor = int(round(ref_ns + k * step))
@@ -98,8 +98,8 @@ def to_native(
     data = np.full((3, n), np.nan)
     conflicts = 0
     for c, comp in enumerate(COMPONENTS):
-        for tr in sorted(by_comp.get(comp, []), key=lambda t: t.stats.starttime.ns):
-            off = int(round((tr.stats.starttime.ns - anchor) / step))
+        for tr in sorted(by_comp.get(comp, []), key=lambda t: t.start_ns):
+            off = int(round((tr.start_ns - anchor) / step))
             x = np.asarray(tr.data, dtype=np.float64)
             lo, hi = max(0, -off), min(len(x), n - off)
             if hi <= lo:

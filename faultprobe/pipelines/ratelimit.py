@@ -44,29 +44,27 @@ class LocalLimiter:
 
 
 class DaskLimiter:
-    """The same limits shared by every task of a Dask cluster (named per data centre)."""
+    """The same limits shared by every task of a Dask cluster (named per data centre).
+
+    The pause (Retry-After) lives in the scheduler's metadata, read with a default.
+    """
 
     def __init__(self, name: str, max_concurrent: int, per_second: float, margin: float = 1.05):
-        from distributed import Semaphore, Variable
+        from distributed import Semaphore, get_client
 
         self.hold = max_concurrent / per_second * margin
         self._sem = Semaphore(max_leases=max_concurrent, name=f"faultprobe-fdsn-{name}")
-        self._pause = Variable(f"faultprobe-fdsn-pause-{name}")
+        self._client = get_client()
+        self._key = ["faultprobe-fdsn-pause", name]
+
+    def _until(self) -> float:
+        return float(self._client.get_metadata(self._key, default=0.0))
 
     def pause(self, seconds: float) -> None:
-        until = time.time() + seconds
-        try:
-            current = float(self._pause.get(timeout=0.5))
-        except Exception:
-            current = 0.0
-        self._pause.set(max(current, until))
+        self._client.set_metadata(self._key, max(self._until(), time.time() + seconds))
 
     def _wait_pause(self) -> None:
-        try:
-            until = float(self._pause.get(timeout=0.5))
-        except Exception:
-            return
-        while (left := until - time.time()) > 0:
+        while (left := self._until() - time.time()) > 0:
             time.sleep(left)
 
     @contextlib.contextmanager

@@ -27,11 +27,52 @@ DAY_NS = 86_400 * 10**9
 FILE_BORDER_NS = 60 * 10**9
 
 
+@dataclass(frozen=True)
+class Segment:
+    """A contiguous run of samples of one channel (a view, no copy)."""
+
+    seed_id: str
+    start_ns: int
+    rate: float
+    data: np.ndarray
+
+    @property
+    def channel(self) -> str:
+        return self.seed_id.rsplit(".", 1)[-1]
+
+    @property
+    def end_ns(self) -> int:
+        return self.start_ns + int(round((len(self.data) - 1) * 1e9 / self.rate))
+
+    def cut(self, start_ns: int, end_ns: int) -> Segment | None:
+        """The samples inside [start, end], or None."""
+        step = 1e9 / self.rate
+        i0 = max(0, int(np.ceil((start_ns - self.start_ns) / step - 1e-6)))
+        i1 = min(len(self.data), int(np.floor((end_ns - self.start_ns) / step + 1e-6)) + 1)
+        if i1 <= i0:
+            return None
+        return Segment(
+            self.seed_id, self.start_ns + int(round(i0 * step)), self.rate, self.data[i0:i1]
+        )
+
+
+def segments(stream: Stream) -> list[Segment]:
+    """ObsPy traces as segments (masked arrays split at their gaps)."""
+    out = []
+    for tr in stream.split() if any(np.ma.is_masked(t.data) for t in stream) else stream:
+        out.append(
+            Segment(
+                tr.id, tr.stats.starttime.ns, float(tr.stats.sampling_rate), np.asarray(tr.data)
+            )
+        )
+    return out
+
+
 @dataclass
 class Fetched:
-    """The raw traces of one (event, station) window, or why there are none."""
+    """The raw samples of one (event, station) window, or why there are none."""
 
-    stream: Stream | None
+    stream: list[Segment] | None
     status: str = "ok"
     reason: str = ""
     attempts: int = 1
@@ -94,8 +135,8 @@ class SDSSource:
         )
         return sorted(glob.glob(pattern))
 
-    def _read_day(self, st: StationInfo, day: int) -> tuple[Stream, list[str], list[str]]:
-        """Traces of one station-day (all components), notes and unreadable files."""
+    def _read_day(self, st: StationInfo, day: int) -> tuple[list[Segment], list[str], list[str]]:
+        """Segments of one station-day (all components), notes and unreadable files."""
         traces, notes, errors = Stream(), [], []
         for net in (st.network, *st.aliases):
             paths = self.paths(net, st.station, st.location, st.channels, day)
@@ -116,27 +157,30 @@ class SDSSource:
                     tr.stats.network = st.network  # aliases read as the study's code
                 traces += part
             break
-        return traces, notes, errors
+        return segments(traces), notes, errors
 
     def fetch(self, requests: list[Request]) -> list[list[Fetched]]:
         return [self._station(r) for r in requests]
 
     def _station(self, req: Request) -> list[Fetched]:
-        days: OrderedDict[int, tuple[Stream, list[str], list[str]]] = OrderedDict()
+        days: OrderedDict[int, tuple[list[Segment], list[str], list[str]]] = OrderedDict()
         out: list[Fetched | None] = [None] * len(req.starts_ns)
         for i in np.argsort(req.starts_ns, kind="stable"):
             start, end = int(req.starts_ns[i]), int(req.ends_ns[i])
-            stream, notes, errors = Stream(), [], []
+            cut, notes, errors = [], [], []
             for day in _days(start, end):
                 if day not in days:
                     days[day] = self._read_day(req.station, day)
                     while len(days) > self.keep_days:
                         days.popitem(last=False)
-                s, n, e = days[day]
-                stream += s
+                segs, n, e = days[day]
+                cut += [
+                    c
+                    for g in segs
+                    if g.start_ns <= end and g.end_ns >= start and (c := g.cut(start, end))
+                ]
                 notes += n
                 errors += e
-            cut = stream.slice(_utc(start), _utc(end)) if len(stream) else Stream()
             if errors and not len(cut):
                 out[i] = Fetched(None, "error", "; ".join(dict.fromkeys(errors)))
             elif not len(cut):
@@ -178,6 +222,6 @@ class WindowSource:
                 if not len(got):
                     rows.append(Fetched(None, "no_data", f"no data for {st.code} from {self.name}"))
                 else:
-                    rows.append(Fetched(got))
+                    rows.append(Fetched(segments(got)))
             out.append(rows)
         return out

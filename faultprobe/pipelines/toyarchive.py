@@ -120,6 +120,7 @@ def write_toy_study(
     continuous: bool = False,
     segment_s: tuple[float, float] = (-40.0, 60.0),
     corrupt: bool = True,
+    with_data: tuple[str, ...] | None = None,
 ) -> ToyStudy:
     """Write the toy store and SDS archive under `folder`; return where and what to expect."""
     rng = np.random.default_rng(seed)
@@ -143,7 +144,7 @@ def write_toy_study(
     origin_s = np.array([UTCDateTime(t.to_pydatetime()) - T0 for t in ev.origin_time])
     expected = {}
     for j, (net, sta, rate, cha, *_rest) in enumerate(STATIONS):
-        if sta == "GHOST":
+        if sta == "GHOST" or (with_data is not None and sta not in with_data):
             expected.update({(e, sta): "no_data" for e in ev.event_id})
             continue
         comps = "NZ" if sta == "MISS" else "ENZ"

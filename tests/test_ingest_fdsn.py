@@ -1,0 +1,124 @@
+"""Ingest through ObsPy's real FDSN Client from a loopback web service that misbehaves:
+the cube equals the one built from the SDS files, failures are in traces.parquet, the
+request rate stays under the limit, and a second run downloads nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from distributed import Client, LocalCluster
+from fdsn_loopback import FDSNService
+from obspy import UTCDateTime
+
+from faultprobe.config import load_config
+from faultprobe.pipelines.fdsn import _redact
+from faultprobe.pipelines.ingest import ingest
+from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
+
+RATE, CONCURRENT = 4.0, 2
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fdsn")
+    study = write_toy_study(str(d / "a"), corrupt=False)
+    ref_cfg = load_config(write_toy_config(str(d / "a"), study))
+    poisoned = ("T1212", UTCDateTime(study.events.origin_time[5].to_pydatetime()) + 5)
+    faults = {1: "429", 3: "500", 4: "slow", 6: "truncated", 8: "503"}
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        ingest(ref_cfg, progress=False, client=client)
+        fd = d / "b"
+        fd.mkdir()
+        store = fd / "store"
+        store.mkdir()
+        study.events.to_parquet(store / "events.parquet")
+        study.stations.to_parquet(store / "stations.parquet")
+        with FDSNService(
+            study.sds_root,
+            study.stations,
+            study.events,
+            faults=faults,
+            poison=[poisoned],
+            slow_s=2.5,
+        ) as svc:
+            w = {
+                "source": "fdsn",
+                "fdsn": svc.url,
+                "cache": str(fd / "cache"),
+                "max_requests_per_second": RATE,
+                "max_concurrent_requests": CONCURRENT,
+                "request_timeout_s": 1.5,
+                "retry_backoff_s": 0.2,
+                "max_attempts": 2,
+                "max_bulk_items": 8,
+                "block_size": 4,
+            }
+            toy = type(study)(str(store), "", study.events, study.stations)
+            cfg = load_config(write_toy_config(str(fd), toy, waveforms=w))
+            ingest(cfg, progress=False, client=client)
+            first_log = list(svc.log)
+            # Same windows again into a fresh store: everything comes from the cache.
+            store2 = fd / "store2"
+            store2.mkdir()
+            study.events.to_parquet(store2 / "events.parquet")
+            study.stations.to_parquet(store2 / "stations.parquet")
+            cfg2 = cfg.model_copy(
+                update={"study": cfg.study.model_copy(update={"store": str(store2)})}
+            )
+            n_before = svc.n_dataselect
+            ingest(cfg2, progress=False, client=client)
+            again = svc.n_dataselect - n_before
+    return study, str(store), first_log, again, poisoned
+
+
+def test_cube_equals_the_sds_cube_except_the_poisoned_item(runs):
+    study, store, _, _, (bad_station, _) = runs
+    ref = xr.open_zarr(f"{study.store}/waveforms.zarr").load()
+    got = xr.open_zarr(f"{store}/waveforms.zarr").load()
+    keep = np.ones(ref.status.shape, bool)
+    keep[5, list(ref.station.values).index(bad_station)] = False
+    np.testing.assert_array_equal(got.status.values[keep], ref.status.values[keep])
+    np.testing.assert_array_equal(got.waveform.values[keep], ref.waveform.values[keep])
+    np.testing.assert_array_equal(got.start_time.values[keep], ref.start_time.values[keep])
+    assert got.attrs["source"] == "fdsn"
+
+
+def test_failures_are_in_traces_parquet(runs):
+    study, store, _, _, (bad_station, _) = runs
+    tr = pd.read_parquet(f"{store}/traces.parquet")
+    assert len(tr) == len(study.events) * len(study.stations)
+    row = tr[(tr.event_id == "toy0005") & (tr.station == bad_station)].iloc[0]
+    assert row.status == "error" and "Internal" in row.reason and row.attempts >= 2
+    ghost = tr[tr.station == "GHOST"]
+    assert (ghost.status == "no_data").all() and ghost.reason.str.contains("no data from").all()
+    assert (tr.source == "fdsn").all()
+    assert tr.attempts.max() >= 2  # the 500, slow and truncated answers were retried
+
+
+def test_request_rate_never_exceeds_the_limit(runs):
+    _, _, log, _, _ = runs
+    times = np.array(sorted(t for t, _, _ in log))
+    assert len(times) >= 8
+    in_window = np.searchsorted(times, times + 1.0, side="left") - np.arange(len(times))
+    assert in_window.max() <= RATE
+    assert any(m == "POST" for _, m, _ in log)  # bulk requests
+
+
+def test_second_run_downloads_nothing(runs):
+    _, _, _, again, _ = runs
+    # Only the poisoned window is asked again (it never got an answer).
+    assert again <= 2
+
+
+def test_token_never_in_reasons():
+    assert (
+        _redact("failed with secret-token-123 inside", "secret-token-123")
+        == "failed with [token] inside"
+    )
