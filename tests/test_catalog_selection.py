@@ -178,3 +178,36 @@ def test_catalog_command_bad_config_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["catalog", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "s.toml" in err and "mainshock: required key is missing" in err
+
+
+def test_stations_from_an_fdsn_station_service(tmp_path):
+    """The `fdsn` path: ObsPy's real Client against a station service on loopback."""
+    from fdsn_loopback import FDSNService
+
+    from faultprobe.catalogs.stations import load_inventory
+
+    rows = [
+        {
+            "network": n,
+            "station": s,
+            "latitude": la,
+            "longitude": lo,
+            "elevation_m": el,
+            "channels": b,
+            "sampling_rate": r,
+        }
+        for n, s, la, lo, el, b, r in NORCIA_STATIONS
+    ]
+    (tmp_path / "sds").mkdir()
+    with FDSNService(str(tmp_path / "sds"), pd.DataFrame(rows), pd.DataFrame()) as svc:
+        cfg = Stations(
+            codes=["IV.NRCA", "8P.T1212"],
+            far=["IV.SMA1"],
+            fdsn=svc.url,
+            network_aliases={"8P": ["IV"]},
+        )
+        t0, t1 = pd.Timestamp("2016-09-01", tz="UTC"), pd.Timestamp("2016-12-01", tz="UTC")
+        table = station_table(load_inventory(cfg, t0, t1), cfg, t0, t1)
+    assert table.stations["station"].tolist() == ["NRCA", "T1212", "SMA1"]
+    assert table.stations["sampling_rate"].tolist() == [100.0, 125.0, 100.0]
+    assert table.missing == []
