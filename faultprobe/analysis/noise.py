@@ -1,0 +1,231 @@
+"""Ambient-noise windows as a cube (STORE/noise/waveforms.zarr), for the seasonality grid.
+
+The ingest cuts windows around P arrivals of catalog events; seasonality needs windows
+with no event at all.  Per station and day of the SDS archive (read with ObsPy's SDS
+client, one Dask task per station-month), windows of the cube's length are laid evenly
+over the day's continuous three-component data (at most `windows_per_day`), and a window
+is kept when ObsPy's classic STA/LTA on the vertical stays below `trigger_on` and no
+catalog event lies within `event_margin_s`.  The cube has the ingest's layout (event =
+window, time -5 ... 19.99 s around a reference 5 s after the window start, phase "noise")
+so the learning core reads it unchanged; status is ok only for the window's own station.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from faultprobe.analysis.grid import NOISE_STORE
+from faultprobe.config import StudyConfig
+from faultprobe.store import CUBE, EVENTS, Store
+
+DAY_NS = 86_400 * 10**9
+
+
+def sds_days(sds_root: str, net: str, sta: str) -> np.ndarray:
+    """Days (ns since epoch, UTC midnight) with vertical-component files for a station."""
+    days = []
+    for p in Path(sds_root).glob(f"*/{net}/{sta}/??Z.D/*"):
+        parts = p.name.split(".")
+        if len(parts) >= 7 and parts[-2].isdigit() and parts[-1].isdigit():
+            t = pd.Timestamp(f"{parts[-2]}-01-01", tz="UTC") + pd.Timedelta(days=int(parts[-1]) - 1)
+            days.append(t.value)
+    return np.unique(np.asarray(days, dtype=np.int64))
+
+
+def sta_lta_clean(z: np.ndarray, fs: float, sta_s: float, lta_s: float, on: float) -> np.ndarray:
+    """True for windows (rows of z) whose classic STA/LTA never reaches `on`."""
+    from obspy.signal.trigger import classic_sta_lta
+
+    nsta, nlta = int(sta_s * fs), int(lta_s * fs)
+    out = np.empty(len(z), dtype=bool)
+    for i, row in enumerate(z):  # ObsPy's C routine per trace
+        ratio = classic_sta_lta(np.asarray(row, dtype=np.float64), nsta, nlta)
+        out[i] = bool(np.nanmax(ratio[nlta:]) < on) if ratio.size > nlta else False
+    return out
+
+
+def _day_windows(stream, day_ns: int, n_t: int, fs: float, k: int) -> tuple[np.ndarray, list]:
+    """Up to k window starts (ns) evenly over the day's continuous E/N/Z data, and data."""
+    by_comp = {}
+    for tr in stream:
+        by_comp.setdefault(tr.stats.channel[-1], []).append(tr)
+    if not all(c in by_comp for c in "ENZ"):
+        return np.zeros(0, np.int64), []
+    step = int(round(1e9 / fs))
+    cands = []
+    for tr in by_comp["Z"]:
+        t0 = tr.stats.starttime.ns
+        n = tr.stats.npts // n_t
+        cands += [t0 + j * n_t * step for j in range(n)]
+    cands = np.asarray(cands, dtype=np.int64)
+    if cands.size > k:
+        cands = cands[np.linspace(0, cands.size - 1, k).round().astype(int)]
+    starts, data = [], []
+    for t in cands:
+        rows = []
+        for c in "ENZ":
+            seg = next(
+                (tr for tr in by_comp[c]
+                 if tr.stats.starttime.ns <= t and t + (n_t - 1) * step <= tr.stats.endtime.ns),
+                None,
+            )  # fmt: skip
+            if seg is None:
+                break
+            i0 = int(round((t - seg.stats.starttime.ns) / step))
+            rows.append(seg.data[i0 : i0 + n_t])
+        if len(rows) == 3 and all(len(r) == n_t for r in rows):
+            starts.append(t)
+            data.append(np.stack(rows).astype(np.float32))
+    return np.asarray(starts, dtype=np.int64), data
+
+
+def station_month_windows(
+    sds_root: str, code: str, channels: str, days: list[int], params: dict
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Clean noise windows of one station over some days: starts (ns), data (w, 3, n), and
+    the number of candidates rejected by STA/LTA.  Runs as one Dask task."""
+    from obspy import UTCDateTime
+    from obspy.clients.filesystem.sds import Client
+
+    client = Client(sds_root)
+    net, sta = code.split(".")
+    n_t, fs = params["n_t"], params["fs"]
+    starts, data = [], []
+    for day in days:
+        t0 = UTCDateTime(ns=int(day))
+        st = client.get_waveforms(net, sta, "*", f"{channels}?", t0, t0 + 86400)
+        st.merge(method=0)
+        st = st.split()  # gaps -> separate contiguous traces
+        s, d = _day_windows(st, day, n_t, fs, params["windows_per_day"])
+        starts.append(s)
+        data += d
+    starts = np.concatenate(starts) if starts else np.zeros(0, np.int64)
+    x = np.stack(data) if data else np.zeros((0, 3, n_t), np.float32)
+    events = np.asarray(params["event_ns"], dtype=np.int64)
+    margin = int(params["event_margin_s"] * 1e9)
+    end = starts + int(n_t / fs * 1e9)
+    lo = np.searchsorted(events, starts - margin)
+    hi = np.searchsorted(events, end + margin)
+    keep = hi == lo  # no catalog event within the margin
+    if keep.any():
+        keep[keep] = sta_lta_clean(x[keep, 2], fs, params["sta_s"], params["lta_s"], params["on"])
+    return starts[keep], x[keep], int((~keep).sum())
+
+
+def _catalog_times(cfg: StudyConfig, store: Store) -> np.ndarray:
+    """Origin times (ns, sorted) of every catalog event, the study's if the catalog is gone."""
+    try:
+        from faultprobe.catalogs.readers import read_catalog
+
+        t = read_catalog(cfg.catalog).events["origin_time"]
+    except Exception:  # no readable catalog: the study's selected events still count
+        t = store.read_table(EVENTS)["origin_time"]
+    return np.sort(pd.DatetimeIndex(t).as_unit("ns").asi8)
+
+
+def build_noise_cube(cfg: StudyConfig, client=None, progress: bool = True) -> str:
+    """Write STORE/noise/waveforms.zarr (skipped if it exists); returns a summary line."""
+    from faultprobe.analysis.grid import _first_station
+
+    g = cfg.experiments.seasonality
+    root = Store(cfg.study.store)
+    store = Store(root.url(NOISE_STORE), root.storage_options)
+    if store.exists(CUBE):
+        return f"noise: {store.url(CUBE)} exists, kept"
+    if cfg.waveforms.source != "sds" or not cfg.waveforms.sds_root:
+        raise ValueError(
+            "the seasonality grid reads noise from an SDS archive (waveforms.sds_root)"
+        )
+    fs = cfg.waveforms.sampling_rate
+    before = cfg.waveforms.window_s[0]
+    n_t = cfg.waveforms.n_samples
+    params = dict(
+        n_t=n_t, fs=fs, windows_per_day=g.windows_per_day, sta_s=g.sta_s, lta_s=g.lta_s,
+        on=g.trigger_on, event_margin_s=g.event_margin_s, event_ns=_catalog_times(cfg, root),
+    )  # fmt: skip
+    stations = g.stations or [_first_station(cfg, None)]
+    chans = {c: _channel_prefix(cfg) for c in stations}
+    tasks = []
+    for code in stations:
+        net, sta = code.split(".")
+        days = sds_days(cfg.waveforms.sds_root, net, sta)
+        if g.start:
+            days = days[days >= pd.Timestamp(g.start).value - DAY_NS]
+        if g.end:
+            days = days[days <= pd.Timestamp(g.end).value]
+        months = pd.DatetimeIndex(days).strftime("%Y-%m") if days.size else []
+        for m in sorted(set(months)):
+            tasks.append((code, [int(d) for d, mm in zip(days, months) if mm == m]))
+    if client is not None:
+        futs = [
+            client.submit(station_month_windows, cfg.waveforms.sds_root, code, chans[code], days,
+                          params, pure=False)
+            for code, days in tasks
+        ]  # fmt: skip
+        if progress:
+            from distributed import progress as dask_progress
+
+            dask_progress(futs)
+        parts = client.gather(futs)
+    else:
+        parts = [
+            station_month_windows(cfg.waveforms.sds_root, code, chans[code], days, params)
+            for code, days in tasks
+        ]
+    ds = _noise_dataset(cfg, stations, [t[0] for t in tasks], parts, before, fs, n_t)
+    n_t_chunk = ds.sizes["time"]
+    enc = {"waveform": {"chunks": (256, 1, 3, n_t_chunk)}, "status": {"chunks": (256, 1)}}
+    store.makedirs()
+    ds.to_zarr(store.url(CUBE), mode="w", encoding=enc, consolidated=True)
+    rejected = sum(p[2] for p in parts)
+    return (
+        f"noise: {ds.sizes['event']} clean windows at {', '.join(stations)} "
+        f"({rejected} rejected: STA/LTA trigger or catalog event); {store.url(CUBE)}"
+    )
+
+
+def _channel_prefix(cfg: StudyConfig) -> str:
+    pri = cfg.stations.channel_priority
+    return pri[0][:2] if pri else "HH"
+
+
+def _noise_dataset(cfg, stations, codes, parts, before, fs, n_t) -> xr.Dataset:
+    """The noise cube in the ingest's layout (one event per window)."""
+    starts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+    data = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, 3, n_t), np.float32)
+    owner = np.concatenate([[stations.index(c)] * len(p[0]) for c, p in zip(codes, parts)])
+    owner = owner.astype(int) if len(owner) else np.zeros(0, int)
+    order = np.lexsort((owner, starts))
+    starts, data, owner = starts[order], data[order], owner[order]
+    n, k = len(starts), len(stations)
+    wf = np.full((n, k, 3, n_t), np.nan, dtype=np.float32)
+    status = np.ones((n, k), dtype=np.int8)  # 1 = no_data at the other stations
+    wf[np.arange(n), owner] = data
+    status[np.arange(n), owner] = 0
+    ref = pd.to_datetime(starts, utc=True) - pd.Timedelta(seconds=before)
+    ms = pd.Timestamp(cfg.mainshock.time)
+    nets = [c.split(".")[0] for c in stations]
+    names = [c.split(".")[1] for c in stations]
+    return xr.Dataset(
+        {
+            "waveform": (("event", "station", "component", "time"), wf),
+            "status": (("event", "station"), status),
+        },
+        coords={
+            "event": np.arange(n),
+            "station": names,
+            "component": ["E", "N", "Z"],
+            "time": np.round(before + np.arange(n_t) / fs, 6),
+            "event_id": ("event", [f"noise-{names[o]}-{t}" for o, t in zip(owner, starts)]),
+            "origin_time": ("event", ref.tz_localize(None).to_numpy()),
+            "magnitude": ("event", np.full(n, np.nan)),
+            "phase": ("event", np.full(n, "noise")),
+            "ttf_s": ("event", (ref - ms).total_seconds().to_numpy()),
+            "network": ("station", nets),
+        },
+        attrs={"sampling_rate": fs, "window": [before, before + n_t / fs], "source": "noise"},
+    )
