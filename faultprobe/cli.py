@@ -65,7 +65,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from faultprobe.synthetic.run import synthesize
 
     cfg = load_config(args.config)
-    summary = synthesize(cfg, progress=not args.quiet, workers=args.workers)
+    summary = synthesize(cfg, progress=not args.quiet, parallel=not args.serial)
     print(summary.render())
     return 0
 
@@ -148,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.add_argument("--workers", type=int, default=2, help="threads writing stations (default 2)")
+    p.add_argument(
+        "--serial", action="store_true", help="write in this process instead of Dask tasks"
+    )
     p.set_defaults(handler=_cmd_synth)
 
     p = sub.add_parser(

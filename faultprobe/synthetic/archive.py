@@ -26,7 +26,7 @@ from faultprobe.synthetic.geometry import Frame, exposure
 from faultprobe.synthetic.noise import noise_times_ns, render_noise
 from faultprobe.synthetic.records import render_batch
 from faultprobe.synthetic.stations import SimStation, build_inventory, simulated_stations
-from faultprobe.synthetic.velocity import direct_rays
+from faultprobe.synthetic.velocity import direct_rays, velocity_at
 
 FULL_SCALE = 2**23 - 1  # a 24-bit digitizer clips here (counts)
 BATCH = 32  # records rendered together
@@ -145,6 +145,10 @@ class SyntheticArchive:
         epi = np.hypot(d[:, 0], d[:, 1])
         depth = e["depth_km"].to_numpy()
         rp, rs = direct_rays(epi, depth, "P"), direct_rays(epi, depth, "S")
+        # the model's top is sea level: a vertical leg through the station's elevation
+        elev_km = s.elevation_m / 1000.0
+        tp = rp.time_s + elev_km / float(velocity_at(0.0, "P"))
+        ts = rs.time_s + elev_km / float(velocity_at(0.0, "S"))
         eff = syn.effect
         expo = exposure(
             self.frame, src, rec[None, :], eff.half_width_km, eff.along_strike_km, eff.depth_km
@@ -155,12 +159,12 @@ class SyntheticArchive:
                 "epicentral_km": epi,
                 "hypocentral_km": np.hypot(epi, depth),
                 "azimuth_deg": np.degrees(np.arctan2(d[:, 0], d[:, 1])) % 360.0,
-                "tp_s": rp.time_s,
-                "ts_s": rs.time_s,
+                "tp_s": tp,
+                "ts_s": ts,
                 "incidence_p_deg": rp.incidence_deg,
                 "incidence_s_deg": rs.incidence_deg,
-                "tstar_p": rp.time_s / syn.q_p,
-                "tstar_s": rs.time_s / syn.q_s,
+                "tstar_p": tp / syn.q_p,
+                "tstar_s": ts / syn.q_s,
                 "kappa_s": s.kappa_s,
                 "exposure": expo,
                 "dtstar_s": dtstar_at(eff, days.to_numpy()) * expo,
@@ -204,52 +208,68 @@ class SyntheticArchive:
         return data
 
     def _render(self, i: int, k: int) -> np.ndarray:
+        return self.render_spans(i, [k])[0]
+
+    def render_spans(self, i: int, spans: list[int]) -> list[np.ndarray]:
+        """(3, n) int32 counts of several spans of station i, their records in batches."""
         plan, syn = self.plan(i), self.cfg.synthetic
         s = plan.station
-        a, b = int(plan.span_start[k]), int(plan.span_end[k])
-        seed = mix_seeds(syn.seed, 2, i, a)
-        vel = render_noise(syn, b - a, s.sampling_rate, a * plan.step_ns, int(seed))
-        ev = plan.span_events[k]
-        e, p = self.events, plan.paths
-        origin_ns = self.origin_ns
+        out = []
+        for k in spans:
+            a, b = int(plan.span_start[k]), int(plan.span_end[k])
+            seed = mix_seeds(syn.seed, 2, i, a)
+            out.append(render_noise(syn, b - a, s.sampling_rate, a * plan.step_ns, int(seed)))
+        ev = np.concatenate([plan.span_events[k] for k in spans])
+        where = np.repeat(np.arange(len(spans)), [len(plan.span_events[k]) for k in spans])
         for lo in range(0, len(ev), BATCH):
             idx = ev[lo : lo + BATCH]
-            rec_t0 = plan.ev_start[idx] * plan.step_ns
-            offset = (origin_ns[idx] - rec_t0) / 1e9  # origin, seconds after the first sample
-            pp = p.iloc[idx]
-            recs = render_batch(
-                e["magnitude"].to_numpy()[idx],
-                e["stress_drop_mpa"].to_numpy()[idx],
-                pp["hypocentral_km"].to_numpy(),
-                offset + pp["tp_s"].to_numpy(),
-                offset + pp["ts_s"].to_numpy(),
-                sampling_rate=s.sampling_rate,
-                n_samples=plan.seg_n,
-                seeds=mix_seeds(syn.seed, 1, idx, i),
-                tstar_p=pp["tstar_p"].to_numpy(),
-                tstar_s=pp["tstar_s"].to_numpy(),
-                kappa=s.kappa_s,
-                dtstar=pp["dtstar_s"].to_numpy(),
-                band_hz=syn.effect.band_hz,
-                azimuth_deg=pp["azimuth_deg"].to_numpy(),
-                incidence_p_deg=pp["incidence_p_deg"].to_numpy(),
-                incidence_s_deg=pp["incidence_s_deg"].to_numpy(),
-            )
+            recs = self._records(plan, idx)
             for j, ix in enumerate(idx):
-                o = int(plan.ev_start[ix]) - a
-                vel[:, o : o + plan.seg_n] += recs[j]
-        counts = np.clip(np.rint(vel * s.sensitivity), -FULL_SCALE, FULL_SCALE)
-        return counts.astype(np.int32)
+                k = where[lo + j]
+                o = int(plan.ev_start[ix]) - int(plan.span_start[spans[k]])
+                out[k][:, o : o + plan.seg_n] += recs[j]
+        return [
+            np.clip(np.rint(v * s.sensitivity), -FULL_SCALE, FULL_SCALE).astype(np.int32)
+            for v in out
+        ]
 
-    def span_traces(self, i: int, k: int, cache: bool = True) -> list[Trace]:
-        """The span as three ObsPy traces (E, N, Z); the writer renders without caching."""
+    def _records(self, plan: StationPlan, idx: np.ndarray) -> np.ndarray:
+        """Ground velocity of the segments of events idx at the plan's station."""
+        syn, s, e, p = self.cfg.synthetic, plan.station, self.events, plan.paths
+        rec_t0 = plan.ev_start[idx] * plan.step_ns
+        offset = (self.origin_ns[idx] - rec_t0) / 1e9  # origin, s after the first sample
+        pp = p.iloc[idx]
+        return render_batch(
+            e["magnitude"].to_numpy()[idx],
+            e["stress_drop_mpa"].to_numpy()[idx],
+            pp["hypocentral_km"].to_numpy(),
+            offset + pp["tp_s"].to_numpy(),
+            offset + pp["ts_s"].to_numpy(),
+            sampling_rate=s.sampling_rate,
+            n_samples=plan.seg_n,
+            seeds=mix_seeds(syn.seed, 1, idx, plan.index),
+            tstar_p=pp["tstar_p"].to_numpy(),
+            tstar_s=pp["tstar_s"].to_numpy(),
+            kappa=s.kappa_s,
+            dtstar=pp["dtstar_s"].to_numpy(),
+            band_hz=syn.effect.band_hz,
+            azimuth_deg=pp["azimuth_deg"].to_numpy(),
+            incidence_p_deg=pp["incidence_p_deg"].to_numpy(),
+            incidence_s_deg=pp["incidence_s_deg"].to_numpy(),
+        )
+
+    def span_traces(
+        self, i: int, k: int, cache: bool = True, data: np.ndarray | None = None
+    ) -> list[Trace]:
+        """The span as three ObsPy traces (E, N, Z)."""
         plan = self.plan(i)
         s = plan.station
-        data = self.render_span(i, k) if cache else self._render(i, k)
+        if data is None:  # a copy: callers may change traces in place, never the cache
+            data = (self.render_span(i, k) if cache else self._render(i, k)).copy()
         start = UTCDateTime(ns=int(plan.span_start[k]) * plan.step_ns)
         return [
             Trace(
-                data=data[c].copy(),
+                data=data[c],
                 header={
                     "network": s.network,
                     "station": s.station,

@@ -9,6 +9,8 @@ span's first sample, so it is the same however it is asked for.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import scipy.fft as sfft
 
@@ -46,18 +48,34 @@ def render_noise(
     if syn.noise_level == 0.0 or n == 0:
         return np.zeros((3, n))
     nfft = sfft.next_fast_len(n, real=True)
+    shaped = _unit_shape(nfft, float(sampling_rate))
+    g = np.random.default_rng([int(seed), 11])
+    spec = g.standard_normal((3, len(shaped), 2)).view(np.complex128)[..., 0]
+    spec *= shaped
+    x = sfft.irfft(spec, n=nfft, axis=-1)[:, :n]
+    # the cycles change slowly: evaluate them every 10 s and interpolate
+    step_ns = int(round(1e9 / sampling_rate))
+    end_ns = start_ns + (n - 1) * step_ns
+    knots = np.append(np.arange(start_ns, end_ns, 10 * 10**9, dtype=np.int64), end_ns)
+    level = np.interp(
+        np.arange(n) * float(step_ns), (knots - start_ns).astype(float), modulation(syn, knots)
+    )
+    return x * (syn.noise_level * level)[None, :]
+
+
+@lru_cache(maxsize=64)
+def _unit_shape(nfft: int, sampling_rate: float) -> np.ndarray:
+    """Noise amplitude spectrum scaled so that the irfft of shaped unit noise has rms 1."""
     f = sfft.rfftfreq(nfft, 1.0 / sampling_rate)
     a = noise_shape(f)
-    g = np.random.default_rng([int(seed), 11])
-    spec = g.standard_normal((3, len(f))) + 1j * g.standard_normal((3, len(f)))
     weight = np.full(len(f), 2.0)
     weight[0] = 1.0
     if nfft % 2 == 0:
         weight[-1] = 1.0
     rms = np.sqrt(np.sum(weight * 2.0 * a**2)) / nfft
-    x = sfft.irfft(spec * (a / rms), n=nfft, axis=-1)[:, :n]
-    t = start_ns + np.arange(n, dtype=np.int64) * int(round(1e9 / sampling_rate))
-    return x * (syn.noise_level * modulation(syn, t))[None, :]
+    out = a / rms
+    out.flags.writeable = False
+    return out
 
 
 def noise_times_ns(syn: Synthetic, study_start_ns: int, study_end_ns: int) -> np.ndarray:

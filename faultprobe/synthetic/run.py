@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,8 +53,13 @@ class SynthSummary:
         return "\n".join(lines)
 
 
-def synthesize(cfg: StudyConfig, progress: bool = True, workers: int = 2) -> SynthSummary:
-    """Simulate and write catalog, QuakeML, StationXML, SDS and truth tables."""
+def synthesize(cfg: StudyConfig, progress: bool = True, parallel: bool = True) -> SynthSummary:
+    """Simulate and write catalog, QuakeML, StationXML, SDS and truth tables.
+
+    With `parallel`, each station's SDS files are written by one Dask task on the
+    cluster of the config's [cluster] section; otherwise in this process.  The files are
+    the same either way (every span depends only on the config).
+    """
     syn = cfg.synthetic
     out = output_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,18 +84,41 @@ def synthesize(cfg: StudyConfig, progress: bool = True, workers: int = 2) -> Syn
     summary.seconds["plan and truth"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    n_spans = sum(len(archive.plan(i).span_start) for i in range(len(archive.stations)))
-    summary.spans = n_spans
-    summary.records = len(archive.events) * len(archive.stations)
-    bar = tqdm(total=n_spans, desc="synth: waveform spans", unit="span", disable=not progress)
+    n_st = len(archive.stations)
+    summary.spans = sum(len(archive.plan(i).span_start) for i in range(n_st))
+    summary.records = len(archive.events) * n_st
     root = out / SDS_DIR
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        jobs = [
-            pool.submit(write_station_sds, archive, i, root, bar.update)
-            for i in range(len(archive.stations))
-        ]
-        summary.sds_files = sum(j.result() for j in jobs)
-    bar.close()
+    if parallel:
+        summary.sds_files = _write_sds_dask(cfg, n_st, root, progress)
+    else:
+        bar = tqdm(total=summary.spans, desc="synth: spans", unit="span", disable=not progress)
+        summary.sds_files = sum(
+            write_station_sds(archive, i, root, bar.update) for i in range(n_st)
+        )
+        bar.close()
     summary.files.append(SDS_DIR + "/")
     summary.seconds["waveforms"] = time.perf_counter() - t
     return summary
+
+
+def _station_task(cfg: StudyConfig, i: int, root: str) -> int:
+    """One Dask task: rebuild the (cheap, deterministic) archive and write station i."""
+    return write_station_sds(SyntheticArchive(cfg), i, Path(root))
+
+
+def _write_sds_dask(cfg: StudyConfig, n_stations: int, root: Path, progress: bool) -> int:
+    from distributed import as_completed
+
+    from faultprobe.cluster.connect import connect
+
+    with connect(cfg.cluster) as client:
+        futures = [
+            client.submit(_station_task, cfg, i, str(root), pure=False) for i in range(n_stations)
+        ]
+        bar = tqdm(total=n_stations, desc="synth: stations", unit="station", disable=not progress)
+        files = 0
+        for fut in as_completed(futures):
+            files += fut.result()
+            bar.update(1)
+        bar.close()
+    return files

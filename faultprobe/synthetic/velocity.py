@@ -4,7 +4,8 @@ The model (docs/norcia2016.md) has velocity nodes with linear gradients between 
 simulator traces the direct up-going ray exactly in a finely layered version of it (0.1
 km layers): for each source depth, X(p) and T(p) are summed over the layers above the
 source for a dense set of ray parameters p and inverted at each epicentral distance.
-Stations sit at the model's surface (elevation ignored), as in TauP.  Within the distances
+Receivers sit at the model's surface, as in TauP; the archive adds a vertical leg through
+the station elevation (elevation / surface velocity), as the ingest P table does.  Within the distances
 of a study (< 60 km) the direct ray is the first arrival; where it cannot reach (a source
 below a faster layer) the straight-ray time is used instead.
 """

@@ -21,7 +21,7 @@ from obspy.core.event import (
     ResourceIdentifier,
 )
 
-from faultprobe.synthetic.archive import SyntheticArchive
+from faultprobe.synthetic.archive import BATCH, SyntheticArchive
 
 DAY_NS = 86_400 * 10**9
 
@@ -146,14 +146,27 @@ def write_station_sds(
                 Stream(traces).write(str(path), format="MSEED", encoding="STEIM2", reclen=4096)
                 written += 1
 
+    groups, group, n_ev = [], [], 0
+    for k in range(len(plan.span_start)):  # groups of spans holding about BATCH records
+        group.append(k)
+        n_ev += len(plan.span_events[k])
+        if n_ev >= BATCH:
+            groups.append(group)
+            group, n_ev = [], 0
+    if group:
+        groups.append(group)
+    rendered: dict[int, np.ndarray] = {}
     for k in range(len(plan.span_start)):
+        if k not in rendered:
+            group = next(g for g in groups if g[0] == k)
+            rendered = dict(zip(group, archive.render_spans(i, group)))
         a, b = int(plan.span_start[k]), int(plan.span_end[k])
-        traces = archive.span_traces(i, k, cache=False)
+        traces = archive.span_traces(i, k, data=rendered.pop(k))
         d0, d1 = a // per_day, (b - 1) // per_day
         for day in range(d0, d1 + 1):
             lo, hi = max(a, day * per_day), min(b, (day + 1) * per_day)
             for c, tr in enumerate(traces):
-                piece = tr.copy() if d0 == d1 else _piece(tr, lo - a, hi - a, plan.step_ns)
+                piece = tr if d0 == d1 else _piece(tr, lo - a, hi - a, plan.step_ns)
                 pending.setdefault(day, []).append((c, piece))
         next_day = int(plan.span_start[k + 1]) // per_day if k + 1 < len(plan.span_start) else None
         flush(next_day if next_day is not None else d1 + 1)
