@@ -49,9 +49,10 @@ def render_noise(
         return np.zeros((3, n))
     nfft = sfft.next_fast_len(n, real=True)
     shaped = _unit_shape(nfft, float(sampling_rate))
-    g = np.random.default_rng([int(seed), 11])
-    spec = g.standard_normal((3, len(shaped), 2)).view(np.complex128)[..., 0]
-    spec *= shaped
+    g = np.random.Generator(np.random.SFC64([int(seed), 11]))
+    # uniform real and imaginary parts of unit variance: Gaussian in time by the CLT
+    spec = (g.random((3, len(shaped), 2)) - 0.5).view(np.complex128)[..., 0]
+    spec *= shaped * np.sqrt(12.0)
     x = sfft.irfft(spec, n=nfft, axis=-1)[:, :n]
     # the cycles change slowly: evaluate them every 10 s and interpolate
     step_ns = int(round(1e9 / sampling_rate))
