@@ -70,6 +70,18 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from faultprobe.ml.commands import train_command
+
+    return train_command(load_config(args.config), args)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from faultprobe.ml.commands import evaluate_command
+
+    return evaluate_command(args)
+
+
 def _cmd_experiments(args: argparse.Namespace) -> int:
     from faultprobe.analysis.experiments import run_experiments
 
@@ -171,13 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store", help="study store folder or URL")
     p.set_defaults(handler=_cmd_info)
 
-    p = sub.add_parser("train", help="train the CNN on one station's slice of the cube")
+    from faultprobe.ml.commands import TRAIN_HELP, add_evaluate_arguments, add_train_arguments
+
+    p = sub.add_parser(
+        "train", help="train the CNN on one station's slice of the cube", description=TRAIN_HELP
+    )
     _add_config(p)
-    p.set_defaults(handler=_not_built("train"))
+    add_train_arguments(p)
+    p.set_defaults(handler=_cmd_train)
 
     p = sub.add_parser("evaluate", help="score a trained run on a labelling and station")
-    p.add_argument("run", help="run folder")
-    p.set_defaults(handler=_not_built("evaluate"))
+    p.add_argument("run", help="run folder: STORE/runs/RUN_ID")
+    add_evaluate_arguments(p)
+    p.set_defaults(handler=_cmd_evaluate)
 
     p = sub.add_parser(
         "experiments",

@@ -1,15 +1,13 @@
 """A small study store for tests and benchmarks of the learning core.
 
 Writes STORE/events.parquet and STORE/waveforms.zarr in the ingest's schema (DESIGN.md §3)
-from a compact physical record model, vectorised over events: a random-phase P and S wave
-train with an exponential coda, shaped by a Brune ω² source spectrum (corner frequency
-from moment and a log-normal stress drop), path attenuation exp(-π f t*) with
-t* = travel time / Q, site κ, and Gaussian noise.  The time-varying part is an extra Δt*
-on each station's path, weighted by its exposure to the fault zone: it grows before the
-mainshock, jumps at it and heals in log time after.  `seasonal` modulates the noise level
-with a yearly and a daily cycle.  The full simulator lives in `faultprobe.synthetic`; this
-is the minimum needed to check that the learning core finds an effect that is there and
-none that is not.
+without running the full catalog → SDS → ingest chain, but with the simulator's own physics:
+records from `faultprobe.synthetic.records.render_batch` (Brune ω² source, spreading,
+path t* and site κ, P/S trains with coda), the fault-zone Δt*(t) of
+`faultprobe.synthetic.effect.dtstar_at` weighted by each station's exposure, and ambient
+noise from `faultprobe.synthetic.noise.render_noise` with its seasonal and daily cycles.
+Events are spread uniformly in time (a flat rate, so no class is favoured by counts), a few
+traces are marked not ok (NaN), and the P arrival sits at time 0.
 """
 
 from __future__ import annotations
@@ -20,14 +18,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from faultprobe.config import FaultZoneEffect, Synthetic
 from faultprobe.store import CUBE, EVENTS, Store
+from faultprobe.synthetic.effect import dtstar_at
+from faultprobe.synthetic.noise import render_noise
+from faultprobe.synthetic.records import render_batch
 
-YEAR_S = 365.25 * 86400.0
+VP, VS = 6.2, 3.35  # km/s
 
 
 @dataclass(frozen=True)
 class ToyStudy:
-    """Knobs of the toy study (all times UTC)."""
+    """Knobs of the toy study (times UTC; t* in s; noise rms in m/s)."""
 
     n_events: int = 600
     start: str = "2016-08-30T06:40:17Z"
@@ -36,23 +38,18 @@ class ToyStudy:
     stations: tuple[tuple[str, str, float], ...] = (("IV", "NRCA", 1.0), ("IV", "SMA1", 0.0))
     sampling_rate: float = 100.0
     window_s: tuple[float, float] = (-1.0, 3.0)
-    dtstar_s: float = 0.0  # the fault-zone effect: extra t* after the mainshock
-    seasonal: float = 0.0  # relative noise-level modulation (yearly and daily)
-    noise: float = 1.0
-    q: float = 300.0
+    dtstar_pre_max: float = 0.0  # the fault-zone effect (s), see FaultZoneEffect
+    dtstar_jump: float = 0.0
+    effect_band_hz: tuple[float, float] | None = None
+    noise_level: float = 3e-8
+    seasonal: float = 0.0  # seasonal and daily noise modulation amplitude
+    min_magnitude: float = 0.8
+    q_p: float = 350.0
+    q_s: float = 250.0
     kappa_s: float = 0.03
     bad_fraction: float = 0.02  # traces marked not ok (filled with NaN)
     chunk: int = 256
     seed: int = 0
-
-
-def effect_history(ttf_s: np.ndarray, dtstar_s: float) -> np.ndarray:
-    """Δt* at each time to the mainshock: a ramp to 30 % before, 100 % at, log healing."""
-    days = ttf_s / 86400.0
-    pre_span = max(float(-days.min()), 1.0) if days.size else 1.0
-    ramp = 0.3 * np.clip(1.0 + days / pre_span, 0.0, 1.0)
-    heal = 1.0 - 0.3 * np.log10(1.0 + np.clip(days, 0, None)) / np.log10(61.0)
-    return dtstar_s * np.where(days < 0, ramp, np.clip(heal, 0.0, 1.0))
 
 
 def render(study: ToyStudy) -> xr.Dataset:
@@ -63,37 +60,46 @@ def render(study: ToyStudy) -> xr.Dataset:
     offsets = np.sort(rng.uniform(0, (t1 - t0).total_seconds(), n))
     origin = t0 + pd.to_timedelta(offsets, unit="s")
     ttf = (origin - tm).total_seconds().to_numpy()
-    mw = np.minimum(0.5 + rng.exponential(1 / (1.1 * np.log(10)), n), 3.5)
-    m0 = 10 ** (1.5 * mw + 9.1)
-    stress = 2.1e6 * rng.lognormal(0.0, 0.5, n)
-    fc = 0.4906 * 3300.0 * (stress / m0) ** (1 / 3)
-    time = np.round(np.arange(*study.window_s, 1 / fs), 6)
+    mw = np.minimum(study.min_magnitude + rng.exponential(1 / (1.1 * np.log(10)), n), 3.5)
+    drop = 2.1 * rng.lognormal(0.0, 0.5, n)
+    time = np.round(study.window_s[0] + np.arange(int(round(np.ptp(study.window_s) * fs))) / fs, 6)
     n_t = time.size
-    freqs = np.fft.rfftfreq(n_t, 1 / fs)
+    effect = FaultZoneEffect(
+        dtstar_pre_max=study.dtstar_pre_max,
+        dtstar_jump=study.dtstar_jump,
+        band_hz=study.effect_band_hz,
+    )
+    dts = dtstar_at(effect, ttf / 86400.0)
+    syn = Synthetic(
+        noise_level=study.noise_level,
+        noise_seasonal_amplitude=study.seasonal,
+        noise_daily_amplitude=study.seasonal,
+    )
     n_sta = len(study.stations)
     wf = np.empty((n, n_sta, 3, n_t), dtype=np.float32)
-    dt_eff = effect_history(ttf, study.dtstar_s)
-    season = 1 + study.seasonal * (
-        0.5 * np.sin(2 * np.pi * offsets / YEAR_S) + 0.5 * np.sin(2 * np.pi * offsets / 86400)
-    )
+    lead = -study.window_s[0]
     for j, (_, _, exposure) in enumerate(study.stations):
         r = rng.uniform(6.0, 16.0, n)
-        tp, ts = r / 6.2, r / 3.35
-        tstar = tp / study.q + study.kappa_s + exposure * dt_eff
-        lag = (ts - tp)[:, None, None]
-        tt = time[None, None, :]
-        env = (tt >= 0) * np.exp(-np.clip(tt, 0, None) / 0.3) + 3.0 * (tt >= lag) * np.exp(
-            -np.clip(tt - lag, 0, None) / 0.8
+        seeds = study.seed * 10_000_000 + j * 1_000_000 + np.arange(n)
+        wf[:, j] = render_batch(
+            mw,
+            drop,
+            r,
+            lead,
+            lead + r * (1 / VS - 1 / VP),
+            sampling_rate=fs,
+            n_samples=n_t,
+            seeds=seeds,
+            tstar_p=r / VP / study.q_p,
+            tstar_s=r / VS / study.q_s,
+            kappa=study.kappa_s,
+            dtstar=exposure * dts,
+            band_hz=study.effect_band_hz,
+            azimuth_deg=rng.uniform(0, 360, n),
         )
-        part = rng.dirichlet([2.0, 2.0, 1.5], n)[:, :, None] ** 0.5
-        burst = rng.standard_normal((n, 3, n_t)) * env * part
-        shape = 1.0 / (1.0 + (freqs[None, :] / fc[:, None]) ** 2)
-        shape *= np.exp(-np.pi * freqs[None, :] * tstar[:, None])
-        sig = np.fft.irfft(np.fft.rfft(burst, axis=-1) * shape[:, None, :], n=n_t, axis=-1)
-        amp = 10 ** (0.8 * (mw - 0.5)) * 200.0 / r
-        sig *= (amp / (np.abs(sig).max(axis=-1).max(axis=-1) + 1e-12))[:, None, None]
-        noise = rng.standard_normal((n, 3, n_t)) * (study.noise * season)[:, None, None]
-        wf[:, j] = sig + noise
+        start_ns = (origin + pd.to_timedelta(r / VP - lead, unit="s")).as_unit("ns").asi8
+        for i in range(n):  # noise spans are seeded per record, as the simulator does
+            wf[i, j] += render_noise(syn, n_t, fs, int(start_ns[i]), int(seeds[i]))
     status = (rng.random((n, n_sta)) < study.bad_fraction).astype(np.int8) * 2
     wf[status != 0] = np.nan
     ev_ids = np.array([f"toy{i:06d}" for i in range(n)])
@@ -112,7 +118,7 @@ def render(study: ToyStudy) -> xr.Dataset:
         "ttf_s": ("event", ttf),
         "network": ("station", np.array([net for net, _, _ in study.stations], dtype=object)),
     }
-    ds = xr.Dataset(
+    return xr.Dataset(
         {
             "waveform": (("event", "station", "component", "time"), wf),
             "status": (("event", "station"), status),
@@ -120,7 +126,6 @@ def render(study: ToyStudy) -> xr.Dataset:
         coords=coords,
         attrs={"sampling_rate": fs, "window": list(study.window_s), "source": "toycube"},
     )
-    return ds
 
 
 def write_toy_store(root: str, study: ToyStudy) -> Store:

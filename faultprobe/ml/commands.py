@@ -1,0 +1,155 @@
+"""`faultprobe train` and `faultprobe evaluate`: arguments and handlers.
+
+Kept free of heavy imports at module level so that `faultprobe --help` stays fast; the
+work itself is `run_experiment` and `evaluate_run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from faultprobe.config import StudyConfig
+
+TRAIN_HELP = (
+    "Train the paper's CNN on one station's (or several stations') slice of the cube and "
+    "write STORE/runs/RUN_ID/ (spec.json, metrics.json, predictions.parquet, "
+    "confusion.parquet, composition.parquet, model.safetensors).  Defaults come from the "
+    "config's [train] section; options here override them.  A finished run with the same "
+    "spec is read back, not redone; an interrupted one resumes from its checkpoint.  Uses "
+    "the GPU and mixed precision when one is present."
+)
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--station",
+        action="append",
+        dest="stations",
+        metavar="STA",
+        help="station code (STA or NET.STA); repeat for several stations",
+    )
+    p.add_argument("--classes", type=int, help="number of classes (2, 4, 8, 9, ...)")
+    p.add_argument(
+        "--labelling",
+        choices=["binary", "ttf", "phases", "calendar"],
+        help="how events become classes (default from [train]; odd --classes means phases)",
+    )
+    p.add_argument("--seed", type=int, help="seed (default: the first of [train].seeds)")
+    p.add_argument("--false-date", help="a false mainshock time (wrong-date diagnostic)")
+    p.add_argument("--shuffle-labels", action="store_true", help="null test: permute labels")
+    p.add_argument("--split", choices=["temporal", "blocked"])
+    p.add_argument("--purge-s", type=float, help="purge gap around val/test events (s)")
+    p.add_argument("--band", type=float, nargs=2, metavar=("LOW", "HIGH"), help="band-pass (Hz)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--width", type=float, help="filter-count multiplier (1 = the paper's)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--name", default="", help="a tag added to the run id")
+    p.add_argument("--overwrite", action="store_true", help="retrain even if the run exists")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--station", action="append", dest="stations", metavar="STA")
+    p.add_argument("--labelling", choices=["binary", "ttf", "phases", "calendar"])
+    p.add_argument("--false-date", help="label against this mainshock time instead")
+    p.add_argument(
+        "--true-date", action="store_true", help="label against the real mainshock time"
+    )
+    p.add_argument("--events", choices=["test", "all"], default="test")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--out", help="write the predictions to this Parquet file")
+
+
+def train_command(cfg: StudyConfig, args: argparse.Namespace) -> int:
+    from faultprobe.ml.experiment import run_experiment
+    from faultprobe.ml.spec import spec_from_config
+    from faultprobe.store import Store
+
+    spec = spec_from_config(
+        cfg,
+        stations=args.stations,
+        classes=args.classes,
+        labelling=args.labelling,
+        seed=args.seed,
+        false_mainshock=args.false_date,
+    )
+    upd: dict = {"name": args.name}
+    if args.shuffle_labels:
+        upd["labelling"] = {**spec.labelling.model_dump(), "shuffle": True}
+    if args.band:
+        upd["band_hz"] = tuple(args.band)
+    split = {
+        k: v for k, v in (("kind", args.split), ("purge_s", args.purge_s)) if v is not None
+    }
+    if split:
+        upd["split"] = {**spec.split.model_dump(), **split}
+    training = {
+        k: v for k, v in (("epochs", args.epochs), ("device", args.device)) if v is not None
+    }
+    if training:
+        upd["training"] = {**spec.training.model_dump(), **training}
+    if args.width is not None:
+        upd["model"] = {**spec.model.model_dump(), "width": args.width}
+    spec = type(spec).model_validate({**spec.model_dump(), **upd})
+    store = Store(cfg.study.store)
+    result = run_experiment(store, spec, progress=not args.quiet, overwrite=args.overwrite)
+    if result.get("cached"):
+        t = result["test"]
+        print(
+            f"run {spec.run_id} already finished: test accuracy {t['accuracy']:.3f} "
+            f"(use --overwrite to retrain)"
+        )
+    print(_render_scores(result["test"]))
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from faultprobe.ml.experiment import evaluate_run
+    from faultprobe.ml.runs import run_folder_from_path
+
+    folder = run_folder_from_path(args.run)
+    spec = folder.spec()
+    lab = spec.labelling
+    upd: dict = {}
+    if args.labelling:
+        upd["kind"] = args.labelling
+    if args.false_date:
+        upd["false_mainshock"] = args.false_date
+    if args.true_date:
+        upd["false_mainshock"] = None
+    if upd:
+        lab = type(lab).model_validate({**lab.model_dump(), **upd})
+    scores, preds = evaluate_run(
+        folder,
+        stations=tuple(args.stations) if args.stations else None,
+        labelling=lab,
+        events=args.events,
+        device=args.device,
+    )
+    print(f"run {scores['run_id']} on {'+'.join(scores['stations'])}, {args.events} events")
+    print(_render_scores(scores))
+    if args.out:
+        preds.to_parquet(args.out, index=False)
+        print(f"predictions: {args.out}", file=sys.stderr)
+    return 0
+
+
+def _render_scores(s: dict) -> str:
+    lines = [
+        f"accuracy {s['accuracy']:.3f}  balanced accuracy {s['balanced_accuracy']:.3f}  "
+        f"on {s['n']} events",
+        f"{'class':<16} {'recall':>7} {'precision':>9} {'n':>6}",
+    ]
+    for c in s["classes"]:
+        r, p = s["recall"][c], s["precision"][c]
+        lines.append(
+            f"{c:<16} {_pct(r):>7} {_pct(p):>9} {s['support'][c]:>6}",
+        )
+    lines.append("confusion (rows true, columns predicted): " + json.dumps(s["confusion"]))
+    return "\n".join(lines)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
