@@ -54,9 +54,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--station", action="append", dest="stations", metavar="STA")
     p.add_argument("--labelling", choices=["binary", "ttf", "phases", "calendar"])
     p.add_argument("--false-date", help="label against this mainshock time instead")
-    p.add_argument(
-        "--true-date", action="store_true", help="label against the real mainshock time"
-    )
+    p.add_argument("--true-date", action="store_true", help="label against the real mainshock time")
     p.add_argument("--events", choices=["test", "all"], default="test")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--out", help="write the predictions to this Parquet file")
@@ -80,9 +78,7 @@ def train_command(cfg: StudyConfig, args: argparse.Namespace) -> int:
         upd["labelling"] = {**spec.labelling.model_dump(), "shuffle": True}
     if args.band:
         upd["band_hz"] = tuple(args.band)
-    split = {
-        k: v for k, v in (("kind", args.split), ("purge_s", args.purge_s)) if v is not None
-    }
+    split = {k: v for k, v in (("kind", args.split), ("purge_s", args.purge_s)) if v is not None}
     if split:
         upd["split"] = {**spec.split.model_dump(), **split}
     training = {
