@@ -93,7 +93,7 @@ def to_native(
     ref_ns = ref.start_ns
     step = NS / rate
     k = np.ceil((fetch_start_ns - ref_ns) / step)
-    anchor = int(round(ref_ns + k * step))
+    anchor = ref_ns + int(round(k * step))  # integer ns: float64 cannot hold epoch ns
     n = int(round(fetch_len_s * rate))
     data = np.full((3, n), np.nan)
     conflicts = 0

@@ -110,16 +110,20 @@ def _days(start_ns: int, end_ns: int) -> list[int]:
 class SDSSource:
     """Reads an SDS archive (YEAR/NET/STA/CHAN.D/NET.STA.LOC.CHAN.D.YEAR.DOY).
 
-    Each station-day file is read once for all the windows that fall in it (the windows
-    are visited in time order and the last few days stay in memory), instead of one
-    read per window; a window across midnight takes the traces of both days.
+    Each station-day file is read once for all the windows that fall in it (only the
+    records between the first and the last of those windows are decoded; the windows are
+    visited in time order and the last few days stay in memory), instead of one read per
+    window; a window across midnight takes the traces of both days. Days with at most
+    `sparse` windows are read per window, with the same record selection, so sparse days
+    cost no more than the per-window way.
     """
 
     name = "sds"
 
-    def __init__(self, root: str, keep_days: int = 3):
+    def __init__(self, root: str, keep_days: int = 3, sparse: int = 4):
         self.root = root
         self.keep_days = keep_days
+        self.sparse = sparse
 
     def paths(
         self, network: str, station: str, location: str, channels: str, day: int
@@ -135,8 +139,11 @@ class SDSSource:
         )
         return sorted(glob.glob(pattern))
 
-    def _read_day(self, st: StationInfo, day: int) -> tuple[list[Segment], list[str], list[str]]:
-        """Segments of one station-day (all components), notes and unreadable files."""
+    def _read_day(
+        self, st: StationInfo, day: int, t0_ns: int, t1_ns: int
+    ) -> tuple[list[Segment], list[str], list[str]]:
+        """Segments of one station-day between t0 and t1, notes and unreadable files."""
+        t0, t1 = _utc(t0_ns), _utc(t1_ns)
         traces, notes, errors = Stream(), [], []
         for net in (st.network, *st.aliases):
             paths = self.paths(net, st.station, st.location, st.channels, day)
@@ -146,13 +153,21 @@ class SDSSource:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     try:
-                        part = read(path, format="MSEED")
+                        part = read(path, format="MSEED", starttime=t0, endtime=t1)
                     except Exception as err:  # corrupt file: a status, not a crash
                         msg = str(err).split(":")[0] or type(err).__name__
                         errors.append(f"cannot read miniSEED {path} ({msg})")
                         continue
-                for w in caught:
-                    notes.append(f"{os.path.basename(path)}: {str(w.message).splitlines()[0]}")
+                messages = [str(w.message).splitlines()[0] for w in caught]
+                skipped = sum("Not a SEED record" in m for m in messages)
+                others = [m for m in messages if "Not a SEED record" not in m]
+                name = os.path.basename(path)
+                if skipped and not len(part):
+                    errors.append(f"cannot read miniSEED {path} (no valid records)")
+                    continue
+                if skipped:
+                    notes.append(f"{name}: skipped {skipped} unreadable stretches")
+                notes += [f"{name}: {m}" for m in dict.fromkeys(others)]
                 for tr in part:
                     tr.stats.network = st.network  # aliases read as the study's code
                 traces += part
@@ -165,15 +180,24 @@ class SDSSource:
     def _station(self, req: Request) -> list[Fetched]:
         days: OrderedDict[int, tuple[list[Segment], list[str], list[str]]] = OrderedDict()
         out: list[Fetched | None] = [None] * len(req.starts_ns)
+        span: dict[int, list[int]] = {}  # day -> [first start, last end, n windows]
+        for a, b in zip(req.starts_ns, req.ends_ns):
+            for day in _days(int(a), int(b)):
+                lo, hi, n = span.get(day, [int(a), int(b), 0])
+                span[day] = [min(lo, int(a)), max(hi, int(b)), n + 1]
         for i in np.argsort(req.starts_ns, kind="stable"):
             start, end = int(req.starts_ns[i]), int(req.ends_ns[i])
             cut, notes, errors = [], [], []
             for day in _days(start, end):
-                if day not in days:
-                    days[day] = self._read_day(req.station, day)
-                    while len(days) > self.keep_days:
-                        days.popitem(last=False)
-                segs, n, e = days[day]
+                lo, hi, count = span[day]
+                if count <= self.sparse:
+                    segs, n, e = self._read_day(req.station, day, start, end)
+                else:
+                    if day not in days:
+                        days[day] = self._read_day(req.station, day, lo, hi)
+                        while len(days) > self.keep_days:
+                            days.popitem(last=False)
+                    segs, n, e = days[day]
                 cut += [
                     c
                     for g in segs
