@@ -199,3 +199,22 @@ def test_travel_time_table_and_shipped_model():
     assert (
         abs(iasp.travel_time(np.array([20.0]), np.array([10.0]))[0] - np.hypot(20, 10) / 5.8) < 0.2
     )
+
+
+def test_response_removal_matches_obspy(tmp_path, client):
+    from obspy import read_inventory
+
+    from faultprobe.pipelines.toyarchive import write_toy_inventory
+
+    study = write_toy_study(str(tmp_path), n_events=4, days=1)
+    inv_path = write_toy_inventory(str(tmp_path), study)
+    cfg = load_config(write_toy_config(str(tmp_path), study, waveforms={"remove_response": True}))
+    ingest(cfg, progress=False, client=client)
+    ds = xr.open_zarr(f"{study.store}/waveforms.zarr")
+    assert ds.attrs["preprocessing"]["remove_response"] is True
+    cell = ds.sel(event="toy0002", station="NRCA")
+    t0 = _utc(cell.start_time.values)
+    tr = SDSClient(study.sds_root).get_waveforms("IV", "NRCA", "", "HHZ", t0, t0 + 24.99)[0]
+    tr.remove_response(read_inventory(inv_path), output="VEL", water_level=60, taper_fraction=0.05)
+    ours = cell.waveform.values[2].astype(np.float64)
+    np.testing.assert_allclose(ours, tr.data, rtol=0, atol=1e-5 * np.abs(tr.data).max())

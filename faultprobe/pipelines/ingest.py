@@ -110,16 +110,9 @@ def make_source(cfg: StudyConfig) -> Source:
     return WindowSource(SyntheticArchive(cfg), "synthetic")
 
 
-def _orientation(cfg: StudyConfig) -> dict[str, float] | None:
-    """Azimuths of every channel in the StationXML, for 1/2 -> E/N (None without one)."""
-    path = cfg.stations.inventory
-    if not path:
-        return None
-    from obspy import read_inventory
-
-    try:
-        inv = read_inventory(path)
-    except Exception:
+def _orientation(inv) -> dict[str, float] | None:
+    """Azimuths of every channel in the inventory, for 1/2 -> E/N (None without one)."""
+    if inv is None:
         return None
     return {
         f"{n.code}.{s.code}.{c.location_code}.{c.code}": float(c.azimuth)
@@ -128,6 +121,19 @@ def _orientation(cfg: StudyConfig) -> dict[str, float] | None:
         for c in s
         if c.azimuth is not None
     }
+
+
+def _inventory(cfg: StudyConfig):
+    """The study's StationXML (once per process), or None; required for response removal."""
+    from faultprobe.pipelines.response import read_inventory_cached
+
+    path = cfg.stations.inventory
+    try:
+        return read_inventory_cached(path) if path else None
+    except Exception as err:
+        if cfg.waveforms.remove_response:
+            raise IngestError(f"remove_response needs the StationXML {path}: {err}") from None
+        return None
 
 
 def process_block(cfg: StudyConfig, spec: BlockSpec, source: Source | None = None):
@@ -158,7 +164,11 @@ def process_block(cfg: StudyConfig, spec: BlockSpec, source: Source | None = Non
                         None, "error", "no theoretical P (pair beyond the travel-time table)", 0
                     )
                 )
-    batch = process(items, ws.ravel(), p.ravel(), s, _orientation(cfg))
+    inv = _inventory(cfg)
+    if cfg.waveforms.remove_response and inv is None:
+        raise IngestError("remove_response = true needs [stations] inventory (a StationXML file)")
+    responses = inv if cfg.waveforms.remove_response else None
+    batch = process(items, ws.ravel(), p.ravel(), s, _orientation(inv), responses)
     rows = pd.DataFrame(
         {
             "event_id": np.repeat(spec.event_ids.astype(str), n_st),

@@ -50,6 +50,7 @@ class Native:
     rate: float
     azimuths: tuple[float, float] | None  # of components 1 and 2, when rotated later
     notes: list[str]
+    seed_ids: list[str | None]  # per component E, N, Z (None where absent)
 
 
 @dataclass
@@ -110,7 +111,8 @@ def to_native(
             data[c, off + lo : off + hi] = np.where(seen, target, x[lo:hi])
     if conflicts:
         notes.append(f"overlapping records disagree on {conflicts} samples; first kept")
-    return Native(data, anchor, rate, azimuths, notes)
+    seeds = [by_comp[c][0].seed_id if by_comp.get(c) else None for c in COMPONENTS]
+    return Native(data, anchor, rate, azimuths, notes, seeds)
 
 
 def _fill_nan(x: np.ndarray) -> np.ndarray:
@@ -305,7 +307,15 @@ def _process_rate(
     if s.detrend != "none":
         cut = detrend(cut, s.detrend)
     if responses is not None:
-        cut = responses(cut, [i for i in idx], s.sampling_rate)
+        from faultprobe.pipelines.response import remove_response
+
+        t_ns = anchors + np.round(j0 * NS / s.sampling_rate).astype(np.int64)
+        seeds = [nat.seed_ids for _, nat in group]
+        cut, problems = remove_response(cut, seeds, t_ns, responses, s.sampling_rate)
+        for r, problem in enumerate(problems):
+            if problem and code[r] != CODES["no_data"]:
+                code[r] = CODES["error"]
+                why[r].append(problem)
     if s.bandpass_hz is not None:
         cut = bandpass(np.nan_to_num(cut), s.bandpass_hz, s.sampling_rate)
     nodata = code == CODES["no_data"]

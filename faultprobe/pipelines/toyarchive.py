@@ -330,3 +330,53 @@ inventory = "stations.xml"
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+def write_toy_inventory(folder: str, study: ToyStudy, name: str = "stations.xml") -> str:
+    """StationXML for the toy stations: a 120 s broadband velocity response, E/N/Z azimuths."""
+    from obspy.core.inventory import Channel, Inventory, Network, Site, Station
+    from obspy.core.inventory.response import Response
+
+    nets: dict[str, list] = {}
+    for r in study.stations.itertuples():
+        chans = []
+        for comp, az, dip in (("E", 90.0, 0.0), ("N", 0.0, 0.0), ("Z", 0.0, -90.0)):
+            resp = Response.from_paz(
+                zeros=[0j, 0j],
+                poles=[-0.037 + 0.037j, -0.037 - 0.037j, -251.3 + 0j],
+                stage_gain=1500.0 * 2**23 / 20.0,
+                input_units="M/S",
+                output_units="COUNTS",
+                normalization_frequency=1.0,
+                pz_transfer_function_type="LAPLACE (RADIANS/SECOND)",
+            )
+            chans.append(
+                Channel(
+                    f"{r.channels}{comp}",
+                    "",
+                    r.latitude,
+                    r.longitude,
+                    r.elevation_m,
+                    0.0,
+                    azimuth=az,
+                    dip=dip,
+                    sample_rate=r.sampling_rate,
+                    response=resp,
+                )
+            )
+        nets.setdefault(r.network, []).append(
+            Station(
+                r.station,
+                r.latitude,
+                r.longitude,
+                r.elevation_m,
+                channels=chans,
+                site=Site(r.station),
+            )
+        )
+    inv = Inventory(
+        [Network(k, stations=v) for k, v in nets.items()], source="faultprobe toy archive"
+    )
+    path = os.path.join(folder, name)
+    inv.write(path, format="STATIONXML")
+    return path
