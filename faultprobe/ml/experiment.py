@@ -69,13 +69,21 @@ def select_events(ds, spec: RunSpec) -> EventSelection:
     ok, counts = _status(ds, spec.stations)
     lab, names = labels.make_labels(events["origin_time"], spec.labelling)
     lab = np.where(ok, lab, labels.UNLABELLED)
+    # A wrong-date run keeps the events and split of the true-date run (Table 2 of the
+    # paper: same events, only the training labels move), so its test set holds events
+    # of the false interval.
+    true_lab = lab
+    if spec.labelling.false_mainshock is not None:
+        real = spec.labelling.model_copy(update={"false_mainshock": None})
+        true_lab = np.where(ok, labels.make_labels(events["origin_time"], real)[0], -1)
     if spec.balance:
-        lab = np.where(
-            labels.balance(lab, spec.labelling.n_classes, spec.seed), lab, labels.UNLABELLED
-        )
+        keep = labels.balance(true_lab, spec.labelling.n_classes, spec.seed)
+        lab = np.where(keep, lab, labels.UNLABELLED)
+        true_lab = np.where(keep, true_lab, labels.UNLABELLED)
     if spec.labelling.shuffle:
         lab = labels.shuffle_labels(lab, spec.seed)
-    codes = splits.make_split(_seconds(events["origin_time"]), lab, spec.split, spec.seed)
+    split_lab = true_lab if spec.labelling.false_mainshock is not None else lab
+    codes = splits.make_split(_seconds(events["origin_time"]), split_lab, spec.split, spec.seed)
     lab = np.where(codes >= 0, lab, labels.UNLABELLED)
     return EventSelection(events, ok, lab, codes, names, counts)
 
