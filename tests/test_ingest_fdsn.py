@@ -17,6 +17,8 @@ from faultprobe.pipelines.fdsn import _redact
 from faultprobe.pipelines.ingest import ingest
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 
+pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
+
 RATE, CONCURRENT = 4.0, 2
 
 

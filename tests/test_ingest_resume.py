@@ -12,12 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
 from distributed import Client, LocalCluster
 
 from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import ingest
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
+
+pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
 
 def _start(config: str) -> subprocess.Popen:
@@ -53,7 +56,7 @@ def _kill_when(
 
 def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    study = write_toy_study(str(a), n_events=24)
+    study = write_toy_study(str(a), n_events=16)
     cfg_a = write_toy_config(str(a), study, waveforms={"block_size": 2})
     b.mkdir()
     (b / "store").mkdir()
@@ -71,7 +74,7 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path):
         ingest(load_config(cfg_a), progress=False, client=client)  # the uninterrupted run
 
     landed = []
-    for blocks, after in ((None, 2.0), (2, None), (7, None)):
+    for blocks, after in ((None, 2.0), (2, None), (5, None)):
         landed.append(_kill_when(_start(cfg_b), twin.store, blocks, after))
         assert not (Path(twin.store) / "ingest" / "complete.json").exists() or not landed[-1]
     assert sum(landed) >= 2, landed  # most kills hit a run in progress
@@ -90,6 +93,6 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path):
 
     tx = pd.read_parquet(f"{study.store}/traces.parquet")
     ty = pd.read_parquet(f"{twin.store}/traces.parquet")
-    assert len(ty) == 24 * len(study.stations)
+    assert len(ty) == 16 * len(study.stations)
     assert not ty.duplicated(["event_id", "network", "station"]).any()
     pd.testing.assert_frame_equal(tx, ty)

@@ -15,6 +15,8 @@ from faultprobe.pipelines.ingest import ingest
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 from faultprobe.store import Store
 
+pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
+
 
 def _free_port() -> int:
     with socket.socket() as s:

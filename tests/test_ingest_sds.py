@@ -14,6 +14,8 @@ from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import IngestError, ingest
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 from faultprobe.pipelines.velocity import (
+
+pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
     KM_PER_DEGREE,
     PTable,
     carannante_nd_text,
@@ -218,3 +220,13 @@ def test_response_removal_matches_obspy(tmp_path, client):
     tr.remove_response(read_inventory(inv_path), output="VEL", water_level=60, taper_fraction=0.05)
     ours = cell.waveform.values[2].astype(np.float64)
     np.testing.assert_allclose(ours, tr.data, rtol=0, atol=1e-5 * np.abs(tr.data).max())
+
+
+def test_info_prints_what_the_store_holds(built, capsys):
+    from faultprobe.cli import main
+
+    study, _, _ = built
+    assert main(["info", study.store]) == 0
+    out = capsys.readouterr().out
+    assert "events: 12" in out and "IV.DEF" in out and "missing_component" in out
+    assert "chunks (4, 1, 3, 2500)" in out and "MB on disk" in out

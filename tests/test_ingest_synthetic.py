@@ -13,6 +13,8 @@ from distributed import Client, LocalCluster
 
 from faultprobe.pipelines.ingest import ingest
 
+pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
+
 presets = pytest.importorskip("faultprobe.synthetic.presets")
 
 
