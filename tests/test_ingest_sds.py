@@ -14,14 +14,14 @@ from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import IngestError, ingest
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 from faultprobe.pipelines.velocity import (
-
-pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
     KM_PER_DEGREE,
     PTable,
     carannante_nd_text,
     epicentral_km,
     taup_model,
 )
+
+pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
 
 def _utc(value) -> UTCDateTime:
