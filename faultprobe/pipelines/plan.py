@@ -16,6 +16,16 @@ import pandas as pd
 from faultprobe.config import Waveforms
 from faultprobe.pipelines.velocity import PTable, epicentral_km
 
+OPERATIONAL = (
+    "max_requests_per_second",
+    "max_concurrent_requests",
+    "request_timeout_s",
+    "max_attempts",
+    "retry_backoff_s",
+    "max_bulk_items",
+    "eida_token",
+    "cache",
+)
 EVENT_COLUMNS = ["event_id", "origin_time", "latitude", "longitude", "depth_km"]
 STATION_COLUMNS = [
     "network",
@@ -124,7 +134,11 @@ def make_plan(
     p_ns = origin[:, None] + np.round(np.nan_to_num(tt, nan=0.0) * 1e9).astype(np.int64)
     p_ns = np.where(np.isnan(tt), np.iinfo(np.int64).min, p_ns)
     digest = hashlib.sha256()
-    digest.update(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode())
+    # What changes the cube's content; request limits, retries and timeouts may change
+    # between an interrupted run and its resumption.
+    operational = set(OPERATIONAL)
+    content = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in operational}
+    digest.update(json.dumps(content, sort_keys=True).encode())
     digest.update(
         pd.util.hash_pandas_object(events[EVENT_COLUMNS], index=False).to_numpy().tobytes()
     )

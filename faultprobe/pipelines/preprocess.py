@@ -17,7 +17,7 @@ import numpy as np
 from scipy import signal
 
 from faultprobe.pipelines.sources import Fetched
-from faultprobe.pipelines.status import CODES
+from faultprobe.pipelines.status import CODES, worst
 
 COMPONENTS = ("E", "N", "Z")
 NS = 10**9
@@ -235,7 +235,7 @@ def _process_rate(
     empty = nan.all(axis=-1)  # (m, 3)
     zero = ~empty & (np.nan_to_num(np.abs(w)).max(axis=-1) == 0)
     dead = empty | zero
-    gap_s = nan.sum(axis=-1).max(axis=-1) / rate * ~empty.all(axis=-1)
+    gap_s = np.where(empty, 0, nan.sum(axis=-1)).max(axis=-1) / rate  # present components
     partial_gap = (nan.any(axis=-1) & ~empty).any(axis=-1)
     clipped = (np.nan_to_num(np.abs(w)).max(axis=-1) >= s.clip_counts) | _runs_at_extreme(
         w, s.clip_run
@@ -258,15 +258,12 @@ def _process_rate(
                 why[r].append(f"{COMPONENTS[c]} {'all zero' if zero[r, c] else 'missing'}")
         if partial_gap[r]:
             if gap_s[r] > s.max_gap_s:
-                code[r] = (
-                    max(code[r], CODES["gap"]) if code[r] != CODES["missing_component"] else code[r]
-                )
+                code[r] = worst(code[r : r + 1], np.array([CODES["gap"]]))[0]
                 why[r].append(f"gap of {gap_s[r]:.2f} s in the window")
             else:
                 why[r].append(f"filled gap of {gap_s[r]:.2f} s")
         if clipped[r]:
-            if code[r] == 0:
-                code[r] = CODES["clipped"]
+            code[r] = worst(code[r : r + 1], np.array([CODES["clipped"]]))[0]
             why[r].append("clipped (flat top at the peak value)")
     if bad:
         status[idx] = code
