@@ -123,6 +123,8 @@ def _catalog_times(cfg: StudyConfig, store: Store) -> np.ndarray:
 
         t = read_catalog(cfg.catalog).events["origin_time"]
     except Exception:  # no readable catalog: the study's selected events still count
+        if not store.exists(EVENTS):
+            return np.zeros(0, dtype=np.int64)
         t = store.read_table(EVENTS)["origin_time"]
     return np.sort(pd.DatetimeIndex(t).as_unit("ns").asi8)
 

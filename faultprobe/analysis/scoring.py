@@ -132,7 +132,7 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     ints = ["n_classes", "seed", "nm", "nc"]
     df[ints] = df[ints].fillna(-1).astype("int64")
     df["n_test"] = df["n_test"].fillna(0).astype("int64")
-    df["cached"] = df["cached"].fillna(False).astype(bool)
+    df["cached"] = df["cached"].astype(object).where(df["cached"].notna(), False).astype(bool)
     for c in (
         "key",
         "run_id",
@@ -150,7 +150,7 @@ def frame(rows: list[dict]) -> pd.DataFrame:
         "device",
         "finished_at",
     ):
-        df[c] = df[c].fillna("").astype(str)
+        df[c] = df[c].astype(object).where(df[c].notna(), "").astype(str)
     floats = [
         "band_lo_hz", "band_hi_hz", "accuracy", "balanced_accuracy", "recall_pre",
         "recall_post", "chance_lo", "chance_hi", "fp", "accuracy_fake_labels", "seconds",

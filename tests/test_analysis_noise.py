@@ -1,0 +1,82 @@
+"""Noise windows from an SDS archive: STA/LTA and catalog checks, the cube's layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from obspy import Stream, Trace, UTCDateTime
+
+from faultprobe.analysis.grid import seasonality_runs
+from faultprobe.analysis.noise import build_noise_cube
+from faultprobe.config import parse_config
+from faultprobe.ml import dataset
+from faultprobe.store import Store
+
+FS = 100.0
+DAYS = 6
+SECONDS = 1200  # 20 minutes of data a day, from 01:00
+
+
+def _write_sds(root, burst_at: UTCDateTime) -> None:
+    rng = np.random.default_rng(0)
+    for d in range(DAYS):
+        t0 = UTCDateTime(2015, 3, 1, 1) + d * 86400
+        st = Stream()
+        for comp in "ENZ":
+            x = rng.standard_normal(int(SECONDS * FS)) * 100
+            if d == 1 and comp == "Z":  # an impulsive arrival STA/LTA must catch
+                i = int((burst_at - t0) * FS)
+                x[i : i + 300] += 5000 * np.exp(-np.arange(300) / 60.0) * rng.standard_normal(300)
+            tr = Trace(x.astype(np.int32))
+            tr.stats.update(
+                {"network": "XX", "station": "AAA", "channel": f"HH{comp}",
+                 "sampling_rate": FS, "starttime": t0}
+            )  # fmt: skip
+            st += tr
+        for tr in st:
+            day = tr.stats.starttime
+            path = root / f"{day.year}/XX/AAA/{tr.stats.channel}.D"
+            path.mkdir(parents=True, exist_ok=True)
+            name = f"XX.AAA..{tr.stats.channel}.D.{day.year}.{day.julday:03d}"
+            tr.write(str(path / name), format="MSEED", encoding="STEIM2")
+
+
+def test_noise_cube_rejects_triggered_and_catalog_windows(tmp_path):
+    day0 = UTCDateTime(2015, 3, 1, 1)
+    # windows are laid on 25 s steps; with 4 a day of 48 candidates: candidates 0, 16, 31, 47
+    burst = day0 + 86400 + 16 * 25 + 10
+    quake = day0 + 2 * 86400 + 31 * 25 + 12
+    _write_sds(tmp_path / "sds", burst)
+    store = Store(str(tmp_path / "store"))
+    store.write_table(pd.DataFrame({"origin_time": [pd.Timestamp(quake.datetime, tz="UTC")]}),
+                      "events.parquet")  # fmt: skip
+    raw = {
+        "study": {"name": "n", "store": store.root, "start": "2015-01-01", "end": "2015-12-31"},
+        "mainshock": {"name": "m", "time": "2015-06-01", "latitude": 42.8, "longitude": 13.1,
+                      "depth_km": 9, "magnitude": 6},
+        "fault": {"strike": 155, "dip": 47},
+        "catalog": {"path": str(tmp_path / "no-catalog.txt")},
+        "stations": {"codes": ["XX.AAA"], "inventory": "x.xml"},
+        "waveforms": {"source": "sds", "sds_root": str(tmp_path / "sds")},
+        "experiments": {"seasonality": {"enabled": True, "windows_per_day": 4,
+                                        "event_margin_s": 30.0, "min_windows": 4}},
+    }  # fmt: skip
+    cfg = parse_config(raw)
+    line = build_noise_cube(cfg, client=None, progress=False)
+    assert "2 rejected" in line, line
+    noise = Store(store.url("noise"))
+    ds = dataset.open_cube(noise)
+    assert ds.sizes["event"] == DAYS * 4 - 2
+    assert ds.sizes["time"] == 2500 and list(ds["component"].values) == ["E", "N", "Z"]
+    ev = dataset.event_table(ds)
+    starts = ev["origin_time"] - pd.Timedelta(seconds=5)
+    assert (np.diff(starts.to_numpy()).astype("timedelta64[s]").astype(int) > 0).all()
+    bad = [pd.Timestamp(t.datetime, tz="UTC") for t in (burst, quake)]
+    for t in bad:
+        assert not ((starts <= t) & (t < starts + pd.Timedelta(seconds=25))).any()
+    sl = dataset.read_station_slice(ds, ["XX.AAA"])
+    assert sl.ok.all() and np.isfinite(sl.x).all()
+    assert "exists" in build_noise_cube(cfg, progress=False)  # a second call keeps it
+    # spans of the noise cube become calendar runs on the noise store
+    runs = seasonality_runs(cfg, ev["origin_time"], None)
+    assert runs == [] or all(r.store == "noise" for r in runs)
