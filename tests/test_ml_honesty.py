@@ -66,13 +66,13 @@ def _inside_chance(result: dict) -> bool:
 
 
 def test_no_effect_no_seasonal_noise_is_at_chance(null_store):
-    r = run_experiment(null_store, _spec(8), log=None)
+    r = run_experiment(null_store, _spec(6), log=None)
     assert r["test"]["n"] >= 50
     assert _inside_chance(r), (r["test"]["accuracy"], r["chance_99"])
 
 
 def test_shuffled_labels_are_at_chance(effect_store):
-    r = run_experiment(effect_store, _spec(8, shuffle=True), log=None)
+    r = run_experiment(effect_store, _spec(6, shuffle=True), log=None)
     assert _inside_chance(r), (r["test"]["accuracy"], r["chance_99"])
 
 
@@ -150,3 +150,6 @@ def test_cli_train_and_evaluate_a_false_date_run(tmp_path, effect_store, capsys)
     out = capsys.readouterr().out
     assert "accuracy" in out and (tmp_path / "p.parquet").exists()
     assert main(["evaluate", str(tmp_path / "runs" / "nope")]) == 2
+    assert main(["train", str(cfg), "--labelling", "binary", "--classes", "4", "-q"]) == 2
+    assert main(["train", str(cfg), "--station", "XX.NOPE", "-q"]) == 2
+    assert "XX.NOPE" in capsys.readouterr().err

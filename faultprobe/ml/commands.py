@@ -61,6 +61,24 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def train_command(cfg: StudyConfig, args: argparse.Namespace) -> int:
+    """Handler of `faultprobe train`: a bad option or station is an error line, exit 2."""
+    try:
+        return _train(cfg, args)
+    except (ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Handler of `faultprobe evaluate`."""
+    try:
+        return _evaluate(args)
+    except (ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _train(cfg: StudyConfig, args: argparse.Namespace) -> int:
     from faultprobe.ml.experiment import run_experiment
     from faultprobe.ml.spec import spec_from_config
     from faultprobe.store import Store
@@ -101,7 +119,7 @@ def train_command(cfg: StudyConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_command(args: argparse.Namespace) -> int:
+def _evaluate(args: argparse.Namespace) -> int:
     from faultprobe.ml.experiment import evaluate_run
     from faultprobe.ml.runs import run_folder_from_path
 
