@@ -99,7 +99,7 @@ def test_killed_grid_restarts_with_only_the_missing_runs(toy_root, tmp_path):
     cmd.append("-q")
     proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.DEVNULL)
     store = Store(root)
-    deadline = time.time() + 150
+    deadline = time.time() + 300
     try:
         while time.time() < deadline and proc.poll() is None:
             if store.exists("results.parquet") and len(read_results(store)) >= 2:
@@ -111,7 +111,7 @@ def test_killed_grid_restarts_with_only_the_missing_runs(toy_root, tmp_path):
         proc.wait()
     before = read_results(store)
     assert 1 <= len(before) < n_runs, "the grid should have been killed part-way"
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=480)
     assert done.returncode == 0, done.stderr[-2000:]
     after = read_results(store)
     assert len(after) == n_runs and (after["status"] == "ok").all()
