@@ -39,6 +39,7 @@ class SynthSummary:
     spans: int = 0
     records: int = 0
     sds_files: int = 0
+    task_cpu_s: float = 0.0  # CPU seconds spent rendering and writing waveforms
     seconds: dict[str, float] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
 
@@ -49,6 +50,8 @@ class SynthSummary:
             f"  records: {self.records}   spans: {self.spans}   SDS files: {self.sds_files}",
         ]
         lines += [f"  {name}: {sec:.1f} s" for name, sec in self.seconds.items()]
+        if self.task_cpu_s:
+            lines.append(f"  waveform CPU time (all workers): {self.task_cpu_s:.1f} s")
         lines += [f"  wrote {f}" for f in self.files]
         return "\n".join(lines)
 
@@ -89,24 +92,33 @@ def synthesize(cfg: StudyConfig, progress: bool = True, parallel: bool = True) -
     summary.records = len(archive.events) * n_st
     root = out / SDS_DIR
     if parallel:
-        summary.sds_files = _write_sds_dask(cfg, n_st, root, progress)
+        summary.sds_files, summary.task_cpu_s = _write_sds_dask(cfg, n_st, root, progress)
     else:
         bar = tqdm(total=summary.spans, desc="synth: spans", unit="span", disable=not progress)
+        cpu = time.process_time()
         summary.sds_files = sum(
             write_station_sds(archive, i, root, bar.update) for i in range(n_st)
         )
+        summary.task_cpu_s = time.process_time() - cpu
         bar.close()
     summary.files.append(SDS_DIR + "/")
     summary.seconds["waveforms"] = time.perf_counter() - t
     return summary
 
 
-def _station_task(cfg: StudyConfig, i: int, root: str) -> int:
-    """One Dask task: rebuild the (cheap, deterministic) archive and write station i."""
-    return write_station_sds(SyntheticArchive(cfg), i, Path(root))
+def _station_task(cfg: StudyConfig, i: int, root: str) -> tuple[int, float]:
+    """One Dask task: rebuild the (cheap, deterministic) archive and write station i.
+
+    Returns the number of files written and the CPU seconds the task used.
+    """
+    cpu = time.process_time()
+    files = write_station_sds(SyntheticArchive(cfg), i, Path(root))
+    return files, time.process_time() - cpu
 
 
-def _write_sds_dask(cfg: StudyConfig, n_stations: int, root: Path, progress: bool) -> int:
+def _write_sds_dask(
+    cfg: StudyConfig, n_stations: int, root: Path, progress: bool
+) -> tuple[int, float]:
     from distributed import as_completed
 
     from faultprobe.cluster.connect import connect
@@ -116,9 +128,11 @@ def _write_sds_dask(cfg: StudyConfig, n_stations: int, root: Path, progress: boo
             client.submit(_station_task, cfg, i, str(root), pure=False) for i in range(n_stations)
         ]
         bar = tqdm(total=n_stations, desc="synth: stations", unit="station", disable=not progress)
-        files = 0
+        files, cpu = 0, 0.0
         for fut in as_completed(futures):
-            files += fut.result()
+            n, sec = fut.result()
+            files += n
+            cpu += sec
             bar.update(1)
         bar.close()
-    return files
+    return files, cpu
