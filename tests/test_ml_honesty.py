@@ -125,7 +125,13 @@ def test_evaluate_reproduces_the_test_score(effect_store, effect_run):
 def _config(tmp_path: Path, store: str) -> Path:
     raw = tomllib.loads((ROOT / "configs" / "norcia2016.toml").read_text())
     raw["study"]["store"] = store
-    raw["train"] = {"width": 0.125, "epochs": 2, "window_s": [-1.0, 3.0], "device": "cpu"}
+    raw["train"] = {
+        "width": 0.125,
+        "epochs": 2,
+        "window_s": [-1.0, 3.0],
+        "device": "cpu",
+        "seeds": [1, 2],
+    }
     path = tmp_path / "study.toml"
     path.write_text(dump_toml(parse_config(raw, base=tmp_path)))
     return path
@@ -150,6 +156,8 @@ def test_cli_train_and_evaluate_a_false_date_run(tmp_path, effect_store, capsys)
     out = capsys.readouterr().out
     assert "accuracy" in out and (tmp_path / "p.parquet").exists()
     assert main(["evaluate", str(tmp_path / "runs" / "nope")]) == 2
+    assert main(["train", str(cfg), "--all-seeds", "--epochs", "1", "-q"]) == 0
+    assert "over seeds [1, 2]" in capsys.readouterr().out
     assert main(["train", str(cfg), "--labelling", "binary", "--classes", "4", "-q"]) == 2
     assert main(["train", str(cfg), "--station", "XX.NOPE", "-q"]) == 2
     assert "XX.NOPE" in capsys.readouterr().err

@@ -138,3 +138,16 @@ def test_weights_round_trip_through_safetensors(tmp_path):
     x = torch.randn(2, 6, 100)
     with torch.no_grad():
         assert torch.equal(back(x), m(x))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_training_uses_mixed_precision_and_is_deterministic():
+    x, y = _toy(n=256, length=400)
+    opts = Training(epochs=3, batch_size=32, patience=0, device="cuda")
+    m1, r1 = _fit(x, y, 3, opts=opts)
+    m2, r2 = _fit(x, y, 3, opts=opts)
+    assert r1.device.startswith("cuda") and r1.precision in ("bfloat16", "float16")
+    assert r1.history == r2.history
+    probs, _ = predict(m1, x, 64)
+    assert probs.shape == (256, 2) and np.isfinite(probs).all()

@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from faultprobe.config import StudyConfig
 
 TRAIN_HELP = (
@@ -37,6 +39,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         help="how events become classes (default from [train]; odd --classes means phases)",
     )
     p.add_argument("--seed", type=int, help="seed (default: the first of [train].seeds)")
+    p.add_argument(
+        "--all-seeds",
+        action="store_true",
+        help="one run per seed of [train].seeds, then mean ± std of test accuracy",
+    )
     p.add_argument("--false-date", help="a false mainshock time (wrong-date diagnostic)")
     p.add_argument("--shuffle-labels", action="store_true", help="null test: permute labels")
     p.add_argument("--split", choices=["temporal", "blocked"])
@@ -108,14 +115,18 @@ def _train(cfg: StudyConfig, args: argparse.Namespace) -> int:
         upd["model"] = {**spec.model.model_dump(), "width": args.width}
     spec = type(spec).model_validate({**spec.model_dump(), **upd})
     store = Store(cfg.study.store)
-    result = run_experiment(store, spec, progress=not args.quiet, overwrite=args.overwrite)
-    if result.get("cached"):
-        t = result["test"]
-        print(
-            f"run {spec.run_id} already finished: test accuracy {t['accuracy']:.3f} "
-            f"(use --overwrite to retrain)"
-        )
-    print(_render_scores(result["test"]))
+    seeds = list(cfg.train.seeds) if args.all_seeds else [spec.seed]
+    acc = []
+    for seed in seeds:
+        run = spec.model_copy(update={"seed": seed})
+        result = run_experiment(store, run, progress=not args.quiet, overwrite=args.overwrite)
+        if result.get("cached"):
+            print(f"run {run.run_id} already finished (use --overwrite to retrain)")
+        print(_render_scores(result["test"]))
+        acc.append(result["test"]["accuracy"])
+    if len(acc) > 1:
+        a = np.asarray(acc)
+        print(f"test accuracy over seeds {seeds}: {a.mean():.3f} ± {a.std(ddof=1):.3f}")
     return 0
 
 
