@@ -89,12 +89,12 @@ def test_failed_run_is_recorded_and_the_others_finish(toy_root, client, tmp_path
 def test_killed_grid_restarts_with_only_the_missing_runs(toy_root, tmp_path):
     root = str(tmp_path / "store")
     write_toy_store(root, ToyStudy(n_events=240, window_s=(-1.0, 2.0), dtstar_jump=0.02, seed=3))
-    raw = _raw(root, table1={"classes": [2, 4], "seeds": [1, 2]})
+    raw = _raw(root, table1={"classes": [2, 4], "seeds": [1]})
     cfg = parse_config(raw)
     path = tmp_path / "grid.toml"
     path.write_text(dump_toml(cfg))
     n_runs = len(expand(cfg, grids=["table1"]))
-    assert n_runs == 8
+    assert n_runs == 4
     cmd = [sys.executable, "-m", "faultprobe.cli", "experiments", str(path), "--grid", "table1"]
     cmd.append("-q")
     proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.DEVNULL)
@@ -102,7 +102,7 @@ def test_killed_grid_restarts_with_only_the_missing_runs(toy_root, tmp_path):
     deadline = time.time() + 300
     try:
         while time.time() < deadline and proc.poll() is None:
-            if store.exists("results.parquet") and len(read_results(store)) >= 2:
+            if store.exists("results.parquet") and len(read_results(store)) >= 1:
                 break
             time.sleep(0.5)
     finally:
