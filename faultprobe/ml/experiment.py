@@ -97,7 +97,7 @@ def _predictions(sel_events, codes, true, probs, names, real=None) -> pd.DataFra
     df = pd.DataFrame(
         {
             "event_id": sel_events["event_id"].to_numpy(),
-            "origin_time": sel_events["origin_time"].to_numpy(),
+            "origin_time": pd.DatetimeIndex(sel_events["origin_time"]),
             "split": pd.Series(codes).map(splits.SPLIT_NAMES).to_numpy(),
             "true": true.astype(np.int64),
             "pred": probs.argmax(axis=1).astype(np.int64),

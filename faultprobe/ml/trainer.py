@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -78,7 +78,6 @@ class FitResult:
     seconds: float
     stopped_early: bool = False
     resumed_from: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
 @torch.no_grad()
