@@ -132,8 +132,14 @@ def run_experiment(
     if log:
         log(f"run {spec.run_id}: {used.size} events; traces {sel.status_counts}")
         log(splits.render_composition(comp))
-    x = _inputs(ds, spec, used)
     y, codes = sel.labels[used], sel.split[used]
+    sizes = np.bincount(codes, minlength=3)
+    if sizes.min() == 0:
+        raise ValueError(
+            f"run {spec.run_id}: train/val/test have {sizes.tolist()} events; "
+            "too few usable events for this labelling and split"
+        )
+    x = _inputs(ds, spec, used)
     n = spec.labelling.n_classes
     torch.manual_seed(spec.seed)
     m = spec.model

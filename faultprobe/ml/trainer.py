@@ -166,7 +166,7 @@ def fit(
         perm = torch.randperm(len(xt), generator=g)
         torch.manual_seed(seed * 7919 + epoch)
         model.train()
-        total, seen = 0.0, 0
+        total, seen = torch.zeros((), device=device), 0
         bar = tqdm(
             _batches(len(xt), opts.batch_size, perm),
             desc=f"epoch {epoch + 1}/{opts.epochs}",
@@ -174,7 +174,7 @@ def fit(
             leave=False,
             unit="batch",
         )
-        for b in bar:
+        for i, b in enumerate(bar):
             b = b.to(xt.device)
             xb = xt[b].to(device, non_blocking=True)
             yb = yt[b].to(device, non_blocking=True)
@@ -184,9 +184,11 @@ def fit(
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
-            total += loss.item() * len(b)
+            total += loss.detach() * len(b)
             seen += len(b)
-            bar.set_postfix(loss=f"{total / seen:.4f}")
+            if progress and i % 10 == 0:  # .item() waits for the GPU: not every batch
+                bar.set_postfix(loss=f"{total.item() / seen:.4f}")
+        total = total.item()
         val_loss, val_acc = _mean_loss(model, xv, yv, 256, device, amp)
         history.append(
             {
