@@ -51,8 +51,10 @@ def render_noise(
     shaped = _unit_shape(nfft, float(sampling_rate))
     g = np.random.Generator(np.random.SFC64([int(seed), 11]))
     # uniform real and imaginary parts of unit variance: Gaussian in time by the CLT
-    spec = (g.random((3, len(shaped), 2)) - 0.5).view(np.complex128)[..., 0]
-    spec *= shaped * np.sqrt(12.0)
+    spec = g.random((3, len(shaped), 2), dtype=np.float32)
+    spec -= np.float32(0.5)
+    spec = spec.view(np.complex64)[..., 0]
+    spec *= shaped
     x = sfft.irfft(spec, n=nfft, axis=-1)[:, :n]
     # the cycles change slowly: evaluate them every 10 s and interpolate
     step_ns = int(round(1e9 / sampling_rate))
@@ -74,7 +76,7 @@ def _unit_shape(nfft: int, sampling_rate: float) -> np.ndarray:
     if nfft % 2 == 0:
         weight[-1] = 1.0
     rms = np.sqrt(np.sum(weight * 2.0 * a**2)) / nfft
-    out = a / rms
+    out = (a / rms * np.sqrt(12.0)).astype(np.float32)  # sqrt(12): unit-variance uniforms
     out.flags.writeable = False
     return out
 
