@@ -204,7 +204,8 @@ def run_experiment(
         t = scores["test"]
         log(
             f"test: accuracy {t['accuracy']:.3f}, balanced {t['balanced_accuracy']:.3f} "
-            f"on {t['n']} events (best epoch {result.best_epoch + 1}); "
+            f"on {t['n']} events (best epoch {result.best_epoch + 1}, {result.device}, "
+            f"{result.precision}, {result.seconds:.0f} s); "
             f"run folder {store.url('runs', spec.run_id)}"
         )
     return {**out, "cached": False}
