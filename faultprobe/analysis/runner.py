@@ -132,7 +132,7 @@ def run_grid(
     for run in todo:  # a run shared by grids (the bands baseline is a Table 1 run) trains once
         groups.setdefault((run.store, run.run_id), []).append(run)
     resources = {"GPU": 1} if gpu_workers(client) else None
-    futures = [
+    futures = {
         client.submit(
             execute_run,
             store.root,
@@ -141,13 +141,17 @@ def run_grid(
             key=f"faultprobe-run-{sub}|{run_id}",
             resources=resources,
             pure=False,
-        )
+        ): group
         for (sub, run_id), group in groups.items()
-    ]
+    }
     bar = tqdm(total=len(futures), desc="runs", unit="run", disable=not progress)
     try:
-        for fut in as_completed(futures):
-            rows = fut.result()
+        for fut in as_completed(list(futures)):
+            try:
+                rows = fut.result()
+            except Exception as err:  # the worker died (memory, kill): the run failed
+                text = f"{type(err).__name__}: {err}"
+                rows = [failed_row(run, text, 0.0) for run in futures[fut]]
             append_results(store, rows)
             bar.update(1)
             bar.set_postfix_str(f"{rows[0]['run_id']}: {rows[0]['status']}")
