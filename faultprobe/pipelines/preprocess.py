@@ -131,12 +131,12 @@ def _fill_nan(x: np.ndarray) -> np.ndarray:
 
 def _runs_at_extreme(w: np.ndarray, run: int) -> np.ndarray:
     """True where a (row, component) sits at its extreme value for `run` samples in a row."""
-    a = np.abs(w)
-    peak = np.nanmax(np.where(np.isnan(a), -np.inf, a), axis=-1, keepdims=True)
+    a = np.abs(np.nan_to_num(w))
+    peak = a.max(axis=-1, keepdims=True)
     at = (a == peak) & (peak > 0)
-    kernel = np.ones(run)
-    counts = signal.oaconvolve(at.astype(float), kernel[None, None, :], mode="valid", axes=-1)
-    return (counts > run - 0.5).any(axis=-1)
+    c = np.cumsum(at, axis=-1, dtype=np.int32)
+    c = np.concatenate([np.zeros(c.shape[:-1] + (1,), np.int32), c], axis=-1)
+    return (c[..., run:] - c[..., :-run] >= run).any(axis=-1)
 
 
 def _resample(x: np.ndarray, rate: float, target: float) -> tuple[np.ndarray, str | None]:
