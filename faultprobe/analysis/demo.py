@@ -50,8 +50,8 @@ DEMO_SIZE: dict[str, object] = {
     "synthetic.regions": [],
     "synthetic.effect.band_hz": [10.0, 50.0],
     "synthetic.noise_level": 3e-9,  # a quiet site: the 10-50 Hz change stands above noise
-    "synthetic.effect.dtstar_pre_max": 0.02,
-    "synthetic.effect.dtstar_jump": 0.1,
+    "synthetic.effect.dtstar_pre_max": 0.04,  # x exposure (~0.25 at NRCA) on each path
+    "synthetic.effect.dtstar_jump": 0.25,
     "train.window_s": [-0.5, 5.5],
     "train.width": 0.25,
     "train.epochs": 8,
