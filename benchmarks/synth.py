@@ -29,12 +29,12 @@ from faultprobe.synthetic.run import synthesize
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "synthetic-norcia.toml"
 
 
-def render_rate(n: int, batch: int, n_samples: int = 6000) -> float:
-    """Records per second rendered by `render_batch` with `batch` records per call."""
+def render_rate(n: int, batch: int, n_samples: int = 6000) -> tuple[float, float]:
+    """Records per second (wall, CPU) rendered by `render_batch`, `batch` records per call."""
     rng = np.random.default_rng(0)
     mw = rng.uniform(0.6, 3.0, n)
     r = rng.uniform(5.0, 30.0, n)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     for lo in range(0, n, batch):
         sl = slice(lo, lo + batch)
         render_batch(
@@ -42,7 +42,7 @@ def render_rate(n: int, batch: int, n_samples: int = 6000) -> float:
             n_samples=n_samples, seeds=np.arange(lo, lo + len(mw[sl])), tstar_p=0.005,
             tstar_s=0.01, dtstar=0.004,
         )  # fmt: skip
-    return n / (time.perf_counter() - t)
+    return n / (time.perf_counter() - t), n / (time.process_time() - cpu)
 
 
 def main() -> None:
@@ -57,11 +57,15 @@ def main() -> None:
     args = ap.parse_args()
 
     print(f"cpus visible: {len(os.sched_getaffinity(0))}   load average: {os.getloadavg()[0]:.1f}")
-    naive = render_rate(256, 1)
-    batched = render_rate(1024, 32)
-    print(f"render, 1 record per call : {naive:8.0f} records/s (60 s, 100 Hz, 3 components)")
-    print(f"render, 32 records per call: {batched:8.0f} records/s   ratio {batched / naive:.2f}x")
-
+    # alternate the two ways three times and keep each one's best: the machine may be shared
+    naive, batched = (0.0, 0.0), (0.0, 0.0)
+    for _ in range(3):
+        naive = max(naive, render_rate(128, 1), key=lambda x: x[1])
+        batched = max(batched, render_rate(512, 32), key=lambda x: x[1])
+    print("render (60 s, 100 Hz, 3 components), records/s by wall clock and by CPU time:")
+    print(f"  1 record per call  : {naive[0]:7.0f} wall  {naive[1]:7.0f} CPU")
+    print(f"  32 records per call: {batched[0]:7.0f} wall  {batched[1]:7.0f} CPU   "
+          f"ratio {batched[1] / naive[1]:.2f}x (CPU)")  # fmt: skip
     cfg = load_config(CONFIG)
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="faultprobe-synth-"))
     syn = cfg.synthetic.model_copy(
