@@ -119,3 +119,17 @@ def test_cache_records_survive_a_cut_line(tmp_path):
         f.write("500 9")  # a line cut by a crash
     got = cache.covered("XX.STA..HH", np.array([120, 300, 500]), np.array([390, 450, 600]))
     assert got.tolist() == [True, False, False]
+
+
+def test_an_empty_selection_is_a_clear_error(tmp_path):
+    import pytest
+
+    from faultprobe.config import load_config
+    from faultprobe.pipelines.ingest import IngestError, ingest
+    from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
+
+    study = write_toy_study(str(tmp_path), n_events=4, days=1)
+    study.events.iloc[:0].to_parquet(f"{study.store}/events.parquet")
+    cfg = load_config(write_toy_config(str(tmp_path), study))
+    with pytest.raises(IngestError, match="nothing to ingest: 0 events"):
+        ingest(cfg, progress=False)

@@ -267,6 +267,11 @@ def ingest(cfg: StudyConfig, progress: bool = True, client=None) -> Summary:
         cfg.waveforms,
         cfg.stations.network_aliases,
     )
+    if not len(plan.events) or not plan.stations:
+        raise IngestError(
+            f"nothing to ingest: {len(plan.events)} events and {len(plan.stations)} stations in "
+            f"{store.root} (run `faultprobe catalog` first, or widen the selection)"
+        )
     specs = block_specs(plan)
     url = store.url(CUBE)
     codec = _prepare(cfg, store, plan, specs)
