@@ -19,9 +19,15 @@ from faultprobe.config import load_config
 from faultprobe.store import Store
 
 SMALLER = {
+    "synthetic.background_per_day": 7.0,
+    "synthetic.omori_k": 35.0,
+    "train.epochs": 6,
     "experiments.table1.classes": [2],
     "experiments.bands.bands": [[2.0, 8.0], [15.0, 30.0]],
+    "experiments.pairs.max_pairs": 40,
 }
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
