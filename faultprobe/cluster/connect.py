@@ -20,7 +20,8 @@ def _make_cluster(cfg: Cluster):
             threads_per_worker=cfg.threads_per_worker,
             memory_limit=cfg.memory_limit,
             processes=True,
-            dashboard_address=":8787" if cfg.dashboard else None,
+            # ":0" picks a free port; None would mean the default :8787 and clash.
+            dashboard_address=":8787" if cfg.dashboard else ":0",
         )
     if cfg.kind == "local-cuda":
         try:
