@@ -99,6 +99,8 @@ def false_dates(t2: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:
     if len(true):
         ax.axhline(100 * true["accuracy_mean"].iloc[0], color="r", ls="--", label="true date")
     ax.axvline(ms, color="k", lw=1)
+    span = [*d, ms]
+    ax.set_xlim(min(span) - pd.Timedelta(days=7), max(span) + pd.Timedelta(days=7))
     ax.set_ylim(0, 102)
     ax.set_ylabel("%")
     ax.set_title("Models trained with wrong mainshock dates")
