@@ -80,11 +80,12 @@ def write_report(cfg: StudyConfig) -> Path:
     stations = store.read_table(STATIONS)
     ms = pd.Timestamp(cfg.mainshock.time)
     sec: list[str] = [f"<h1>faultprobe report: {html.escape(cfg.study.name)}</h1>"]
-    ok = int((results["status"] == "ok").sum())
+    ok = int(results.loc[results["status"] == "ok", "run_id"].nunique())
     sec.append(
         f"<p>Mainshock {html.escape(cfg.mainshock.name)} {ms:%Y-%m-%d %H:%M:%S} UTC; "
         f"{len(events)} events, {len(stations)} stations; {ok} finished runs, "
-        f"{int((results['status'] == 'failed').sum())} failed. Each run's folder is "
+        f"{int(results.loc[results['status'] == 'failed', 'run_id'].nunique())} failed. "
+        f"Each run's folder is "
         f"<code>runs/RUN_ID/</code> in the study store; all rows: "
         f"<code>results.parquet</code>.</p>"
     )
