@@ -16,22 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from faultprobe.earth import CARANNANTE2013
+
 EARTH_RADIUS_KM = 6371.0
 KM_PER_DEGREE = np.pi * EARTH_RADIUS_KM / 180.0
 
-# Carannante et al. (2013), JGR 118:5391, nodes with linear gradients between them
-# (values from reference/norcia2016.md): depth km, Vp km/s, Vs km/s.
-CARANNANTE2013 = np.array(
-    [
-        [0.0, 5.63, 2.80],
-        [4.0, 6.22, 3.34],
-        [8.0, 6.23, 3.386],
-        [12.0, 6.24, 3.39],
-        [20.0, 6.26, 3.37],
-        [30.0, 6.62, 3.64],
-        [80.0, 7.92, 4.33],
-    ]
-)
 MODELS = {"carannante2013": "carannante2013", "iasp91": "iasp91"}
 TABLE_DISTANCES_KM = np.arange(0.0, 151.0, 1.0)
 TABLE_DEPTHS_KM = np.arange(0.0, 41.0, 1.0)
