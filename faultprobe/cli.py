@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
 from faultprobe import __version__
 from faultprobe.config import ConfigError, load_config
@@ -108,14 +107,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     index = run_demo(args.out, progress=not args.quiet)
     print(f"report: {index}")
     return 0
-
-
-def _not_built(name: str) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        print(f"faultprobe {name}: not built yet in this version.", file=sys.stderr)
-        return 2
-
-    return handler
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
