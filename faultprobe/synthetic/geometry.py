@@ -11,19 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from faultprobe.catalogs.geometry import EARTH_RADIUS_KM, local_xy
 from faultprobe.config import Fault, Shock
-
-EARTH_RADIUS_KM = 6371.0088
-
-
-def local_xy(lat, lon, lat0: float, lon0: float) -> tuple[np.ndarray, np.ndarray]:
-    """East and north offsets (km) of points from (lat0, lon0)."""
-    lat = np.asarray(lat, dtype=float)
-    lon = np.asarray(lon, dtype=float)
-    mid = np.radians((lat + lat0) / 2.0)
-    east = EARTH_RADIUS_KM * np.radians(lon - lon0) * np.cos(mid)
-    north = EARTH_RADIUS_KM * np.radians(lat - lat0)
-    return east, north
 
 
 def latlon(east, north, lat0: float, lon0: float) -> tuple[np.ndarray, np.ndarray]:

@@ -16,18 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# depth km, Vp km/s, Vs km/s (Carannante et al. 2013, JGR 118:5391)
-CARANNANTE2013 = np.array(
-    [
-        [0.0, 5.63, 2.80],
-        [4.0, 6.22, 3.34],
-        [8.0, 6.23, 3.386],
-        [12.0, 6.24, 3.39],
-        [20.0, 6.26, 3.37],
-        [30.0, 6.62, 3.64],
-        [80.0, 7.92, 4.33],
-    ]
-)
+from faultprobe.earth import CARANNANTE2013
 
 LAYER_KM = 0.1
 
