@@ -1,7 +1,10 @@
 """Request limits per data centre: at most N requests in flight and R requests per second.
 
-One primitive gives both bounds: a semaphore of N slots where each slot is held at least
-N / R seconds, so no window of N / R seconds sees more than N request starts. Inside Dask
+One primitive gives both bounds: a semaphore of N slots where each slot is held N / R
+seconds after its request has ended.  A request reaches the server before its answer
+ends, so two requests through one slot reach the server at least N / R seconds apart,
+whatever the delays between taking a slot and sending: no window of N / R seconds sees
+more than N requests at the data centre, which is where the limit is counted. Inside Dask
 workers the semaphore and the pause (Retry-After) are Dask's, so the limits hold for the
 whole cluster; elsewhere they are threading objects of this process.
 """
@@ -36,11 +39,10 @@ class LocalLimiter:
     def slot(self) -> Iterator[None]:
         with self._sem:
             self._wait_pause()
-            t0 = time.monotonic()
             try:
                 yield
             finally:
-                time.sleep(max(0.0, self.hold - (time.monotonic() - t0)))
+                time.sleep(self.hold)
 
 
 class DaskLimiter:
@@ -71,11 +73,10 @@ class DaskLimiter:
     def slot(self) -> Iterator[None]:
         with self._sem:
             self._wait_pause()
-            t0 = time.monotonic()
             try:
                 yield
             finally:
-                time.sleep(max(0.0, self.hold - (time.monotonic() - t0)))
+                time.sleep(self.hold)
 
 
 def limiter_for(name: str, max_concurrent: int, per_second: float):
