@@ -17,26 +17,22 @@ import time
 from collections.abc import Iterator
 
 
-class LocalLimiter:
-    """Limits for the threads of one process."""
+class _Limiter:
+    """Slots and pauses; subclasses say where the semaphore and the pause time live."""
 
-    def __init__(self, max_concurrent: int, per_second: float, margin: float = 1.05):
-        self.hold = max_concurrent / per_second * margin
-        self._sem = threading.BoundedSemaphore(max_concurrent)
-        self._pause_until = 0.0
-        self._lock = threading.Lock()
+    hold: float
+    _sem: contextlib.AbstractContextManager
 
-    def pause(self, seconds: float) -> None:
-        """Let no request start for `seconds` (a Retry-After answer)."""
-        with self._lock:
-            self._pause_until = max(self._pause_until, time.time() + seconds)
+    def _until(self) -> float:
+        raise NotImplementedError
 
     def _wait_pause(self) -> None:
-        while (left := self._pause_until - time.time()) > 0:
+        while (left := self._until() - time.time()) > 0:
             time.sleep(left)
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
+        """Hold one request slot: wait for a free slot and any pause, keep it `hold` s after."""
         with self._sem:
             self._wait_pause()
             try:
@@ -45,7 +41,25 @@ class LocalLimiter:
                 time.sleep(self.hold)
 
 
-class DaskLimiter:
+class LocalLimiter(_Limiter):
+    """Limits for the threads of one process."""
+
+    def __init__(self, max_concurrent: int, per_second: float, margin: float = 1.05):
+        self.hold = max_concurrent / per_second * margin
+        self._sem = threading.BoundedSemaphore(max_concurrent)
+        self._pause_until = 0.0
+        self._lock = threading.Lock()
+
+    def _until(self) -> float:
+        return self._pause_until
+
+    def pause(self, seconds: float) -> None:
+        """Let no request start for `seconds` (a Retry-After answer)."""
+        with self._lock:
+            self._pause_until = max(self._pause_until, time.time() + seconds)
+
+
+class DaskLimiter(_Limiter):
     """The same limits shared by every task of a Dask cluster (named per data centre).
 
     The pause (Retry-After) lives in the scheduler's metadata, read with a default.
@@ -64,19 +78,6 @@ class DaskLimiter:
 
     def pause(self, seconds: float) -> None:
         self._client.set_metadata(self._key, max(self._until(), time.time() + seconds))
-
-    def _wait_pause(self) -> None:
-        while (left := self._until() - time.time()) > 0:
-            time.sleep(left)
-
-    @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        with self._sem:
-            self._wait_pause()
-            try:
-                yield
-            finally:
-                time.sleep(self.hold)
 
 
 def limiter_for(name: str, max_concurrent: int, per_second: float):
