@@ -1,0 +1,249 @@
+"""The study's own sections: window, shocks, fault, catalog, selection, stations, waveforms, cluster."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from faultprobe.config.base import UTCTime, _Section
+
+
+class StudyInfo(_Section):
+    """Name, store and time window of the study."""
+
+    name: str
+    store: str = Field(description="study store folder: local path or s3://bucket/prefix")
+    start: UTCTime
+    end: UTCTime
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StudyInfo:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+class Shock(_Section):
+    """A large earthquake of the sequence (times in UTC)."""
+
+    name: str
+    time: UTCTime
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    depth_km: float = Field(ge=0, le=700)
+    magnitude: float
+
+
+class PhaseInterval(_Section):
+    """An extra labelled interval, e.g. `visso` between Visso and Norcia."""
+
+    name: str
+    start: UTCTime
+    end: UTCTime
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, v: str) -> str:
+        if v in {"pre", "post"}:
+            raise ValueError("'pre' and 'post' are reserved phase names")
+        return v
+
+
+class Fault(_Section):
+    """A rectangular fault segment on the plane through the mainshock hypocenter.
+
+    `along_strike_km` is measured from the hypocenter along the strike direction, the
+    depth range bounds the segment down dip (top may be 0: the fault reaches the surface).
+    """
+
+    strike: float = Field(ge=0, le=360)
+    dip: float = Field(gt=0, le=90)
+    rake: float = -90.0
+    along_strike_km: tuple[float, float] = (-15.0, 15.0)
+    depth_km: tuple[float, float] = (0.0, 12.0)
+
+    @field_validator("along_strike_km", "depth_km")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if v[1] <= v[0]:
+            raise ValueError(f"expected [low, high] with low < high, got {list(v)}")
+        return v
+
+
+class Box(_Section):
+    """The study box in the fault frame, relative to the mainshock epicenter (km).
+
+    `across_strike_km` is horizontal, perpendicular to strike, positive toward
+    strike - 90° (NE for a fault striking 155°): the paper's 15 km NE / 4 km SW is
+    [-4, 15].
+    """
+
+    along_strike_km: tuple[float, float] = (-20.0, 20.0)
+    across_strike_km: tuple[float, float] = (-4.0, 15.0)
+
+
+class CsvColumns(_Section):
+    """Column mapping for CSV catalogs: faultprobe name → name in the file."""
+
+    time: str | None = "time"
+    year: str | None = None
+    month: str | None = None
+    day: str | None = None
+    hour: str | None = None
+    minute: str | None = None
+    second: str | None = None
+    latitude: str = "latitude"
+    longitude: str = "longitude"
+    depth_km: str = "depth"
+    magnitude: str = "magnitude"
+    magnitude_type: str | None = None
+    event_id: str | None = None
+
+
+CatalogFormat = Literal["tan2021", "quakeml", "fdsn_text", "csv"]
+
+
+class CatalogSource(_Section):
+    """Where the earthquake catalog is read from."""
+
+    path: str
+    format: CatalogFormat = "tan2021"
+    magnitude: Literal["mw", "ml", "best"] = Field(
+        default="mw",
+        description="magnitude column used for selection; 'best' is Mw where present, else ML",
+    )
+    columns: CsvColumns = CsvColumns()
+    delimiter: str = ","
+
+
+class Selection(_Section):
+    """Rules that pick the study's events from the full catalog."""
+
+    max_fault_distance_km: float = Field(default=3.0, gt=0)
+    min_depth_km: float = 2.0
+    min_magnitude: float = 0.5
+    box: Box = Box()
+    isolation_before_s: float = Field(
+        default=5.0, ge=0, description="another event this long before an origin drops it"
+    )
+    isolation_after_s: float = Field(
+        default=25.0,
+        ge=0,
+        description="another event this long after an origin drops it (20 s window + P time)",
+    )
+
+
+class Stations(_Section):
+    """Stations of the study, as NET.STA codes, and where their metadata is found."""
+
+    codes: list[str]
+    far: list[str] = Field(default_factory=list, description="far control stations")
+    inventory: str | None = Field(default=None, description="StationXML file")
+    fdsn: str | None = Field(default=None, description="FDSN station service (name or URL)")
+    channel_priority: list[str] = Field(default_factory=lambda: ["HH?", "EH?", "HN?"])
+    network_aliases: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="other network codes a station's data may carry, e.g. 8P = ['IV']",
+    )
+
+    @field_validator("codes", "far")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        for code in v:
+            parts = code.split(".")
+            if len(parts) != 2 or not all(parts):
+                raise ValueError(f"station code {code!r} is not NET.STA")
+        return v
+
+    @model_validator(mode="after")
+    def _source(self) -> Stations:
+        if self.inventory is None and self.fdsn is None:
+            raise ValueError("give 'inventory' (StationXML file) or 'fdsn' (service)")
+        return self
+
+    @property
+    def all_codes(self) -> list[str]:
+        return list(dict.fromkeys([*self.codes, *self.far]))
+
+
+class Waveforms(_Section):
+    """Where waveforms come from and how the study window is cut."""
+
+    source: Literal["sds", "fdsn", "synthetic"] = "sds"
+    sds_root: str | None = None
+    fdsn: str | None = Field(default=None, description="FDSN dataselect service (name or URL)")
+    cache: str | None = Field(default=None, description="SDS cache for fetched miniSEED")
+    eida_token: str | None = Field(default=None, description="path to an EIDA token file")
+    max_requests_per_second: float = Field(default=4.0, gt=0)
+    max_concurrent_requests: int = Field(default=2, ge=1)
+    sampling_rate: float = Field(default=100.0, gt=0)
+    window_s: tuple[float, float] = (-5.0, 20.0)
+    velocity_model: str = "carannante2013"
+    block_size: int = Field(default=256, ge=1, description="events per task and chunk")
+    max_gap_s: float = Field(default=0.1, ge=0, description="gaps up to this are filled")
+    remove_response: bool = False
+    bandpass_hz: tuple[float, float] | None = None
+    detrend: Literal["none", "demean", "linear"] = Field(
+        default="none", description="stored data: raw counts ('none', as the paper) or detrended"
+    )
+    pad_s: float = Field(default=2.0, ge=0, description="extra data each side for resampling")
+    codec: str = Field(default="auto", description="'auto' (measured on a sample) or a name")
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1, description="tries of one request before split")
+    retry_backoff_s: float = Field(default=1.0, ge=0, description="first back-off, doubles")
+    max_bulk_items: int = Field(default=200, ge=1, description="windows per bulk request")
+    clip_counts: float = Field(default=8_388_000.0, gt=0, description="|counts| taken as clipped")
+    clip_run: int = Field(default=5, ge=2, description="flat samples at the peak = clipped")
+
+    @model_validator(mode="after")
+    def _source(self) -> Waveforms:
+        if self.source == "sds" and not self.sds_root:
+            raise ValueError("source 'sds' needs 'sds_root'")
+        if self.source == "fdsn" and not self.fdsn:
+            raise ValueError("source 'fdsn' needs 'fdsn' (service name or URL)")
+        if self.window_s[1] <= self.window_s[0]:
+            raise ValueError("window_s must be [before, after] with before < after")
+        return self
+
+    @property
+    def n_samples(self) -> int:
+        return int(round((self.window_s[1] - self.window_s[0]) * self.sampling_rate))
+
+
+class JobQueue(_Section):
+    """Batch-system workers (dask-jobqueue)."""
+
+    cores: int = 8
+    memory: str = "32GB"
+    walltime: str = "02:00:00"
+    queue: str | None = None
+    account: str | None = None
+    jobs: int = 1
+    processes: int = 1
+    job_extra_directives: list[str] = Field(default_factory=list)
+    local_directory: str | None = None
+
+
+class Cluster(_Section):
+    """Where Dask tasks run."""
+
+    kind: Literal["local", "local-cuda", "slurm", "pbs", "kubernetes", "address"] = "local"
+    n_workers: int | None = Field(default=None, ge=1, description="default: one per core")
+    threads_per_worker: int = Field(default=1, ge=1)
+    memory_limit: str = "auto"
+    address: str | None = Field(default=None, description="scheduler address for 'address'")
+    dashboard: bool = False
+    jobqueue: JobQueue = JobQueue()
+    kubernetes_image: str | None = None
+
+    @model_validator(mode="after")
+    def _address(self) -> Cluster:
+        if self.kind == "address" and not self.address:
+            raise ValueError("kind 'address' needs 'address' (e.g. tcp://host:8786)")
+        return self
