@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from obspy import UTCDateTime
-from obspy.core.inventory import Channel, Inventory, Network, Site, Station
+
+from faultprobe.pipelines.toyarchive import toy_inventory
 
 TAN_HEADER = [
     "# Machine-learning-based high-resolution earthquake catalog",
@@ -80,21 +80,18 @@ def write_fdsn_text(path: Path, df: pd.DataFrame) -> Path:
     return path
 
 
-def write_stationxml(path: Path, stations: list[tuple], start="2016-01-01") -> Path:
+def write_stationxml(path: Path, stations: list[tuple]) -> Path:
     """stations: (net, sta, lat, lon, elev_m, band, rate) tuples; E, N, Z channels each."""
-    nets: dict[str, Network] = {}
-    for net, sta, lat, lon, elev, band, rate in stations:
-        chans = [
-            Channel(
-                code=f"{band}{c}", location_code="", latitude=lat, longitude=lon, elevation=elev,
-                depth=0.0, sample_rate=rate, azimuth=az, dip=dip, start_date=UTCDateTime(start),
-            )
-            for c, az, dip in (("E", 90.0, 0.0), ("N", 0.0, 0.0), ("Z", 0.0, -90.0))
-        ]  # fmt: skip
-        s = Station(code=sta, latitude=lat, longitude=lon, elevation=elev, channels=chans,
-                    site=Site(name=sta), start_date=UTCDateTime(start))  # fmt: skip
-        nets.setdefault(net, Network(code=net)).stations.append(s)
-    Inventory(networks=list(nets.values()), source="faultprobe tests").write(
+    cols = [
+        "network",
+        "station",
+        "latitude",
+        "longitude",
+        "elevation_m",
+        "channels",
+        "sampling_rate",
+    ]
+    toy_inventory(pd.DataFrame(stations, columns=cols), source="faultprobe tests").write(
         str(path), format="STATIONXML"
     )
     return path

@@ -18,7 +18,8 @@ from urllib.parse import parse_qs, urlparse
 from obspy import Stream, UTCDateTime
 from obspy.clients.filesystem.sds import Client as SDSClient
 from obspy.core.event import Catalog, Event, Magnitude, Origin
-from obspy.core.inventory import Channel, Inventory, Network, Site, Station
+
+from faultprobe.pipelines.toyarchive import toy_inventory
 
 PARAMS = {
     "dataselect": [
@@ -218,35 +219,8 @@ class FDSNService:
         return buf.getvalue()
 
     def _stationxml(self) -> bytes:
-        nets = {}
-        for r in self.stations.itertuples():
-            chans = [
-                Channel(
-                    f"{r.channels}{c}",
-                    "",
-                    r.latitude,
-                    r.longitude,
-                    r.elevation_m,
-                    0.0,
-                    azimuth={"E": 90.0, "N": 0.0, "Z": 0.0}[c],
-                    dip=-90.0 if c == "Z" else 0.0,
-                    sample_rate=r.sampling_rate,
-                )
-                for c in "ENZ"
-            ]
-            nets.setdefault(r.network, []).append(
-                Station(
-                    r.station,
-                    r.latitude,
-                    r.longitude,
-                    r.elevation_m,
-                    channels=chans,
-                    site=Site(r.station),
-                )
-            )
-        inv = Inventory([Network(k, stations=v) for k, v in nets.items()], source="loopback")
         buf = io.BytesIO()
-        inv.write(buf, format="STATIONXML")
+        toy_inventory(self.stations, source="loopback").write(buf, format="STATIONXML")
         return buf.getvalue()
 
     def _quakeml(self) -> bytes:

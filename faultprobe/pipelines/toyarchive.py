@@ -332,13 +332,15 @@ inventory = "stations.xml"
     return path
 
 
-def write_toy_inventory(folder: str, study: ToyStudy, name: str = "stations.xml") -> str:
-    """StationXML for the toy stations: a 120 s broadband velocity response, E/N/Z azimuths."""
+def toy_inventory(stations, source: str = "faultprobe toy archive"):
+    """An ObsPy Inventory for a stations table (network, station, channels, latitude,
+    longitude, elevation_m, sampling_rate): E/N/Z channels with a 120 s broadband velocity
+    response.  Used by the toy archive, the tests' station files and their FDSN service."""
     from obspy.core.inventory import Channel, Inventory, Network, Site, Station
     from obspy.core.inventory.response import Response
 
     nets: dict[str, list] = {}
-    for r in study.stations.itertuples():
+    for r in stations.itertuples():
         chans = []
         for comp, az, dip in (("E", 90.0, 0.0), ("N", 0.0, 0.0), ("Z", 0.0, -90.0)):
             resp = Response.from_paz(
@@ -374,9 +376,12 @@ def write_toy_inventory(folder: str, study: ToyStudy, name: str = "stations.xml"
                 site=Site(r.station),
             )
         )
-    inv = Inventory(
-        [Network(k, stations=v) for k, v in nets.items()], source="faultprobe toy archive"
-    )
+    return Inventory([Network(k, stations=v) for k, v in nets.items()], source=source)
+
+
+def write_toy_inventory(folder: str, study: ToyStudy, name: str = "stations.xml") -> str:
+    """StationXML for the toy stations (see `toy_inventory`)."""
+    inv = toy_inventory(study.stations)
     path = os.path.join(folder, name)
     inv.write(path, format="STATIONXML")
     return path
