@@ -98,8 +98,10 @@ def station_month_windows(
     for day in days:
         t0 = UTCDateTime(ns=int(day))
         st = client.get_waveforms(net, sta, "*", f"{channels}?", t0, t0 + 86400)
-        st.merge(method=0)
-        st = st.split()  # gaps -> separate contiguous traces
+        # Cleanup merge: joins only contiguous or identically overlapping pieces and keeps
+        # each gap-free run a trace of its own.  (A masked merge and split() costs ~0.2 s
+        # per channel-day on sparse archives: ObsPy scans the whole masked day.)
+        st.merge(method=-1)
         s, d = _day_windows(st, day, n_t, fs, params["windows_per_day"])
         starts.append(s)
         data += d

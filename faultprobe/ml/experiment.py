@@ -67,6 +67,10 @@ def select_events(ds, spec: RunSpec) -> EventSelection:
     """Labels, balancing and split for the spec, on events with ok traces only."""
     events = dataset.event_table(ds)
     ok, counts = _status(ds, spec.stations)
+    if not ok.any():
+        raise ValueError(
+            f"no event has usable traces at {', '.join(spec.stations)} (trace statuses: {counts})"
+        )
     lab, names = labels.make_labels(events["origin_time"], spec.labelling)
     lab = np.where(ok, lab, labels.UNLABELLED)
     # A wrong-date run keeps the events and split of the true-date run (Table 2 of the

@@ -12,7 +12,8 @@ def small_study_table(folder: str | Path, **synthetic: Any) -> dict[str, Any]:
     """The TOML table of a 4-day study around a mainshock at 23:59:50 (its segment crosses midnight).
 
     Three stations (IV.NRCA at 100 Hz, 8P.T1212 at 125 Hz, far IV.SMA1), a few hundred
-    events, 30 s segments; `synthetic` entries override the [synthetic] section.
+    events, 40 s segments (the default cube window fits at every station); `synthetic`
+    entries override the [synthetic] section.
     """
     folder = Path(folder)
     out = folder / "synthetic"
@@ -22,8 +23,8 @@ def small_study_table(folder: str | Path, **synthetic: Any) -> dict[str, Any]:
         "background_per_day": 30.0,
         "omori_k": 15.0,
         "noise_segments_per_day": 2,
-        "segment_s": 30.0,
-        "segment_lead_s": 8.0,
+        "segment_s": 40.0,
+        "segment_lead_s": 10.0,
         "quakeml": True,
         "effect": {"dtstar_pre_max": 0.005, "dtstar_jump": 0.01},
     }

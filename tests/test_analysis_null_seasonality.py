@@ -1,0 +1,106 @@
+"""The null-region and seasonality grids end to end on a simulated study.
+
+`faultprobe synth` writes a small sequence with an extra cluster of events away from the
+fault and a year of ambient-noise segments; `run_experiments` then builds the region's
+store and the noise-window cube from the SDS archive and trains on them.  Both runs have
+nothing to learn (the region's rays miss the damage zone; the simulated noise changes
+only its level with the season, which the per-trace normalisation removes), so their test
+accuracy must stay inside the 99 % chance interval.  A leak from the labels into the
+inputs (event energy in noise windows, fault events in the region store) would fail them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from faultprobe.analysis.experiments import run_experiments
+from faultprobe.analysis.grid import NOISE_STORE, REGIONS_STORE
+from faultprobe.catalogs.study import build_catalog
+from faultprobe.config import parse_config
+from faultprobe.ml import dataset
+from faultprobe.pipelines.ingest import ingest
+from faultprobe.store import Store
+from faultprobe.synthetic.presets import small_study_table
+from faultprobe.synthetic.run import synthesize
+
+pytestmark = pytest.mark.slow
+
+REGION = {"name": "campotosto", "latitude": 42.53, "longitude": 13.37}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("null-season")
+    raw = small_study_table(
+        folder,
+        background_per_day=10.0,
+        omori_k=5.0,
+        noise_segments_per_day=3,
+        noise_years=1.0,
+        noise_seasonal_amplitude=0.6,
+        regions=[{**REGION, "depth_km": 10.0, "radius_km": 2.0, "rate_per_day": 60.0}],
+    )
+    raw["train"] = {
+        "epochs": 3,
+        "width": 0.125,
+        "batch_size": 32,
+        "seeds": [1],
+        "device": "cpu",
+        "window_s": [-0.5, 5.5],
+    }
+    raw["cluster"] = {"kind": "local", "n_workers": 2, "threads_per_worker": 1}
+    raw["experiments"] = {
+        "table1": {"enabled": False},
+        "false_dates": {"enabled": False},
+        "bands": {"enabled": False},
+        "pairs": {"enabled": False},
+        "null": {"far": False, "regions": [{**REGION, "radius_km": 4.0}]},
+        "seasonality": {
+            "enabled": True,
+            "stations": ["IV.NRCA"],
+            "span_months": 4,
+            "step_months": 4,
+            "windows_per_day": 3,
+            "min_windows": 40,
+            "events": False,
+        },
+    }
+    cfg = parse_config(raw, source="<null and seasonality study>")
+    synthesize(cfg, progress=False)
+    build_catalog(cfg, progress=False)
+    ingest(cfg, progress=False)
+    results = run_experiments(cfg, progress=False, say=lambda msg: None)
+    return cfg, results
+
+
+def _rows(results: pd.DataFrame, grid: str) -> pd.DataFrame:
+    df = results[results["grid"] == grid]
+    assert len(df) and (df["status"] == "ok").all(), df.get("error", pd.Series()).tolist()
+    return df
+
+
+def test_region_events_have_their_own_store_and_score_at_chance(study):
+    cfg, results = study
+    store = Store(cfg.study.store)
+    region = Store(store.url(REGIONS_STORE, REGION["name"]))
+    ev = dataset.event_table(dataset.open_cube(region))
+    truth = pd.read_parquet(f"{cfg.synthetic.output}/truth.parquet")
+    kinds = truth.set_index("event_id").loc[ev["event_id"], "kind"]
+    # the region's store holds the cluster's events and none of the fault's
+    assert len(ev) >= 100 and (kinds == f"region:{REGION['name']}").mean() > 0.95
+    assert (truth.loc[truth["kind"].str.startswith("region"), "exposure_IV.SMA1"] == 0).all()
+    row = _rows(results, "null").iloc[0]
+    assert row["station"] == "IV.SMA1"
+    assert row["chance_lo"] <= row["accuracy"] <= row["chance_hi"]
+
+
+def test_seasonality_trains_on_noise_windows_and_stays_at_chance(study):
+    cfg, results = study
+    noise = dataset.event_table(dataset.open_cube(Store(Store(cfg.study.store).url(NOISE_STORE))))
+    assert len(noise) > 600  # a year of event-free windows at NRCA
+    runs = _rows(results, "seasonality")
+    assert len(runs) >= 2  # 4-month spans in the year
+    assert set(runs["station"]) == {"IV.NRCA"}
+    inside = (runs["accuracy"] >= runs["chance_lo"]) & (runs["accuracy"] <= runs["chance_hi"])
+    assert inside.all(), runs[["span_start", "accuracy", "chance_lo", "chance_hi"]]
