@@ -76,6 +76,29 @@ def test_exposure_is_the_fraction_of_the_ray_in_the_damage_zone(tmp_path):
     assert exposure(frame, src, beyond, 1.5)[0, 0] == pytest.approx(0.5, abs=0.02)
 
 
+def test_exposure_dilutes_with_distance_except_along_the_fault(tmp_path):
+    """Stations across strike see less of the zone the farther they are; a station on the
+    fault's along-strike extension (IV.SMA1's place) keeps a large share at any distance."""
+    cfg = small_study(tmp_path, background_per_day=100.0, omori_k=0.0)
+    frame = Frame(cfg.mainshock, cfg.fault)
+    truth = SyntheticArchive(cfg).truth()
+    ev = truth[truth["kind"] == "background"]
+    src = frame.enu(ev["latitude"], ev["longitude"], ev["depth_km"])
+    depth = cfg.mainshock.depth_km
+
+    def mean_exposure(east: float, north: float) -> float:
+        rec = np.array([[east, north, -depth]])
+        return float(exposure(frame, src, rec, 1.5).mean())
+
+    near = mean_exposure(0.3, 0.4)  # IV.NRCA, above the hypocenter
+    dip = np.radians(cfg.fault.strike + 90.0)  # the hanging wall's direction
+    across = [mean_exposure(r * np.sin(dip), r * np.cos(dip)) for r in (15.0, 30.0, 60.0)]
+    assert across[0] > across[1] > across[2]
+    assert across[1] < 0.3 * near
+    sma1 = frame.enu(42.6305, 13.3353, 0.0)
+    assert mean_exposure(sma1[0], sma1[1]) > near
+
+
 def test_catalog_only_mode_writes_just_the_catalog(tmp_path):
     cfg = small_study(tmp_path, catalog_only=True, catalog_events=5000, quakeml=False)
     summary = synthesize(cfg, progress=False, parallel=False)

@@ -21,27 +21,11 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "configs" / "synthetic-norcia.t
 #: What the demo changes in the template (a dotted key -> value).
 DEMO_SIZE: dict[str, object] = {
     "stations.codes": ["IV.NRCA"],
-    "stations.far": ["XF.FAR1"],
-    # The built-in IV.SMA1 lies along strike, where the simulated damage zone holds a large
-    # part of its rays; the demo's far control sits 60 km away across strike.
-    "synthetic.stations": [
-        {
-            "code": "IV.NRCA",
-            "latitude": 42.83355,
-            "longitude": 13.11427,
-            "elevation_m": 927.0,
-            "band": "HH",
-            "sensitivity": 1.17965e9,
-        },
-        {
-            "code": "XF.FAR1",
-            "latitude": 43.2,
-            "longitude": 13.7,
-            "elevation_m": 900.0,
-            "band": "HH",
-            "sensitivity": 1.17965e9,
-        },
-    ],  # fmt: skip
+    # The paper's far control.  It lies on the fault's along-strike extension and its rays
+    # cross the damage zone (mean exposure ~0.46), but the demo's change is confined to
+    # 10-50 Hz, where its records, after 30 km of path, barely rise above the noise
+    # (median 10-30 Hz signal-to-noise ~1, against ~4 at NRCA).
+    "stations.far": ["IV.SMA1"],
     "synthetic.background_per_day": 9.0,
     "synthetic.omori_k": 45.0,
     "synthetic.noise_segments_per_day": 0,

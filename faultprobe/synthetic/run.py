@@ -42,6 +42,8 @@ class SynthSummary:
     task_cpu_s: float = 0.0  # CPU seconds spent rendering and writing waveforms
     seconds: dict[str, float] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    #: per station: mean exposure to the damage zone and largest |Δt*| (s) over the events
+    exposure: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def render(self) -> str:
         lines = [
@@ -49,6 +51,12 @@ class SynthSummary:
             f"  events: {self.events}   stations: {self.stations}",
             f"  records: {self.records}   spans: {self.spans}   SDS files: {self.sds_files}",
         ]
+        if self.exposure:
+            lines.append("  damage-zone exposure per station (mean; largest |Δt*| in ms):")
+            lines += [
+                f"    {code:12s} {mean:.3f}; {1000 * peak:.1f}"
+                for code, (mean, peak) in self.exposure.items()
+            ]
         lines += [f"  {name}: {sec:.1f} s" for name, sec in self.seconds.items()]
         if self.task_cpu_s:
             lines.append(f"  waveform CPU time (all workers): {self.task_cpu_s:.1f} s")
@@ -81,7 +89,15 @@ def synthesize(cfg: StudyConfig, progress: bool = True, parallel: bool = True) -
     t = time.perf_counter()
     archive.inventory().write(str(out / STATIONXML_FILE), format="STATIONXML")
     summary.files.append(STATIONXML_FILE)
-    archive.truth().to_parquet(out / TRUTH_FILE, index=False)
+    truth = archive.truth()
+    truth.to_parquet(out / TRUTH_FILE, index=False)
+    summary.exposure = {
+        s.code: (
+            float(truth[f"exposure_{s.code}"].mean()),
+            float(truth[f"dtstar_{s.code}"].abs().max()),
+        )
+        for s in archive.stations
+    }
     archive.paths().to_parquet(out / PATHS_FILE, index=False)
     summary.files += [TRUTH_FILE, PATHS_FILE]
     summary.seconds["plan and truth"] = time.perf_counter() - t
