@@ -49,6 +49,8 @@ def _make_cluster(cfg: Cluster):
             queue=jq.queue,
             account=jq.account,
             job_extra_directives=jq.job_extra_directives,
+            # as for local: ":0" picks a free port when the dashboard is off
+            scheduler_options={"dashboard_address": ":8787" if cfg.dashboard else ":0"},
         )
         if jq.local_directory:
             kwargs["local_directory"] = jq.local_directory
