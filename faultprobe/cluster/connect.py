@@ -5,9 +5,24 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from distributed import Client
+from distributed import Client, WorkerPlugin
 
 from faultprobe.config import Cluster
+
+
+class ImportEngines(WorkerPlugin):
+    """Import the storage engines once when a worker starts, before any task runs.
+
+    A worker deserialises in one thread while it runs tasks in another; a first import of
+    zarr from both at once can see a half-initialised module (zarr has circular imports)
+    and fail a run with "cannot import name ... from partially initialized module".
+    """
+
+    name = "faultprobe-import-engines"
+
+    def setup(self, worker) -> None:
+        import xarray.backends.zarr  # noqa: F401
+        import zarr  # noqa: F401
 
 
 def _make_cluster(cfg: Cluster):
@@ -76,6 +91,7 @@ def connect(cfg: Cluster) -> Iterator[Client]:
     """Yield a Dask client for the configured cluster; everything started here is closed."""
     if cfg.kind == "address":
         client = Client(cfg.address)
+        client.register_plugin(ImportEngines())
         try:
             yield client
         finally:
@@ -83,6 +99,7 @@ def connect(cfg: Cluster) -> Iterator[Client]:
         return
     cluster = _make_cluster(cfg)
     client = Client(cluster)
+    client.register_plugin(ImportEngines())
     try:
         yield client
     finally:

@@ -13,6 +13,13 @@ from pydantic import (
 from faultprobe.config.base import UTCTime, _Section
 
 
+def _valid_band(v: tuple[float, float] | None) -> tuple[float, float] | None:
+    """A frequency band [f1, f2] with 0 <= f1 < f2, or None."""
+    if v is not None and not 0 <= v[0] < v[1]:
+        raise ValueError(f"expected [f1, f2] with 0 <= f1 < f2, got {list(v)}")
+    return v
+
+
 class SyntheticStation(_Section):
     """A station of the simulated network (overrides the built-in table of real stations)."""
 
@@ -90,9 +97,7 @@ class FaultZoneEffect(_Section):
     @field_validator("band_hz")
     @classmethod
     def _band(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
-        if v is not None and not 0 <= v[0] < v[1]:
-            raise ValueError(f"expected [f1, f2] with 0 <= f1 < f2, got {list(v)}")
-        return v
+        return _valid_band(v)
 
 
 class Synthetic(_Section):
@@ -128,6 +133,10 @@ class Synthetic(_Section):
     noise_level: float = Field(default=3e-8, ge=0, description="noise rms (m/s)")
     noise_seasonal_amplitude: float = Field(default=0.3, ge=0, lt=1)
     noise_seasonal_peak_day: float = Field(default=15.0, description="day of year of the peak")
+    noise_seasonal_band_hz: tuple[float, float] | None = Field(
+        default=None,
+        description="the seasonal cycle acts on this band of the noise only (default: all)",
+    )
     noise_daily_amplitude: float = Field(default=0.4, ge=0, lt=1)
     noise_daily_peak_hour: float = Field(default=12.0, description="UTC hour of the peak")
     noise_segments_per_day: int = Field(default=4, ge=0)
@@ -145,6 +154,11 @@ class Synthetic(_Section):
     stations: list[SyntheticStation] = Field(
         default_factory=list, description="station table (default: built-in real stations)"
     )
+
+    @field_validator("noise_seasonal_band_hz")
+    @classmethod
+    def _noise_band(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        return _valid_band(v)
 
     @field_validator("depth_km")
     @classmethod

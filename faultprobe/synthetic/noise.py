@@ -3,8 +3,11 @@
 The amplitude spectrum has a secondary-microseism peak near 0.2 Hz, a flat cultural band
 and a roll-off above 20 Hz; its rms is `noise_level` (m/s) times
     (1 + a_season cos 2π(doy - peak_day)/365.2425) (1 + a_day cos 2π(hour - peak_hour)/24),
-evaluated at every sample.  A span's noise depends only on the seed, the station and the
-span's first sample, so it is the same however it is asked for.
+evaluated at every sample.  With `noise_seasonal_band_hz` the seasonal factor applies to
+that band of the spectrum only (e.g. the microseism, or a cultural band), so the noise
+changes its spectral shape with the season and not just its level.  A span's noise depends
+only on the seed, the station and the span's first sample, so it is the same however it
+is asked for.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from faultprobe.config import Synthetic
+from faultprobe.synthetic.effect import band_weight
 
 YEAR_DAYS = 365.2425
 
@@ -27,18 +31,25 @@ def noise_shape(freqs: np.ndarray) -> np.ndarray:
     return highpass * micro / np.sqrt(1.0 + (f / 20.0) ** 4)
 
 
-def modulation(syn: Synthetic, time_ns: np.ndarray) -> np.ndarray:
-    """Seasonal × daily factor on the noise rms at these times (ns since 1970, UTC)."""
-    days = np.asarray(time_ns, dtype=np.int64) / 86_400e9
-    doy = np.mod(days, YEAR_DAYS)
-    hour = np.mod(days, 1.0) * 24.0
-    season = 1.0 + syn.noise_seasonal_amplitude * np.cos(
+def seasonal_factor(syn: Synthetic, time_ns: np.ndarray) -> np.ndarray:
+    """Seasonal factor on the noise rms at these times (ns since 1970, UTC)."""
+    doy = np.mod(np.asarray(time_ns, dtype=np.int64) / 86_400e9, YEAR_DAYS)
+    return 1.0 + syn.noise_seasonal_amplitude * np.cos(
         2 * np.pi * (doy - syn.noise_seasonal_peak_day) / YEAR_DAYS
     )
-    daily = 1.0 + syn.noise_daily_amplitude * np.cos(
+
+
+def daily_factor(syn: Synthetic, time_ns: np.ndarray) -> np.ndarray:
+    """Daily factor on the noise rms at these times (ns since 1970, UTC)."""
+    hour = np.mod(np.asarray(time_ns, dtype=np.int64) / 86_400e9, 1.0) * 24.0
+    return 1.0 + syn.noise_daily_amplitude * np.cos(
         2 * np.pi * (hour - syn.noise_daily_peak_hour) / 24.0
     )
-    return season * daily
+
+
+def modulation(syn: Synthetic, time_ns: np.ndarray) -> np.ndarray:
+    """Seasonal × daily factor on the noise rms at these times (ns since 1970, UTC)."""
+    return seasonal_factor(syn, time_ns) * daily_factor(syn, time_ns)
 
 
 def render_noise(
@@ -55,15 +66,25 @@ def render_noise(
     spec -= np.float32(0.5)
     spec = spec.view(np.complex64)[..., 0]
     spec *= shaped
-    x = sfft.irfft(spec, n=nfft, axis=-1)[:, :n]
     # the cycles change slowly: evaluate them every 10 s and interpolate
     step_ns = int(round(1e9 / sampling_rate))
     end_ns = start_ns + (n - 1) * step_ns
     knots = np.append(np.arange(start_ns, end_ns, 10 * 10**9, dtype=np.int64), end_ns)
-    level = np.interp(
-        np.arange(n) * float(step_ns), (knots - start_ns).astype(float), modulation(syn, knots)
-    )
-    return x * (syn.noise_level * level)[None, :]
+
+    def at_samples(factor: np.ndarray) -> np.ndarray:
+        return np.interp(np.arange(n) * float(step_ns), (knots - start_ns).astype(float), factor)
+
+    band = syn.noise_seasonal_band_hz
+    if band is None:
+        x = sfft.irfft(spec, n=nfft, axis=-1)[:, :n]
+        return x * (syn.noise_level * at_samples(modulation(syn, knots)))[None, :]
+    # the seasonal cycle acts on the band only: split the spectrum, modulate, add
+    w = band_weight(sfft.rfftfreq(nfft, 1.0 / sampling_rate), band).astype(np.float32)
+    in_band = sfft.irfft(spec * w, n=nfft, axis=-1)[:, :n]
+    rest = sfft.irfft(spec * (1 - w), n=nfft, axis=-1)[:, :n]
+    daily = at_samples(daily_factor(syn, knots))
+    season = at_samples(seasonal_factor(syn, knots))
+    return (rest + in_band * season[None, :]) * (syn.noise_level * daily)[None, :]
 
 
 @lru_cache(maxsize=64)
