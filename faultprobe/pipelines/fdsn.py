@@ -120,9 +120,20 @@ class FDSNSource:
                     UTCDateTime(ns=int(req.ends_ns[w])),
                 )
                 items.append((r, int(w), line))
-        for k in range(0, len(items), self.max_bulk_items):
-            self._bulk(items[k : k + self.max_bulk_items], requests, failures, attempts)
+        self._bulk_all(items, requests, failures, attempts)
         out = self.reader.fetch(requests)
+        # Windows with no data under the study's network code are asked again under its
+        # aliases (e.g. 8P stations that older holdings file under IV); the cache keeps
+        # what comes back under the code it came with, and the reader tries the aliases.
+        again = [
+            (r, w, (alias, *line[1:]))
+            for r, w, line in items
+            if (r, w) not in failures and out[r][w].status == "no_data"
+            for alias in requests[r].station.aliases
+        ]
+        if again:
+            self._bulk_all(again, requests, failures, attempts)
+            out = self.reader.fetch(requests)
         for r, rows in enumerate(out):
             for w, row in enumerate(rows):
                 row.attempts = attempts.get((r, w), 0)
@@ -131,6 +142,10 @@ class FDSNSource:
                 elif row.status == "no_data":
                     row.reason = f"no data from {self.url}"
         return out
+
+    def _bulk_all(self, items, requests, failures, attempts) -> None:
+        for k in range(0, len(items), self.max_bulk_items):
+            self._bulk(items[k : k + self.max_bulk_items], requests, failures, attempts)
 
     @staticmethod
     def _key(st) -> str:
