@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from study_tables import norcia_table
 
 from faultprobe.analysis import grid as gridmod
 from faultprobe.analysis.pairs import (
@@ -20,31 +21,13 @@ from faultprobe.config import parse_config
 
 
 def _cfg(tmp_path, experiments: dict, **train):
-    raw = {
-        "study": {
-            "name": "t",
-            "store": str(tmp_path / "store"),
-            "start": "2016-08-30T06:40:17Z",
-            "end": "2016-12-30T06:40:17Z",
-        },
-        "mainshock": {
-            "name": "Norcia",
-            "time": "2016-10-30T06:40:17Z",
-            "latitude": 42.83,
-            "longitude": 13.11,
-            "depth_km": 9.0,
-            "magnitude": 6.5,
-        },
-        "phases": [
-            {"name": "visso", "start": "2016-10-26T19:18:05Z", "end": "2016-10-30T06:40:17Z"}
-        ],
-        "fault": {"strike": 155, "dip": 47},
-        "catalog": {"path": "cat.txt"},
-        "stations": {"codes": ["IV.NRCA", "IV.FDMO"], "far": ["IV.SMA1"], "inventory": "x.xml"},
-        "waveforms": {"source": "synthetic"},
-        "train": {"seeds": [1, 2, 3], **train},
-        "experiments": experiments,
-    }
+    raw = norcia_table(
+        str(tmp_path / "store"),
+        ("IV.NRCA", "IV.FDMO"),
+        phases=[{"name": "visso", "start": "2016-10-26T19:18:05Z", "end": "2016-10-30T06:40:17Z"}],
+        train={"seeds": [1, 2, 3], **train},
+        experiments=experiments,
+    )
     return parse_config(raw)
 
 

@@ -10,6 +10,7 @@ import time
 
 import pytest
 import torch
+from study_tables import norcia_table
 
 from faultprobe.analysis.grid import GridRun, expand
 from faultprobe.analysis.runner import gpu_workers, read_results, run_grid
@@ -19,35 +20,18 @@ from faultprobe.store import Store
 
 
 def _raw(root: str, **experiments) -> dict:
-    return {
-        "study": {
-            "name": "toy",
-            "store": root,
-            "start": "2016-08-30T06:40:17Z",
-            "end": "2016-12-30T06:40:17Z",
-        },
-        "mainshock": {
-            "name": "Norcia",
-            "time": "2016-10-30T06:40:17Z",
-            "latitude": 42.83,
-            "longitude": 13.11,
-            "depth_km": 9.0,
-            "magnitude": 6.5,
-        },
-        "fault": {"strike": 155, "dip": 47},
-        "catalog": {"path": "cat.txt"},
-        "stations": {"codes": ["IV.NRCA"], "far": ["IV.SMA1"], "inventory": "x.xml"},
-        "waveforms": {"source": "synthetic"},
-        "cluster": {"n_workers": 1, "threads_per_worker": 1},
-        "train": {"epochs": 1, "width": 0.125, "batch_size": 16, "seeds": [1], "device": "cpu"},
-        "experiments": {
+    return norcia_table(
+        root,
+        cluster={"n_workers": 1, "threads_per_worker": 1},
+        train={"epochs": 1, "width": 0.125, "batch_size": 16, "seeds": [1], "device": "cpu"},
+        experiments={
             "false_dates": {"enabled": False},
             "bands": {"enabled": False},
             "null": {"enabled": False},
             "pairs": {"enabled": False},
             **experiments,
         },
-    }
+    )
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import pytest
+from study_tables import norcia_table
 
 from faultprobe.cluster.connect import connect
 from faultprobe.config import parse_config
@@ -41,26 +42,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(_MISSING is not None, reason=
 
 
 def _raw(tmp_path) -> dict:
-    return {
-        "study": {
-            "name": "toy",
-            "store": str(tmp_path / "store"),
-            "start": "2016-08-30T06:40:17Z",
-            "end": "2016-12-30T06:40:17Z",
-        },
-        "mainshock": {
-            "name": "Norcia",
-            "time": "2016-10-30T06:40:17Z",
-            "latitude": 42.83,
-            "longitude": 13.11,
-            "depth_km": 9.0,
-            "magnitude": 6.5,
-        },
-        "fault": {"strike": 155, "dip": 47},
-        "catalog": {"path": "cat.txt"},
-        "stations": {"codes": ["IV.NRCA"], "far": ["IV.SMA1"], "inventory": "x.xml"},
-        "waveforms": {"source": "synthetic"},
-        "cluster": {
+    return norcia_table(
+        str(tmp_path / "store"),
+        cluster={
             "kind": "slurm",
             "jobqueue": {
                 "cores": 1,
@@ -72,7 +56,7 @@ def _raw(tmp_path) -> dict:
                 "job_extra_directives": [f"--output={tmp_path}/slurm-%j.out"],
             },
         },
-    }
+    )
 
 
 def _job_state(job_id: str) -> str:
