@@ -89,22 +89,15 @@ def _make_cluster(cfg: Cluster):
 @contextlib.contextmanager
 def connect(cfg: Cluster) -> Iterator[Client]:
     """Yield a Dask client for the configured cluster; everything started here is closed."""
-    if cfg.kind == "address":
-        client = Client(cfg.address)
-        client.register_plugin(ImportEngines())
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    cluster = _make_cluster(cfg)
-    client = Client(cluster)
+    cluster = None if cfg.kind == "address" else _make_cluster(cfg)
+    client = Client(cfg.address if cluster is None else cluster)
     client.register_plugin(ImportEngines())
     try:
         yield client
     finally:
         client.close()
-        cluster.close()
+        if cluster is not None:  # a scheduler joined by address stays up
+            cluster.close()
 
 
 def describe(client: Client) -> str:
