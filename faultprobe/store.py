@@ -255,7 +255,8 @@ def acquire(store: Store, command: str, force: bool = False, say=None) -> LockIn
     """Take the store's lock for `command`, or raise `StoreLocked` saying who holds it.
 
     A lock left by a process that is gone (same host, pid dead or reused) is reported and
-    taken over; a lock from another host, or from a live process, needs `force`.
+    taken over; a lock from another host (which cannot be checked) needs `force`; a lock of
+    a live process on this host is never broken.
     """
     say = say or (lambda msg: None)
     mine = LockInfo.mine(command)
@@ -269,7 +270,7 @@ def acquire(store: Store, command: str, force: bool = False, say=None) -> LockIn
         where = store.url(LOCK)
         if stale:
             say(f"note: {where} was left by {held.describe()}, which is gone; taking it over")
-        elif force:
+        elif stale is None and force:
             say(f"warning: breaking {where} held by {held.describe()} (--force)")
         elif stale is None:
             raise StoreLocked(
@@ -279,7 +280,7 @@ def acquire(store: Store, command: str, force: bool = False, say=None) -> LockIn
         else:
             raise StoreLocked(
                 f"{store.root} is being written by {held.describe()}; wait for it to finish "
-                f"(one writer at a time), or pass --force if that process is not faultprobe"
+                f"or stop it (one writer at a time)"
             )
         with contextlib.suppress(FileNotFoundError):
             store.fs.rm(store.path(LOCK))

@@ -120,6 +120,9 @@ class CatalogSource(_Section):
     )
     columns: CsvColumns = CsvColumns()
     delimiter: str = ","
+    origin: str | None = Field(
+        default=None, description="where the file comes from (said when it is missing)"
+    )
 
 
 class Selection(_Section):

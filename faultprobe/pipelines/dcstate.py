@@ -37,7 +37,7 @@ class _State:
         n = int(self._get("fails", 0)) + 1
         self._set("fails", n)
         if n >= self.limit and not self.tripped():
-            self._set("open", f"stopped asking after {n} failures in a row (last: {what})")
+            self._set("open", f"the service failed {n} times in a row (last: {what})")
         return self.tripped()
 
     def success(self) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import http.client
 import io
+import re
 import socket
 import threading
 import time
@@ -55,7 +56,11 @@ from faultprobe.pipelines.sources import Fetched, Request, SDSSource, matches
 
 
 class ServiceError(RuntimeError):
-    """The service cannot be used at all (down, unknown, token refused): stop before the run."""
+    """The service cannot be used as configured (unknown, token refused): stop before the run."""
+
+
+class ServiceDown(ServiceError):
+    """The service cannot be reached or answers with a server error: try again later."""
 
 
 # -- HTTP details ObsPy's Client does not handle --------------------------------------------
@@ -201,7 +206,11 @@ def _retry_handler(client: Client) -> RetryAfter:
 
 
 def _first_line(err: BaseException) -> str:
+    """The error in one short line (ObsPy's wrapping of connection errors unwrapped)."""
     text = str(err).strip()
+    inner = re.search(r"<urlopen error (?:\[Errno -?\d+\] )?(.*?)>", text)
+    if inner:
+        return inner.group(1)
     return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
 
 
@@ -245,13 +254,13 @@ def probe(url: str, timeout: float, limiter, token: str | None = None) -> str:
                 f"{base} has no FDSN dataselect service ({target} answers 404); {advice}"
             ) from None
         else:
-            raise ServiceError(
+            raise ServiceDown(
                 f"the FDSN dataselect service at {base} answers HTTP {err.code} ({err.reason}); "
                 f"it may be down for maintenance: try again later, or {advice.split(', or ')[1]}"
             ) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         reason = getattr(err, "reason", err)
-        raise ServiceError(
+        raise ServiceDown(
             f"cannot reach the FDSN dataselect service at {base} ({reason}); {advice}"
         ) from None
     if token:
@@ -423,7 +432,8 @@ class FDSNSource:
     def _fail(self, items, failures, attempts, status: str, error: str) -> None:
         for r, w, _ in items:
             n = attempts.get((r, w), 0)
-            reason = redact(f"{self.base}: {error} after {n} attempts", self._secret)
+            tries = f" after {n} attempts" if n else ""
+            reason = redact(f"{self.base}: {error}{tries}", self._secret)
             failures[(r, w)] = Fetched(None, status, reason, n)
 
     def _ask(self, lines) -> bytes:
@@ -444,7 +454,7 @@ class FDSNSource:
         while tries < self.max_attempts:
             reason = self.state.tripped()
             if reason:
-                self._fail(items, failures, attempts, "transient", f"not asked: {reason}")
+                self._fail(items, failures, attempts, "transient", f"not asked, {reason}")
                 return
             tries += 1
             for r, w, _ in items:

@@ -43,6 +43,10 @@ class IngestError(ValueError):
     """The store cannot be ingested as asked (the message says why and what to do)."""
 
 
+class ServiceUnavailable(IngestError):
+    """The waveform service cannot be used now (down, unreachable, refusing)."""
+
+
 @dataclass(frozen=True)
 class BlockSpec:
     """What one task needs: plain arrays, no tables."""
@@ -102,10 +106,13 @@ class Summary:
         tr = self.transient
         if not len(tr):
             return None
-        last = str(tr["reason"].iloc[-1])
+        reasons = tr["reason"].astype(str)
+        asked = reasons[~reasons.str.contains(": not asked, ", regex=False)]
+        last = (asked if len(asked) else reasons).iloc[-1]
+        stopped = " (then the circuit breaker stopped asking)" if len(asked) < len(tr) else ""
         return (
-            f"{len(tr)} windows failed transiently ({last}); the store is not complete: run "
-            "`faultprobe ingest` again to fetch exactly those windows"
+            f"{len(tr)} windows failed transiently; last error: {last}{stopped}; the store is "
+            "not complete: run `faultprobe ingest` again to fetch exactly those windows"
         )
 
     def listing(self) -> str:
@@ -413,13 +420,15 @@ def check_source(cfg: StudyConfig, info: RunInfo, say) -> Source | None:
         return None
     if w.source != "fdsn":
         return None
-    from faultprobe.pipelines.fdsn import ServiceError, base_url, probe
+    from faultprobe.pipelines.fdsn import ServiceDown, ServiceError, base_url, probe
 
     try:
         source = make_source(cfg, replace(info, run=f"{info.run}-driver"))
         t0 = time.perf_counter()
         say(f"checking the FDSN service {base_url(w.fdsn)} …")
         version = probe(w.fdsn, w.request_timeout_s, source.limiter, w.eida_token)
+    except ServiceDown as err:
+        raise ServiceUnavailable(str(err)) from None
     except ServiceError as err:
         raise IngestError(str(err)) from None
     say(f"  dataselect {version} answers ({time.perf_counter() - t0:.2f} s)")
