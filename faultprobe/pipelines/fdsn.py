@@ -511,45 +511,38 @@ class FDSNSource:
         return _retry_handler(self.client).pop()
 
     def _accept(self, got, items, requests, failures) -> None:
-        """Check every record against the request; cache what matches, flag the rest."""
-        asked = [f"{ln[0]}.{ln[1]}.{'' if ln[2] == '--' else ln[2]}.{ln[3]}" for _, _, ln in items]
+        """Check every record against the request; cache what matches, flag the rest.
+
+        A record whose codes match no line of the request is never cached; a window that
+        got no matching record, while such records came back over it (or anywhere, when
+        they overlap no window), gets status `wrong_data` naming the codes found.
+        """
+        asked = [
+            f"{ln[0]}.{ln[1]}.{'' if ln[2] == '--' else ln[2]}.{ln[3]}" for _, _, ln in items
+        ]
         good, wrong = Stream(), Stream()
         for tr in got.stream:
             (good if any(matches(tr.id, a) for a in asked) else wrong).append(tr)
+
+        def over(tr, line) -> bool:
+            return tr.stats.starttime <= line[5] and tr.stats.endtime >= line[4]
+
+        stray = [tr for tr in wrong if not any(over(tr, ln) for _, _, ln in items)]
         keep: list = []
         for (r, w, line), code in zip(items, asked):
-            t0, t1 = line[4].ns, line[5].ns
-            hit = [
-                tr.id for tr in wrong if tr.stats.starttime.ns <= t1 and tr.stats.endtime.ns >= t0
-            ]
-            has_good = any(
-                matches(tr.id, code) and tr.stats.starttime.ns <= t1 and tr.stats.endtime.ns >= t0
-                for tr in good
-            )
-            if hit or (wrong and not has_good):
-                found = ", ".join(dict.fromkeys(hit or [tr.id for tr in wrong]))
-                failures[(r, w)] = Fetched(
-                    None, "wrong_data", f"asked {code}, {self.base} sent {found}", 1
-                )
-                continue
-            broken = [m for a, b, m in got.bad if a <= t1 and b >= t0]
+            if wrong and not any(matches(tr.id, code) and over(tr, line) for tr in good):
+                hit = [tr.id for tr in wrong if over(tr, line)] or [tr.id for tr in stray]
+                if hit:
+                    found = ", ".join(dict.fromkeys(hit))
+                    reason = f"asked {code}, {self.base} sent {found}"
+                    failures[(r, w)] = Fetched(None, "wrong_data", reason)
+                    continue
+            broken = [m for a, b, m in got.bad if a <= line[5].ns and b >= line[4].ns]
             if broken:
-                failures[(r, w)] = Fetched(
-                    None, "error", f"corrupt miniSEED record from {self.base}: {broken[0]}", 1
-                )
+                reason = f"corrupt miniSEED record from {self.base}: {broken[0]}"
+                failures[(r, w)] = Fetched(None, "error", reason)
                 continue
             keep.append((r, w, line))
-        if wrong or got.bad:
-            # Only the records of the windows that passed are cached.
-            spans = [(ln[4], ln[5]) for _, _, ln in keep]
-            good = Stream(
-                [
-                    tr.slice(a, b, nearest_sample=False)
-                    for tr in good
-                    for a, b in spans
-                    if tr.stats.starttime <= b and tr.stats.endtime >= a
-                ]
-            )
         self.cache.add(good)
         self._remember(keep, requests)
 
