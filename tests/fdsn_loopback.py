@@ -9,7 +9,8 @@ HTTP digest authentication.
 Misbehaviour, as a real data centre shows it:
 - `faults` by dataselect request number: "429" / "503" (Retry-After 1 s), "429date"
   (Retry-After as an HTTP date), "500", "slow" (sleep `slow_s`), "truncated", "html" (a 200
-  HTML page), "trickle" (the answer dribbles out over `trickle_s`), "down" (the connection is
+  HTML page), "trickle" (the answer, or the next one with data, dribbles out over
+  `trickle_s`), "down" (the connection is
   dropped and the service stops listening until `up()`);
 - `poison`: every request holding a window of (station, time) answers 500;
 - `impostor`: {asked station: served station}: the answer carries the other station's
@@ -339,6 +340,9 @@ class FDSNService:
                 return self._send(h, 500, b"Internal error (poisoned item)")
         data = self._mseed(lines)
         if not data:
+            if fault == "trickle":  # nothing to dribble: the next answer does it
+                with self.lock:
+                    self.faults.setdefault(n + 1, "trickle")
             return self._send(h, 204)
         return self._send(
             h,
