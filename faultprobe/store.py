@@ -153,11 +153,15 @@ class Store:
     @contextlib.contextmanager
     def lock(self, command: str, force: bool = False, say=None) -> Iterator[LockInfo]:
         """Hold the store's lock while `command` writes (see `acquire`)."""
+        existed = self.exists()
         info = acquire(self, command, force=force, say=say)
         try:
             yield info
         finally:
             release(self, info)
+            if not existed and self.is_local:  # a command that failed leaves no empty store
+                with contextlib.suppress(OSError):
+                    os.rmdir(self.path())
 
 
 # -- the store lock --------------------------------------------------------------------------

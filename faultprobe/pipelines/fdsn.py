@@ -517,9 +517,7 @@ class FDSNSource:
         got no matching record, while such records came back over it (or anywhere, when
         they overlap no window), gets status `wrong_data` naming the codes found.
         """
-        asked = [
-            f"{ln[0]}.{ln[1]}.{'' if ln[2] == '--' else ln[2]}.{ln[3]}" for _, _, ln in items
-        ]
+        asked = [f"{ln[0]}.{ln[1]}.{'' if ln[2] == '--' else ln[2]}.{ln[3]}" for _, _, ln in items]
         good, wrong = Stream(), Stream()
         for tr in got.stream:
             (good if any(matches(tr.id, a) for a in asked) else wrong).append(tr)
