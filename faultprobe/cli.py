@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import os
 import sys
 
 from faultprobe import __version__
@@ -59,7 +60,12 @@ def _writing(cfg, args: argparse.Namespace, command: str):
     from faultprobe.store import Store
 
     with Store(cfg.study.store).lock(command, force=getattr(args, "force", False), say=_say(args)):
-        yield
+        try:
+            yield
+        except OSError as err:
+            if err.filename is None:  # raised in a Dask task, e.g. by zarr: say where
+                err.filename = cfg.study.store
+            raise
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
@@ -378,7 +384,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "interrupted; run the same command again to finish (finished work is kept)",
             file=sys.stderr,
+            flush=True,
         )
+        if argv is None:  # the process ends here: a cluster interrupted while it started or
+            sys.stderr = open(os.devnull, "w")  # stopped would complain again at exit
         return EXIT["interrupted"]
     except Exception as err:
         known = _expected(err)

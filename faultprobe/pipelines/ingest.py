@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
 import time
@@ -605,6 +606,22 @@ def _traffic(client, info: RunInfo, since: float) -> str:
     )
 
 
+class _TaskErrors(logging.Filter):
+    """Drops the workers' own log of a failed or cancelled task: the driver re-raises the
+    task's error (one line on the command line, the traceback with --debug)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.msg)
+        return not (msg.startswith("Compute Failed") or "ended with CancelledError" in msg)
+
+
+def _quiet_task_errors() -> None:
+    for name in ("distributed.worker", "distributed.worker.state_machine"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _TaskErrors) for f in log.filters):
+            log.addFilter(_TaskErrors())
+
+
 def _run(
     cfg: StudyConfig,
     todo: list[BlockSpec],
@@ -625,6 +642,7 @@ def _run(
     retry_info = replace(info, refresh=statuses != TRANSIENT)
 
     def go(c) -> None:
+        c.run(_quiet_task_errors)
         n, m = len(todo), len(again)
         futures = c.map(run_block, [cfg] * n, todo, [url] * n, [info] * n, pure=False)
         futures += c.map(
