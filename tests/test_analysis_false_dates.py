@@ -33,6 +33,7 @@ from faultprobe.analysis.grid import expand
 from faultprobe.analysis.runner import run_grid
 from faultprobe.config import parse_config
 from faultprobe.ml.runs import PREDICTIONS, RunFolder
+from faultprobe.ml.spec import Phase
 from faultprobe.ml.toycube import ToyStudy, write_toy_store
 from faultprobe.store import Store
 
@@ -87,11 +88,7 @@ def test_every_false_interval_holds_test_events_in_proportion_to_its_length(grid
     t2 = tables.table2(results).set_index("false_date")
     fake = t2.drop(index="")
     assert (fake["nm_total"] > 0).all()
-    visso_days = (pd.Timestamp(VISSO["end"]) - pd.Timestamp(VISSO["start"])).total_seconds()
-    days = []
-    for d in fake.index:
-        span = abs((pd.Timestamp(d) - MAIN).total_seconds())
-        days.append((span - visso_days * (pd.Timestamp(d) < MAIN)) / 86400)
+    days = tables.interval_days(fake.index, MAIN, [Phase(**VISSO)])
     r2 = stats.linear_r2(days, fake["nm_total"])
     assert r2 >= 0.9, (days, fake["nm_total"].tolist(), r2)
 

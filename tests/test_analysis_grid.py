@@ -231,3 +231,12 @@ def test_tables_mean_and_std_over_seeds_keep_run_ids():
     assert t2["FP below outside"].iloc[0] == "1 seed(s): a verdict needs 3"
     three = pd.concat([rows.iloc[[4]]] * 3).assign(run_id=["e", "f", "g"])
     assert tables.table2(three)["FP below outside"].iloc[0].startswith("yes (p = ")
+
+
+def test_interval_days_leave_out_the_phases():
+    from faultprobe.ml.spec import Phase
+
+    visso = Phase(name="visso", start="2016-10-26T19:18:05Z", end="2016-10-30T06:40:17Z")
+    main = pd.Timestamp("2016-10-30T06:40:17Z")
+    days = tables.interval_days(["2016-10-21T06:40:17Z", "2016-11-04T06:40:17Z"], main, [visso])
+    assert days == pytest.approx([9 - (main - pd.Timestamp(visso.start)).total_seconds() / 86400, 5])

@@ -130,6 +130,32 @@ def table2(results: pd.DataFrame) -> pd.DataFrame:
     return out.assign(_o=order).sort_values("_o", na_position="last").drop(columns="_o")
 
 
+def interval_days(false_dates, mainshock, phases=()) -> np.ndarray:
+    """Length in days of each false interval (false date to mainshock), without the time
+    it shares with left-out phases (the Visso-Norcia interval holds no labelled event)."""
+    ms = pd.Timestamp(mainshock).tz_convert("UTC")
+    out = []
+    for d in false_dates:
+        lo, hi = sorted((pd.Timestamp(d).tz_convert("UTC"), ms))
+        days = (hi - lo).total_seconds()
+        for ph in phases:
+            a, b = pd.Timestamp(ph.start).tz_convert("UTC"), pd.Timestamp(ph.end).tz_convert("UTC")
+            days -= max(0.0, (min(hi, b) - max(lo, a)).total_seconds())
+        out.append(days / 86400.0)
+    return np.asarray(out)
+
+
+def nm_growth(t2: pd.DataFrame, mainshock, phases=()) -> tuple[float, float]:
+    """Test events per day of false interval (pooled NM over seeds, least squares) and
+    the R² of that line: how evenly the test events spread through the window."""
+    fake = t2[t2["false_date"] != ""]
+    if len(fake) < 3:
+        return float("nan"), float("nan")
+    x = interval_days(fake["false_date"], mainshock, phases)
+    y = fake["nm_total"].to_numpy(float)
+    return float(np.polyfit(x, y, 1)[0]), stats.linear_r2(x, y)
+
+
 def bands_table(results: pd.DataFrame) -> pd.DataFrame:
     """Accuracy per band-pass band, with the raw-trace baseline first (band '' )."""
 
