@@ -11,6 +11,7 @@ from scipy.sparse.csgraph import maximum_bipartite_matching
 from study_tables import norcia_table
 
 from faultprobe.analysis import grid as gridmod
+from faultprobe.analysis import tables
 from faultprobe.analysis.pairs import (
     PairSpectra,
     differing_band,
@@ -21,7 +22,6 @@ from faultprobe.analysis.pairs import (
 )
 from faultprobe.analysis.scoring import false_date_scores, side_recall
 from faultprobe.analysis.stats import clopper_pearson
-from faultprobe.analysis import tables
 from faultprobe.analysis.tables import table1, table2
 from faultprobe.config import parse_config
 
@@ -239,4 +239,6 @@ def test_interval_days_leave_out_the_phases():
     visso = Phase(name="visso", start="2016-10-26T19:18:05Z", end="2016-10-30T06:40:17Z")
     main = pd.Timestamp("2016-10-30T06:40:17Z")
     days = tables.interval_days(["2016-10-21T06:40:17Z", "2016-11-04T06:40:17Z"], main, [visso])
-    assert days == pytest.approx([9 - (main - pd.Timestamp(visso.start)).total_seconds() / 86400, 5])
+    assert days == pytest.approx(
+        [9 - (main - pd.Timestamp(visso.start)).total_seconds() / 86400, 5]
+    )
