@@ -5,6 +5,7 @@ a clean run gives. Station metadata fetched once is reused without the network."
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pandas as pd
@@ -179,3 +180,23 @@ def test_debug_shows_the_traceback(tmp_path, study):
 
     with pytest.raises(CatalogError):
         cli.main(["catalog", write(), "-q", "--debug"])
+
+
+@pytest.mark.parametrize("content", [b"", b"\x1f\x8b\x08\x00 gzip bytes \x00\xff" * 50])
+def test_an_empty_or_binary_catalog(tmp_path, study, capsys, content):
+    raw, write = study
+    (tmp_path / "cat.txt").write_bytes(content)
+    assert cli.main(["catalog", write(), "-q"]) == 2
+    line = _one_error_line(capsys)
+    assert "cat.txt: not a Tan et al. (2021) catalog" in line
+    assert not (tmp_path / "store" / "events.parquet").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads unreadable files")
+@pytest.mark.parametrize("name", ["cat.txt", "st.xml"])
+def test_unreadable_files(tmp_path, study, capsys, name):
+    raw, write = study
+    os.chmod(tmp_path / name, 0)
+    assert cli.main(["catalog", write(), "-q"]) == 2
+    line = _one_error_line(capsys)
+    assert name in line and "Permission denied" in line
