@@ -16,8 +16,9 @@ import xarray as xr
 from distributed import LocalCluster
 from fdsn_loopback import FDSNService
 
-import faultprobe.pipelines.fdsn  # noqa: F401  (the 5 s below are the command's, not imports')
-import faultprobe.pipelines.ingest  # noqa: F401
+# Imported here, so that the 5 s below measure the command, not first imports.
+import faultprobe.pipelines.fdsn
+import faultprobe.pipelines.ingest
 from faultprobe import cli
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 
