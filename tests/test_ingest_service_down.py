@@ -17,8 +17,7 @@ from distributed import LocalCluster
 from fdsn_loopback import FDSNService
 
 # Imported here, so that the 5 s below measure the command, not first imports.
-import faultprobe.pipelines.fdsn
-import faultprobe.pipelines.ingest
+from faultprobe.pipelines import fdsn, ingest  # noqa: F401
 from faultprobe import cli
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 
