@@ -16,9 +16,10 @@ import xarray as xr
 from distributed import LocalCluster
 from fdsn_loopback import FDSNService
 
+from faultprobe import cli
+
 # Imported here, so that the 5 s below measure the command, not first imports.
 from faultprobe.pipelines import fdsn, ingest  # noqa: F401
-from faultprobe import cli
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
