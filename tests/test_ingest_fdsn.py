@@ -15,7 +15,7 @@ from fdsn_loopback import FDSNService
 from obspy import UTCDateTime
 
 from faultprobe.config import load_config
-from faultprobe.pipelines.fdsn import _redact
+from faultprobe.pipelines.fdsn import redact
 from faultprobe.pipelines.ingest import ingest
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 
@@ -148,6 +148,6 @@ def test_second_run_downloads_nothing(runs):
 
 def test_token_never_in_reasons():
     assert (
-        _redact("failed with secret-token-123 inside", "secret-token-123")
+        redact("failed with secret-token-123 inside", "secret-token-123")
         == "failed with [token] inside"
     )

@@ -138,7 +138,7 @@ def test_an_empty_selection_is_a_clear_error(tmp_path):
 def test_retry_after_in_seconds_or_as_an_http_date():
     import email.utils
 
-    from faultprobe.pipelines.fdsn import retry_after_seconds
+    from faultprobe.pipelines.fdsnhttp import retry_after_seconds
 
     now = 1_477_809_617.0  # 2016-10-30T06:40:17Z
     assert retry_after_seconds("2", now) == 2.0

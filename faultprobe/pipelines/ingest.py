@@ -16,8 +16,6 @@ when no window is left transient.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import sys
@@ -30,11 +28,12 @@ import pandas as pd
 
 from faultprobe.config import StudyConfig
 from faultprobe.pipelines import cube, ledger
-from faultprobe.pipelines.plan import INPUTS, Plan, StationInfo, make_plan
+from faultprobe.pipelines.inputs import RunInfo, changed, inputs_of, run_info
+from faultprobe.pipelines.plan import Plan, StationInfo, make_plan
 from faultprobe.pipelines.preprocess import NS, Settings, process
 from faultprobe.pipelines.sources import Fetched, Request, SDSSource, Source, WindowSource
 from faultprobe.pipelines.status import CODES, PERMANENT, TRANSIENT, failure_class, names
-from faultprobe.store import CUBE, EVENTS, STATIONS, STATIONXML, Store
+from faultprobe.store import CUBE, EVENTS, STATIONS, Store
 
 NAT = np.iinfo(np.int64).min
 MAX_LISTED = 10
@@ -58,17 +57,6 @@ class BlockSpec:
     event_ids: np.ndarray
     p_ns: np.ndarray  # (n_events, n_stations)
     stations: tuple[StationInfo, ...]
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What every task of one run shares: its id, the inputs, the StationXML to use."""
-
-    run: str = "local"
-    inputs: str = ""
-    inventory: str | None = None
-    inventory_digest: str | None = None
-    refresh: bool = False
 
 
 @dataclass
@@ -183,26 +171,6 @@ def _orientation(inv) -> dict[str, float] | None:
         for c in s
         if c.azimuth is not None
     }
-
-
-def inventory_url(cfg: StudyConfig) -> str | None:
-    """The StationXML the ingest uses: [stations] inventory, else the one saved in the store."""
-    if cfg.stations.inventory:
-        return cfg.stations.inventory
-    store = Store(cfg.study.store)
-    return store.url(STATIONXML) if store.exists(STATIONXML) else None
-
-
-def _digest(url: str | None) -> str | None:
-    if not url:
-        return None
-    import fsspec
-
-    try:
-        with fsspec.open(url, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()[:16]
-    except OSError:
-        return None
 
 
 def _inventory(cfg: StudyConfig, info: RunInfo | None = None):
@@ -365,46 +333,6 @@ def block_specs(plan: Plan) -> list[BlockSpec]:
     return out
 
 
-def inputs_of(cfg: StudyConfig) -> dict:
-    """What a block is built from besides the plan: source, archive or service, StationXML,
-    preprocessing. A block whose marker records other inputs is stale and redone."""
-    w = cfg.waveforms
-    raw = w.model_dump(mode="json")
-    out = {k: raw[k] for k in INPUTS}
-    if w.source != "sds":
-        out["sds_root"] = None
-    if w.source != "fdsn":
-        out["fdsn"] = None
-    else:
-        from faultprobe.pipelines.fdsn import base_url
-
-        out["fdsn"] = base_url(w.fdsn)
-    if w.source == "synthetic":
-        blob = json.dumps(cfg.synthetic.model_dump(mode="json"), sort_keys=True).encode()
-        out["synthetic"] = hashlib.sha256(blob).hexdigest()[:16]
-    out["network_aliases"] = cfg.stations.network_aliases
-    out["stationxml"] = _digest(inventory_url(cfg))
-    return out
-
-
-def _hash(d: dict) -> str:
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def run_info(cfg: StudyConfig, run: str = "local", refresh: bool = False) -> RunInfo:
-    url = inventory_url(cfg)
-    return RunInfo(run, _hash(inputs_of(cfg)), url, _digest(url), refresh)
-
-
-def _changed(before: dict | None, now: dict) -> str:
-    """Which inputs differ, in words."""
-    if not before:
-        return "inputs not recorded"
-    names = {"stationxml": "the StationXML", "sds_root": "the archive root (sds_root)"}
-    diff = [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
-    return ", ".join(names.get(k, k) for k in diff) or "inputs changed"
-
-
 def check_source(cfg: StudyConfig, info: RunInfo, say) -> Source | None:
     """Before anything runs: the archive root exists, or the FDSN service answers a probe.
 
@@ -554,7 +482,7 @@ def ingest(
         and any(marks[s.block].get("status", {}).get(k, 0) for k in statuses)
     ]
     if stale:
-        why = _changed(ledger.read_state(store, "inputs"), inputs)
+        why = changed(ledger.read_state(store, "inputs"), inputs)
         say(
             f"{len(stale)} of {plan.n_blocks} finished blocks were built from other inputs ({why}); redoing them"
         )
