@@ -355,7 +355,8 @@ def _expected(err: BaseException) -> tuple[str, str] | None:
     from faultprobe.catalogs.readers import CatalogError
     from faultprobe.catalogs.stations import StationError
     from faultprobe.pipelines.ingest import IngestError, ServiceUnavailable
-    from faultprobe.store import StoreError, StoreLocked
+    from faultprobe.store import StoreError
+    from faultprobe.storelock import StoreLocked
 
     if isinstance(err, StoreLocked):
         return str(err), "locked"

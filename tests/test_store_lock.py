@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
-from faultprobe.store import LOCK, LockInfo, Store, StoreLocked, acquire, release
+from faultprobe.store import Store
+from faultprobe.storelock import LOCK, LockInfo, StoreLocked, acquire, release
 
 
 def test_lock_file_says_who_holds_it_and_a_second_writer_is_refused(tmp_path):
