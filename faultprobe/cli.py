@@ -91,6 +91,9 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         print(summary.listing(), file=sys.stderr)
         print(f"error: {summary.problem()}", file=sys.stderr)
         return EXIT["incomplete"]
+    if summary.nothing_found():
+        print(f"error: {summary.nothing_found()}", file=sys.stderr)
+        return EXIT["input"]
     return 0
 
 

@@ -190,3 +190,11 @@ def test_a_read_only_store(tmp_path, toy, address, capsys):
         os.chmod(store, 0o755)
     assert cli.main(["ingest", cfg, "-q"]) == 0
     _same_store(store, toy.store)
+
+
+def test_an_archive_without_the_studys_data_is_not_a_success(tmp_path, toy, address, capsys):
+    (tmp_path / "empty").mkdir()
+    store, cfg = _twin(tmp_path, toy, address, sds_root=str(tmp_path / "empty"))
+    assert cli.main(["ingest", cfg, "-q"]) == 2
+    line = _one_error_line(capsys)
+    assert "none of the 60 windows got any samples (mostly no_data)" in line

@@ -104,6 +104,18 @@ class Summary:
             "not complete: run `faultprobe ingest` again to fetch exactly those windows"
         )
 
+    def nothing_found(self) -> str | None:
+        """One line when no window got any samples: the source is not what the config says."""
+        empty = ("no_data", "error", "wrong_data", "transient")
+        total = sum(self.status_counts.values())
+        if not total or sum(self.status_counts.get(k, 0) for k in empty) < total:
+            return None
+        top = max(empty, key=lambda k: self.status_counts.get(k, 0))
+        return (
+            f"none of the {total} windows got any samples (mostly {top}); check the source in "
+            "[waveforms] (sds_root, fdsn) and the station codes; traces.parquet says why per window"
+        )
+
     def listing(self) -> str:
         tr = self.transient
         rows = [f"  {r.event_id} {r.network}.{r.station}" for r in tr.head(MAX_LISTED).itertuples()]
