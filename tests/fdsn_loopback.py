@@ -291,6 +291,9 @@ class FDSNService:
                 n = self.n_dataselect
         with self.lock:
             self.log.append((time.time(), method, resource, n))
+        if self.is_down:  # going down: the listening socket closes within half a second
+            h.close_connection = True
+            return None
         if len(parts) != 4 or parts[0] != "fdsnws":
             return self._send(h, 404, b"not found")
         service = parts[1]
@@ -316,6 +319,7 @@ class FDSNService:
             self.asked += [(n, *ln) for ln in lines]
         fault = self.faults.get(n)
         if fault == "down":
+            self.is_down = True
             threading.Thread(target=self.down, daemon=True).start()
             h.close_connection = True
             return None  # no answer at all

@@ -20,6 +20,7 @@ from faultprobe import cli
 
 # Imported here, so that the 5 s below measure the command, not first imports.
 from faultprobe.pipelines import fdsn, ingest  # noqa: F401
+from faultprobe.pipelines.info import describe
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
@@ -95,25 +96,28 @@ def runs(tmp_path_factory, study, cluster):
         traces1 = pd.read_parquet(f"{store}/traces.parquet")
         complete1 = Path(store, "ingest", "complete.json").exists()
         attrs1 = dict(xr.open_zarr(f"{store}/waveforms.zarr").attrs)
+        info1 = describe(store)
         svc.up()
         svc.faults = {}
         k = len(svc.asked)
         second = cli.main(["ingest", cfg, "-q"])
         asked = svc.asked[k:]
-    return ref_store, store, first, traces1, complete1, attrs1, second, asked
+    return ref_store, store, first, traces1, complete1, attrs1, second, asked, info1
 
 
 def test_down_in_the_middle_exits_non_zero_and_lists_the_windows(runs, capsys):
-    _, _, first, traces1, complete1, attrs1, *_ = runs
+    _, _, first, traces1, complete1, attrs1, *_, info1 = runs
     assert first == cli.EXIT["incomplete"] == 1
     assert not complete1 and attrs1["complete"] is False
     transient = traces1[traces1.status == "transient"]
+    assert f"{len(transient)} windows failed transiently" in info1
+    assert "cube complete: False" in info1
     assert len(transient) > 0 and (transient.failure == "transient").all()
     assert transient.reason.str.contains("Connection refused|not asked").all()
 
 
 def test_the_next_run_fetches_exactly_the_transient_windows(runs):
-    _, _, _, traces1, _, _, second, asked = runs
+    _, _, _, traces1, _, _, second, asked, _ = runs
     assert second == 0
     transient = traces1[traces1.status == "transient"]
     # Each asked line starts 8 s before P (5 s window + 2 s pad + 1 s margin).
