@@ -10,6 +10,7 @@ headers) are returned so that only the windows they cover are affected.
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass, field
 
@@ -28,9 +29,14 @@ class MSeedRead:
     notes: list[str] = field(default_factory=list)
 
 
+# Warnings are caught process-wide: one decoding at a time, so that a message of one
+# thread's file never lands in another's notes (the reasons stay the same run after run).
+_DECODING = threading.Lock()
+
+
 def _decode(src, t0: UTCDateTime | None, t1: UTCDateTime | None) -> tuple[Stream, list[str]]:
-    """ObsPy's miniSEED plugin with libmseed's record selection; warnings returned."""
-    with warnings.catch_warnings(record=True) as caught:
+    """ObsPy's miniSEED plugin with libmseed's record selection; its warnings returned."""
+    with _DECODING, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             from obspy.io.mseed.core import _read_mseed
@@ -39,7 +45,12 @@ def _decode(src, t0: UTCDateTime | None, t1: UTCDateTime | None) -> tuple[Stream
         else:
             kwargs = {"starttime": t0, "endtime": t1} if t0 is not None else {}
             st = _read_mseed(src, **kwargs)
-    return st, [str(w.message).splitlines()[0] for w in caught]
+    mine = [
+        w
+        for w in caught
+        if not issubclass(w.category, ResourceWarning) and "obspy" in str(w.filename)
+    ]
+    return st, [str(w.message).splitlines()[0] for w in mine]
 
 
 def _record_length(data: bytes) -> int | None:
@@ -78,7 +89,11 @@ def read_mseed(
     try:
         st, messages = _decode(src, t0, t1)
     except Exception:
-        data = source if isinstance(source, bytes) else open(source, "rb").read()
+        if isinstance(source, bytes):
+            data = source
+        else:
+            with open(source, "rb") as f:
+                data = f.read()
         salvaged = _salvage(data, t0, t1)
         if salvaged is None:
             raise
