@@ -5,6 +5,8 @@ exactly those windows and ends with the store an uninterrupted run gives."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import time
 from pathlib import Path
@@ -92,7 +94,9 @@ def runs(tmp_path_factory, study, cluster):
         assert cli.main(["ingest", ref_cfg, "-q"]) == 0  # the uninterrupted run
         store, cfg = _store(d / "run", study, svc.url, cluster)
         svc.faults = {svc.n_dataselect + 4: "down"}  # drops the 4th query, then refuses
-        first = cli.main(["ingest", cfg, "-q"])
+        said = io.StringIO()
+        with contextlib.redirect_stderr(said):
+            first = cli.main(["ingest", cfg, "-q"])
         traces1 = pd.read_parquet(f"{store}/traces.parquet")
         complete1 = Path(store, "ingest", "complete.json").exists()
         attrs1 = dict(xr.open_zarr(f"{store}/waveforms.zarr").attrs)
@@ -102,11 +106,22 @@ def runs(tmp_path_factory, study, cluster):
         k = len(svc.asked)
         second = cli.main(["ingest", cfg, "-q"])
         asked = svc.asked[k:]
-    return ref_store, store, first, traces1, complete1, attrs1, second, asked, info1
+    return (
+        ref_store,
+        store,
+        first,
+        traces1,
+        complete1,
+        attrs1,
+        second,
+        asked,
+        info1,
+        said.getvalue(),
+    )
 
 
 def test_down_in_the_middle_exits_non_zero_and_lists_the_windows(runs, capsys):
-    _, _, first, traces1, complete1, attrs1, *_, info1 = runs
+    _, _, first, traces1, complete1, attrs1, *_, info1, said = runs
     assert first == cli.EXIT["incomplete"] == 1
     assert not complete1 and attrs1["complete"] is False
     transient = traces1[traces1.status == "transient"]
@@ -114,10 +129,16 @@ def test_down_in_the_middle_exits_non_zero_and_lists_the_windows(runs, capsys):
     assert "cube complete: False" in info1
     assert len(transient) > 0 and (transient.failure == "transient").all()
     assert transient.reason.str.contains("Connection refused|not asked").all()
+    lines = said.strip().splitlines()
+    assert lines[0] == "windows to fetch again:"
+    first_row = transient.iloc[0]
+    assert lines[1] == f"  {first_row.event_id} {first_row.network}.{first_row.station}"
+    assert lines[-1].startswith(f"error: {len(transient)} windows failed transiently")
+    assert "Connection refused" in lines[-1] and "faultprobe ingest" in lines[-1]
 
 
 def test_the_next_run_fetches_exactly_the_transient_windows(runs):
-    _, _, _, traces1, _, _, second, asked, _ = runs
+    _, _, _, traces1, _, _, second, asked, _, _ = runs
     assert second == 0
     transient = traces1[traces1.status == "transient"]
     # Each asked line starts 8 s before P (5 s window + 2 s pad + 1 s margin).

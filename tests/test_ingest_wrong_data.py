@@ -80,7 +80,7 @@ def _assert_same_cube(store: str, ref: str) -> None:
     pd.testing.assert_series_equal(a.status, b.status)
 
 
-def test_another_stations_minised_from_a_service(tmp_path, toy, client):
+def test_another_stations_miniseed_from_a_service(tmp_path, toy, client):
     with FDSNService(toy.sds_root, toy.stations, toy.events, impostor={"NRCA": "DEF"}) as svc:
         cfg = _config(tmp_path, toy, dict(FDSN, fdsn=svc.url, cache=str(tmp_path / "cache")))
         first = ingest(cfg, progress=False, client=client)
