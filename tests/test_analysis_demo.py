@@ -32,6 +32,7 @@ SMALLER = {
     "experiments.table1.classes": [2],
     "experiments.bands.bands": [[2.0, 8.0], [15.0, 30.0]],
     "experiments.bands.seeds": [1, 2, 3],
+    "experiments.false_dates.seeds": [1],  # its statistics: tests/test_analysis_false_dates.py
     "experiments.pairs.max_pairs": 40,
 }
 
