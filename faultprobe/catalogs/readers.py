@@ -395,4 +395,12 @@ def read_catalog(source: CatalogSource) -> CatalogRead:
         return read_quakeml(source.path, source.magnitude)
     if source.format == "fdsn_text":
         return read_fdsn_text(source.path, source.magnitude)
+    if source.format in ("seisbench", "laurenti2024"):
+        from faultprobe.catalogs.datasets import DatasetError, catalog_from_traces, read_traces
+
+        try:
+            traces = read_traces(source.path, source.format)
+        except DatasetError as err:
+            raise CatalogError(str(err)) from None
+        return CatalogRead(catalog_from_traces(traces))
     return read_csv_catalog(source.path, source)

@@ -63,6 +63,23 @@ class CatalogSummary:
         return "\n".join(lines)
 
 
+def _stations(cfg: StudyConfig) -> StationTable:
+    """From StationXML or FDSN, or, for a dataset source without either, its metadata."""
+    s = cfg.stations
+    if s.inventory is None and s.fdsn is None:
+        from faultprobe.catalogs.datasets import read_traces, stations_from_traces
+        from faultprobe.catalogs.stations import STATION_COLUMNS, StationError
+
+        w = cfg.waveforms
+        traces = read_traces(w.dataset, w.source)
+        table, missing = stations_from_traces(traces, s.codes, s.far, s.network_aliases)
+        if table.empty:
+            raise StationError(f"none of the study's stations {s.all_codes} are in {w.dataset}")
+        return StationTable(table[STATION_COLUMNS], missing)
+    inv = load_inventory(s, cfg.study.start, cfg.study.end)
+    return station_table(inv, s, cfg.study.start, cfg.study.end)
+
+
 def build_catalog(cfg: StudyConfig, progress: bool = True) -> CatalogSummary:
     """Read, select and write events.parquet, stations.parquet and study.toml into the store."""
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
@@ -72,8 +89,7 @@ def build_catalog(cfg: StudyConfig, progress: bool = True) -> CatalogSummary:
     say(f"selecting from {len(read.events)} events …")
     selection = select_events(read.events, cfg)
     say("reading station metadata …")
-    inv = load_inventory(cfg.stations, cfg.study.start, cfg.study.end)
-    stations = station_table(inv, cfg.stations, cfg.study.start, cfg.study.end)
+    stations = _stations(cfg)
 
     out = st.Store(cfg.study.store)
     out.write_table(selection.events, st.EVENTS)

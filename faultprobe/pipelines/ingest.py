@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from faultprobe.config import StudyConfig
+from faultprobe.config import DATASET_SOURCES, StudyConfig
 from faultprobe.pipelines import cube, ledger
 from faultprobe.pipelines.plan import Plan, StationInfo, make_plan
 from faultprobe.pipelines.preprocess import NS, Settings, process
@@ -85,6 +85,10 @@ def make_source(cfg: StudyConfig) -> Source:
     w = cfg.waveforms
     if w.source == "sds":
         return SDSSource(w.sds_root)
+    if w.source in DATASET_SOURCES:
+        from faultprobe.pipelines.datasets import DatasetSource
+
+        return DatasetSource(Store(cfg.study.store), w.source)
     if w.source == "fdsn":
         from faultprobe.pipelines.fdsn import FDSNSource
 
@@ -275,6 +279,8 @@ def ingest(cfg: StudyConfig, progress: bool = True, client=None) -> Summary:
             f"nothing to ingest: {len(plan.events)} events and {len(plan.stations)} stations in "
             f"{store.root} (run `faultprobe catalog` first, or widen the selection)"
         )
+    if cfg.waveforms.source in DATASET_SOURCES:
+        plan = _dataset_plan(cfg, store, plan)
     specs = block_specs(plan)
     url = store.url(CUBE)
     codec = _prepare(cfg, store, plan, specs)
@@ -298,6 +304,22 @@ def ingest(cfg: StudyConfig, progress: bool = True, client=None) -> Summary:
         codec,
         time.perf_counter() - t0,
     )
+
+
+def _dataset_plan(cfg: StudyConfig, store: Store, plan: Plan) -> Plan:
+    """Index the dataset's traces for the tasks; take its P arrivals if the config says so."""
+    from dataclasses import replace
+
+    from faultprobe.catalogs.datasets import DatasetError
+    from faultprobe.pipelines.datasets import build_index, dataset_p_times
+
+    try:
+        index = build_index(cfg, store, plan)
+    except (DatasetError, OSError) as err:
+        raise IngestError(f"dataset {cfg.waveforms.dataset}: {err}") from None
+    if cfg.waveforms.p_arrival == "dataset":
+        plan = replace(plan, p_time_ns=dataset_p_times(plan, index))
+    return plan
 
 
 def _run(cfg: StudyConfig, todo: list[BlockSpec], url: str, progress: bool, client) -> None:
