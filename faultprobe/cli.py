@@ -109,6 +109,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from faultprobe.exports.seisbench import export_seisbench
+
+    summary = export_seisbench(args.store, args.out, stations=args.stations, run=args.run)
+    print(summary.render())
+    return 0
+
+
 def _add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="study config file (TOML), e.g. configs/synthetic-norcia.toml")
 
@@ -173,6 +181,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="print what a study store holds")
     p.add_argument("store", help="study store folder or URL")
     p.set_defaults(handler=_cmd_info)
+
+    p = sub.add_parser(
+        "export",
+        help="write the cube in another tool's format (a SeisBench dataset)",
+        description=(
+            "Write the ok traces of a study's cube as a SeisBench dataset (metadata.csv + "
+            "waveforms.hdf5) that seisbench.data.WaveformDataset opens and that `faultprobe "
+            'ingest` reads back with waveforms.source = "seisbench". Metadata in SeisBench\'s '
+            "names: trace_start_time, trace_p_arrival_sample, trace_sampling_rate_hz, "
+            "trace_component_order, station_*, source_*, and the split of a run."
+        ),
+    )
+    p.add_argument("--format", choices=["seisbench"], default="seisbench", help="output format")
+    p.add_argument("store", help="study store folder or URL")
+    p.add_argument("out", help="output folder (created)")
+    p.add_argument(
+        "--station",
+        action="append",
+        dest="stations",
+        metavar="STA",
+        help="station code (STA or NET.STA); repeat for several (default: all)",
+    )
+    p.add_argument(
+        "--run",
+        help="run folder STORE/runs/RUN_ID whose train/val/test events fill the split column "
+        "(train, dev, test)",
+    )
+    p.set_defaults(handler=_cmd_export)
 
     from faultprobe.ml.commands import TRAIN_HELP, add_evaluate_arguments, add_train_arguments
 
