@@ -81,6 +81,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return evaluate_command(args)
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from faultprobe.ml.commands import predict_command
+
+    return predict_command(args)
+
+
 def _cmd_experiments(args: argparse.Namespace) -> int:
     from faultprobe.analysis.experiments import run_experiments
 
@@ -210,7 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_cmd_export)
 
-    from faultprobe.ml.commands import TRAIN_HELP, add_evaluate_arguments, add_train_arguments
+    from faultprobe.ml.commands import (
+        PREDICT_HELP,
+        TRAIN_HELP,
+        add_evaluate_arguments,
+        add_predict_arguments,
+        add_train_arguments,
+    )
 
     p = sub.add_parser(
         "train", help="train the CNN on one station's slice of the cube", description=TRAIN_HELP
@@ -223,6 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder: STORE/runs/RUN_ID")
     add_evaluate_arguments(p)
     p.set_defaults(handler=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "predict",
+        help="a trained run's class probabilities for new traces",
+        description=PREDICT_HELP,
+    )
+    add_predict_arguments(p)
+    p.set_defaults(handler=_cmd_predict)
 
     p = sub.add_parser(
         "experiments",

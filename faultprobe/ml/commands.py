@@ -178,3 +178,55 @@ def _render_scores(s: dict) -> str:
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.3f}"
+
+
+PREDICT_HELP = (
+    "Class probabilities of a trained run for new traces: miniSEED (or any format ObsPy "
+    "reads) in, the run's own preprocessing applied (window around the theoretical P of the "
+    "study's velocity model, the study's ingest preprocessing, the run's cut, band and "
+    "normalisation), one row per event out.  Events default to those of the run's store "
+    "whose windows the files cover."
+)
+
+
+def add_predict_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run folder: STORE/runs/RUN_ID")
+    p.add_argument("files", nargs="+", help="waveform files (miniSEED, SAC, ...)")
+    p.add_argument(
+        "--events",
+        help="events table (Parquet or CSV: event_id, origin_time, latitude, longitude, "
+        "depth_km); default: the run's store's events that the files cover",
+    )
+    p.add_argument("--inventory", help="StationXML: 1/2 orientation and response removal")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--out", help="write the table here (.parquet or .csv) instead of printing it")
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """Handler of `faultprobe predict`."""
+    import pandas as pd
+
+    from faultprobe.ml.inference import predict
+
+    try:
+        events = None
+        if args.events:
+            read = pd.read_csv if args.events.endswith(".csv") else pd.read_parquet
+            events = read(args.events)
+            events["origin_time"] = pd.to_datetime(events["origin_time"], utc=True)
+        inv = None
+        if args.inventory:
+            from obspy import read_inventory
+
+            inv = read_inventory(args.inventory)
+        table = predict(args.run, args.files, inv, events=events, device=args.device)
+    except (ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.out:
+        (table.to_csv if args.out.endswith(".csv") else table.to_parquet)(args.out, index=False)
+        print(f"{len(table)} events: {args.out}", file=sys.stderr)
+    else:
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(table.to_string(index=False))
+    return 0

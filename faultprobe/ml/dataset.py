@@ -97,9 +97,13 @@ class StationSlice:
 
 
 def _time_slice(ds: xr.Dataset, window_s: tuple[float, float] | None) -> slice:
+    return time_slice(ds["time"].values, window_s)
+
+
+def time_slice(t: np.ndarray, window_s: tuple[float, float] | None) -> slice:
+    """The samples of the time axis `t` (s from P) inside [start, end) of `window_s`."""
     if window_s is None:
         return slice(None)
-    t = ds["time"].values
     lo = int(np.searchsorted(t, window_s[0] - 1e-9))
     hi = int(np.searchsorted(t, window_s[1] - 1e-9))
     if hi - lo < 16:

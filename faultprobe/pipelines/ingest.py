@@ -140,8 +140,12 @@ def _inventory(cfg: StudyConfig):
         return None
 
 
-def process_block(cfg: StudyConfig, spec: BlockSpec, source: Source | None = None):
-    """Fetch and preprocess one block; returns (batch, traces rows)."""
+def process_block(cfg: StudyConfig, spec: BlockSpec, source: Source | None = None, inventory=None):
+    """Fetch and preprocess one block; returns (batch, traces rows).
+
+    `inventory` (an ObsPy Inventory) replaces the config's StationXML, for callers with
+    their own traces (`faultprobe.predict`).
+    """
     s = settings(cfg)
     source = source or make_source(cfg)
     p = spec.p_ns
@@ -168,7 +172,7 @@ def process_block(cfg: StudyConfig, spec: BlockSpec, source: Source | None = Non
                         None, "error", "no theoretical P (pair beyond the travel-time table)", 0
                     )
                 )
-    inv = _inventory(cfg)
+    inv = inventory if inventory is not None else _inventory(cfg)
     if cfg.waveforms.remove_response and inv is None:
         raise IngestError("remove_response = true needs [stations] inventory (a StationXML file)")
     responses = inv if cfg.waveforms.remove_response else None
