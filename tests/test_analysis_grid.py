@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import maximum_bipartite_matching
 from study_tables import norcia_table
 
 from faultprobe.analysis import grid as gridmod
@@ -12,10 +15,12 @@ from faultprobe.analysis.pairs import (
     PairSpectra,
     differing_band,
     find_pairs,
+    local_km,
     multitaper_amplitude,
     ratio_summary,
 )
 from faultprobe.analysis.scoring import false_date_scores, side_recall
+from faultprobe.analysis.stats import clopper_pearson
 from faultprobe.analysis.tables import table1, table2
 from faultprobe.config import parse_config
 
@@ -103,8 +108,6 @@ def test_side_recall_groups_pre_and_post_classes():
 
 
 def _brute_pairs(ev, dmax_m, dmag):
-    from faultprobe.analysis.pairs import local_km
-
     xyz = local_km(ev["latitude"], ev["longitude"], ev["depth_km"])
     pre = np.flatnonzero(ev["ttf_s"] < 0)
     post = np.flatnonzero(ev["ttf_s"] >= 0)
@@ -133,8 +136,41 @@ def test_pairs_match_brute_force_and_are_one_to_one():
     assert got and got <= allowed
     assert pairs["pre_pos"].is_unique and pairs["post_pos"].is_unique
     assert (pairs["distance_m"] <= 500).all() and (pairs["dmag"] <= 0.1 + 1e-9).all()
-    # every pre event with an allowed partner has one (its best may be taken; then none)
-    assert len(pairs) >= 0.5 * len({i for i, _ in allowed})
+    # as many pairs as a maximum matching of the candidate graph, at its least total distance
+    pre_ids = sorted({i for i, _ in allowed})
+    post_ids = sorted({j for _, j in allowed})
+    rows = [pre_ids.index(i) for i, _ in allowed]
+    cols = [post_ids.index(j) for _, j in allowed]
+    graph = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(pre_ids), len(post_ids)))
+    most = int((maximum_bipartite_matching(graph, perm_type="column") >= 0).sum())
+    assert len(pairs) == most
+    xyz = local_km(ev["latitude"], ev["longitude"], ev["depth_km"])
+    big = 1e6
+    dense = np.full((len(pre_ids), len(post_ids)), big)
+    for (i, j), r, c in zip(allowed, rows, cols):
+        dense[r, c] = np.linalg.norm(xyz[i] - xyz[j]) * 1000
+    r, c = linear_sum_assignment(dense)
+    best = dense[r, c][dense[r, c] < big].sum()
+    assert pairs["distance_m"].sum() == pytest.approx(best, rel=1e-6)
+
+
+def test_optimal_matching_finds_the_pair_greedy_matching_lost():
+    # pre A is 10 m from post X and 100 m from post Y; pre B is 20 m from X only.  Taking
+    # the closest pair first (A-X) leaves B without a partner; the optimum pairs A-Y, B-X.
+    north_m = {"A": 0.0, "B": 30.0, "X": 10.0, "Y": -100.0}
+    ev = pd.DataFrame(
+        {
+            "event_id": list(north_m),
+            "latitude": [42.83 + v / 1000 / 111.195 for v in north_m.values()],
+            "longitude": 13.11,
+            "depth_km": 6.0,
+            "magnitude": 1.0,
+            "ttf_s": [-10.0, -5.0, 5.0, 10.0],
+        }
+    )
+    pairs = find_pairs(ev, 500.0, 0.1)
+    assert set(zip(pairs["pre_id"], pairs["post_id"])) == {("A", "Y"), ("B", "X")}
+    assert pairs["distance_m"].tolist() == pytest.approx([20.0, 100.0], abs=0.01)
 
 
 def test_multitaper_matches_mtspec_and_finds_the_band():
@@ -173,6 +209,7 @@ def test_tables_mean_and_std_over_seeds_keep_run_ids():
             "recall_pre": [1.0, 0.8, 0.6, 1, 1],
             "recall_post": [0.8, 0.8, 0.8, 1, 1],
             "n_test": 100,
+            "n_correct": [90, 80, 70, 95, 90],
             "false_date": ["", "", "", "", "2016-10-21T00:00:00Z"],
             "nm": [-1, -1, -1, -1, 43],
             "nc": [-1, -1, -1, -1, 38],
@@ -183,4 +220,11 @@ def test_tables_mean_and_std_over_seeds_keep_run_ids():
     assert t1["accuracy %"].iloc[0] == "80.0 ± 10.0" and t1["runs"].iloc[0] == ["a", "b", "c"]
     t2 = table2(rows)
     assert list(t2["date"]) == ["2016-10-21", "true mainshock"]
-    assert t2["NM/NC"].iloc[0] == "43/38" and t2["FP %"].iloc[0] == "11.6"
+    assert t2["NM/NC"].iloc[0] == "43/38" and t2["FP % [95% CI]"].iloc[0].startswith("11.6 [")
+    # pooled over seeds: 240 of 300 test events, exact interval, binomial verdict
+    lo, hi = clopper_pearson(240, 300)
+    assert t1["pooled % [95% CI]"].iloc[0] == f"80.0 [{100 * lo:.1f}–{100 * hi:.1f}]"
+    assert t1["verdict (p < 0.01)"].iloc[0].startswith("above chance")
+    # outside the false interval: 90 - 38 of 100 - 43; FP 5 of 43 is below it
+    assert t2["outside % [95% CI]"].iloc[0].startswith(f"{100 * 52 / 57:.1f} [")
+    assert t2["FP below outside"].iloc[0].startswith("yes")

@@ -57,9 +57,7 @@ def _worker_identity() -> tuple[str, str]:
     try:
         from distributed import get_worker
 
-        w = get_worker()
-        torch.set_num_threads(max(1, w.state.nthreads))
-        addr = w.address
+        addr = get_worker().address
     except ValueError:
         addr = "local"
     gpus = os.environ.get("CUDA_VISIBLE_DEVICES", "")
@@ -75,7 +73,7 @@ def read_results(store: Store) -> pd.DataFrame:
     for c in RESULT_COLUMNS:
         if c not in df:
             df[c] = pd.NA
-    return df[RESULT_COLUMNS]
+    return frame(df[RESULT_COLUMNS].to_dict("records"))
 
 
 def append_results(store: Store, rows: list[dict]) -> pd.DataFrame:
