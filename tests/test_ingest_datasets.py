@@ -4,6 +4,8 @@ the study's own SDS archive; events and stations come from the dataset's metadat
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ import xarray as xr
 from dataset_files import dataset_config, raw_windows, write_laurenti2024, write_seisbench
 from small_study import local_client
 
+from faultprobe.analysis.report import write_report
 from faultprobe.catalogs.datasets import DatasetError, read_traces
 from faultprobe.catalogs.study import build_catalog
 from faultprobe.pipelines.datasets import parse_location
@@ -69,7 +72,7 @@ def test_seisbench_folder_ingests_to_the_sds_cube(
     )
 
 
-def test_paper_layout_ingests_with_its_own_p(small_ingested, windows, tmp_path):
+def test_paper_layout_ingests_trains_and_reports(small_ingested, windows, tmp_path):
     folder = write_laurenti2024(windows, tmp_path / "paper")
     assert sorted(p.name for p in (folder / "NRCA").iterdir()) == [
         "NRCA_post.csv", "NRCA_post.hdf5", "NRCA_pre.csv", "NRCA_pre.hdf5",
@@ -82,6 +85,23 @@ def test_paper_layout_ingests_with_its_own_p(small_ingested, windows, tmp_path):
     _same_cube(a, b)
     traces = pd.read_parquet(f"{cfg.study.store}/traces.parquet")
     assert set(traces["source"]) == {"laurenti2024"}
+    # trains (`faultprobe train` with a small CPU model) and reports, the run shown
+    run_id = _train_small(cfg)
+    page = write_report(cfg).read_text()
+    assert "1 finished runs" in page and run_id in page and "Every finished run" in page
+    assert f"confusion_{run_id}.png" in page
+
+
+def _train_small(cfg) -> str:
+    from faultprobe.cli import main
+
+    toml = cfg.study.store + "/study.toml"
+    args = ["train", toml, "--station", "NRCA", "--classes", "2", "--epochs", "2",
+            "--width", "0.25", "--device", "cpu", "-q"]  # fmt: skip
+    assert main(args) == 0
+    runs = list(Path(cfg.study.store, "runs").iterdir())
+    assert len(runs) == 1
+    return runs[0].name
 
 
 def test_block_locations_parse_as_numpy_indices():
