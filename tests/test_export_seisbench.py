@@ -53,7 +53,7 @@ def test_seisbench_opens_the_export_and_generates_windows(small_trained, exporte
     i = int(np.flatnonzero(meta["station_code"] == "NRCA")[0])
     ev = str(meta["source_id"].iloc[i])
     x = data.get_waveforms(i)
-    np.testing.assert_array_equal(x, cube.waveform.sel(event=ev, station="NRCA").values)
+    np.testing.assert_array_equal(x, cube.waveform.sel(event=ev, station="IV.NRCA").values)
     assert meta["trace_p_arrival_sample"].iloc[i] == pytest.approx(500, abs=1)
     # a generator cutting 4 s around P, as a SeisBench training pipeline would
     gen = sbg.GenericGenerator(data)

@@ -85,7 +85,7 @@ def test_cube_equals_the_sds_cube_except_the_poisoned_item(runs):
     ref = xr.open_zarr(f"{study.store}/waveforms.zarr").load()
     got = xr.open_zarr(f"{store}/waveforms.zarr").load()
     keep = np.ones(ref.status.shape, bool)
-    keep[5, list(ref.station.values).index(bad_station)] = False
+    keep[5, list(ref.station_code.values).index(bad_station)] = False
     np.testing.assert_array_equal(got.status.values[keep], ref.status.values[keep])
     np.testing.assert_array_equal(got.waveform.values[keep], ref.waveform.values[keep])
     np.testing.assert_array_equal(got.start_time.values[keep], ref.start_time.values[keep])

@@ -46,7 +46,7 @@ def test_predict_on_a_day_of_miniseed_reproduces_the_runs_probabilities(small_tr
     assert _compare(got, stored) >= max(3, len(inside))
     # the P times are the cube's
     cube = xr.open_zarr(f"{small_trained.store}/waveforms.zarr")
-    p = cube.p_time.sel(station="NRCA", event=list(got["event_id"])).values
+    p = cube.p_time.sel(station="IV.NRCA", event=list(got["event_id"])).values
     np.testing.assert_array_equal(
         pd.DatetimeIndex(got["p_time_NRCA"]).tz_convert(None).to_numpy("datetime64[ns]"),
         p.astype("datetime64[ns]"),
@@ -64,7 +64,7 @@ def test_the_command_writes_the_same_table(small_trained, tmp_path):
 def test_cube_windows_as_an_array(small_trained):
     stored = pd.read_parquet(f"{small_trained.run}/predictions.parquet").head(20)
     cube = xr.open_zarr(f"{small_trained.store}/waveforms.zarr")
-    x = cube.waveform.sel(station="NRCA", event=list(stored["event_id"])).values
+    x = cube.waveform.sel(station="IV.NRCA", event=list(stored["event_id"])).values
     got = faultprobe.predict(small_trained.run, x)
     np.testing.assert_allclose(got["p_post"], stored["p_post"], rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match=r"shape \(n, 3, time\)"):

@@ -62,10 +62,15 @@ def event_table(ds: xr.Dataset) -> pd.DataFrame:
 
 
 def station_positions(ds: xr.Dataset, stations: tuple[str, ...] | list[str]) -> list[int]:
-    """Positions of stations given as STA or NET.STA; an unknown code is a clear error."""
-    codes = [str(s) for s in ds["station"].values]
-    nets = [str(n) for n in ds["network"].values] if "network" in ds.coords else [""] * len(codes)
-    full = [f"{n}.{s}" if n else s for n, s in zip(nets, codes)]
+    """Positions of stations given as STA or NET.STA; an unknown code is a clear error.
+
+    The cube labels stations NET.STA (older cubes and the toy cube: STA, with a
+    `network` coordinate); both spellings are accepted either way.
+    """
+    labels = [str(s) for s in ds["station"].values]
+    nets = [str(n) for n in ds["network"].values] if "network" in ds.coords else [""] * len(labels)
+    codes = [s.split(".", 1)[1] if "." in s else s for s in labels]
+    full = [s if "." in s else (f"{n}.{s}" if n else s) for s, n in zip(labels, nets)]
     out = []
     for want in stations:
         if want in full:

@@ -191,9 +191,20 @@ def process_block(cfg: StudyConfig, spec: BlockSpec, source: Source | None = Non
             "source": source.name,
             "attempts": np.array([it.attempts for it in items], dtype=np.int32),
             "start_time": pd.to_datetime(batch.start_ns.view("datetime64[ns]")).tz_localize("UTC"),
+            **trace_channels(batch.seed_ids),
         }
     )
     return batch, rows
+
+
+def trace_channels(seed_ids: list[list[str | None]]) -> dict[str, list[str]]:
+    """Per trace, the location code and the E, N, Z channel codes as read ("" if absent)."""
+    loc, cha = [], []
+    for ids in seed_ids:
+        parts = [s.split(".") for s in ids if s]
+        loc.append(parts[0][2] if parts else "")
+        cha.append(",".join(s.split(".")[3] if s else "" for s in ids) if parts else "")
+    return {"location": loc, "channel": cha}
 
 
 def run_block(cfg: StudyConfig, spec: BlockSpec, cube_url: str) -> dict:

@@ -25,6 +25,8 @@ TRACE_COLUMNS = [
     "source",
     "attempts",
     "start_time",
+    "location",  # location code of the trace as read
+    "channel",  # its E, N, Z channel codes as read, e.g. "HHE,HHN,HHZ" ("" where absent)
 ]
 
 

@@ -1,0 +1,57 @@
+"""The cube speaks CF and the ecosystem: Conventions, units and long names, UTC times that
+compare with the tables, stations as NET.STA, channel and location per trace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
+
+
+def test_cf_attributes(small_ingested):
+    cube = xr.open_zarr(f"{small_ingested.store}/waveforms.zarr")
+    assert cube.attrs["Conventions"].startswith("CF-")
+    assert cube.attrs["time_zone"].startswith("UTC")
+    assert cube.waveform.attrs["units"] == "counts"
+    assert "raw" in cube.waveform.attrs["long_name"]
+    assert cube.time.attrs["units"] == "s"
+    assert cube.latitude.attrs["units"] == "degrees_north"
+    assert cube.depth_km.attrs["units"] == "km"
+    assert cube.station_elevation_m.attrs["units"] == "m"
+    assert "UTC" in cube.p_time.attrs["long_name"]
+    assert cube.p_time.encoding["units"].endswith("+00:00")
+
+
+def test_stations_are_net_sta(small_ingested):
+    cube = xr.open_zarr(f"{small_ingested.store}/waveforms.zarr")
+    assert list(cube.station.values) == ["IV.NRCA", "8P.T1212", "IV.SMA1"]
+    assert list(cube.station_code.values) == ["NRCA", "T1212", "SMA1"]
+    nrca = cube.sel(station="IV.NRCA")
+    assert str(nrca.network.values) == "IV" and str(nrca.channels.values) == "HH"
+
+
+def test_cube_times_compare_with_the_tables_in_utc(small_ingested):
+    cube = xr.open_zarr(f"{small_ingested.store}/waveforms.zarr")
+    events = pd.read_parquet(f"{small_ingested.store}/events.parquet")
+    assert str(events.origin_time.dt.tz) == "UTC"
+    # the documented way (docs/ingest.md): the cube's times are UTC without a zone
+    origin = pd.DatetimeIndex(cube.origin_time.values).tz_localize("UTC")
+    assert (origin == pd.DatetimeIndex(events.origin_time)).all()
+    traces = pd.read_parquet(f"{small_ingested.store}/traces.parquet")
+    first = traces[traces.station == "NRCA"].set_index("event_id")["p_time"]
+    p = pd.DatetimeIndex(cube.p_time.sel(station="IV.NRCA").values).tz_localize("UTC")
+    assert (p == pd.DatetimeIndex(first.loc[list(cube.event.values)])).all()
+
+
+def test_channel_and_location_per_trace(small_ingested):
+    traces = pd.read_parquet(f"{small_ingested.store}/traces.parquet")
+    ok = traces[traces.status == "ok"]
+    got = ok.groupby("station")["channel"].agg(lambda c: sorted(set(c)))
+    assert got["NRCA"] == ["HHE,HHN,HHZ"] and got["T1212"] == ["EHE,EHN,EHZ"]
+    assert set(ok["location"]) == {""}
+    nodata = traces[traces.status == "no_data"]
+    assert (nodata["channel"] == "").all()
+    assert np.all(traces.columns[:3] == ["event_id", "network", "station"])
