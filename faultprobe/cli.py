@@ -184,7 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_ingest)
 
-    p = sub.add_parser("info", help="print what a study store holds")
+    p = sub.add_parser(
+        "info",
+        help="print what a study store holds",
+        description=(
+            "Print what a study store holds: events by phase, stations, trace statuses per "
+            "station, the cube's shape, chunking and codec, and sizes on disk."
+        ),
+    )
     p.add_argument("store", help="study store folder or URL")
     p.set_defaults(handler=_cmd_info)
 
@@ -231,7 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_arguments(p)
     p.set_defaults(handler=_cmd_train)
 
-    p = sub.add_parser("evaluate", help="score a trained run on a labelling and station")
+    p = sub.add_parser(
+        "evaluate",
+        help="score a trained run on a labelling and station",
+        description=(
+            "Score a trained run (STORE/runs/RUN_ID) on its own test events or on every usable "
+            "event, with its own labels or another labelling (e.g. the true date for a "
+            "wrong-date run) and at its own or another station; prints accuracy, recall, "
+            "precision and the confusion matrix."
+        ),
+    )
     p.add_argument("run", help="run folder: STORE/runs/RUN_ID")
     add_evaluate_arguments(p)
     p.set_defaults(handler=_cmd_evaluate)
@@ -266,11 +282,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=_cmd_experiments)
 
-    p = sub.add_parser("report", help="write report/index.html with tables and figures")
+    p = sub.add_parser(
+        "report",
+        help="write report/index.html with tables and figures",
+        description=(
+            "Write STORE/report/index.html and its PNG figures: the map (events, fault, study "
+            "box, mainshock, stations), event counts, Table 1 with confusion matrices, the "
+            "wrong-date table and figure, frequency bands, null tests, seasonality, the pair "
+            "spectra and every finished run in the store (from train and from experiments)."
+        ),
+    )
     _add_config(p)
     p.set_defaults(handler=_cmd_report)
 
-    p = sub.add_parser("demo", help="the whole method on a small synthetic sequence")
+    p = sub.add_parser(
+        "demo",
+        help="the whole method on a small synthetic sequence",
+        description=(
+            "Simulate a small sequence with a strong fault-zone change (about 30 times the "
+            "realistic configs/synthetic-norcia.toml: the demo says so), then select, ingest, "
+            "run a small grid of the paper's diagnostics with the CPU preset and write the "
+            "report, in OUT."
+        ),
+    )
     p.add_argument("--out", default="faultprobe-demo", help="output folder")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=_cmd_demo)

@@ -106,9 +106,12 @@ def write_report(cfg: StudyConfig) -> Path:
         f"<code>runs/RUN_ID/</code> in the study store; all rows: "
         f"<code>results.parquet</code>.</p>"
     )
-    figures.event_map(events, stations, out / "map.png")
+    figures.event_map(events, stations, out / "map.png", figures.map_frame(cfg))
     figures.event_counts(events, ms, out / "counts.png")
-    sec += ["<h2>Data</h2>", _figure("map.png", "Events (by phase) and stations."),
+    sec += ["<h2>Data</h2>", _figure("map.png", "Selected events by phase (size by magnitude), the fault segment "
+                    "projected to the surface with its top edge, the study box, the mainshock "
+                    "(red star) and the other large shocks, the stations and the far control "
+                    "stations (hollow)."),
             _figure("counts.png", "Events per day by class.")]  # fmt: skip
 
     t1 = tables.table1(results)
@@ -175,7 +178,12 @@ def _pairs_section(store: Store, out: Path) -> list[str]:
     if summary.empty:
         return ["<p>No co-located pre/post pairs.</p>"]
     examples = store.read_table(f"{PAIRS}/examples.parquet")
-    figures.pair_spectra(examples, summary, out / "pairs.png")
+    units = "counts"
+    if store.exists("waveforms.zarr"):
+        from faultprobe.ml.dataset import open_cube
+
+        units = str(open_cube(store)["waveform"].attrs.get("units", "counts"))
+    figures.pair_spectra(examples, summary, out / "pairs.png", pairs, units)
     band = differing_band(summary)
     where = f"{band[0]:.1f}–{band[1]:.1f} Hz" if band else "no band of 2 Hz or more"
     station = html.escape(str(pairs["station"].iloc[0]))
