@@ -9,10 +9,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
 PHASE_COLORS = {"pre": "#d95f02", "post": "#1b9e77"}
+# log axes with plain numbers (0.5, 2) instead of 5 x 10^-1
+_plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
 DPI = 110
 
 
@@ -95,7 +98,7 @@ def event_map(
     lat0 = events["latitude"].mean() if len(events) else stations["latitude"].mean()
     ax.set_aspect(1 / np.cos(np.radians(lat0)))
     _scale_bar(ax, lat0)
-    ax.legend(fontsize=7, loc="best", framealpha=0.9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     ax.set_title("Events, fault and stations")
     return _save(fig, path)
 
@@ -239,6 +242,8 @@ def pair_spectra(
             ax.semilogy(s["freq_hz"][diff], 10 ** s["median_log10_ratio"][diff], ".",
                         color="#e31a1c", ms=2, label="differs from 1")  # fmt: skip
         ax.axhline(1.0, color="r", ls="--", lw=0.8)
+        ax.yaxis.set_major_formatter(_plain)
+        ax.yaxis.set_minor_formatter(_plain)
         ax.set_xlabel("frequency (Hz)")
         ax.set_xscale("linear")
     axes[0, 0].set_ylabel(f"amplitude spectral density ({units}/√Hz)")

@@ -112,7 +112,7 @@ def write_report(cfg: StudyConfig) -> Path:
                     "projected to the surface with its top edge, the study box, the mainshock "
                     "(red star) and the other large shocks, the stations and the far control "
                     "stations (hollow)."),
-            _figure("counts.png", "Events per day by class.")]  # fmt: skip
+            _figure("counts.png", "Selected events per day (UTC), by phase; the dashed line is the mainshock.")]  # fmt: skip
 
     t1 = tables.table1(results)
     sec += ["<h2>Table 1: accuracy by station and number of classes</h2>",
