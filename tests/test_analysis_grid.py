@@ -11,6 +11,7 @@ from scipy.sparse.csgraph import maximum_bipartite_matching
 from study_tables import norcia_table
 
 from faultprobe.analysis import grid as gridmod
+from faultprobe.analysis import tables
 from faultprobe.analysis.pairs import (
     PairSpectra,
     differing_band,
@@ -227,4 +228,17 @@ def test_tables_mean_and_std_over_seeds_keep_run_ids():
     assert t1["verdict (p < 0.01)"].iloc[0].startswith("above chance")
     # outside the false interval: 90 - 38 of 100 - 43; FP 5 of 43 is below it
     assert t2["outside % [95% CI]"].iloc[0].startswith(f"{100 * 52 / 57:.1f} [")
-    assert t2["FP below outside"].iloc[0].startswith("yes")
+    assert t2["FP below outside"].iloc[0] == "1 seed(s): a verdict needs 3"
+    three = pd.concat([rows.iloc[[4]]] * 3).assign(run_id=["e", "f", "g"])
+    assert tables.table2(three)["FP below outside"].iloc[0].startswith("yes (p = ")
+
+
+def test_interval_days_leave_out_the_phases():
+    from faultprobe.ml.spec import Phase
+
+    visso = Phase(name="visso", start="2016-10-26T19:18:05Z", end="2016-10-30T06:40:17Z")
+    main = pd.Timestamp("2016-10-30T06:40:17Z")
+    days = tables.interval_days(["2016-10-21T06:40:17Z", "2016-11-04T06:40:17Z"], main, [visso])
+    assert days == pytest.approx(
+        [9 - (main - pd.Timestamp(visso.start)).total_seconds() / 86400, 5]
+    )

@@ -123,6 +123,8 @@ class Pooled:
         """`above chance`, `inside the chance band` or `not shown above chance`, with p."""
         if self.n == 0:
             return "no test events"
+        if self.seeds < MIN_SEEDS:
+            return f"{self.seeds} seed(s): a verdict needs {MIN_SEEDS}"
         p = self.p_above_chance
         if p < alpha and not self.inside_chance:
             return f"above chance (p = {p:.1g})"

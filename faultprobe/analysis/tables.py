@@ -106,14 +106,18 @@ def table2(results: pd.DataFrame) -> pd.DataFrame:
         n_out = int((g["n_test"] - g["nm"]).sum())
         k_out = int((g["n_correct"] - g["nc"]).sum())
         p = stats.fisher_less_p(nm - nc, nm, k_out, n_out)
+        if len(g) < stats.MIN_SEEDS:
+            below = f"{len(g)} seed(s): a verdict needs {stats.MIN_SEEDS}"
+        elif p < stats.ALPHA:
+            below = f"yes (p = {p:.1g})"
+        else:
+            below = f"not shown (p = {p:.2g})"
         return {
             **out,
             "NM/NC": "; ".join(f"{int(a)}/{int(b)}" for a, b in zip(g["nm"], g["nc"])),
             "FP % [95% CI]": _ci(nm - nc, nm),
             "outside % [95% CI]": _ci(k_out, n_out),
-            "FP below outside": f"yes (p = {p:.1g})"
-            if p < stats.ALPHA
-            else f"not shown (p = {p:.2g})",
+            "FP below outside": below,
             "nm_total": nm,
             "fp_mean": float(100.0 * (nm - nc) / nm) if nm else np.nan,
             "outside_mean": float(k_out / n_out) if n_out else np.nan,
@@ -124,6 +128,32 @@ def table2(results: pd.DataFrame) -> pd.DataFrame:
         return out
     order = pd.to_datetime(out["false_date"].replace("", None), utc=True)
     return out.assign(_o=order).sort_values("_o", na_position="last").drop(columns="_o")
+
+
+def interval_days(false_dates, mainshock, phases=()) -> np.ndarray:
+    """Length in days of each false interval (false date to mainshock), without the time
+    it shares with left-out phases (the Visso-Norcia interval holds no labelled event)."""
+    ms = pd.Timestamp(mainshock).tz_convert("UTC")
+    out = []
+    for d in false_dates:
+        lo, hi = sorted((pd.Timestamp(d).tz_convert("UTC"), ms))
+        days = (hi - lo).total_seconds()
+        for ph in phases:
+            a, b = pd.Timestamp(ph.start).tz_convert("UTC"), pd.Timestamp(ph.end).tz_convert("UTC")
+            days -= max(0.0, (min(hi, b) - max(lo, a)).total_seconds())
+        out.append(days / 86400.0)
+    return np.asarray(out)
+
+
+def nm_growth(t2: pd.DataFrame, mainshock, phases=()) -> tuple[float, float]:
+    """Test events per day of false interval (pooled NM over seeds, least squares) and
+    the R² of that line: how evenly the test events spread through the window."""
+    fake = t2[t2["false_date"] != ""]
+    if len(fake) < 3:
+        return float("nan"), float("nan")
+    x = interval_days(fake["false_date"], mainshock, phases)
+    y = fake["nm_total"].to_numpy(float)
+    return float(np.polyfit(x, y, 1)[0]), stats.linear_r2(x, y)
 
 
 def bands_table(results: pd.DataFrame) -> pd.DataFrame:
