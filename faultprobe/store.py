@@ -11,6 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from faultprobe import columns as cols
+
 EVENTS = "events.parquet"
 STATIONS = "stations.parquet"
 TRACES = "traces.parquet"
@@ -51,9 +53,10 @@ class Store:
         self.fs.makedirs(self.path(*parts), exist_ok=True)
 
     def write_table(self, df: pd.DataFrame, name: str) -> str:
-        """Write a DataFrame as Parquet (atomically on local disks: temp file, rename)."""
+        """Write a DataFrame as Parquet (atomically on local disks: temp file, rename), with
+        the table's on-disk column names (`faultprobe.columns`)."""
         self.makedirs()
-        table = pa.Table.from_pandas(df, preserve_index=False)
+        table = pa.Table.from_pandas(cols.to_disk(df, name), preserve_index=False)
         target = self.path(name)
         tmp = target + ".tmp"
         with self.fs.open(tmp, "wb") as f:
@@ -62,14 +65,19 @@ class Store:
         return target
 
     def read_table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """Read a Parquet table of the store; a missing table is a clear error."""
+        """Read a Parquet table of the store, with the in-memory column names
+        (`faultprobe.columns`); a missing table is a clear error."""
         target = self.path(name)
         if not self.fs.exists(target):
             raise FileNotFoundError(
                 f"{self.url(name)} does not exist (run the stage that writes it)"
             )
         with self.fs.open(target, "rb") as f:
-            return pq.read_table(f, columns=columns).to_pandas()
+            if columns is not None:
+                present = pq.read_schema(f).names
+                f.seek(0)
+                columns = cols.disk_names(columns, name, present)
+            return cols.from_disk(pq.read_table(f, columns=columns).to_pandas(), name)
 
     def write_text(self, text: str, name: str) -> None:
         self.makedirs()

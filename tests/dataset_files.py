@@ -13,14 +13,16 @@ from obspy import UTCDateTime
 from obspy.clients.filesystem.sds import Client as SDSClient
 
 from faultprobe.config import StudyConfig, parse_config
+from faultprobe.store import EVENTS, STATIONS, Store
 from faultprobe.synthetic.presets import small_study_table
 
 
 def raw_windows(cfg: StudyConfig, before_s: float = 9.0, after_s: float = 25.0) -> list[dict]:
     """Raw 3-component samples around P of every ok (event, station) of the cube."""
     ds = xr.open_zarr(f"{cfg.study.store}/waveforms.zarr")
-    events = pd.read_parquet(f"{cfg.study.store}/events.parquet").set_index("event_id")
-    stations = pd.read_parquet(f"{cfg.study.store}/stations.parquet")
+    store = Store(cfg.study.store)  # the short names (on disk: docs/tables.md)
+    events = store.read_table(EVENTS).set_index("event_id")
+    stations = store.read_table(STATIONS)
     sds = SDSClient(cfg.waveforms.sds_root)
     out = []
     status = ds["status"].values

@@ -36,12 +36,12 @@ def test_stations_are_net_sta(small_ingested):
 def test_cube_times_compare_with_the_tables_in_utc(small_ingested):
     cube = xr.open_zarr(f"{small_ingested.store}/waveforms.zarr")
     events = pd.read_parquet(f"{small_ingested.store}/events.parquet")
-    assert str(events.origin_time.dt.tz) == "UTC"
+    assert str(events.source_origin_time.dt.tz) == "UTC"
     # the documented way (docs/ingest.md): the cube's times are UTC without a zone
     origin = pd.DatetimeIndex(cube.origin_time.values).tz_localize("UTC")
-    assert (origin == pd.DatetimeIndex(events.origin_time)).all()
+    assert (origin == pd.DatetimeIndex(events.source_origin_time)).all()
     traces = pd.read_parquet(f"{small_ingested.store}/traces.parquet")
-    first = traces[traces.station == "NRCA"].set_index("event_id")["p_time"]
+    first = traces[traces.station_code == "NRCA"].set_index("source_id")["trace_p_arrival_time"]
     p = pd.DatetimeIndex(cube.p_time.sel(station="IV.NRCA").values).tz_localize("UTC")
     assert (p == pd.DatetimeIndex(first.loc[list(cube.event.values)])).all()
 
@@ -49,9 +49,28 @@ def test_cube_times_compare_with_the_tables_in_utc(small_ingested):
 def test_channel_and_location_per_trace(small_ingested):
     traces = pd.read_parquet(f"{small_ingested.store}/traces.parquet")
     ok = traces[traces.status == "ok"]
-    got = ok.groupby("station")["channel"].agg(lambda c: sorted(set(c)))
+    got = ok.groupby("station_code")["trace_channels"].agg(lambda c: sorted(set(c)))
     assert got["NRCA"] == ["HHE,HHN,HHZ"] and got["T1212"] == ["EHE,EHN,EHZ"]
-    assert set(ok["location"]) == {""}
+    assert set(ok["station_location_code"]) == {""}
     nodata = traces[traces.status == "no_data"]
-    assert (nodata["channel"] == "").all()
-    assert np.all(traces.columns[:3] == ["event_id", "network", "station"])
+    assert (nodata["trace_channels"] == "").all()
+    assert np.all(traces.columns[:3] == ["source_id", "station_network_code", "station_code"])
+
+
+def test_tables_use_seisbench_names_and_read_back_short(small_ingested):
+    """On disk SeisBench's names (docs/tables.md); through the store the short names, and
+    the SNR in dB on disk is the amplitude ratio again."""
+    from faultprobe.store import TRACES, Store
+
+    disk = pd.read_parquet(f"{small_ingested.store}/traces.parquet")
+    assert {"source_id", "station_code", "trace_p_arrival_time", "trace_start_time",
+            "trace_snr_db", "status", "reason"} <= set(disk.columns)  # fmt: skip
+    mem = Store(small_ingested.store).read_table(TRACES)
+    assert {"event_id", "station", "p_time", "start_time", "snr"} <= set(mem.columns)
+    ok = mem["status"] == "ok"
+    np.testing.assert_allclose(
+        20 * np.log10(mem.loc[ok, "snr"].astype(float)), disk.loc[ok, "trace_snr_db"], rtol=1e-5
+    )
+    assert (mem.loc[ok, "snr"] > 1).mean() > 0.5
+    part = Store(small_ingested.store).read_table(TRACES, columns=["event_id", "status"])
+    assert list(part.columns) == ["event_id", "status"]

@@ -140,3 +140,11 @@ def test_block_runs(block, workdir, monkeypatch):
             text=True, timeout=600,
         )  # fmt: skip
         assert r.returncode == 0, f"{block['id']}:\n{text}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
+
+
+def test_the_column_mapping_in_the_docs_is_the_code_s():
+    from faultprobe.columns import TABLES
+
+    rows = re.findall(r"^\| `(\w+\.parquet)` \| `(\w+)` \| `(\w+)` \|$",
+                      (ROOT / "docs" / "tables.md").read_text(), re.M)  # fmt: skip
+    assert sorted(rows) == sorted((t, k, v) for t, m in TABLES.items() for k, v in m.items())

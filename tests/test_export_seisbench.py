@@ -43,11 +43,11 @@ def test_seisbench_opens_the_export_and_generates_windows(small_trained, exporte
     preds = pd.read_parquet(f"{small_trained.run}/predictions.parquet")
     nrca = meta[meta["station_code"] == "NRCA"]
     nrca = nrca.set_index(nrca["source_id"].astype(str))
-    want = preds.set_index("event_id")["split"].map(
+    want = preds.set_index("source_id")["split"].map(
         {"train": "train", "val": "dev", "test": "test"}
     )
     assert (nrca.loc[want.index, "split"] == want).all()
-    test_ids = set(preds.loc[preds["split"] == "test", "event_id"])
+    test_ids = set(preds.loc[preds["split"] == "test", "source_id"])
     assert len(data.test()) == int(meta["source_id"].astype(str).isin(test_ids).sum()) > 0
     # one trace back equals the cube's trace
     i = int(np.flatnonzero(meta["station_code"] == "NRCA")[0])

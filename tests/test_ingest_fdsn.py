@@ -96,9 +96,9 @@ def test_failures_are_in_traces_parquet(runs):
     study, store, _, _, (bad_station, _) = runs
     tr = pd.read_parquet(f"{store}/traces.parquet")
     assert len(tr) == len(study.events) * len(study.stations)
-    row = tr[(tr.event_id == "toy0005") & (tr.station == bad_station)].iloc[0]
+    row = tr[(tr.source_id == "toy0005") & (tr.station_code == bad_station)].iloc[0]
     assert row.status == "error" and "Internal" in row.reason and row.attempts >= 2
-    ghost = tr[tr.station == "GHOST"]
+    ghost = tr[tr.station_code == "GHOST"]
     assert (ghost.status == "no_data").all() and ghost.reason.str.contains("no data from").all()
     assert (tr.source == "fdsn").all()
     assert tr.attempts.max() >= 2  # the 500, slow and truncated answers were retried

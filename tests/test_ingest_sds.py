@@ -20,6 +20,7 @@ from faultprobe.pipelines.velocity import (
     epicentral_km,
     taup_model,
 )
+from faultprobe.store import TRACES, Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
@@ -50,7 +51,7 @@ def built(tmp_path_factory, client):
 
 def test_every_bad_input_has_its_status(built):
     study, _, summary = built
-    tr = pd.read_parquet(f"{study.store}/traces.parquet")
+    tr = Store(study.store).read_table(TRACES)  # the short names (columns on disk: docs/tables.md)
     assert len(tr) == len(study.events) * len(study.stations)
     assert not tr.duplicated(["event_id", "network", "station"]).any()
     got = {(r.event_id, r.station): r.status for r in tr.itertuples()}
@@ -163,7 +164,7 @@ def test_rerun_is_a_no_op_and_other_plans_are_refused(built, client, tmp_path):
     again = ingest(cfg, progress=False, client=client)
     assert again.ran == 0 and again.skipped == again.n_blocks
     ev = pd.read_parquet(f"{study.store}/events.parquet")
-    ev.loc[0, "depth_km"] += 1.0
+    ev.loc[0, "source_depth_km"] += 1.0
     other = tmp_path / "store"
     other.mkdir()
     ev.to_parquet(other / "events.parquet")

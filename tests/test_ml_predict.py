@@ -20,15 +20,15 @@ pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarnin
 def _day_files(trained) -> tuple[list[Path], pd.DataFrame]:
     """The NRCA day files of the day with most of the run's events, and those events."""
     preds = pd.read_parquet(f"{trained.run}/predictions.parquet")
-    day = preds["origin_time"].dt.strftime("%Y.%j").value_counts().index[0]
+    day = preds["source_origin_time"].dt.strftime("%Y.%j").value_counts().index[0]
     root = Path(trained.cfg.waveforms.sds_root)
     files = sorted(root.glob(f"*/IV/NRCA/HH?.D/IV.NRCA..HH?.D.{day}"))
     assert len(files) == 3
-    return files, preds[preds["origin_time"].dt.strftime("%Y.%j") == day]
+    return files, preds[preds["source_origin_time"].dt.strftime("%Y.%j") == day]
 
 
 def _compare(got: pd.DataFrame, stored: pd.DataFrame) -> int:
-    both = got.merge(stored, on="event_id", suffixes=("", "_stored"))
+    both = got.merge(stored, on="source_id", suffixes=("", "_stored"))
     both = both[both["status_NRCA"] == "ok"]
     for c in ("p_pre", "p_post"):
         np.testing.assert_allclose(both[c], both[f"{c}_stored"], rtol=0, atol=1e-6)
@@ -39,14 +39,16 @@ def _compare(got: pd.DataFrame, stored: pd.DataFrame) -> int:
 def test_predict_on_a_day_of_miniseed_reproduces_the_runs_probabilities(small_trained):
     files, stored = _day_files(small_trained)
     got = faultprobe.predict(small_trained.run, files)
-    assert {"event_id", "origin_time", "status_NRCA", "p_time_NRCA", "pred_class", "p_pre",
+    assert {"source_id", "source_origin_time", "status_NRCA", "p_time_NRCA", "pred_class", "p_pre",
             "p_post"} <= set(got.columns)  # fmt: skip
     # every event of the run on that day whose window lies inside the day is predicted
-    inside = stored[(stored["origin_time"].dt.hour > 0) & (stored["origin_time"].dt.hour < 23)]
+    inside = stored[
+        (stored["source_origin_time"].dt.hour > 0) & (stored["source_origin_time"].dt.hour < 23)
+    ]
     assert _compare(got, stored) >= max(3, len(inside))
     # the P times are the cube's
     cube = xr.open_zarr(f"{small_trained.store}/waveforms.zarr")
-    p = cube.p_time.sel(station="IV.NRCA", event=list(got["event_id"])).values
+    p = cube.p_time.sel(station="IV.NRCA", event=list(got["source_id"])).values
     np.testing.assert_array_equal(
         pd.DatetimeIndex(got["p_time_NRCA"]).tz_convert(None).to_numpy("datetime64[ns]"),
         p.astype("datetime64[ns]"),
@@ -57,14 +59,14 @@ def test_the_command_writes_the_same_table(small_trained, tmp_path):
     files, stored = _day_files(small_trained)
     out = tmp_path / "pred.csv"
     assert main(["predict", small_trained.run, *map(str, files), "--out", str(out)]) == 0
-    got = pd.read_csv(out, dtype={"event_id": str})
+    got = pd.read_csv(out, dtype={"source_id": str})
     assert _compare(got, stored) >= 3
 
 
 def test_cube_windows_as_an_array(small_trained):
     stored = pd.read_parquet(f"{small_trained.run}/predictions.parquet").head(20)
     cube = xr.open_zarr(f"{small_trained.store}/waveforms.zarr")
-    x = cube.waveform.sel(station="IV.NRCA", event=list(stored["event_id"])).values
+    x = cube.waveform.sel(station="IV.NRCA", event=list(stored["source_id"])).values
     got = faultprobe.predict(small_trained.run, x)
     np.testing.assert_allclose(got["p_post"], stored["p_post"], rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match=r"shape \(n, 3, time\)"):

@@ -234,7 +234,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"run {scores['run_id']} on {'+'.join(scores['stations'])}, {args.events} events")
     print(_render_scores(scores))
     if args.out:
-        preds.to_parquet(args.out, index=False)
+        from faultprobe.columns import to_disk
+
+        to_disk(preds, "predictions.parquet").to_parquet(args.out, index=False)
         print(f"predictions: {args.out}", file=sys.stderr)
     return 0
 
@@ -272,8 +274,9 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", help="waveform files (miniSEED, SAC, ...)")
     p.add_argument(
         "--events",
-        help="events table (Parquet or CSV: event_id, origin_time, latitude, longitude, "
-        "depth_km); default: the run's store's events that the files cover",
+        help="events table (Parquet or CSV with the columns of events.parquet: source_id, "
+        "source_origin_time, source_latitude_deg, source_longitude_deg, source_depth_km); "
+        "default: the run's store's events that the files cover",
     )
     p.add_argument("--inventory", help="StationXML: 1/2 orientation and response removal")
     p.add_argument(
@@ -293,6 +296,9 @@ def predict_command(args: argparse.Namespace) -> int:
         if args.events:
             read = pd.read_csv if args.events.endswith(".csv") else pd.read_parquet
             events = read(args.events)
+            from faultprobe.columns import from_disk
+
+            events = from_disk(events, "events.parquet")
             events["origin_time"] = pd.to_datetime(events["origin_time"], utc=True)
         inv = None
         if args.inventory:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from faultprobe import columns
 from faultprobe.ml import dataset
 from faultprobe.ml.runs import METRICS, RunFolder, run_folder_from_path
 
@@ -95,23 +96,31 @@ def predict(
 
     `stream_or_array`: an ObsPy Stream, a miniSEED path or paths, or an array of windows
     cut as in the cube (events × (stations·3) × time, E/N/Z per station, starting at the
-    cube's window start; or already the run's cut).  For traces, `events` (event_id,
-    origin_time UTC, latitude, longitude, depth_km) says which windows to cut; default:
-    the run's store's events that the traces cover.  `p_times` (event_id, p_time and, for a
+    cube's window start; or already the run's cut).  For traces, `events` (source_id,
+    source_origin_time UTC, source_latitude_deg, source_longitude_deg, source_depth_km, as
+    in events.parquet) says which windows to cut; default:
+    the run's store's events that the traces cover.  `p_times` (source_id, p_time and, for a
     multi-station run, station) replaces the theoretical P.  `inventory` (ObsPy Inventory)
     orients 1/2 components and removes the response when the study's cube did.
 
-    Returns event_id, (for traces) origin_time, status per station and p_time, then
-    pred, pred_class and p_<class> for every class (NaN where a trace is not usable).
+    Returns source_id, (for traces) source_origin_time, status_<STA>, p_time_<STA> and
+    reason, then pred, pred_class and p_<class> for every class (NaN where a trace is not
+    usable); the names of predictions.parquet (docs/tables.md).
     """
     folder = _folder(run)
     spec = folder.spec()
     names = list(folder.read_json(METRICS)["test"]["classes"])
     if isinstance(stream_or_array, np.ndarray):
-        return _predict_array(folder, spec, names, stream_or_array, device)
-    return _predict_stream(
-        folder, spec, names, _as_stream(stream_or_array), inventory, events, p_times, device
-    )
+        out = _predict_array(folder, spec, names, stream_or_array, device)
+    else:
+        if events is not None:  # as pandas reads events.parquet, or with the short names
+            events = columns.from_disk(events, "events.parquet")
+        if p_times is not None:
+            p_times = p_times.rename(columns={"source_id": "event_id"})
+        out = _predict_stream(
+            folder, spec, names, _as_stream(stream_or_array), inventory, events, p_times, device
+        )
+    return columns.to_disk(out, "predictions.parquet")
 
 
 def _predict_array(folder, spec, names, x: np.ndarray, device: str) -> pd.DataFrame:
