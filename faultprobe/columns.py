@@ -71,12 +71,21 @@ def mapping(name: str) -> dict[str, str]:
     return TABLES.get(posixpath.basename(name), {})
 
 
+#: Derived on disk, dropped on reading: SeisBench's trace_name, EVENT.NET.STA.
+TRACE_NAME = "trace_name"
+
+
 def to_disk(df: pd.DataFrame, name: str) -> pd.DataFrame:
     """The DataFrame with the table's on-disk names (and units)."""
     m = {k: v for k, v in mapping(name).items() if k in df.columns}
     if not m:
         return df
     out = df.rename(columns=m)
+    if posixpath.basename(name) == "traces.parquet" and {"event_id", "network", "station"} <= set(
+        df.columns
+    ):
+        ids = df["event_id"].astype(str) + "." + df["network"].astype(str) + "."
+        out.insert(0, TRACE_NAME, ids + df["station"].astype(str))
     for k, v in _DECIBELS.items():
         if k in m:
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -90,6 +99,8 @@ def from_disk(df: pd.DataFrame, name: str) -> pd.DataFrame:
     if not back:
         return df
     out = df.rename(columns=back)
+    if posixpath.basename(name) == "traces.parquet" and TRACE_NAME in out.columns:
+        out = out.drop(columns=TRACE_NAME)
     for k, v in _DECIBELS.items():
         if v in back:
             out[k] = (10.0 ** (df[v].to_numpy(np.float64) / 20.0)).astype(np.float32)

@@ -54,7 +54,12 @@ def test_channel_and_location_per_trace(small_ingested):
     assert set(ok["station_location_code"]) == {""}
     nodata = traces[traces.status == "no_data"]
     assert (nodata["trace_channels"] == "").all()
-    assert np.all(traces.columns[:3] == ["source_id", "station_network_code", "station_code"])
+    first = ["trace_name", "source_id", "station_network_code", "station_code"]
+    assert list(traces.columns[:4]) == first
+    names = (
+        traces["source_id"] + "." + traces["station_network_code"] + "." + traces["station_code"]
+    )
+    assert (traces["trace_name"] == names).all() and not traces["trace_name"].duplicated().any()
 
 
 def test_tables_use_seisbench_names_and_read_back_short(small_ingested):

@@ -69,7 +69,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         choices=["paper", "cpu"],
         default="paper",
         help="paper: the config's model and window; cpu: the narrow model (width 0.25) on "
-        "the window -0.5 to 5.5 s around P, several times faster on a CPU",
+        "the window -0.5 to 5.5 s around P, tens of times faster on a CPU",
     )
     p.add_argument(
         "--device",

@@ -120,6 +120,6 @@ def cpu_advice(spec: RunSpec) -> str:
     if narrow and short:
         return ""
     return (
-        "for a CPU, the CPU preset is several times faster: [train] width = 0.25 and "
+        "for a CPU, the CPU preset is tens of times faster: [train] width = 0.25 and "
         "window_s = [-0.5, 5.5] (docs/learning.md, 'Running on a CPU')"
     )
