@@ -27,15 +27,29 @@ A study is described by one TOML file (see configs/). The usual order is:
   faultprobe experiments CONFIG  run the paper's diagnostics as a grid
   faultprobe report CONFIG       write report/index.html
 
-or all of it on a small synthetic sequence: faultprobe demo
+and with what a study made:
+
+  faultprobe predict RUN FILES   a trained run's probabilities for new miniSEED
+  faultprobe export --format seisbench STORE OUT   the cube as a SeisBench dataset
+
+or all of it on a small synthetic sequence: faultprobe demo.  Waveforms and events can
+also come from a SeisBench dataset (INSTANCE) or the paper's released data
+(configs/laurenti2024-data.toml).
 """
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
+    from faultprobe.catalogs.datasets import DatasetError
+    from faultprobe.catalogs.readers import CatalogError
+    from faultprobe.catalogs.stations import StationError
     from faultprobe.catalogs.study import build_catalog
 
     cfg = load_config(args.config)
-    summary = build_catalog(cfg, progress=not args.quiet)
+    try:
+        summary = build_catalog(cfg, progress=not args.quiet)
+    except (CatalogError, StationError, DatasetError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(summary.render())
     return 0
 

@@ -126,3 +126,14 @@ def test_the_paper_data_config_reads():
     cfg = load_config(CONFIGS / "laurenti2024-data.toml")
     assert cfg.catalog.format == cfg.waveforms.source == "laurenti2024"
     assert cfg.waveforms.p_arrival == "dataset" and cfg.stations.inventory is None
+
+
+def test_a_missing_dataset_is_one_error_line(small_ingested, tmp_path, capsys):
+    from faultprobe.cli import main
+    from faultprobe.config import dump_toml
+
+    cfg = dataset_config(small_ingested.folder, tmp_path / "nowhere", "seisbench", tmp_path / "s")
+    (tmp_path / "study.toml").write_text(dump_toml(cfg))
+    assert main(["catalog", str(tmp_path / "study.toml"), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'nowhere'}: dataset folder not found"]
