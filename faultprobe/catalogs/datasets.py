@@ -24,6 +24,7 @@ HDF5 only: nothing here unpickles anything.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -290,12 +291,25 @@ def _finish(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_traces(folder: str | Path, layout: str) -> pd.DataFrame:
-    """The trace table of a dataset folder in `layout` (`seisbench` or `laurenti2024`)."""
-    if layout == "seisbench":
-        return read_seisbench(folder)
-    if layout == "laurenti2024":
-        return read_laurenti2024(folder)
-    raise DatasetError(f"unknown dataset layout {layout!r}; choose from {list(LAYOUTS)}")
+    """The trace table of a dataset folder in `layout` (`seisbench` or `laurenti2024`).
+
+    The metadata of a large dataset (INSTANCE: 1.2 M rows) is parsed once per process and
+    version of its CSV files; each call gets its own copy.
+    """
+    if layout not in LAYOUTS:
+        raise DatasetError(f"unknown dataset layout {layout!r}; choose from {list(LAYOUTS)}")
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: dataset folder not found")
+    stamp = tuple(
+        (str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.rglob("*.csv"))
+    )
+    return _read_cached(str(folder.resolve()), layout, stamp).copy()
+
+
+@functools.lru_cache(maxsize=2)
+def _read_cached(folder: str, layout: str, stamp: tuple) -> pd.DataFrame:
+    return read_seisbench(folder) if layout == "seisbench" else read_laurenti2024(folder)
 
 
 # Catalog and stations from the traces ---------------------------------------------------
