@@ -29,11 +29,10 @@ def finished_runs(store: Store, results: pd.DataFrame | None = None) -> pd.DataF
         if not folder.exists(METRICS):
             continue
         spec = folder.spec()
-        rows.append(
-            result_row(
-                GridRun(TRAIN, spec), folder.read_json(METRICS), folder.read_table(PREDICTIONS)
-            )
-        )
+        false = spec.labelling.false_mainshock
+        meta = {"false_date": false.strftime("%Y-%m-%dT%H:%M:%SZ") if false else ""}
+        run = GridRun(TRAIN, spec, meta=meta)
+        rows.append(result_row(run, folder.read_json(METRICS), folder.read_table(PREDICTIONS)))
     df = frame(rows)
     grids: dict[str, list[str]] = {}
     if results is not None and len(results):
@@ -65,6 +64,7 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
             "classes": runs["n_classes"],
             "seed": runs["seed"],
             "band": band,
+            "false mainshock": [str(d)[:10] for d in runs["false_date"].fillna("")],
             "test events": runs["n_test"].astype("Int64"),
             "accuracy %": runs["accuracy"].map(pct),
             "balanced accuracy %": runs["balanced_accuracy"].map(pct),
