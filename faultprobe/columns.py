@@ -4,7 +4,9 @@ On disk every table uses SeisBench's `CATEGORY_PARAMETER_UNIT` names where SeisB
 one (`source_id`, `source_origin_time`, `source_latitude_deg`, `station_network_code`,
 `station_code`, `trace_start_time`, `trace_snr_db`, …), so a table opened with pandas
 joins with SeisBench metadata and INSTANCE as it is; faultprobe's own quantities keep
-their descriptive names with units (`phase`, `ttf_s`, `fault_distance_km`, `status`).
+their descriptive names with units (`phase`, `ttf_s`, `fault_distance_km`, `status`), and
+`station` in results.parquet and pairs/*.parquet stays: it holds NET.STA (or several
+joined with +), which no SeisBench column does.
 In memory the stages work with short names (`event_id`, `origin_time`, `latitude`, …);
 `Store.write_table` and `Store.read_table` translate at the edge, with the mapping
 below, so tables written before the rename read the same.  docs/tables.md lists it.
@@ -53,13 +55,7 @@ TABLES: dict[str, dict[str, str]] = {
         "snr": "trace_snr_db",
     },
     "predictions.parquet": {"event_id": "source_id", "origin_time": "source_origin_time"},
-    "results.parquet": {"station": "station_code"},
-    "pairs.parquet": {
-        "pre_id": "source_id_pre",
-        "post_id": "source_id_post",
-        "station": "station_code",
-    },
-    "summary.parquet": {"station": "station_code"},
+    "pairs.parquet": {"pre_id": "source_id_pre", "post_id": "source_id_post"},
     "examples.parquet": {"pre_id": "source_id_pre", "post_id": "source_id_post"},
 }
 #: Columns whose values change unit on the way (in memory: amplitude ratio; disk: dB).
