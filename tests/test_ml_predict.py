@@ -83,3 +83,34 @@ def test_traces_of_another_station_are_no_data(small_trained):
     events = pd.read_parquet(f"{small_trained.store}/events.parquet").head(3)
     got = faultprobe.predict(small_trained.run, st, events=events)
     assert (got["status_NRCA"] == "no_data").all() and got["p_pre"].isna().all()
+
+
+def test_a_two_station_run_reads_both_stations_files(small_trained, tmp_path):
+    """3 x 2 input channels: NRCA's E, N, Z then T1212's (125 Hz, resampled as ingested)."""
+    from small_study import copy_store
+
+    from faultprobe.ml.experiment import run_experiment
+    from faultprobe.ml.spec import spec_from_config
+
+    cfg = copy_store(small_trained, tmp_path)
+    spec = spec_from_config(cfg, stations=["IV.NRCA", "8P.T1212"], classes=2, seed=3)
+    spec = spec.model_copy(
+        update={
+            "window_s": (-1.0, 4.0),
+            "model": spec.model.model_copy(update={"width": 0.25}),
+            "training": spec.training.model_copy(update={"epochs": 1, "device": "cpu"}),
+        }
+    )
+    run_experiment(cfg.study.store, spec, log=None)
+    run = f"{cfg.study.store}/runs/{spec.run_id}"
+    stored = pd.read_parquet(f"{run}/predictions.parquet")
+    day = stored["source_origin_time"].dt.strftime("%Y.%j").value_counts().index[0]
+    root = Path(cfg.waveforms.sds_root)
+    files = sorted(root.glob(f"*/*/*/*.D/*.{day}"))
+    files = [f for f in files if ".NRCA." in f.name or ".T1212." in f.name]
+    assert len(files) == 6
+    got = faultprobe.predict(run, files)
+    both = got.merge(stored, on="source_id", suffixes=("", "_stored"))
+    both = both[(both["status_NRCA"] == "ok") & (both["status_T1212"] == "ok")]
+    assert len(both) >= 3
+    np.testing.assert_allclose(both["p_post"], both["p_post_stored"], rtol=0, atol=1e-6)
