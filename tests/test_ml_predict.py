@@ -114,3 +114,21 @@ def test_a_two_station_run_reads_both_stations_files(small_trained, tmp_path):
     both = both[(both["status_NRCA"] == "ok") & (both["status_T1212"] == "ok")]
     assert len(both) >= 3
     np.testing.assert_allclose(both["p_post"], both["p_post_stored"], rtol=0, atol=1e-6)
+
+
+def test_given_p_times_replace_the_theoretical_ones(small_trained):
+    """P given per event (here the cube's own, shifted by 0 and by 1 s) is where the
+    window is cut: unshifted, the same probabilities; shifted, other ones."""
+    files, stored = _day_files(small_trained)
+    traces = pd.read_parquet(f"{small_trained.store}/traces.parquet")
+    p = traces[traces.station_code == "NRCA"][["source_id", "trace_p_arrival_time"]]
+    p = p[p.source_id.isin(stored.source_id)].rename(columns={"trace_p_arrival_time": "p_time"})
+    events = pd.read_parquet(f"{small_trained.store}/events.parquet")
+    events = events[events.source_id.isin(p.source_id)]
+    same = faultprobe.predict(small_trained.run, files, events=events, p_times=p)
+    assert _compare(same, stored) >= 3
+    later = p.assign(p_time=p.p_time + pd.Timedelta(1, "s"))
+    moved = faultprobe.predict(small_trained.run, files, events=events, p_times=later)
+    both = moved.merge(stored, on="source_id", suffixes=("", "_stored"))
+    both = both[both.status_NRCA == "ok"]
+    assert len(both) >= 3 and (np.abs(both.p_post - both.p_post_stored) > 1e-6).any()
