@@ -31,6 +31,7 @@ A study is described by one TOML file (see configs/). The usual order is:
   faultprobe ingest CONFIG       waveforms -> waveforms.zarr, traces.parquet
   faultprobe train CONFIG ...    train the CNN on one station
   faultprobe experiments CONFIG  run the paper's diagnostics as a grid
+  faultprobe track CONFIG        the fault state through the cycle (index, change points)
   faultprobe report CONFIG       write report/index.html
 
 or all of it on a small synthetic sequence: faultprobe demo
@@ -144,6 +145,20 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
     failed = int((results["status"] == "failed").sum())
     print(f"{ok} runs ok, {failed} failed; results: {cfg.study.store}/results.parquet")
     return 1 if failed else 0
+
+
+def _cmd_track(args: argparse.Namespace) -> int:
+    from faultprobe.analysis.tracking import run_tracking
+
+    cfg = load_config(args.config)
+    track = {k: v for k, v in (("folds", args.folds), ("seeds", args.seeds)) if v}
+    if track:
+        cfg = cfg.model_copy(update={"track": cfg.track.model_copy(update=track)})
+    with _writing(cfg, args, "track"):
+        results = run_tracking(cfg, args.stations, progress=not args.quiet, say=_say(args))
+    for r in results:
+        print(r.render())
+    return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -317,6 +332,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-failed", action="store_true", help="do not retry failed runs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=_cmd_experiments)
+
+    p = sub.add_parser(
+        "track",
+        parents=common,
+        help="the fault state through the cycle: cross-fitted scores, index, change points",
+        description=(
+            "Score every event of the study with a model that never saw it nor its "
+            "neighbours in time: the station's events are cut into [track] folds (equal-count "
+            "time blocks); for each fold and seed a Dask task trains the CNN ([train] options) "
+            "on the other folds, leaving out events within purge_s of the fold, and gives each "
+            "of the fold's events its class probabilities, expected time to the mainshock and "
+            "its post log-odds against the model's own calibration median. From these: the "
+            "fault-state index (post-like fraction per window, bootstrap band, exact chance "
+            "band) and its change points (ruptures). Writes STORE/tracking/NET.STA/ "
+            "(events.parquet, index.parquet, changepoints.parquet, summary.json); finished "
+            "folds are kept. See docs/tracking.md."
+        ),
+    )
+    _add_config(p)
+    p.add_argument(
+        "--station",
+        action="append",
+        dest="stations",
+        metavar="STA",
+        help="station (STA or NET.STA); repeatable; default: [track] stations, else the "
+        "first station and the far ones",
+    )
+    p.add_argument("--folds", type=int, help="time blocks (default [track].folds)")
+    p.add_argument(
+        "--seed", action="append", type=int, dest="seeds", help="seed (repeatable; default "
+        "[track].seeds, else [train].seeds)"
+    )  # fmt: skip
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=_cmd_track)
 
     p = sub.add_parser(
         "report", parents=common, help="write report/index.html with tables and figures"
