@@ -155,7 +155,11 @@ def _cmd_track(args: argparse.Namespace) -> int:
     if track:
         cfg = cfg.model_copy(update={"track": cfg.track.model_copy(update=track)})
     with _writing(cfg, args, "track"):
-        results = run_tracking(cfg, args.stations, progress=not args.quiet, say=_say(args))
+        try:
+            results = run_tracking(cfg, args.stations, progress=not args.quiet, say=_say(args))
+        except (KeyError, ValueError) as err:  # an unknown station, too few events per fold
+            print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
+            return EXIT["input"]
     for r in results:
         print(r.render())
     return 0

@@ -190,6 +190,8 @@ def fault_state(
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.8 * len(panels)), sharex=True,
                              squeeze=False)  # fmt: skip
     naive = lambda t: pd.DatetimeIndex(t).tz_convert("UTC").tz_localize(None)  # noqa: E731
+    peaks = [np.nanmax(np.abs(d)) for _, d in (truth or {}).values() if len(d)]
+    top = max(1000 * float(max(peaks, default=0.0)), 1e-3)  # one Δt* scale for all panels
     for ax, (station, index, changes) in zip(axes[:, 0], panels):
         t = naive(index["time"])
         ax.fill_between(t, index["chance_lo"], index["chance_hi"], step="mid", color="0.88",
@@ -214,7 +216,6 @@ def fault_state(
                      label="injected Δt* (ms)")  # fmt: skip
             ax2.set_ylabel("injected Δt* (ms)", color="#d95f02")
             ax2.tick_params(axis="y", colors="#d95f02")
-            top = max(1000 * float(np.nanmax(np.abs(dts))) if len(dts) else 0.0, 1e-3)
             ax2.set_ylim(-0.02 * top, 1.05 * top)
             ax2.legend(fontsize=7, loc="lower right")
     axes[0, 0].legend(fontsize=7, loc="upper left", ncol=3)

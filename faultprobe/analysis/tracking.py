@@ -314,7 +314,7 @@ def track_station(
     station = station_label(store, station)
     folder = station_folder(station)
     tasks = fold_tasks(cfg, station)
-    todo = [t for t in tasks if not store.exists(folder, "parts", t.part)]
+    todo = pending(cfg, station)
     if todo:
         say(f"track {station}: {len(todo)} of {len(tasks)} fold models to train")
         futures = [
@@ -380,10 +380,21 @@ def run_tracking(
 
     say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
     stations = stations or default_stations(cfg)
-    if client is None:
+    if client is None and any(pending(cfg, s) for s in stations):  # no cluster for nothing
         with connect(cfg.cluster) as c:
             return run_tracking(cfg, stations, client=c, progress=progress, say=say)
     return [track_station(cfg, s, client, progress=progress, say=say) for s in stations]
+
+
+def pending(cfg: StudyConfig, station: str) -> list[FoldTask]:
+    """The fold models of a station that have no part in the store yet."""
+    store = Store(cfg.study.store)
+    station = station_label(store, station)
+    return [
+        t
+        for t in fold_tasks(cfg, station)
+        if not store.exists(station_folder(station), "parts", t.part)
+    ]
 
 
 def read_tracking(store: Store, station: str) -> tuple[pd.DataFrame, pd.DataFrame, dict] | None:
