@@ -1,3 +1,20 @@
-"""faultprobe: fault-zone properties through the seismic cycle, from small-earthquake waveforms."""
+"""faultprobe: fault-zone properties through the seismic cycle, from small-earthquake waveforms.
+
+`faultprobe.predict(run, stream_or_array, inventory=None)` gives a trained run's class
+probabilities for new traces (see docs/learning.md); the command line is `faultprobe`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+__all__ = ["__version__", "predict"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "predict":  # imported on first use: `import faultprobe` stays light
+        from faultprobe.ml.inference import predict
+
+        return predict
+    raise AttributeError(name)

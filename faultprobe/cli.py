@@ -34,7 +34,14 @@ A study is described by one TOML file (see configs/). The usual order is:
   faultprobe track CONFIG        the fault state through the cycle (index, change points)
   faultprobe report CONFIG       write report/index.html
 
-or all of it on a small synthetic sequence: faultprobe demo
+and with what a study made:
+
+  faultprobe predict RUN FILES   a trained run's probabilities for new miniSEED
+  faultprobe export --format seisbench STORE OUT   the cube as a SeisBench dataset
+
+or all of it on a small synthetic sequence: faultprobe demo.  Waveforms and events can
+also come from a SeisBench dataset (INSTANCE) or the paper's released data
+(configs/laurenti2024-data.toml).
 
 Exit codes: 0 done; 1 finished but incomplete (run the same command again); 2 bad input or
 config; 3 a web service could not be used; 4 the store is locked by another command;
@@ -133,6 +140,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return evaluate_command(args)
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from faultprobe.ml.commands import predict_command
+
+    return predict_command(args)
+
+
 def _cmd_experiments(args: argparse.Namespace) -> int:
     from faultprobe.analysis.experiments import run_experiments
 
@@ -179,6 +192,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     index = run_demo(args.out, progress=not args.quiet)
     print(f"report: {index}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from faultprobe.exports.seisbench import export_seisbench
+
+    summary = export_seisbench(args.store, args.out, stations=args.stations, run=args.run)
+    print(summary.render())
     return 0
 
 
@@ -291,11 +312,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_ingest)
 
-    p = sub.add_parser("info", parents=common, help="print what a study store holds")
+    p = sub.add_parser(
+        "info",
+        parents=common,
+        help="print what a study store holds",
+        description=(
+            "Print what a study store holds: events by phase, stations, trace statuses per "
+            "station, the cube's shape, chunking and codec, and sizes on disk."
+        ),
+    )
     p.add_argument("store", help="study store folder or URL")
     p.set_defaults(handler=_cmd_info)
 
-    from faultprobe.ml.commands import TRAIN_HELP, add_evaluate_arguments, add_train_arguments
+    p = sub.add_parser(
+        "export",
+        parents=common,
+        help="write the cube in another tool's format (a SeisBench dataset)",
+        description=(
+            "Write the ok traces of a study's cube as a SeisBench dataset (metadata.csv + "
+            "waveforms.hdf5) that seisbench.data.WaveformDataset opens and that `faultprobe "
+            'ingest` reads back with waveforms.source = "seisbench". Metadata in SeisBench\'s '
+            "names: trace_start_time, trace_p_arrival_sample, trace_sampling_rate_hz, "
+            "trace_component_order, station_*, source_*, and the split of a run."
+        ),
+    )
+    p.add_argument("--format", choices=["seisbench"], default="seisbench", help="output format")
+    p.add_argument("store", help="study store folder or URL")
+    p.add_argument("out", help="output folder (created)")
+    p.add_argument(
+        "--station",
+        action="append",
+        dest="stations",
+        metavar="STA",
+        help="station code (STA or NET.STA); repeat for several (default: all)",
+    )
+    p.add_argument(
+        "--run",
+        help="run folder STORE/runs/RUN_ID whose train/val/test events fill the split column "
+        "(train, dev, test)",
+    )
+    p.set_defaults(handler=_cmd_export)
+
+    from faultprobe.ml.commands import (
+        PREDICT_HELP,
+        TRAIN_HELP,
+        add_evaluate_arguments,
+        add_predict_arguments,
+        add_train_arguments,
+    )
 
     p = sub.add_parser(
         "train",
@@ -308,11 +372,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_train)
 
     p = sub.add_parser(
-        "evaluate", parents=common, help="score a trained run on a labelling and station"
+        "evaluate",
+        parents=common,
+        help="score a trained run on a labelling and station",
+        description=(
+            "Score a trained run (STORE/runs/RUN_ID) on its own test events or on every usable "
+            "event, with its own labels or another labelling (e.g. the true date for a "
+            "wrong-date run) and at its own or another station; prints accuracy, recall, "
+            "precision and the confusion matrix."
+        ),
     )
     p.add_argument("run", help="run folder: STORE/runs/RUN_ID")
     add_evaluate_arguments(p)
     p.set_defaults(handler=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "predict",
+        parents=common,
+        help="a trained run's class probabilities for new traces",
+        description=PREDICT_HELP,
+    )
+    add_predict_arguments(p)
+    p.set_defaults(handler=_cmd_predict)
 
     p = sub.add_parser(
         "experiments",
@@ -372,13 +453,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_track)
 
     p = sub.add_parser(
-        "report", parents=common, help="write report/index.html with tables and figures"
+        "report",
+        parents=common,
+        help="write report/index.html with tables and figures",
+        description=(
+            "Write STORE/report/index.html and its PNG figures: the map (events, fault, study "
+            "box, mainshock, stations), event counts, Table 1 with confusion matrices, the "
+            "wrong-date table and figure, frequency bands, null tests, seasonality, the pair "
+            "spectra and every finished run in the store (from train and from experiments)."
+        ),
     )
     _add_config(p)
     p.set_defaults(handler=_cmd_report)
 
     p = sub.add_parser(
-        "demo", parents=common, help="the whole method on a small synthetic sequence"
+        "demo",
+        parents=common,
+        help="the whole method on a small synthetic sequence",
+        description=(
+            "Simulate a small sequence with a strong fault-zone change (about 30 times the "
+            "realistic configs/synthetic-norcia.toml: the demo says so), then select, ingest, "
+            "run a small grid of the paper's diagnostics with the CPU preset and write the "
+            "report, in OUT."
+        ),
     )
     p.add_argument("--out", default="faultprobe-demo", help="output folder")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -408,6 +505,7 @@ def _os_error(err: OSError) -> tuple[str, str]:
 
 def _expected(err: BaseException) -> tuple[str, str] | None:
     """One line and an exit-code name for an expected failure, or None for a bug."""
+    from faultprobe.catalogs.datasets import DatasetError
     from faultprobe.catalogs.readers import CatalogError
     from faultprobe.catalogs.stations import StationError
     from faultprobe.pipelines.ingest import IngestError, ServiceUnavailable
@@ -420,7 +518,9 @@ def _expected(err: BaseException) -> tuple[str, str] | None:
         return str(err), "service"
     if isinstance(err, StationError) and "station service" in str(err):
         return str(err), "service"
-    if isinstance(err, ConfigError | CatalogError | StationError | IngestError | StoreError):
+    if isinstance(
+        err, ConfigError | CatalogError | StationError | DatasetError | IngestError | StoreError
+    ):
         return str(err), "input"
     if isinstance(err, OSError):
         return _os_error(err)

@@ -16,6 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from faultprobe import columns as cols
+
 EVENTS = "events.parquet"
 STATIONS = "stations.parquet"
 STATIONXML = "stations.xml"
@@ -101,12 +103,14 @@ class Store:
         return target
 
     def write_table(self, df: pd.DataFrame, name: str) -> str:
-        """Write a DataFrame as Parquet (atomically: temporary file, then rename)."""
-        table = pa.Table.from_pandas(df, preserve_index=False)
+        """Write a DataFrame as Parquet (atomically: temporary file, then rename), with the
+        table's on-disk column names (`faultprobe.columns`)."""
+        table = pa.Table.from_pandas(cols.to_disk(df, name), preserve_index=False)
         return self._write(name, lambda f: pq.write_table(table, f, compression="zstd"))
 
     def read_table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """Read a Parquet table of the store; a missing or unreadable table is a clear error."""
+        """Read a Parquet table of the store, with the in-memory column names
+        (`faultprobe.columns`); a missing or unreadable table is a clear error."""
         target = self.path(name)
         if not self.fs.exists(target):
             raise FileNotFoundError(
@@ -114,7 +118,11 @@ class Store:
             )
         try:
             with self.fs.open(target, "rb") as f:
-                return pq.read_table(f, columns=columns).to_pandas()
+                if columns is not None:
+                    present = pq.read_schema(f).names
+                    f.seek(0)
+                    columns = cols.disk_names(columns, name, present)
+                return cols.from_disk(pq.read_table(f, columns=columns).to_pandas(), name)
         except (pa.ArrowException, OSError, ValueError) as err:
             if isinstance(err, PermissionError):
                 raise

@@ -19,3 +19,20 @@ def norcia_raw() -> dict:
     """The real study config as a raw TOML table, to be edited by a test."""
     with open(CONFIGS / "norcia2016.toml", "rb") as f:
         return tomllib.load(f)
+
+
+@pytest.fixture(scope="session")
+def small_ingested(tmp_path_factory):
+    """A small synthetic study simulated, selected and ingested from its SDS archive, once
+    per session; tests copy its store before they change anything."""
+    from small_study import ingested_study
+
+    return ingested_study(tmp_path_factory.mktemp("small-ingested"))
+
+
+@pytest.fixture(scope="session")
+def small_trained(small_ingested, tmp_path_factory):
+    """`small_ingested` with one short binary run at IV.NRCA (CPU, 2 epochs)."""
+    from small_study import trained_run
+
+    return trained_run(small_ingested, tmp_path_factory.mktemp("small-trained"))

@@ -108,3 +108,23 @@ def test_report_has_every_figure_as_a_real_png(demo):
         assert len(blob) > 8000, name
     for run_id in results.loc[results["status"] == "ok", "run_id"]:
         assert run_id in page  # every number leads back to its run
+
+
+def test_the_report_renders_in_headless_chromium(demo, tmp_path):
+    """Chromium renders the page and loads every image; the screenshot is not blank."""
+    import browser
+
+    if browser.chromium() is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium)")
+    index, _, _ = demo
+    found = browser.images(Path(index))
+    assert found["total"] >= 6 and found["broken"] == [], found
+    assert all(w >= 200 and h >= 150 for w, h in found["sizes"]), found["sizes"]
+    png = browser.screenshot(Path(index), tmp_path / "report.png")
+    import matplotlib.image
+
+    shot = matplotlib.image.imread(png)
+    assert shot.shape[0] >= 1000 and shot.shape[1] >= 1000
+    gray = shot[..., :3].mean(axis=-1)
+    assert gray.std() > 0.05  # text, tables and figures, not an empty page
+    assert (gray < 0.5).mean() > 0.005  # dark pixels: text and plot lines

@@ -153,20 +153,22 @@ def test_catalog_command_end_to_end(tmp_path, norcia_raw, capsys):
     assert "cat.txt:31: expected 16 fields, found 2" in out and "not isolated in time" in out
 
     events = pd.read_parquet(tmp_path / "store" / "events.parquet")
-    assert list(events.columns) == [
-        "event_id", "origin_time", "latitude", "longitude", "depth_km", "magnitude",
-        "magnitude_type", "fault_distance_km", "phase", "ttf_s",
+    assert list(events.columns) == [  # SeisBench's names (docs/tables.md)
+        "source_id", "source_origin_time", "source_latitude_deg", "source_longitude_deg",
+        "source_depth_km", "source_magnitude", "source_magnitude_type", "fault_distance_km",
+        "phase", "ttf_s",
     ]  # fmt: skip
     assert len(events) > 50 and set(events["phase"]) <= {"pre", "post", "visso"}
-    assert str(events["origin_time"].dt.tz) == "UTC"
-    assert (events["fault_distance_km"] <= 3.0).all() and (events["depth_km"] >= 2.0).all()
-    assert (events["magnitude"] > 0.5).all()
-    assert events["origin_time"].is_monotonic_increasing
+    assert str(events["source_origin_time"].dt.tz) == "UTC"
+    assert (events["fault_distance_km"] <= 3.0).all() and (events["source_depth_km"] >= 2.0).all()
+    assert (events["source_magnitude"] > 0.5).all()
+    assert events["source_origin_time"].is_monotonic_increasing
     assert np.all(
         (events["ttf_s"] < 0) == (events["phase"] == "pre") | (events["phase"] == "visso")
     )
     stations = pd.read_parquet(tmp_path / "store" / "stations.parquet")
-    assert stations["station"].tolist() == ["NRCA", "FDMO", "T1212", "SMA1"]
+    assert stations["station_code"].tolist() == ["NRCA", "FDMO", "T1212", "SMA1"]
+    assert stations["station_network_code"].tolist() == ["IV", "IV", "8P", "IV"]
     assert (tmp_path / "store" / "study.toml").exists()
     problems = pd.read_parquet(tmp_path / "store" / "catalog_problems.parquet")
     assert problems["line"].tolist() == [31]

@@ -162,7 +162,7 @@ def test_station_metadata_is_saved_and_used_offline(tmp_path, study, capsys):
     # Asking again needs the service.
     assert cli.main(["catalog", config, "-q", "--refresh-stations"]) == 3
     _one_error_line(capsys)
-    assert first["station"].tolist() == ["NRCA", "FDMO", "T1212", "SMA1"]
+    assert first["station_code"].tolist() == ["NRCA", "FDMO", "T1212", "SMA1"]
 
 
 def test_synth_refuses_a_config_without_a_synthetic_section(tmp_path, study, capsys):

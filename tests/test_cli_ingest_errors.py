@@ -23,6 +23,7 @@ from distributed import LocalCluster
 
 from faultprobe import cli
 from faultprobe.pipelines.toyarchive import toy_inventory, write_toy_config, write_toy_study
+from faultprobe.store import TRACES, Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
@@ -115,7 +116,7 @@ def test_a_corrected_stationxml_redoes_the_blocks_built_from_the_old_one(
     inv = tmp_path / "run" / "stations.xml"
     toy_inventory(toy.stations[toy.stations.station != "NRCA"]).write(str(inv), "STATIONXML")
     assert cli.main(["ingest", cfg, "-q"]) == 0
-    tr = pd.read_parquet(f"{store}/traces.parquet")
+    tr = Store(store).read_table(TRACES)  # short names
     nrca = tr[tr.station == "NRCA"]
     assert (nrca.status == "error").all() and nrca.reason.str.contains("response").all()
     capsys.readouterr()

@@ -102,7 +102,7 @@ def test_failures_are_in_traces_parquet(runs):
     study, store, _, _, (bad_station, _), *_ = runs
     tr = pd.read_parquet(f"{store}/traces.parquet")
     assert len(tr) == len(study.events) * len(study.stations)
-    ghost = tr[tr.station == "GHOST"]
+    ghost = tr[tr.station_code == "GHOST"]
     assert (ghost.status == "no_data").all() and ghost.reason.str.contains("no data from").all()
     assert (ghost.failure == "permanent").all()
     assert (tr.source == "fdsn").all()

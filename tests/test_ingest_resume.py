@@ -94,5 +94,5 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path):
     tx = pd.read_parquet(f"{study.store}/traces.parquet")
     ty = pd.read_parquet(f"{twin.store}/traces.parquet")
     assert len(ty) == 16 * len(study.stations)
-    assert not ty.duplicated(["event_id", "network", "station"]).any()
+    assert not ty.duplicated(["source_id", "station_network_code", "station_code"]).any()
     pd.testing.assert_frame_equal(tx, ty)

@@ -20,6 +20,7 @@ from faultprobe.pipelines.velocity import (
     epicentral_km,
     taup_model,
 )
+from faultprobe.store import TRACES, Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
@@ -50,7 +51,7 @@ def built(tmp_path_factory, client):
 
 def test_every_bad_input_has_its_status(built):
     study, _, summary = built
-    tr = pd.read_parquet(f"{study.store}/traces.parquet")
+    tr = Store(study.store).read_table(TRACES)  # the short names (columns on disk: docs/tables.md)
     assert len(tr) == len(study.events) * len(study.stations)
     assert not tr.duplicated(["event_id", "network", "station"]).any()
     got = {(r.event_id, r.station): r.status for r in tr.itertuples()}
@@ -74,7 +75,7 @@ def test_windows_are_exact_raw_samples_on_the_grid(built):
     sds = SDSClient(study.sds_root)
     assert ds.sizes["time"] == 2500 and list(ds.component.values) == ["E", "N", "Z"]
     for eid in ("toy0000", "toy0005", "toy0008"):
-        cell = ds.sel(event=eid, station="NRCA")
+        cell = ds.sel(event=eid, station="IV.NRCA")
         t0 = _utc(cell.start_time.values)
         p = _utc(cell.p_time.values)
         assert abs((t0 - p) + 5.0) <= 0.005  # on the sample grid, within half a sample of P - 5 s
@@ -82,7 +83,7 @@ def test_windows_are_exact_raw_samples_on_the_grid(built):
         for c, comp in enumerate("ENZ"):
             ref = st.select(channel=f"HH{comp}").merge()[0].data
             np.testing.assert_array_equal(cell.waveform.values[c], ref.astype(np.float32))
-    first = pd.Timestamp(ds.start_time.sel(event="toy0000", station="NRCA").values)
+    first = pd.Timestamp(ds.start_time.sel(event="toy0000", station="IV.NRCA").values)
     assert first.day == 29 and (first + pd.Timedelta(25, "s")).day == 30
 
 
@@ -92,7 +93,7 @@ def test_resampled_station_matches_obspy_resampling(built):
 
     study, _, _ = built
     ds = xr.open_zarr(f"{study.store}/waveforms.zarr")
-    cell = ds.sel(event="toy0005", station="T1212")
+    cell = ds.sel(event="toy0005", station="8P.T1212")
     t0 = _utc(cell.start_time.values)
     sds = SDSClient(study.sds_root)
     for shift in (0.0, 0.01, 0.02, 0.03):  # a start on both the 125 Hz and the 100 Hz grid
@@ -111,13 +112,13 @@ def test_resampled_station_matches_obspy_resampling(built):
 def test_gap_samples_are_missing_and_short_gaps_filled(built):
     study, _, _ = built
     ds = xr.open_zarr(f"{study.store}/waveforms.zarr")
-    w_long = ds.waveform.sel(event="toy0002", station="DEF").values
-    w_short = ds.waveform.sel(event="toy0001", station="DEF").values
+    w_long = ds.waveform.sel(event="toy0002", station="IV.DEF").values
+    w_short = ds.waveform.sel(event="toy0001", station="IV.DEF").values
     assert 90 <= np.isnan(w_long[2]).sum() <= 110  # the 1 s gap, at 100 Hz
     assert not np.isnan(w_short).any()
-    assert np.isnan(ds.waveform.sel(station="GHOST").values).all()
-    assert np.isnan(ds.waveform.sel(station="MISS", component="E").values).all()
-    assert not np.isnan(ds.waveform.sel(station="MISS", component="Z").values).any()
+    assert np.isnan(ds.waveform.sel(station="IV.GHOST").values).all()
+    assert np.isnan(ds.waveform.sel(station="IV.MISS", component="E").values).all()
+    assert not np.isnan(ds.waveform.sel(station="IV.MISS", component="Z").values).any()
 
 
 def test_p_times_from_the_table_match_taup(built):
@@ -163,7 +164,7 @@ def test_rerun_is_a_no_op_and_other_plans_are_refused(built, client, tmp_path):
     again = ingest(cfg, progress=False, client=client)
     assert again.ran == 0 and again.skipped == again.n_blocks
     ev = pd.read_parquet(f"{study.store}/events.parquet")
-    ev.loc[0, "depth_km"] += 1.0
+    ev.loc[0, "source_depth_km"] += 1.0
     other = tmp_path / "store"
     other.mkdir()
     ev.to_parquet(other / "events.parquet")
@@ -214,7 +215,7 @@ def test_response_removal_matches_obspy(tmp_path, client):
     ingest(cfg, progress=False, client=client)
     ds = xr.open_zarr(f"{study.store}/waveforms.zarr")
     assert ds.attrs["preprocessing"]["remove_response"] is True
-    cell = ds.sel(event="toy0002", station="NRCA")
+    cell = ds.sel(event="toy0002", station="IV.NRCA")
     t0 = _utc(cell.start_time.values)
     tr = SDSClient(study.sds_root).get_waveforms("IV", "NRCA", "", "HHZ", t0, t0 + 24.99)[0]
     tr.remove_response(read_inventory(inv_path), output="VEL", water_level=60, taper_fraction=0.05)

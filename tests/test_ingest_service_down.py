@@ -24,6 +24,7 @@ from faultprobe import cli
 from faultprobe.pipelines import fdsn, ingest  # noqa: F401
 from faultprobe.pipelines.info import describe
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
+from faultprobe.store import TRACES, Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
@@ -97,7 +98,7 @@ def runs(tmp_path_factory, study, cluster):
         said = io.StringIO()
         with contextlib.redirect_stderr(said):
             first = cli.main(["ingest", cfg, "-q"])
-        traces1 = pd.read_parquet(f"{store}/traces.parquet")
+        traces1 = Store(store).read_table(TRACES)  # short names
         complete1 = Path(store, "ingest", "complete.json").exists()
         attrs1 = dict(xr.open_zarr(f"{store}/waveforms.zarr").attrs)
         info1 = describe(store)

@@ -20,6 +20,7 @@ from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import ingest
 from faultprobe.pipelines.status import CODES
 from faultprobe.pipelines.toyarchive import T0, write_toy_config, write_toy_study
+from faultprobe.store import TRACES, Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
@@ -84,7 +85,7 @@ def test_another_stations_miniseed_from_a_service(tmp_path, toy, client):
     with FDSNService(toy.sds_root, toy.stations, toy.events, impostor={"NRCA": "DEF"}) as svc:
         cfg = _config(tmp_path, toy, dict(FDSN, fdsn=svc.url, cache=str(tmp_path / "cache")))
         first = ingest(cfg, progress=False, client=client)
-        tr = pd.read_parquet(f"{cfg.study.store}/traces.parquet")
+        tr = Store(cfg.study.store).read_table(TRACES)  # short names
         nrca = tr[tr.station == "NRCA"]
         wrong = nrca[nrca.status == "wrong_data"]
         # DEF lacks data for one window: that one is no data, every other one wrong data.
@@ -94,7 +95,7 @@ def test_another_stations_miniseed_from_a_service(tmp_path, toy, client):
         assert (wrong.failure == "permanent").all()
         assert (tr[tr.station == "T1212"].status == "ok").all()  # same answers, right codes
         assert first.complete  # a permanent failure: the store is complete
-        cube = _cube(cfg.study.store).sel(station="NRCA")
+        cube = _cube(cfg.study.store).sel(station="IV.NRCA")
         assert np.isnan(cube.waveform.values).all()
         assert set(np.unique(cube.status.values)) <= {CODES["wrong_data"], CODES["no_data"]}
         cache = tmp_path / "cache"
@@ -116,7 +117,7 @@ def test_an_html_page_instead_of_miniseed(tmp_path, toy, client):
     ) as svc:
         cfg = _config(tmp_path, toy, dict(FDSN, fdsn=svc.url, cache=str(tmp_path / "cache")))
         first = ingest(cfg, progress=False, client=client)
-        tr = pd.read_parquet(f"{cfg.study.store}/traces.parquet")
+        tr = Store(cfg.study.store).read_table(TRACES)  # short names
         assert not first.complete and (tr.status == "transient").all()
         asked = tr[~tr.reason.str.contains("not asked")]
         assert len(asked) and asked.reason.str.contains("HTML").all()
@@ -139,7 +140,7 @@ def test_an_sds_day_file_of_another_station(tmp_path, toy, client):
     ours.write_bytes(theirs.read_bytes())  # DEF's records filed under NRCA
     cfg = _config(tmp_path / "s", toy, {"sds_root": str(sds), "codec": "zstd-3"})
     ingest(cfg, progress=False, client=client)
-    tr = pd.read_parquet(f"{cfg.study.store}/traces.parquet")
+    tr = Store(cfg.study.store).read_table(TRACES)  # short names
     nrca = tr[tr.station == "NRCA"].reset_index(drop=True)
     on_day0 = (nrca.p_time - pd.Timedelta(8, "s")) < pd.Timestamp(
         day.datetime, tz="UTC"
@@ -148,7 +149,7 @@ def test_an_sds_day_file_of_another_station(tmp_path, toy, client):
     assert len(wrong) and (wrong.status == "wrong_data").all()
     assert wrong.reason.str.contains("holds records of IV.DEF..HHZ, not IV.NRCA..HH?").all()
     assert (nrca[~on_day0].status == "ok").all()
-    cube = _cube(cfg.study.store).sel(station="NRCA")
+    cube = _cube(cfg.study.store).sel(station="IV.NRCA")
     assert np.isnan(cube.waveform.values[on_day0.to_numpy()]).all()
     ours.write_bytes(original)  # the archive is fixed
     ingest(cfg, progress=False, client=client, retry_failed=True)

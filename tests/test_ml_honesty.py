@@ -166,7 +166,7 @@ def test_cli_train_and_evaluate_a_false_date_run(tmp_path, effect_store, capsys)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["spec"]["labelling"]["false_mainshock"].startswith("2016-10-16")
     preds = pd.read_parquet(run / "predictions.parquet")
-    t = pd.to_datetime(preds["origin_time"], utc=True)
+    t = pd.to_datetime(preds["source_origin_time"], utc=True)
     moved = (t >= pd.Timestamp(false)) & (t < pd.Timestamp(MAIN))
     assert (preds["true"] != preds["true_real"]).eq(moved).all() and moved.any()
     assert "test_vs_real_mainshock" in metrics

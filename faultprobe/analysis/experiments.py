@@ -71,6 +71,9 @@ def run_experiments(
             say(line)
     runs = plan_runs(cfg, grids)
     say(f"experiments: {len(runs)} runs in grids {sorted({r.grid for r in runs})}")
+    estimate = _cpu_estimate(store, runs, client, retry_failed)
+    if estimate:
+        say(estimate)
     results = run_grid(store, runs, client, progress=progress, retry_failed=retry_failed)
     failed = results[results["status"] == "failed"]
     if len(failed):
@@ -78,6 +81,37 @@ def run_experiments(
     if g.pairs.enabled and (grids is None or "pairs" in grids):
         say(pairs_step(cfg))
     return results
+
+
+def _cpu_estimate(store: Store, runs, client, retry_failed: bool) -> str:
+    """On workers without CUDA, the expected time of the pending runs ("" otherwise)."""
+    from faultprobe.analysis.runner import pending, read_results
+    from faultprobe.ml.estimate import cpu_advice, estimate_run, needs_estimate
+
+    todo = pending(runs, read_results(store), retry_failed)
+    if not todo or not needs_estimate(todo[0].spec.training.device):
+        return ""
+    if any(client.run(_has_cuda).values()):
+        return ""
+    first = todo[0]
+    try:
+        est = estimate_run(sub_store(store, first.store), first.spec)
+    except (ValueError, KeyError, FileNotFoundError):
+        return ""  # the run itself will say what is wrong
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    total = est.seconds * len(todo) / workers
+    line = (
+        f"experiments: {len(todo)} runs to do on {workers} CPU worker(s); about "
+        f"{est.summary()} per run, so about {total / 3600:.1f} h in all"
+    )
+    advice = cpu_advice(first.spec)
+    return line + (f"\n{advice}" if advice and total > 1800 else "")
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def pairs_step(cfg: StudyConfig) -> str:

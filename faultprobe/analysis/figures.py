@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
 PHASE_COLORS = {"pre": "#d95f02", "post": "#1b9e77"}
+# log axes with plain numbers (0.5, 2) instead of 5 x 10^-1
+_plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
 DPI = 110
 
 
@@ -22,30 +26,92 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def event_map(events: pd.DataFrame, stations: pd.DataFrame, path: Path) -> Path:
-    """Map of the study's events (by phase) and stations (far ones hollow)."""
-    fig, ax = plt.subplots(figsize=(6.5, 6))
+@dataclass(frozen=True)
+class MapFrame:
+    """What the map draws besides events and stations (lat/lon arrays, closed polygons)."""
+
+    fault_lat: np.ndarray
+    fault_lon: np.ndarray
+    fault_top_km: float
+    box_lat: np.ndarray
+    box_lon: np.ndarray
+    mainshock: tuple[str, float, float, float]  # name, lat, lon, magnitude
+    shocks: tuple[tuple[str, float, float, float], ...] = ()
+
+
+def map_frame(cfg) -> MapFrame:
+    """The study's fault segment, study box and large shocks, from its config."""
+    from faultprobe.catalogs.geometry import box_outline, fault_outline
+
+    flat, flon = fault_outline(cfg.fault, cfg.mainshock)
+    blat, blon = box_outline(cfg.fault, cfg.selection.box, cfg.mainshock)
+    ms = cfg.mainshock
+
+    def shock(s):
+        return (s.name, s.latitude, s.longitude, s.magnitude)
+
+    return MapFrame(
+        flat, flon, float(cfg.fault.depth_km[0]), blat, blon, shock(ms),
+        tuple(shock(s) for s in cfg.shocks),
+    )  # fmt: skip
+
+
+def event_map(
+    events: pd.DataFrame, stations: pd.DataFrame, path: Path, frame: MapFrame | None = None
+) -> Path:
+    """Map of the events (by phase, sized by magnitude), the fault segment's surface
+    projection and its top edge, the study box, the mainshock (star), the other large
+    shocks, the stations and the far control stations (hollow)."""
+    fig, ax = plt.subplots(figsize=(7, 7))
+    if frame is not None:
+        ax.fill(frame.fault_lon, frame.fault_lat, color="0.85", zorder=0,
+                label="fault segment (surface projection)")  # fmt: skip
+        top = "surface trace" if frame.fault_top_km == 0 else f"top edge, {frame.fault_top_km:g} km"
+        ax.plot(frame.fault_lon[:2], frame.fault_lat[:2], color="#7f2704", lw=3,
+                label=f"fault {top}")  # fmt: skip
+        ax.plot(frame.box_lon, frame.box_lat, "k--", lw=1, label="study box")
     for phase, g in events.groupby("phase"):
         ax.scatter(
             g["longitude"], g["latitude"], s=4 + 3 * np.clip(g["magnitude"], 0, 4) ** 2,
-            c=PHASE_COLORS.get(phase, "#7570b3"), alpha=0.5, lw=0, label=f"{phase} ({len(g)})",
+            c=PHASE_COLORS.get(phase, "#7570b3"), alpha=0.5, lw=0, label=f"{phase} events ({len(g)})",
         )  # fmt: skip
+    if frame is not None:
+        for name, lat, lon, mag in frame.shocks:
+            ax.scatter(lon, lat, marker="*", s=180, c="#fdd0a2", edgecolors="k", lw=0.6, zorder=4)
+            ax.annotate(f"{name} M{mag:g}", (lon, lat), xytext=(5, -10),
+                        textcoords="offset points", fontsize=7)  # fmt: skip
+        name, lat, lon, mag = frame.mainshock
+        ax.scatter(lon, lat, marker="*", s=420, c="#e31a1c", edgecolors="k", lw=0.8, zorder=5,
+                   label=f"mainshock: {name} M{mag:g}")  # fmt: skip
     far = stations.get("far", pd.Series(False, index=stations.index)).astype(bool)
     for is_far, g in stations.groupby(far):
         ax.scatter(
             g["longitude"], g["latitude"], marker="^", s=120,
-            facecolors="none" if is_far else "k", edgecolors="k",
-            label="far station" if is_far else "station",
+            facecolors="none" if is_far else "k", edgecolors="k", zorder=6,
+            label="far control station" if is_far else "station",
         )  # fmt: skip
         for _, s in g.iterrows():
-            ax.annotate(s["station"], (s["longitude"], s["latitude"]), xytext=(4, 4),
-                        textcoords="offset points", fontsize=8)  # fmt: skip
-    ax.set_xlabel("longitude (°)")
-    ax.set_ylabel("latitude (°)")
-    ax.set_aspect(1 / np.cos(np.radians(events["latitude"].mean() if len(events) else 0)))
-    ax.legend(fontsize=8, loc="best")
-    ax.set_title("Events and stations")
+            ax.annotate(f"{s['network']}.{s['station']}", (s["longitude"], s["latitude"]),
+                        xytext=(5, 4), textcoords="offset points", fontsize=8)  # fmt: skip
+    ax.set_xlabel("longitude (°E)")
+    ax.set_ylabel("latitude (°N)")
+    lat0 = events["latitude"].mean() if len(events) else stations["latitude"].mean()
+    ax.set_aspect(1 / np.cos(np.radians(lat0)))
+    _scale_bar(ax, lat0)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    ax.set_title("Events, fault and stations")
     return _save(fig, path)
+
+
+def _scale_bar(ax, lat0: float, km: float = 10.0) -> None:
+    """A 10 km bar in the lower left corner."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    dlon = km / (111.195 * np.cos(np.radians(lat0)))
+    x, y = x0 + 0.05 * (x1 - x0), y0 + 0.04 * (y1 - y0)
+    ax.plot([x, x + dlon], [y, y], "k", lw=3)
+    ax.annotate(f"{km:g} km", (x + dlon / 2, y), xytext=(0, 4), textcoords="offset points",
+                ha="center", fontsize=8)  # fmt: skip
 
 
 def event_counts(events: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:
@@ -62,14 +128,16 @@ def event_counts(events: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> P
     ax.axvline(pd.Timestamp(mainshock).tz_convert("UTC").tz_localize(None), color="k", ls="--",
                lw=1, label="mainshock")  # fmt: skip
     ax.set_ylabel("events per day")
+    ax.set_xlabel("origin date (UTC)")
     ax.legend(fontsize=8)
-    ax.set_title("Event counts in time by class")
+    ax.set_title("Selected events per day, by phase")
     fig.autofmt_xdate()
     return _save(fig, path)
 
 
 def confusion(cm: np.ndarray, classes: list[str], title: str, path: Path) -> Path:
-    """Row-normalised confusion matrix with counts in each cell."""
+    """Row-normalised confusion matrix: class names on both axes, each true class's event
+    count on its label, the fraction and the count in each cell."""
     cm = np.asarray(cm, dtype=float)
     frac = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     n = len(classes)
@@ -79,32 +147,40 @@ def confusion(cm: np.ndarray, classes: list[str], title: str, path: Path) -> Pat
         for j in range(n):
             ax.text(j, i, f"{frac[i, j]:.2f}\n({int(cm[i, j])})", ha="center", va="center",
                     fontsize=7, color="w" if frac[i, j] > 0.6 else "k")  # fmt: skip
-    ax.set_xticks(range(n), classes, rotation=45, fontsize=8)
-    ax.set_yticks(range(n), classes, fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    rows = cm.sum(axis=1).astype(int)
+    ax.set_xticks(range(n), classes, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), [f"{c} (n={k})" for c, k in zip(classes, rows)], fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class (test events)")
     ax.set_title(title, fontsize=8)
     return _save(fig, path)
 
 
 def false_dates(t2: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:
-    """Fig. 4b: accuracy (true labels) and FP against the false mainshock date."""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    """Fig. 4b: per false mainshock date, the accuracy against the true labels and FP, the
+    share of the false interval's test events classified with the false (training) label;
+    the model trained with the true date as a reference line."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
     fake = t2[t2["false_date"] != ""]
     true = t2[t2["false_date"] == ""]
     d = pd.to_datetime(fake["false_date"], utc=True).dt.tz_localize(None)
     ms = pd.Timestamp(mainshock).tz_convert("UTC").tz_localize(None)
-    ax.plot(d, 100 * fake["accuracy_mean"], "o", color="0.4", label="accuracy, all test events")
-    ax.plot(d, fake["fp_mean"], "s", color="#1f78b4", label="FP: test events in the false interval")
+    ax.plot(d, 100 * fake["accuracy_mean"], "o", color="0.3", ms=7,
+            label="accuracy against the true labels (all test events)")  # fmt: skip
+    ax.plot(d, fake["fp_mean"], "s", color="#1f78b4", ms=7,
+            label="FP: false-interval test events given the false label")  # fmt: skip
     if len(true):
-        ax.axhline(100 * true["accuracy_mean"].iloc[0], color="r", ls="--", label="true date")
-    ax.axvline(ms, color="k", lw=1)
+        ax.axhline(100 * true["accuracy_mean"].iloc[0], color="r", ls="--",
+                   label="accuracy of the model trained with the true date")  # fmt: skip
+    ax.axvline(ms, color="k", lw=1, label="true mainshock")
+    ax.axhline(50, color="0.6", ls=":", lw=1, label="chance (2 classes)")
     span = [*d, ms]
     ax.set_xlim(min(span) - pd.Timedelta(days=7), max(span) + pd.Timedelta(days=7))
     ax.set_ylim(0, 102)
-    ax.set_ylabel("%")
+    ax.set_ylabel("percent of test events (%)")
+    ax.set_xlabel("mainshock date used for the training labels (UTC)")
     ax.set_title("Models trained with wrong mainshock dates")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=7, loc="lower left", framealpha=0.9)
     fig.autofmt_xdate()
     return _save(fig, path)
 
@@ -129,37 +205,56 @@ def bands(bt: pd.DataFrame, n_classes: int, path: Path) -> Path:
     return _save(fig, path)
 
 
-def pair_spectra(examples: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Path:
-    """Fig. 6: one pair's spectra per component, and median post/pre ratios over pairs."""
+def pair_spectra(
+    examples: pd.DataFrame,
+    summary: pd.DataFrame,
+    path: Path,
+    pairs: pd.DataFrame | None = None,
+    units: str = "counts",
+) -> Path:
+    """Fig. 6: the closest pair's spectra per component (titled with the two events, their
+    separation and magnitude difference) and the median post/pre ratio over all pairs."""
     comps = ["E", "N", "Z"]
-    fig, axes = plt.subplots(2, 3, figsize=(11, 6), sharex=True)
+    fig, axes = plt.subplots(2, 3, figsize=(11.5, 6.5), sharex=True)
     ex = examples[examples["pair"] == 0]
+    label = ""
+    if len(ex):
+        pre_id, post_id = ex["pre_id"].iloc[0], ex["post_id"].iloc[0]
+        label = f"pre {pre_id} / post {post_id}"
+        if pairs is not None and len(pairs):
+            hit = pairs[(pairs["pre_id"] == pre_id) & (pairs["post_id"] == post_id)]
+            if len(hit):
+                label += f": {hit['distance_m'].iloc[0]:.0f} m apart, ΔM {hit['dmag'].iloc[0]:.2f}"
     for c, comp in enumerate(comps):
         e = ex[ex["component"] == comp]
         ax = axes[0, c]
         ax.loglog(e["freq_hz"], e["pre_amplitude"], color=PHASE_COLORS["pre"], lw=0.8, label="pre")
         ax.loglog(e["freq_hz"], e["post_amplitude"], color=PHASE_COLORS["post"], lw=0.8,
                   label="post")  # fmt: skip
-        ax.set_title(f"{comp}: {e['pre_id'].iloc[0]} / {e['post_id'].iloc[0]}" if len(e) else comp,
-                     fontsize=8)  # fmt: skip
+        ax.set_title(f"{comp} component", fontsize=9)
         s = summary[summary["component"] == comp]
         ax = axes[1, c]
         ax.fill_between(s["freq_hz"], 10 ** s["p16_log10_ratio"], 10 ** s["p84_log10_ratio"],
-                        color="0.8", label="16–84 %")  # fmt: skip
+                        color="0.8", label="16–84 % of pairs")  # fmt: skip
         ax.semilogy(s["freq_hz"], 10 ** s["median_log10_ratio"], "k", lw=1, label="median")
         diff = s["differs"].to_numpy(bool)
         if diff.any():
             ax.semilogy(s["freq_hz"][diff], 10 ** s["median_log10_ratio"][diff], ".",
                         color="#e31a1c", ms=2, label="differs from 1")  # fmt: skip
         ax.axhline(1.0, color="r", ls="--", lw=0.8)
+        ax.yaxis.set_major_formatter(_plain)
+        ax.yaxis.set_minor_formatter(_plain)
         ax.set_xlabel("frequency (Hz)")
         ax.set_xscale("linear")
-    axes[0, 0].set_ylabel("amplitude")
-    axes[1, 0].set_ylabel("post / pre")
+    axes[0, 0].set_ylabel(f"amplitude spectral density ({units}/√Hz)")
+    axes[1, 0].set_ylabel("post / pre amplitude ratio")
     axes[0, 0].legend(fontsize=8)
     axes[1, 0].legend(fontsize=8)
     n = int(summary["n_pairs"].iloc[0]) if len(summary) else 0
-    fig.suptitle(f"Co-located pre/post pairs: closest pair (top), ratios over {n} pairs (bottom)")
+    fig.suptitle(
+        f"Co-located pre/post pairs. Top: closest pair, {label}. Bottom: ratios over {n} pairs",
+        fontsize=10,
+    )
     return _save(fig, path)
 
 
@@ -172,6 +267,7 @@ def seasonality(st: pd.DataFrame, path: Path) -> Path:
     ax.axhline(50, color="0.5", ls=":", label="chance")
     ax.set_ylim(0, 102)
     ax.set_ylabel("test accuracy (%)")
+    ax.set_xlabel("start of the 4-month span (UTC)")
     ax.set_title("Two 2-month classes per span")
     ax.legend(fontsize=8)
     fig.autofmt_xdate()

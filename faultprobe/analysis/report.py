@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from faultprobe.analysis import figures, tables
+from faultprobe.analysis.allruns import TRAIN, finished_runs, runs_table
 from faultprobe.analysis.runner import read_results
 from faultprobe.config import StudyConfig
 from faultprobe.store import EVENTS, STATIONS, Store
@@ -72,6 +73,21 @@ def _confusions(store: Store, t1: pd.DataFrame, out: Path) -> list[str]:
     return parts
 
 
+def _train_confusions(store: Store, every: pd.DataFrame, out: Path) -> list[str]:
+    """Confusion matrices of the runs no grid holds (made with `faultprobe train`)."""
+    from faultprobe.ml.runs import METRICS, RunFolder
+
+    parts = []
+    for _, row in every[every["grids"].map(lambda g: g == [TRAIN])].iterrows():
+        run_id = row["run_id"]
+        m = RunFolder(store, run_id).read_json(METRICS)["test"]
+        name = f"confusion_{run_id}.png"
+        title = f"{row['station']}, {row['n_classes']} classes: accuracy {m['accuracy']:.1%}"
+        figures.confusion(np.asarray(m["confusion"]), m["classes"], title, out / name)
+        parts.append(_figure(name, f"Test confusion matrix, {title}.", [run_id]))
+    return (["<h3>Confusion matrices of the other runs</h3>", *parts]) if parts else []
+
+
 def write_report(cfg: StudyConfig) -> Path:
     """Write the report folder and return the path of index.html."""
     store = Store(cfg.study.store)
@@ -82,7 +98,8 @@ def write_report(cfg: StudyConfig) -> Path:
     stations = store.read_table(STATIONS)
     ms = pd.Timestamp(cfg.mainshock.time)
     sec: list[str] = [f"<h1>faultprobe report: {html.escape(cfg.study.name)}</h1>"]
-    ok = int(results.loc[results["status"] == "ok", "run_id"].nunique())
+    every = finished_runs(store, results)
+    ok = len(set(every["run_id"]) | set(results.loc[results["status"] == "ok", "run_id"]))
     sec.append(
         f"<p>Mainshock {html.escape(cfg.mainshock.name)} {ms:%Y-%m-%d %H:%M:%S} UTC; "
         f"{len(events)} events, {len(stations)} stations; {ok} finished runs, "
@@ -91,10 +108,13 @@ def write_report(cfg: StudyConfig) -> Path:
         f"<code>runs/RUN_ID/</code> in the study store; all rows: "
         f"<code>results.parquet</code>.</p>"
     )
-    figures.event_map(events, stations, out / "map.png")
+    figures.event_map(events, stations, out / "map.png", figures.map_frame(cfg))
     figures.event_counts(events, ms, out / "counts.png")
-    sec += ["<h2>Data</h2>", _figure("map.png", "Events (by phase) and stations."),
-            _figure("counts.png", "Events per day by class.")]  # fmt: skip
+    sec += ["<h2>Data</h2>", _figure("map.png", "Selected events by phase (size by magnitude), the fault segment "
+                    "projected to the surface with its top edge, the study box, the mainshock "
+                    "(red star) and the other large shocks, the stations and the far control "
+                    "stations (hollow)."),
+            _figure("counts.png", "Selected events per day (UTC), by phase; the dashed line is the mainshock.")]  # fmt: skip
 
     t1 = tables.table1(results)
     sec += ["<h2>Table 1: accuracy by station and number of classes</h2>",
@@ -146,6 +166,10 @@ def write_report(cfg: StudyConfig) -> Path:
 
     sec += _fault_state_section(cfg, store, out)
     sec += ["<h2>Co-located pre/post pairs</h2>", *_pairs_section(store, out)]
+    sec += ["<h2>Every finished run</h2>",
+            "<p>All runs in <code>runs/</code>, from <code>faultprobe train</code> as from "
+            "the experiment grids; test scores (%).</p>", _table_html(runs_table(every))]  # fmt: skip
+    sec += _train_confusions(store, every, out)
     failed = tables.failed_table(results)
     if len(failed):
         sec += ["<h2>Failed runs</h2>", _table_html(failed)]
@@ -171,7 +195,12 @@ def _pairs_section(store: Store, out: Path) -> list[str]:
     if summary.empty:
         return ["<p>No co-located pre/post pairs.</p>"]
     examples = store.read_table(f"{PAIRS}/examples.parquet")
-    figures.pair_spectra(examples, summary, out / "pairs.png")
+    units = "counts"
+    if store.exists("waveforms.zarr"):
+        from faultprobe.ml.dataset import open_cube
+
+        units = str(open_cube(store)["waveform"].attrs.get("units", "counts"))
+    figures.pair_spectra(examples, summary, out / "pairs.png", pairs, units)
     band = differing_band(summary)
     where = f"{band[0]:.1f}–{band[1]:.1f} Hz" if band else "no band of 2 Hz or more"
     station = html.escape(str(pairs["station"].iloc[0]))

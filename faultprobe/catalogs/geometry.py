@@ -114,3 +114,38 @@ def in_box(
         & (across >= box.across_strike_km[0])
         & (across <= box.across_strike_km[1])
     )
+
+
+def to_latlon(
+    east: np.ndarray, north: np.ndarray, lat0: float, lon0: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Latitude and longitude of east/north offsets (km) from (lat0, lon0); the inverse
+    of `local_xy`."""
+    lat = lat0 + np.degrees(np.asarray(north, float) / EARTH_RADIUS_KM)
+    mid = np.radians((lat + lat0) / 2.0)
+    lon = lon0 + np.degrees(np.asarray(east, float) / (EARTH_RADIUS_KM * np.cos(mid)))
+    return lat, lon
+
+
+def box_outline(fault: Fault, box: Box, hypocenter: Shock) -> tuple[np.ndarray, np.ndarray]:
+    """The study box's corners (closed polygon, lat and lon), as `in_box` defines it."""
+    a0, a1 = box.along_strike_km
+    c0, c1 = box.across_strike_km
+    along = np.array([a0, a1, a1, a0, a0])
+    across = np.array([c0, c0, c1, c1, c0])
+    s = np.radians(fault.strike)
+    east = along * np.sin(s) - across * np.cos(s)
+    north = along * np.cos(s) + across * np.sin(s)
+    return to_latlon(east, north, hypocenter.latitude, hypocenter.longitude)
+
+
+def fault_outline(fault: Fault, hypocenter: Shock) -> tuple[np.ndarray, np.ndarray]:
+    """The fault segment projected to the surface (closed polygon, lat and lon): its top
+    edge first (at the top of its depth range: the surface trace when that is 0 km)."""
+    frame = fault_frame(fault, hypocenter)
+    sin_dip = np.sin(np.radians(fault.dip))
+    v = (np.asarray(fault.depth_km, float) - hypocenter.depth_km) / sin_dip
+    u0, u1 = fault.along_strike_km
+    corners = np.array([[u0, v[0]], [u1, v[0]], [u1, v[1]], [u0, v[1]], [u0, v[0]]])
+    xyz = corners[:, :1] * frame.along + corners[:, 1:] * frame.down_dip
+    return to_latlon(xyz[:, 0], xyz[:, 1], hypocenter.latitude, hypocenter.longitude)

@@ -422,6 +422,13 @@ TAN2021_ORIGIN = (
 def read_catalog(source: CatalogSource) -> CatalogRead:
     """Read the catalog a config names, in its format; a file that is missing or cannot be
     read is a `CatalogError` naming it, the config key and where the file comes from."""
+    if source.format in ("seisbench", "laurenti2024"):  # a dataset folder's metadata
+        from faultprobe.catalogs.datasets import DatasetError, catalog_from_traces, read_traces
+
+        try:
+            return CatalogRead(catalog_from_traces(read_traces(source.path, source.format)))
+        except DatasetError as err:
+            raise CatalogError(str(err)) from None
     path = Path(source.path)
     if not path.is_file():
         origin = source.origin or (TAN2021_ORIGIN if source.format == "tan2021" else None)

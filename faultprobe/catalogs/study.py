@@ -84,6 +84,19 @@ class CatalogSummary:
         return "\n".join(lines)
 
 
+def _dataset_stations(cfg: StudyConfig) -> StationTable:
+    """For a dataset source without StationXML or FDSN: the stations of its metadata."""
+    from faultprobe.catalogs.datasets import read_traces, stations_from_traces
+    from faultprobe.catalogs.stations import STATION_COLUMNS, StationError
+
+    s, w = cfg.stations, cfg.waveforms
+    traces = read_traces(w.dataset, w.source)
+    table, missing = stations_from_traces(traces, s.codes, s.far, s.network_aliases)
+    if table.empty:
+        raise StationError(f"none of the study's stations {s.all_codes} are in {w.dataset}")
+    return StationTable(table[STATION_COLUMNS], missing)
+
+
 INGEST_ITEMS = (st.CUBE, st.TRACES, "ingest")
 
 
@@ -143,8 +156,12 @@ def build_catalog(
     read = read_catalog(cfg.catalog)
     say(f"selecting from {len(read.events)} events …")
     selection = select_events(read.events, cfg)
-    inv, fetched = _stations_xml(cfg, out, refresh_stations, say)
-    stations = station_table(inv, cfg.stations, cfg.study.start, cfg.study.end)
+    if cfg.stations.inventory is None and cfg.stations.fdsn is None:
+        say(f"station metadata from the dataset {cfg.waveforms.dataset} …")
+        stations, fetched = _dataset_stations(cfg), None
+    else:
+        inv, fetched = _stations_xml(cfg, out, refresh_stations, say)
+        stations = station_table(inv, cfg.stations, cfg.study.start, cfg.study.end)
     if fetched is not None:
         out.write_bytes(fetched, st.STATIONXML)
         say(f"  saved to {out.url(st.STATIONXML)}")

@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from faultprobe.config.base import ConfigError, UTCTime, _Section
 from faultprobe.config.sections import (
+    DATASET_SOURCES,
     Box,
     CatalogFormat,
     CatalogSource,
@@ -80,6 +81,16 @@ class StudyConfig(_Section):
     )
 
     @model_validator(mode="after")
+    def _station_metadata(self) -> StudyConfig:
+        s = self.stations
+        if s.inventory is None and s.fdsn is None and self.waveforms.source not in DATASET_SOURCES:
+            raise ValueError(
+                "stations: give 'inventory' (StationXML file) or 'fdsn' (service); only a "
+                "dataset waveform source (seisbench, laurenti2024) brings its own"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _mainshock_in_window(self) -> StudyConfig:
         if not self.study.start <= self.mainshock.time <= self.study.end:
             raise ValueError(
@@ -113,6 +124,7 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         ("stations", "inventory"),
         ("waveforms", "sds_root"),
         ("waveforms", "cache"),
+        ("waveforms", "dataset"),
         ("waveforms", "eida_token"),
         ("synthetic", "output"),
         ("monitor", "store"),
@@ -222,6 +234,7 @@ __all__ = [
     "Cluster",
     "ConfigError",
     "CsvColumns",
+    "DATASET_SOURCES",
     "Experiments",
     "FalseDatesGrid",
     "Fault",

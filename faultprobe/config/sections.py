@@ -106,11 +106,18 @@ class CsvColumns(_Section):
     event_id: str | None = None
 
 
-CatalogFormat = Literal["tan2021", "quakeml", "fdsn_text", "csv"]
+CatalogFormat = Literal["tan2021", "quakeml", "fdsn_text", "csv", "seisbench", "laurenti2024"]
+#: Waveform sources that are machine-learning datasets (metadata + HDF5); their metadata
+#: also gives the catalog and the station coordinates.
+DATASET_SOURCES = ("seisbench", "laurenti2024")
 
 
 class CatalogSource(_Section):
-    """Where the earthquake catalog is read from."""
+    """Where the earthquake catalog is read from.
+
+    `seisbench` and `laurenti2024` read the events from a dataset folder's metadata (the
+    folder is `path`; see docs/datasets.md).
+    """
 
     path: str
     format: CatalogFormat = "tan2021"
@@ -164,12 +171,6 @@ class Stations(_Section):
                 raise ValueError(f"station code {code!r} is not NET.STA")
         return v
 
-    @model_validator(mode="after")
-    def _source(self) -> Stations:
-        if self.inventory is None and self.fdsn is None:
-            raise ValueError("give 'inventory' (StationXML file) or 'fdsn' (service)")
-        return self
-
     @property
     def all_codes(self) -> list[str]:
         return list(dict.fromkeys([*self.codes, *self.far]))
@@ -178,8 +179,16 @@ class Stations(_Section):
 class Waveforms(_Section):
     """Where waveforms come from and how the study window is cut."""
 
-    source: Literal["sds", "fdsn", "synthetic"] = "sds"
+    source: Literal["sds", "fdsn", "synthetic", "seisbench", "laurenti2024"] = "sds"
     sds_root: str | None = None
+    dataset: str | None = Field(
+        default=None, description="dataset folder for the 'seisbench' and 'laurenti2024' sources"
+    )
+    p_arrival: Literal["model", "dataset"] = Field(
+        default="model",
+        description="window around the theoretical P of velocity_model, or the P arrival a "
+        "dataset source gives for its traces (the model where it gives none)",
+    )
     fdsn: str | None = Field(default=None, description="FDSN dataselect service (name or URL)")
     cache: str | None = Field(default=None, description="SDS cache for fetched miniSEED")
     eida_token: str | None = Field(default=None, description="path to an EIDA token file")
@@ -216,6 +225,8 @@ class Waveforms(_Section):
             raise ValueError("source 'sds' needs 'sds_root'")
         if self.source == "fdsn" and not self.fdsn:
             raise ValueError("source 'fdsn' needs 'fdsn' (service name or URL)")
+        if self.source in DATASET_SOURCES and not self.dataset:
+            raise ValueError(f"source {self.source!r} needs 'dataset' (the dataset folder)")
         if self.window_s[1] <= self.window_s[0]:
             raise ValueError("window_s must be [before, after] with before < after")
         return self

@@ -2,7 +2,8 @@
 
 The public entry points (imported lazily, so `import faultprobe.ml.spec` stays light):
 `RunSpec`, `spec_from_config` (what a run is), `run_experiment(store, spec) -> dict` (train,
-score and write STORE/runs/RUN_ID/) and `evaluate_run(folder, ...)` (score a trained run).
+score and write STORE/runs/RUN_ID/), `evaluate_run(folder, ...)` (score a trained run) and
+`predict(run, stream_or_array)` (a trained run's probabilities for new traces).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ _EXPORTS = {
     "run_experiment": "faultprobe.ml.experiment",
     "evaluate_run": "faultprobe.ml.experiment",
     "RunFolder": "faultprobe.ml.runs",
+    "predict": "faultprobe.ml.inference",
 }
 __all__ = list(_EXPORTS)
 

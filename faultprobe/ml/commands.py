@@ -62,9 +62,21 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--purge-s", type=float, help="purge gap around val/test events (s)")
     p.add_argument("--band", type=float, nargs=2, metavar=("LOW", "HIGH"), help="band-pass (Hz)")
-    p.add_argument("--epochs", type=int)
+    p.add_argument("--epochs", type=int, help="most epochs (default [train].epochs: 40)")
     p.add_argument("--width", type=float, help="filter-count multiplier (1 = the paper's)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--preset",
+        choices=["paper", "cpu"],
+        default="paper",
+        help="paper: the config's model and window; cpu: the narrow model (width 0.25) on "
+        "the window -0.5 to 5.5 s around P, tens of times faster on a CPU",
+    )
+    p.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        help="auto: CUDA when present (default [train].device); on a CPU the expected time "
+        "is printed first",
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -77,12 +89,29 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--station", action="append", dest="stations", metavar="STA")
-    p.add_argument("--labelling", choices=["binary", "ttf", "phases", "calendar"])
+    p.add_argument(
+        "--station",
+        action="append",
+        dest="stations",
+        metavar="STA",
+        help="score on this station's traces instead of the run's (repeat for several)",
+    )
+    p.add_argument(
+        "--labelling",
+        choices=["binary", "ttf", "phases", "calendar"],
+        help="label the events this way instead of the run's way (same class count)",
+    )
     p.add_argument("--false-date", help="label against this mainshock time instead")
     p.add_argument("--true-date", action="store_true", help="label against the real mainshock time")
-    p.add_argument("--events", choices=["test", "all"], default="test")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument(
+        "--events",
+        choices=["test", "all"],
+        default="test",
+        help="test: the run's test events (never trained on); all: every usable event",
+    )
+    p.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the model runs"
+    )
     p.add_argument("--out", help="write the predictions to this Parquet file")
 
 
@@ -137,11 +166,17 @@ def _train(cfg: StudyConfig, args: argparse.Namespace) -> int:
     }
     if training:
         upd["training"] = {**spec.training.model_dump(), **training}
+    if args.preset == "cpu":  # the narrow model on the short window (docs/learning.md)
+        from faultprobe.ml.estimate import CPU_PRESET
+
+        upd["model"] = {**spec.model.model_dump(), "width": CPU_PRESET["width"]}
+        upd["window_s"] = CPU_PRESET["window_s"]
     if args.width is not None:
         upd["model"] = {**spec.model.model_dump(), "width": args.width}
     spec = type(spec).model_validate({**spec.model_dump(), **upd})
     store = Store(cfg.study.store)
     seeds = list(cfg.train.seeds) if args.all_seeds else [spec.seed]
+    _say_estimate(store, spec, len(seeds), args.overwrite)
     acc = []
     for seed in seeds:
         run = spec.model_copy(update={"seed": seed})
@@ -154,6 +189,23 @@ def _train(cfg: StudyConfig, args: argparse.Namespace) -> int:
         a = np.asarray(acc)
         print(f"test accuracy over seeds {seeds}: {a.mean():.3f} ± {a.std(ddof=1):.3f}")
     return 0
+
+
+def _say_estimate(store, spec, n_runs: int, overwrite: bool) -> None:
+    """On a CPU, the expected training time (and the CPU preset's advice) before starting."""
+    from faultprobe.ml.estimate import cpu_advice, estimate_run, needs_estimate
+    from faultprobe.ml.runs import METRICS, RunFolder
+
+    if not needs_estimate(spec.training.device):
+        return
+    if not overwrite and RunFolder(store, spec.run_id).exists(METRICS) and n_runs == 1:
+        return
+    est = estimate_run(store, spec)
+    what = "this run" if n_runs == 1 else f"each of the {n_runs} runs"
+    print(est.render(what), file=sys.stderr)
+    advice = cpu_advice(spec)
+    if advice and est.seconds > 600:
+        print(advice, file=sys.stderr)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -182,7 +234,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"run {scores['run_id']} on {'+'.join(scores['stations'])}, {args.events} events")
     print(_render_scores(scores))
     if args.out:
-        preds.to_parquet(args.out, index=False)
+        from faultprobe.columns import to_disk
+
+        to_disk(preds, "predictions.parquet").to_parquet(args.out, index=False)
         print(f"predictions: {args.out}", file=sys.stderr)
     return 0
 
@@ -204,3 +258,61 @@ def _render_scores(s: dict) -> str:
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.3f}"
+
+
+PREDICT_HELP = (
+    "Class probabilities of a trained run for new traces: miniSEED (or any format ObsPy "
+    "reads) in, the run's own preprocessing applied (window around the theoretical P of the "
+    "study's velocity model, the study's ingest preprocessing, the run's cut, band and "
+    "normalisation), one row per event out.  Events default to those of the run's store "
+    "whose windows the files cover."
+)
+
+
+def add_predict_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run folder: STORE/runs/RUN_ID")
+    p.add_argument("files", nargs="+", help="waveform files (miniSEED, SAC, ...)")
+    p.add_argument(
+        "--events",
+        help="events table (Parquet or CSV with the columns of events.parquet: source_id, "
+        "source_origin_time, source_latitude_deg, source_longitude_deg, source_depth_km); "
+        "default: the run's store's events that the files cover",
+    )
+    p.add_argument("--inventory", help="StationXML: 1/2 orientation and response removal")
+    p.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the model runs"
+    )
+    p.add_argument("--out", help="write the table here (.parquet or .csv) instead of printing it")
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """Handler of `faultprobe predict`."""
+    import pandas as pd
+
+    from faultprobe.ml.inference import predict
+
+    try:
+        events = None
+        if args.events:
+            read = pd.read_csv if args.events.endswith(".csv") else pd.read_parquet
+            events = read(args.events)
+            from faultprobe.columns import from_disk
+
+            events = from_disk(events, "events.parquet")
+            events["origin_time"] = pd.to_datetime(events["origin_time"], utc=True)
+        inv = None
+        if args.inventory:
+            from obspy import read_inventory
+
+            inv = read_inventory(args.inventory)
+        table = predict(args.run, args.files, inv, events=events, device=args.device)
+    except (ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.out:
+        (table.to_csv if args.out.endswith(".csv") else table.to_parquet)(args.out, index=False)
+        print(f"{len(table)} events: {args.out}", file=sys.stderr)
+    else:
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(table.to_string(index=False))
+    return 0

@@ -62,10 +62,15 @@ def event_table(ds: xr.Dataset) -> pd.DataFrame:
 
 
 def station_positions(ds: xr.Dataset, stations: tuple[str, ...] | list[str]) -> list[int]:
-    """Positions of stations given as STA or NET.STA; an unknown code is a clear error."""
-    codes = [str(s) for s in ds["station"].values]
-    nets = [str(n) for n in ds["network"].values] if "network" in ds.coords else [""] * len(codes)
-    full = [f"{n}.{s}" if n else s for n, s in zip(nets, codes)]
+    """Positions of stations given as STA or NET.STA; an unknown code is a clear error.
+
+    The cube labels stations NET.STA (older cubes and the toy cube: STA, with a
+    `network` coordinate); both spellings are accepted either way.
+    """
+    labels = [str(s) for s in ds["station"].values]
+    nets = [str(n) for n in ds["network"].values] if "network" in ds.coords else [""] * len(labels)
+    codes = [s.split(".", 1)[1] if "." in s else s for s in labels]
+    full = [s if "." in s else (f"{n}.{s}" if n else s) for s, n in zip(labels, nets)]
     out = []
     for want in stations:
         if want in full:
@@ -97,9 +102,13 @@ class StationSlice:
 
 
 def _time_slice(ds: xr.Dataset, window_s: tuple[float, float] | None) -> slice:
+    return time_slice(ds["time"].values, window_s)
+
+
+def time_slice(t: np.ndarray, window_s: tuple[float, float] | None) -> slice:
+    """The samples of the time axis `t` (s from P) inside [start, end) of `window_s`."""
     if window_s is None:
         return slice(None)
-    t = ds["time"].values
     lo = int(np.searchsorted(t, window_s[0] - 1e-9))
     hi = int(np.searchsorted(t, window_s[1] - 1e-9))
     if hi - lo < 16:

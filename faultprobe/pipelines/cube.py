@@ -37,6 +37,25 @@ EVENT_COORDS = [
     "ttf_s",
 ]
 STATION_COORDS = ["network", "latitude", "longitude", "elevation_m"]
+#: CF time encoding: integer nanoseconds from the epoch, in UTC.
+TIME_UNITS = "nanoseconds since 1970-01-01T00:00:00Z"
+#: Units and long names of the coordinates (CF attributes).
+COORD_ATTRS = {
+    "origin_time": {"long_name": "origin time (UTC)", "standard_name": "time"},
+    "latitude": {"units": "degrees_north", "long_name": "epicentre latitude"},
+    "longitude": {"units": "degrees_east", "long_name": "epicentre longitude"},
+    "depth_km": {"units": "km", "long_name": "hypocentre depth", "positive": "down"},
+    "magnitude": {"units": "1", "long_name": "magnitude (type in events.parquet)"},
+    "phase": {"long_name": "phase of the sequence (pre, post, or an extra interval)"},
+    "ttf_s": {"units": "s", "long_name": "time to the mainshock (negative before it)"},
+    "network": {"long_name": "FDSN network code"},
+    "station_code": {"long_name": "FDSN station code"},
+    "location": {"long_name": "FDSN location code asked for"},
+    "channels": {"long_name": "band and instrument code asked for (e.g. HH)"},
+    "station_latitude": {"units": "degrees_north", "long_name": "station latitude"},
+    "station_longitude": {"units": "degrees_east", "long_name": "station longitude"},
+    "station_elevation_m": {"units": "m", "long_name": "station elevation"},
+}
 
 
 @dataclass(frozen=True)
@@ -123,6 +142,9 @@ def template(
             )
     st = plan.stations
     coords["network"] = ("station", np.array([s.network for s in st], dtype=object))
+    coords["station_code"] = ("station", np.array([s.station for s in st], dtype=object))
+    coords["location"] = ("station", np.array([s.location for s in st], dtype=object))
+    coords["channels"] = ("station", np.array([s.channels for s in st], dtype=object))
     for col in ("latitude", "longitude", "elevation_m"):
         coords[f"station_{col}"] = ("station", np.asarray(plan.station_table[col], float))
     data = {
@@ -141,18 +163,42 @@ def template(
         ),
     }
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    for name, a in COORD_ATTRS.items():
+        if name in ds.coords:
+            ds[name].attrs.update(a)
+    ds["station"].attrs["long_name"] = "station as NET.STA"
+    ds["component"].attrs["long_name"] = "component (E, N, Z; 1/2 rotated to E/N)"
+    ds["waveform"].attrs.update(waveform_attrs(attrs.get("preprocessing") or {}))
     ds["time"].attrs.update(units="s", long_name="time relative to the theoretical P arrival")
     ds["status"].attrs.update(
         flag_values=list(CODES.values()), flag_meanings=" ".join(CODES), not_written=NOT_WRITTEN
     )
-    ds["p_time"].attrs["long_name"] = "theoretical P arrival (UTC)"
-    ds["start_time"].attrs["long_name"] = "time of the window's first sample (UTC)"
+    ds["p_time"].attrs.update(long_name="P arrival the window is cut around (UTC)")
+    ds["start_time"].attrs.update(long_name="time of the window's first sample (UTC)")
     return ds
 
 
+def waveform_attrs(pre: dict) -> dict:
+    """CF units and long name of `waveform` for the study's preprocessing."""
+    steps = []
+    if pre.get("detrend", "none") != "none":
+        steps.append(f"{pre['detrend']} removed")
+    if pre.get("bandpass_hz"):
+        lo, hi = pre["bandpass_hz"]
+        steps.append(f"band-passed {lo:g}-{hi:g} Hz")
+    if pre.get("remove_response"):
+        units, what = "m s-1", "ground velocity, instrument response removed"
+    else:
+        units, what = "counts", "ground velocity in digitizer counts (raw, as recorded)"
+    if steps:
+        what += "; " + ", ".join(steps)
+    return {"units": units, "long_name": what}
+
+
 def encoding(ds: xr.Dataset, codec: Codec) -> dict:
-    times = {"units": "nanoseconds since 1970-01-01", "dtype": "int64", "_FillValue": NAT}
-    return {
+    times = {"units": TIME_UNITS, "dtype": "int64", "_FillValue": NAT}
+    out = {"origin_time": {"units": TIME_UNITS, "dtype": "int64"}} if "origin_time" in ds else {}
+    return out | {
         "waveform": {"compressors": [codec.zarr], "chunks": ds["waveform"].data.chunksize},
         "status": {"fill_value": NOT_WRITTEN, "chunks": ds["status"].data.chunksize},
         "p_time": dict(times, chunks=ds["status"].data.chunksize),
@@ -262,6 +308,9 @@ def check_status(url: str, storage_options: dict | None = None) -> int:
 def attrs_for(plan: Plan, cfg, source: str, codec: Codec, measured: dict, config_hash: str) -> dict:
     w = cfg
     return {
+        "Conventions": "CF-1.10",
+        "title": "faultprobe waveform cube: event x station x component x time",
+        "time_zone": "UTC (every time in the cube; the Parquet tables use tz-aware UTC)",
         "sampling_rate": w.sampling_rate,
         "window": list(w.window_s),
         "n_time": w.n_samples,
@@ -273,6 +322,7 @@ def attrs_for(plan: Plan, cfg, source: str, codec: Codec, measured: dict, config
             "resampling": "scipy.signal.resample_poly (Kaiser anti-aliasing FIR)",
         },
         "source": source,
+        "p_arrival": getattr(w, "p_arrival", "model"),
         "velocity_model": w.velocity_model,
         "faultprobe_version": __version__,
         "config_hash": config_hash,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from faultprobe.config import StudyConfig
+from faultprobe.config import DATASET_SOURCES, StudyConfig
 from faultprobe.pipelines import cube, ledger
 from faultprobe.pipelines.inputs import RunInfo, changed, inputs_of, run_info
 from faultprobe.pipelines.plan import Plan, StationInfo, make_plan
@@ -144,6 +144,10 @@ def make_source(cfg: StudyConfig, info: RunInfo | None = None) -> Source:
     w = cfg.waveforms
     if w.source == "sds":
         return SDSSource(w.sds_root)
+    if w.source in DATASET_SOURCES:
+        from faultprobe.pipelines.datasets import DatasetSource
+
+        return DatasetSource(Store(cfg.study.store), w.source)
     if w.source == "fdsn":
         from faultprobe.pipelines.fdsn import FDSNSource
 
@@ -200,11 +204,17 @@ def _inventory(cfg: StudyConfig, info: RunInfo | None = None):
 
 
 def process_block(
-    cfg: StudyConfig, spec: BlockSpec, source: Source | None = None, info: RunInfo | None = None
+    cfg: StudyConfig,
+    spec: BlockSpec,
+    source: Source | None = None,
+    info: RunInfo | None = None,
+    inventory=None,
 ):
     """Fetch and preprocess one block; returns (batch, traces rows).
 
     Pairs whose P time is NaT are not fetched (status 'error', or left out by the caller).
+    `inventory` (an ObsPy Inventory) replaces the config's StationXML, for callers with
+    their own traces (`faultprobe.predict`).
     """
     info = info or run_info(cfg)
     s = settings(cfg)
@@ -233,7 +243,7 @@ def process_block(
                         None, "error", "no theoretical P (pair beyond the travel-time table)", 0
                     )
                 )
-    inv = _inventory(cfg, info)
+    inv = inventory if inventory is not None else _inventory(cfg, info)
     if cfg.waveforms.remove_response and inv is None:
         raise IngestError("remove_response = true needs [stations] inventory (a StationXML file)")
     responses = inv if cfg.waveforms.remove_response else None
@@ -252,10 +262,21 @@ def process_block(
             "source": source.name,
             "attempts": np.array([it.attempts for it in items], dtype=np.int32),
             "start_time": pd.to_datetime(batch.start_ns.view("datetime64[ns]")).tz_localize("UTC"),
+            **trace_channels(batch.seed_ids),
         }
     )
     rows["failure"] = rows["status"].map(failure_class)
     return batch, rows
+
+
+def trace_channels(seed_ids: list[list[str | None]]) -> dict[str, list[str]]:
+    """Per trace, the location code and the E, N, Z channel codes as read ("" if absent)."""
+    loc, cha = [], []
+    for ids in seed_ids:
+        parts = [s.split(".") for s in ids if s]
+        loc.append(parts[0][2] if parts else "")
+        cha.append(",".join(s.split(".")[3] if s else "" for s in ids) if parts else "")
+    return {"location": loc, "channel": cha}
 
 
 def _marker(spec: BlockSpec, rows: pd.DataFrame, info: RunInfo, t0: float, c0: float, **extra):
@@ -476,6 +497,8 @@ def ingest(
             f"nothing to ingest: {len(plan.events)} events and {len(plan.stations)} stations in "
             f"{store.root} (run `faultprobe catalog` first, or widen the selection)"
         )
+    if cfg.waveforms.source in DATASET_SOURCES:
+        plan = _dataset_plan(cfg, store, plan)
     info = run_info(cfg, run=uuid.uuid4().hex[:12])
     driver_source = check_source(cfg, info, say)
     specs = block_specs(plan)
@@ -532,6 +555,22 @@ def ingest(
         stale=len(stale),
         transient=transient.reset_index(drop=True),
     )
+
+
+def _dataset_plan(cfg: StudyConfig, store: Store, plan: Plan) -> Plan:
+    """Index the dataset's traces for the tasks; take its P arrivals if the config says so."""
+    from dataclasses import replace
+
+    from faultprobe.catalogs.datasets import DatasetError
+    from faultprobe.pipelines.datasets import build_index, dataset_p_times
+
+    try:
+        index = build_index(cfg, store, plan)
+    except (DatasetError, OSError) as err:
+        raise IngestError(f"dataset {cfg.waveforms.dataset}: {err}") from None
+    if cfg.waveforms.p_arrival == "dataset":
+        plan = replace(plan, p_time_ns=dataset_p_times(plan, index))
+    return plan
 
 
 def _traffic(client, info: RunInfo, since: float) -> str:

@@ -29,6 +29,8 @@ TRACE_COLUMNS = [
     "attempts",
     "start_time",
     "failure",
+    "location",  # location code of the trace as read
+    "channel",  # its E, N, Z channel codes as read, e.g. "HHE,HHN,HHZ" ("" where absent)
 ]
 
 

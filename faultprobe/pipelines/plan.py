@@ -76,7 +76,7 @@ class Plan:
     events: pd.DataFrame
     stations: list[StationInfo]
     station_table: pd.DataFrame
-    station_names: list[str]
+    station_names: list[str]  # NET.STA
     p_time_ns: np.ndarray  # (n_event, n_station) int64, theoretical P (UTC ns)
     block_size: int
     plan_hash: str
@@ -134,8 +134,7 @@ def make_plan(
         )
         for r in stations.itertuples()
     ]
-    codes = [s.station for s in infos]
-    names = codes if len(set(codes)) == len(codes) else [s.code for s in infos]
+    names = [s.code for s in infos]  # the cube's station labels: NET.STA
     table = PTable.load(cfg.velocity_model)
     dist = epicentral_km(
         events["latitude"].to_numpy()[:, None],

@@ -10,7 +10,7 @@ response removal and band-pass are applied with NumPy/SciPy over the whole batch
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -63,6 +63,7 @@ class Batch:
     reason: list[str]
     start_ns: np.ndarray  # (n,) int64, time of the first sample (NaT = int64 min)
     snr: np.ndarray  # (n,) float32
+    seed_ids: list[list[str | None]] = field(default_factory=list)  # (n,) x (E, N, Z) as read
 
 
 def to_native(
@@ -204,6 +205,7 @@ def process(
     reason = [""] * n
     start = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
     snr = np.full(n, np.nan, dtype=np.float32)
+    seeds: list[list[str | None]] = [[None, None, None] for _ in range(n)]
     natives: dict[float, list[tuple[int, Native]]] = {}
     fetch_len = (s.window_s[1] - s.window_s[0]) + 2 * s.pad_s
     for i, it in enumerate(items):
@@ -215,13 +217,14 @@ def process(
             status[i], reason[i] = CODES[nat[0]], nat[1]
             continue
         nat.notes = it.notes + nat.notes
+        seeds[i] = list(nat.seed_ids)
         natives.setdefault(nat.rate, []).append((i, nat))
     for rate, group in natives.items():
         _process_rate(group, rate, windows_ns, s, out, status, reason, start, responses)
     ok = ~np.isnan(out[:, 2]).all(axis=-1)  # every trace with a Z component
     if ok.any():
         snr[ok] = _snr(out[ok], p_ns[ok] - start[ok], s.sampling_rate)
-    return Batch(out, status, reason, start, snr)
+    return Batch(out, status, reason, start, snr, seeds)
 
 
 def _process_rate(

@@ -285,3 +285,45 @@ class WindowSource:
                     rows.append(Fetched(segments(got)))
             out.append(rows)
         return out
+
+
+def _matches(seed_id: str, st: StationInfo) -> bool:
+    """Whether a NET.STA.LOC.CHA id is one of the station's channels (aliases allowed)."""
+    net, sta, loc, cha = seed_id.split(".")
+    return (
+        net in (st.network, *st.aliases)
+        and sta == st.station
+        and loc == st.location
+        and cha.startswith(st.channels)
+    )
+
+
+class StreamSource:
+    """Windows cut from traces already in memory (an ObsPy Stream), e.g. for prediction.
+
+    Traces are matched to a station by network (or one of its aliases) and station code;
+    each window gets the samples of every matching trace that overlaps it.
+    """
+
+    def __init__(self, stream: Stream, name: str = "stream"):
+        self.name = name
+        self._segments = segments(stream)
+
+    def fetch(self, requests: list[Request]) -> list[list[Fetched]]:
+        out = []
+        for req in requests:
+            st = req.station
+            mine = [
+                Segment(f"{st.network}.{s.seed_id.split('.', 1)[1]}", s.start_ns, s.rate, s.data)
+                for s in self._segments
+                if _matches(s.seed_id, st)
+            ]
+            rows = []
+            for a, b in zip(req.starts_ns, req.ends_ns):
+                cut = [c for g in mine if g.start_ns <= b and g.end_ns >= a and (c := g.cut(a, b))]
+                if cut:
+                    rows.append(Fetched(cut))
+                else:
+                    rows.append(Fetched(None, "no_data", f"no data for {st.code} in the stream"))
+            out.append(rows)
+        return out

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from obspy import Stream, Trace, UTCDateTime
 
+from faultprobe import store as fp_store
 from faultprobe.pipelines.velocity import PTable, epicentral_km
 
 DAY = 86_400.0
@@ -127,8 +128,8 @@ def write_toy_study(
     ev, st = _events(n_events, days, rng), _stations()
     store, sds = os.path.join(folder, "store"), os.path.join(folder, "sds")
     os.makedirs(store, exist_ok=True)
-    ev.to_parquet(os.path.join(store, "events.parquet"), index=False)
-    st.to_parquet(os.path.join(store, "stations.parquet"), index=False)
+    fp_store.Store(store).write_table(ev, fp_store.EVENTS)
+    fp_store.Store(store).write_table(st, fp_store.STATIONS)
     table = PTable.load("carannante2013")
     dist = epicentral_km(
         ev.latitude.to_numpy()[:, None],

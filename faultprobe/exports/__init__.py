@@ -1,0 +1,1 @@
+"""Exports of a study's cube to other tools' formats (`faultprobe export`)."""

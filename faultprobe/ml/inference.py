@@ -1,0 +1,245 @@
+"""`faultprobe.predict`: a trained run's class probabilities for new traces.
+
+Traces (an ObsPy Stream, miniSEED files, or windows already cut as in the cube) go
+through the run's own preprocessing: the window around the theoretical P of the study's
+velocity model (or a P you give), the ingest's preprocessing (`process_block`: gap and
+clipping checks, resampling, rotation, detrend, response removal, band as the study's
+cube was built), then the run's time cut, band-pass and per-trace normalisation
+(`dataset.prepare`), exactly as in training.  Nothing is reimplemented here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from faultprobe import columns
+from faultprobe.ml import dataset
+from faultprobe.ml.runs import METRICS, RunFolder, run_folder_from_path
+
+NAT = np.iinfo(np.int64).min
+
+
+def _folder(run: str | Path | RunFolder) -> RunFolder:
+    return run if isinstance(run, RunFolder) else run_folder_from_path(str(run))
+
+
+def _study(folder: RunFolder):
+    """The config frozen in the run's store (the one that built its cube)."""
+    import tomllib
+
+    from faultprobe.config import parse_config
+    from faultprobe.store import STUDY_TOML
+
+    text = folder.store.read_text(STUDY_TOML)
+    return parse_config(tomllib.loads(text), source=folder.store.url(STUDY_TOML))
+
+
+def _as_stream(data):
+    """An ObsPy Stream from a Stream, one path or several (any format ObsPy reads)."""
+    from obspy import Stream, read
+
+    if isinstance(data, Stream):
+        return data
+    paths = [data] if isinstance(data, str | Path) else list(data)
+    st = Stream()
+    for p in paths:
+        st += read(str(p))
+    return st
+
+
+def _time_axis(settings) -> np.ndarray:
+    return np.round(
+        settings.window_s[0] + np.arange(settings.n_samples) / settings.sampling_rate, 6
+    )
+
+
+def _inputs(spec, x: np.ndarray, time: np.ndarray, rate: float) -> np.ndarray:
+    """The run's cut of the cube's time axis, band-pass and normalisation."""
+    sl = dataset.time_slice(time, spec.window_s)
+    return dataset.prepare(np.ascontiguousarray(x[..., sl]), rate, spec.band_hz)
+
+
+def _probabilities(folder: RunFolder, x: np.ndarray, device: str) -> np.ndarray:
+    from faultprobe.ml.trainer import predict as forward
+    from faultprobe.ml.trainer import resolve_device, resolve_precision
+
+    dev = resolve_device(device)
+    model = folder.load_model(dev)
+    probs, _ = forward(model, x, 256, dev, resolve_precision("auto", dev))
+    return probs
+
+
+def _table(ids, names, probs, extra: dict) -> pd.DataFrame:
+    df = pd.DataFrame({"event_id": list(ids), **extra})
+    pred = np.where(np.isfinite(probs).all(axis=1), probs.argmax(axis=1), -1)
+    df["pred"] = pred.astype(np.int64)
+    df["pred_class"] = [names[p] if p >= 0 else "" for p in pred]
+    for i, name in enumerate(names):
+        df[f"p_{name}"] = probs[:, i].astype(np.float32)
+    return df
+
+
+def predict(
+    run: str | Path | RunFolder,
+    stream_or_array,
+    inventory=None,
+    *,
+    events: pd.DataFrame | None = None,
+    p_times: pd.DataFrame | None = None,
+    device: str = "auto",
+) -> pd.DataFrame:
+    """Class probabilities of a trained run for new traces, one row per event.
+
+    `stream_or_array`: an ObsPy Stream, a miniSEED path or paths, or an array of windows
+    cut as in the cube (events × (stations·3) × time, E/N/Z per station, starting at the
+    cube's window start; or already the run's cut).  For traces, `events` (source_id,
+    source_origin_time UTC, source_latitude_deg, source_longitude_deg, source_depth_km, as
+    in events.parquet) says which windows to cut; default:
+    the run's store's events that the traces cover.  `p_times` (source_id, p_time and, for a
+    multi-station run, station) replaces the theoretical P.  `inventory` (ObsPy Inventory)
+    orients 1/2 components and removes the response when the study's cube did.
+
+    Returns source_id, (for traces) source_origin_time, status_<STA>, p_time_<STA> and
+    reason, then pred, pred_class and p_<class> for every class (NaN where a trace is not
+    usable); the names of predictions.parquet (docs/tables.md).
+    """
+    folder = _folder(run)
+    spec = folder.spec()
+    names = list(folder.read_json(METRICS)["test"]["classes"])
+    if isinstance(stream_or_array, np.ndarray):
+        out = _predict_array(folder, spec, names, stream_or_array, device)
+    else:
+        if events is not None:  # as pandas reads events.parquet, or with the short names
+            events = columns.from_disk(events, "events.parquet")
+        if p_times is not None:
+            p_times = p_times.rename(columns={"source_id": "event_id"})
+        out = _predict_stream(
+            folder, spec, names, _as_stream(stream_or_array), inventory, events, p_times, device
+        )
+    return columns.to_disk(out, "predictions.parquet")
+
+
+def _predict_array(folder, spec, names, x: np.ndarray, device: str) -> pd.DataFrame:
+    from faultprobe.pipelines.ingest import settings
+
+    cfg = _study(folder)
+    s = settings(cfg)
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    want = 3 * len(spec.stations)
+    if x.ndim != 3 or x.shape[1] != want:
+        raise ValueError(f"expected windows of shape (n, {want}, time), got {x.shape}")
+    time = _time_axis(s)
+    if x.shape[-1] == len(time):
+        x = _inputs(spec, x, time, s.sampling_rate)
+    else:  # already the run's cut
+        n_cut = len(time[dataset.time_slice(time, spec.window_s)])
+        if x.shape[-1] != n_cut:
+            raise ValueError(
+                f"windows have {x.shape[-1]} samples; the cube's have {len(time)} and the "
+                f"run's cut {n_cut}"
+            )
+        x = dataset.prepare(x, s.sampling_rate, spec.band_hz)
+    probs = _probabilities(folder, x, device)
+    return _table(range(len(x)), names, probs, {})
+
+
+def _stations(folder: RunFolder, cfg, codes: Iterable[str]) -> pd.DataFrame:
+    """The run's stations as rows of the store's stations table, in the run's order."""
+    from faultprobe.store import STATIONS
+
+    table = folder.store.read_table(STATIONS)
+    full = table["network"] + "." + table["station"]
+    rows = []
+    for code in codes:
+        hit = table[(full == code) | (table["station"] == code.split(".")[-1])]
+        if hit.empty:
+            raise KeyError(f"station {code!r} is not in {folder.store.url(STATIONS)}")
+        rows.append(hit.iloc[0])
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def _covered(events, p_ns: np.ndarray, window_s, stream) -> np.ndarray:
+    """Events whose window overlaps the stream at every station."""
+    spans = [(tr.stats.starttime.ns, tr.stats.endtime.ns) for tr in stream]
+    if not spans:
+        return np.zeros(len(events), bool)
+    a = p_ns + int(window_s[0] * 1e9)
+    b = p_ns + int(window_s[1] * 1e9)
+    ok = np.zeros(p_ns.shape, bool)
+    for s0, s1 in spans:
+        ok |= (a <= s1) & (b >= s0)
+    return ok.all(axis=1) & (p_ns != NAT).all(axis=1)
+
+
+def _predict_stream(folder, spec, names, stream, inventory, events, p_times, device):
+    from faultprobe.pipelines.ingest import BlockSpec, process_block, settings
+    from faultprobe.pipelines.plan import make_plan
+    from faultprobe.pipelines.sources import StreamSource
+    from faultprobe.store import EVENTS
+
+    cfg = _study(folder)
+    s = settings(cfg)
+    stations = _stations(folder, cfg, spec.stations)
+    given = events is not None
+    if events is None:
+        events = folder.store.read_table(EVENTS)
+    events = events.reset_index(drop=True)
+    plan = make_plan(events, stations, cfg.waveforms, cfg.stations.network_aliases)
+    p_ns = _given_p(plan, p_times) if p_times is not None else plan.p_time_ns
+    keep = np.ones(len(events), bool) if given else _covered(events, p_ns, s.window_s, stream)
+    if not keep.any():
+        raise ValueError(
+            "no event of the run's store has its window in these traces (give events=)"
+        )
+    idx = np.flatnonzero(keep)
+    ids = events["event_id"].astype(str).to_numpy()[idx]
+    block = BlockSpec(0, 0, len(idx), ids, p_ns[idx], tuple(plan.stations))
+    source = StreamSource(stream)
+    batch, rows = process_block(cfg, block, source=source, inventory=inventory)
+    n_st = len(plan.stations)
+    x = batch.waveform.reshape(len(idx), n_st * 3, -1)
+    status = batch.status.reshape(len(idx), n_st)
+    ok = (status == 0).all(axis=1)
+    probs = np.full((len(idx), len(names)), np.nan, dtype=np.float32)
+    if ok.any():
+        probs[ok] = _probabilities(
+            folder, _inputs(spec, x[ok], _time_axis(s), s.sampling_rate), device
+        )
+    extra: dict = {"origin_time": pd.DatetimeIndex(events["origin_time"].iloc[idx])}
+    for j, st in enumerate(plan.stations):
+        r = rows.iloc[j::n_st]
+        extra[f"status_{st.station}"] = r["status"].to_numpy()
+        extra[f"p_time_{st.station}"] = pd.DatetimeIndex(r["p_time"])
+    out = _table(ids, names, probs, extra)
+    reasons = rows.groupby(np.repeat(np.arange(len(idx)), n_st))["reason"].agg(
+        lambda r: "; ".join(x for x in r if x)
+    )
+    out["reason"] = reasons.to_numpy()
+    return out
+
+
+def _given_p(plan, p_times: pd.DataFrame) -> np.ndarray:
+    """The plan's P times replaced by the given ones (event_id, p_time[, station])."""
+    p = plan.p_time_ns.copy()
+    row = {e: i for i, e in enumerate(plan.events["event_id"].astype(str))}
+    col = {s.station: j for j, s in enumerate(plan.stations)}
+    col.update({s.code: j for j, s in enumerate(plan.stations)})
+    t = pd.to_datetime(p_times["p_time"], utc=True).dt.tz_localize(None).astype("datetime64[ns]")
+    for k, (e, ns) in enumerate(zip(p_times["event_id"].astype(str), t.to_numpy().view(np.int64))):
+        i = row.get(e)
+        if i is None:
+            continue
+        if "station" in p_times:
+            j = col.get(str(p_times["station"].iloc[k]))
+            if j is None:
+                raise KeyError(f"p_times: station {p_times['station'].iloc[k]!r} is not the run's")
+            p[i, j] = ns
+        else:
+            p[i, :] = ns
+    return p
