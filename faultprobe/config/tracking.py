@@ -93,13 +93,26 @@ class Monitor(_Section):
         ge=0,
         description="each poll asks the event service again this far back (late reports)",
     )
+    catalog_delay_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="the catalog is taken as complete up to this long before now (UTC), so "
+        "the isolation rule is decided without waiting for a later event",
+    )
+    replay: bool = Field(
+        default=False,
+        description="a past sequence fed as if live: the catalog counts as complete only up "
+        "to its latest event (the wall clock says nothing about it)",
+    )
     give_up_s: float = Field(
         default=3 * 86400.0,
         ge=0,
-        description="an event whose waveforms are still missing this long after its window "
-        "ends is ingested with its status (no_data, gap…) instead of waiting",
+        description="an event whose waveforms are still incomplete this long after the "
+        "monitor first selected it is stored with its status (no_data, gap…) instead of "
+        "waiting for them",
     )
     batch_events: int = Field(default=256, ge=1, description="most events per cube append")
+    chunk_events: int = Field(default=32, ge=1, description="events per chunk of the cube")
     window_events: int | None = Field(
         default=None, ge=5, description="events per index window (default: [track])"
     )
