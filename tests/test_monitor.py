@@ -161,7 +161,6 @@ def test_monitor_follows_a_growing_archive_and_event_service(small_trained, tmp_
                     proc.wait()
                     proc = _start(path, small_trained.run, log)
                 if len(seen):
-                    end = pd.Timestamp(day, tz="UTC") if False else None  # noqa: F841
                     done = seen[
                         seen["origin_time"] < seen["origin_time"].max() - pd.Timedelta(minutes=2)
                     ]

@@ -53,7 +53,8 @@ def event_ids(url: str) -> np.ndarray:
     """The cube's event ids, in cube (commit) order."""
     if length(url) is None:
         return np.array([], dtype=object)
-    return np.asarray(zarr.open_group(url, mode="r")["event"][...]).astype(str)
+    values = zarr.open_group(url, mode="r")["event"][...]
+    return np.array([str(v) for v in np.asarray(values).tolist()], dtype=object)
 
 
 def truncate(url: str, n: int) -> int:

@@ -174,7 +174,7 @@ class Monitor:
         batch, rows = process_block(cfg, spec, source=self.source, info=self.info)
         n_st = len(plan.stations)
         status = rows["status"].to_numpy().reshape(len(ids), n_st)
-        waited = (now - pd.DatetimeIndex(events["first_seen"])).total_seconds()
+        waited = (now - pd.DatetimeIndex(events["first_seen"])).total_seconds().to_numpy()
         ready = ~np.isin(status, list(WAIT)).any(axis=1) | (waited >= cfg.monitor.give_up_s)
         if not ready.any():
             return events, 0, 0
