@@ -446,8 +446,12 @@ class FDSNService:
                 longitude=r.longitude,
                 depth=r.depth_km * 1000,
             )
-            mag = Magnitude(mag=r.magnitude, magnitude_type="Mw")
-            cat.append(Event(resource_id=rid, origins=[o], magnitudes=[mag]))
+            mags = (
+                []
+                if r.magnitude != r.magnitude
+                else [Magnitude(mag=r.magnitude, magnitude_type="Mw")]
+            )
+            cat.append(Event(resource_id=rid, origins=[o], magnitudes=mags))
         buf = io.BytesIO()
         cat.write(buf, format="QUAKEML")
         return buf.getvalue()
