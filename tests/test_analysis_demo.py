@@ -8,7 +8,12 @@ here is set from the answer.
 Every shape is an exact test on test events pooled over the three seeds, at p < 0.01
 (faultprobe.analysis.stats), never one run's accuracy: the near station above chance
 (one-sided binomial) and above the far one, the high band above the low band (one-sided
-Fisher).  Power: {POWER}
+Fisher).  Power, from seeds 1-3 of this study (68 test events per run, 204 pooled):
+NRCA 0.91-0.96 (pooled 0.93), IV.SMA1 0.51-0.66 (0.60), 2-8 Hz 0.50, 15-30 Hz 0.76-0.85
+(0.82).  At the pooled rates each test passes with probability > 0.99999, and at the least
+favourable single seeds (NRCA 0.91 against SMA1 0.66; 2-8 Hz 0.50 against 15-30 Hz 0.76)
+with probability > 0.999 (`stats.power_less`), so a correct pipeline fails this file by
+chance well under 1 % of the time.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ SMALLER = {
     "experiments.table1.classes": [2],
     "experiments.bands.bands": [[2.0, 8.0], [15.0, 30.0]],
     "experiments.bands.seeds": [1, 2, 3],
+    "experiments.false_dates.seeds": [1],  # its statistics: tests/test_analysis_false_dates.py
     "experiments.pairs.max_pairs": 40,
 }
 

@@ -48,23 +48,31 @@ def test_table1_grid_is_stations_by_classes_by_seeds(tmp_path):
     assert far and all(r.meta["far"] for r in far)
 
 
-def test_false_dates_and_bands_share_the_true_date_baseline(tmp_path):
+def test_grids_use_every_seed_and_share_the_raw_baseline(tmp_path):
     cfg = _cfg(
         tmp_path,
         {
             "table1": {"classes": [2], "seeds": [1]},
             "false_dates": {"dates": ["2016-10-21T00:00:00Z", "2016-11-09T00:00:00Z"]},
-            "bands": {"width_hz": 3.0, "first_hz": 1.0, "max_hz": 48.0},
+            "bands": {"seeds": [1]},
         },
     )
     runs = gridmod.expand(cfg)
     by_grid = {g: [r for r in runs if r.grid == g] for g in ("table1", "false_dates", "bands")}
-    assert len(by_grid["false_dates"]) == 3  # the true date and two false ones
+    # every [train] seed by default: the true date and two false ones, three seeds
+    assert len(by_grid["false_dates"]) == 3 * 3
+    assert {r.spec.seed for r in by_grid["false_dates"]} == {1, 2, 3}
+    # the paper's 3 Hz steps on multiples of 3 Hz, 3-6 ... 45-48 Hz
     bands = [r.spec.band_hz for r in by_grid["bands"] if r.spec.band_hz]
-    assert bands[0] == (1.0, 4.0) and bands[-1] == (43.0, 46.0) and len(bands) == 15
-    base = {r.run_id for r in runs if r.spec.band_hz is None and r.meta.get("false_date") is None}
+    assert bands[0] == (3.0, 6.0) and (9.0, 12.0) in bands and bands[-1] == (45.0, 48.0)
+    assert len(bands) == 15
+    base = {r.run_id for r in by_grid["bands"] if r.spec.band_hz is None}
     nrca_binary = [r for r in by_grid["table1"] if r.spec.stations == ("IV.NRCA",)]
-    assert nrca_binary[0].run_id in base  # one run id, trained once, in three grids
+    assert nrca_binary[0].run_id in base  # one run id, trained once, in two grids
+    # the wrong-date grid trains its own true-date run, on the spread split
+    true_date = [r for r in by_grid["false_dates"] if not r.meta["false_date"]]
+    assert all(r.spec.split.kind == "spread" for r in by_grid["false_dates"])
+    assert not {r.run_id for r in true_date} & base
     fd = [r for r in by_grid["false_dates"] if r.meta["false_date"]]
     assert {r.spec.labelling.false_mainshock.day for r in fd} == {21, 9}
     # a GridRun survives the JSON round trip that carries it to a worker
@@ -73,7 +81,10 @@ def test_false_dates_and_bands_share_the_true_date_baseline(tmp_path):
 
 
 def test_seasonality_spans_need_enough_windows(tmp_path):
-    cfg = _cfg(tmp_path, {"seasonality": {"enabled": True, "min_windows": 40, "events": False}})
+    cfg = _cfg(
+        tmp_path,
+        {"seasonality": {"enabled": True, "min_windows": 40, "events": False, "seeds": [1]}},
+    )
     t = pd.Series(pd.date_range("2014-01-01", "2016-01-01", freq="6h", tz="UTC"))
     t = t[(t < "2014-05-01") | (t >= "2014-09-01")]  # May-Aug 2014 has no noise
     runs = gridmod.seasonality_runs(cfg, t, None)

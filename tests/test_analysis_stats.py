@@ -51,4 +51,7 @@ def test_chance_check_fails_a_null_pipeline_at_most_alpha_of_the_time():
 def test_pooled_verdicts():
     assert stats.pool([90, 88, 91], [100] * 3, 2).verdict().startswith("above chance")
     assert stats.pool([50, 52, 49], [100] * 3, 2).verdict() == "inside the chance band"
+    # pooled 186/300 rejects chance, but every seed stays inside its band
+    assert stats.pool([62, 62, 62], [100] * 3, 2).verdict().startswith("weakly above chance")
+    assert stats.pool([90], [100], 2).verdict() == "1 seed(s): a verdict needs 3"
     assert stats.linear_r2([1, 2, 3, 4], [2, 4, 6, 8.5]) > 0.99

@@ -2,8 +2,8 @@
 
 Writes DIR/demo.toml (configs/synthetic-norcia.toml, made smaller: one near and one far
 station, fewer events, a light model, the fault-zone effect confined above 10 Hz), then
-simulates, selects, ingests, runs a small grid (2 and 4 classes at both stations, one
-false date, a few bands), the pair spectra, and writes DIR/study/report/index.html.
+simulates, selects, ingests, runs a small grid over three seeds (binary at both stations,
+one false date, three bands), the pair spectra, and writes DIR/study/report/index.html.
 """
 
 from __future__ import annotations
@@ -37,15 +37,18 @@ DEMO_SIZE: dict[str, object] = {
     "synthetic.noise_level": 3e-9,  # a quiet site: the 10-50 Hz change stands above noise
     "synthetic.effect.dtstar_pre_max": 0.04,  # x exposure (~0.25 at NRCA) on each path
     "synthetic.effect.dtstar_jump": 0.25,
-    "train.window_s": [-0.5, 5.5],
+    "train.window_s": [-0.5, 3.5],
     "train.width": 0.25,
-    "train.epochs": 8,
+    "train.epochs": 6,
     "train.patience": 3,
     "train.batch_size": 32,
-    "train.seeds": [1],
-    "experiments.table1.classes": [2, 4],
-    "experiments.false_dates.dates": ["2016-10-01T06:40:17Z"],
-    "experiments.bands.bands": [[2.0, 5.0], [5.0, 8.0], [14.0, 17.0], [26.0, 29.0]],
+    # three seeds: the report's verdicts are exact tests on test events pooled over seeds
+    "train.seeds": [1, 2, 3],
+    "experiments.table1.classes": [2],
+    "experiments.false_dates.dates": ["2016-10-16T06:40:17Z"],
+    "experiments.false_dates.seeds": [1, 2, 3],
+    "experiments.bands.bands": [[3.0, 6.0], [9.0, 12.0], [27.0, 30.0]],
+    "experiments.bands.seeds": [1, 2, 3],
     "experiments.seasonality.enabled": False,
     "experiments.null.regions": [],
     "experiments.pairs.max_pairs": 200,

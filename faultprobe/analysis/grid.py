@@ -57,10 +57,9 @@ class GridRun:
         return cls(d["grid"], RunSpec.model_validate(d["spec"]), d["store"], d["meta"])
 
 
-def _seeds(cfg: StudyConfig, seeds: list[int], all_seeds: bool) -> list[int]:
-    if seeds:
-        return list(seeds)
-    return list(cfg.train.seeds) if all_seeds else list(cfg.train.seeds[:1])
+def _seeds(cfg: StudyConfig, seeds: list[int]) -> list[int]:
+    """A grid's seeds: its own, else all of [train] seeds (verdicts pool at least three)."""
+    return list(seeds) if seeds else list(cfg.train.seeds)
 
 
 def _first_station(cfg: StudyConfig, station: str | None) -> str:
@@ -78,7 +77,7 @@ def table1_runs(cfg: StudyConfig) -> list[GridRun]:
         for n in g.classes:
             if n % 2 and not cfg.phases:
                 continue  # an odd class count needs a phase interval (the 9-class model)
-            for seed in _seeds(cfg, g.seeds, all_seeds=True):
+            for seed in _seeds(cfg, g.seeds):
                 spec = spec_from_config(cfg, stations=[sta], classes=n, labelling="ttf", seed=seed)
                 out.append(GridRun("table1", spec, meta={"far": sta in cfg.stations.far}))
     return out
@@ -92,7 +91,7 @@ def false_date_runs(cfg: StudyConfig) -> list[GridRun]:
     sta = _first_station(cfg, g.station)
     split = Split(kind="spread", fractions=cfg.train.fractions, purge_s=g.purge_s, blocks=g.blocks)
     out = []
-    for seed in _seeds(cfg, g.seeds, all_seeds=False):
+    for seed in _seeds(cfg, g.seeds):
         for d in [None, *g.dates]:
             spec = spec_from_config(
                 cfg, stations=[sta], classes=2, labelling="binary", seed=seed,
@@ -110,7 +109,7 @@ def band_runs(cfg: StudyConfig) -> list[GridRun]:
     sta = _first_station(cfg, g.station)
     kind = "binary" if g.classes == 2 else "ttf"
     out = []
-    for seed in _seeds(cfg, g.seeds, all_seeds=False):
+    for seed in _seeds(cfg, g.seeds):
         base = spec_from_config(cfg, stations=[sta], classes=g.classes, labelling=kind, seed=seed)
         out.append(GridRun("bands", base, meta={"band": None}))
         for lo, hi in g.band_list():
@@ -132,7 +131,7 @@ def null_runs(cfg: StudyConfig) -> list[GridRun]:
     if not g.enabled:
         return []
     out = []
-    for seed in _seeds(cfg, g.seeds, all_seeds=False):
+    for seed in _seeds(cfg, g.seeds):
         if g.far:
             for sta in cfg.stations.far:
                 spec = spec_from_config(
@@ -212,7 +211,7 @@ def seasonality_runs(
             if min(counts) < g.min_windows // 2:
                 continue
             for sta in stations:
-                for seed in _seeds(cfg, g.seeds, all_seeds=False):
+                for seed in _seeds(cfg, g.seeds):
                     base = spec_from_config(
                         cfg, stations=[sta], classes=2, labelling="binary", seed=seed
                     )

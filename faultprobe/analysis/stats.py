@@ -120,15 +120,24 @@ class Pooled:
         )
 
     def verdict(self, alpha: float = ALPHA) -> str:
-        """`above chance`, `inside the chance band` or `not shown above chance`, with p."""
+        """What the pooled test events say about chance, at significance alpha.
+
+        `above chance`: the pooled binomial test rejects chance and some seed lies outside
+        its chance band; `inside the chance band`: every seed inside its band and the
+        pooled test does not reject chance; `weakly above chance`: the pooled test rejects
+        chance while every seed stays inside its band (seeds share most test events, so
+        the pooled p understates the spread); otherwise `not shown above chance`.
+        """
         if self.n == 0:
             return "no test events"
         if self.seeds < MIN_SEEDS:
             return f"{self.seeds} seed(s): a verdict needs {MIN_SEEDS}"
-        p = self.p_above_chance
-        if p < alpha and not self.inside_chance:
+        p, inside = self.p_above_chance, self.inside_chance
+        if p < alpha:
+            if inside:
+                return f"weakly above chance (pooled p = {p:.1g}; every seed in its chance band)"
             return f"above chance (p = {p:.1g})"
-        if self.inside_chance:
+        if inside:
             return "inside the chance band"
         return f"not shown above chance (p = {p:.2g})"
 

@@ -114,7 +114,7 @@ class FalseDatesGrid(_Section):
     enabled: bool = True
     station: str | None = Field(default=None, description="default: the first station")
     dates: list[UTCTime] = Field(default_factory=list, description="false mainshock times")
-    seeds: list[int] = Field(default_factory=list, description="empty: the first [train] seed")
+    seeds: list[int] = Field(default_factory=list, description="empty: [train] seeds")
     blocks: int = Field(default=20, ge=1, description="time blocks per class of the split")
     purge_s: float = Field(
         default=3600.0, ge=0, description="gap between a block's training and held-out events"
@@ -138,7 +138,7 @@ class BandsGrid(_Section):
         default_factory=list, description="explicit [low, high] bands (override the steps)"
     )
     classes: int = Field(default=2, ge=2)
-    seeds: list[int] = Field(default_factory=list, description="empty: the first [train] seed")
+    seeds: list[int] = Field(default_factory=list, description="empty: [train] seeds")
 
     def band_list(self) -> list[tuple[float, float]]:
         """The bands of the grid: explicit ones, else steps of `width_hz` up to `max_hz`."""
@@ -171,7 +171,7 @@ class SeasonalityGrid(_Section):
     )
     min_windows: int = Field(default=40, ge=4, description="fewer windows: the span is skipped")
     events: bool = Field(default=True, description="also event records in spans of the study")
-    seeds: list[int] = Field(default_factory=list, description="empty: the first [train] seed")
+    seeds: list[int] = Field(default_factory=list, description="empty: [train] seeds")
 
 
 class NullRegion(_Section):
@@ -191,7 +191,7 @@ class NullGrid(_Section):
     enabled: bool = True
     far: bool = Field(default=True, description="binary runs on the far stations")
     regions: list[NullRegion] = Field(default_factory=list)
-    seeds: list[int] = Field(default_factory=list, description="empty: the first [train] seed")
+    seeds: list[int] = Field(default_factory=list, description="empty: [train] seeds")
 
 
 class PairsAnalysis(_Section):
