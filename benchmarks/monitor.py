@@ -51,21 +51,24 @@ def build(folder: Path):
 
     cfg = small_study(folder, background_per_day=40.0, omori_k=40.0)
     cfg = cfg.model_copy(update={"waveforms": cfg.waveforms.model_copy(update={"block_size": 64})})
-    t0 = time.perf_counter()
-    synthesize(cfg, progress=False, parallel=False)
-    build_catalog(cfg, progress=False)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=":0") as c, Client(c) as client:  # fmt: skip
-        ingest(cfg, progress=False, client=client)
     spec = spec_from_config(cfg, stations=["IV.NRCA"], classes=2, seed=1)
     spec = spec.model_copy(update={
         "window_s": (-1.0, 6.0),
         "model": spec.model.model_copy(update={"width": 0.25}),
         "training": spec.training.model_copy(update={"epochs": 2, "device": "cpu"}),
     })  # fmt: skip
+    run = f"{cfg.study.store}/runs/{spec.run_id}"
+    if Path(run, "model.safetensors").exists():  # built by an earlier run in --folder
+        return cfg, run
+    t0 = time.perf_counter()
+    synthesize(cfg, progress=False, parallel=False)
+    build_catalog(cfg, progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as c, Client(c) as client:  # fmt: skip
+        ingest(cfg, progress=False, client=client)
     run_experiment(cfg.study.store, spec, log=None)
     print(f"study built and run trained in {time.perf_counter() - t0:.0f} s")
-    return cfg, f"{cfg.study.store}/runs/{spec.run_id}"
+    return cfg, run
 
 
 def _monitor_cfg(cfg, store: Path, sds: Path, catalog: Path, **monitor):
@@ -110,7 +113,10 @@ class Poller(threading.Thread):
 
 
 def latency(cfg, run: str, work: Path, n: int) -> list[float]:
+    from faultprobe.synthetic.archive import SyntheticArchive
+
     full = read_catalog(cfg.catalog).events
+    lines = SyntheticArchive(cfg).catalog()  # the simulator's catalog, as write_tan takes it
     sel = select_events(full, newevents.monitoring_config(cfg)).events
     day = sel["origin_time"].dt.floor("D").value_counts().index[0]
     picks = sel[(sel["origin_time"] > day + pd.Timedelta(hours=6))
@@ -122,7 +128,8 @@ def latency(cfg, run: str, work: Path, n: int) -> list[float]:
     first = UTCDateTime(picks["origin_time"].iloc[0].to_pydatetime())
     _write_until(src, live, first - 30)
     mcfg = _monitor_cfg(cfg, work / "monitor", live, catalog)
-    write_tan(full[full["origin_time"] < picks["origin_time"].iloc[0]], catalog, "live", 0)
+    first_t = picks["origin_time"].iloc[0]
+    write_tan(lines[lines["origin_time"] < first_t], catalog, "live", 0)
     mon = Monitor(mcfg, run)
     mon.poll()  # the past: everything before the first pick
     poller = Poller(mon)
@@ -131,7 +138,9 @@ def latency(cfg, run: str, work: Path, n: int) -> list[float]:
     try:
         for r in picks.itertuples():
             t = pd.Timestamp(r.origin_time)
-            write_tan(full[full["origin_time"] <= t + pd.Timedelta(minutes=1)], catalog, "live", 0)
+            write_tan(
+                lines[lines["origin_time"] <= t + pd.Timedelta(minutes=1)], catalog, "live", 0
+            )
             time.sleep(0.5)  # the event is known and waits for its waveforms
             assert r.event_id not in poller.committed
             landed = time.perf_counter()
