@@ -38,6 +38,9 @@ from faultprobe.store import STATIONS, Store
 # Statuses that may change when more data arrive: the event waits for them.
 WAIT = frozenset({"no_data", "gap", "missing_component", "transient", "error"})
 MONITOR = "monitor"
+# The monitoring cube's codec when [waveforms] codec is "auto": small appends, written
+# often, favour speed over the last per cent of size (benchmarks/monitor.py).
+FAST_CODEC = "blosc-lz4-5-shuffle"
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ class Monitor:
         sub_rows = rows.iloc[flat].reset_index(drop=True)
         plan_now = make_plan(events, self.stations, w, cfg.stations.network_aliases)
         plan_now = replace(plan_now, block_size=cfg.monitor.chunk_events)
-        codec = w.codec if w.codec != "auto" else "zstd-3"
+        codec = w.codec if w.codec != "auto" else FAST_CODEC
         attrs = cube.attrs_for(plan_now, w, w.source, cube.codec_by_name(codec), {}, cfg.hash())
         attrs.update(complete=True, monitoring=True, run=self.model.folder.run_id)
         s = settings(cfg)
