@@ -31,6 +31,8 @@ A study is described by one TOML file (see configs/). The usual order is:
   faultprobe ingest CONFIG       waveforms -> waveforms.zarr, traces.parquet
   faultprobe train CONFIG ...    train the CNN on one station
   faultprobe experiments CONFIG  run the paper's diagnostics as a grid
+  faultprobe track CONFIG        the fault state through the cycle (index, change points)
+  faultprobe monitor CONFIG --model RUN   score new events as they arrive
   faultprobe report CONFIG       write report/index.html
 
 and with what a study made:
@@ -157,6 +159,43 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
     failed = int((results["status"] == "failed").sum())
     print(f"{ok} runs ok, {failed} failed; results: {cfg.study.store}/results.parquet")
     return 1 if failed else 0
+
+
+def _cmd_track(args: argparse.Namespace) -> int:
+    from faultprobe.analysis.tracking import run_tracking
+
+    cfg = load_config(args.config)
+    track = {k: v for k, v in (("folds", args.folds), ("seeds", args.seeds)) if v}
+    if track:
+        cfg = cfg.model_copy(update={"track": cfg.track.model_copy(update=track)})
+    with _writing(cfg, args, "track"):
+        try:
+            results = run_tracking(cfg, args.stations, progress=not args.quiet, say=_say(args))
+        except (KeyError, ValueError) as err:  # an unknown station, too few events per fold
+            print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
+            return EXIT["input"]
+    for r in results:
+        print(r.render())
+    return 0
+
+
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    from faultprobe.monitor.service import monitor_root, run_monitor
+    from faultprobe.monitor.state import MonitorError
+    from faultprobe.store import Store
+
+    cfg = load_config(args.config)
+    if args.interval is not None:
+        cfg = cfg.model_copy(
+            update={"monitor": cfg.monitor.model_copy(update={"poll_s": args.interval})}
+        )
+    with Store(monitor_root(cfg)).lock("monitor", force=args.force, say=_say(args)):
+        try:
+            run_monitor(cfg, args.model, once=args.once, max_polls=args.polls, say=_say(args))
+        except (MonitorError, KeyError) as err:
+            print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
+            return EXIT["input"]
+    return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -398,6 +437,67 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-failed", action="store_true", help="do not retry failed runs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=_cmd_experiments)
+
+    p = sub.add_parser(
+        "track",
+        parents=common,
+        help="the fault state through the cycle: cross-fitted scores, index, change points",
+        description=(
+            "Score every event of the study with a model that never saw it nor its "
+            "neighbours in time: the station's events are cut into [track] folds (equal-count "
+            "time blocks); for each fold and seed a Dask task trains the CNN ([train] options) "
+            "on the other folds, leaving out events within purge_s of the fold, and gives each "
+            "of the fold's events its class probabilities, expected time to the mainshock and "
+            "its post log-odds against the model's own calibration median. From these: the "
+            "fault-state index (post-like fraction per window, bootstrap band, exact chance "
+            "band) and its change points (ruptures). Writes STORE/tracking/NET.STA/ "
+            "(events.parquet, index.parquet, changepoints.parquet, summary.json); finished "
+            "folds are kept. See docs/tracking.md."
+        ),
+    )
+    _add_config(p)
+    p.add_argument(
+        "--station",
+        action="append",
+        dest="stations",
+        metavar="STA",
+        help="station (STA or NET.STA); repeatable; default: [track] stations, else the "
+        "first station and the far ones",
+    )
+    p.add_argument("--folds", type=int, help="time blocks (default [track].folds)")
+    p.add_argument(
+        "--seed", action="append", type=int, dest="seeds", help="seed (repeatable; default "
+        "[track].seeds, else [train].seeds)"
+    )  # fmt: skip
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=_cmd_track)
+
+    p = sub.add_parser(
+        "monitor",
+        parents=common,
+        help="score new events as their data arrive and follow the fault-state index",
+        description=(
+            "Follow a study as it goes on: every poll reads the catalog again ([monitor] "
+            "events: the [catalog] file, or an FDSN event service), keeps the new events that "
+            "pass the study's selection, cuts and preprocesses their windows from the "
+            "configured waveform source as the ingest does, appends them to a monitoring cube "
+            "(the study cube's schema, growing along the event axis), scores them with the "
+            "trained run (faultprobe predict) and updates the fault-state index. A line is "
+            "printed and written to monitor.parquet when the index crosses [monitor] threshold "
+            "or a change point appears. Events whose waveforms have not all arrived wait for "
+            "the next poll. Stopped at any moment (Ctrl-C, SIGTERM, a crash), the next start "
+            "neither skips nor repeats an event. The monitoring store ([monitor] store, "
+            "default STORE/monitor) has its own lock, so the study store stays usable. "
+            "See docs/monitoring.md."
+        ),
+    )
+    _add_config(p)
+    p.add_argument("--model", required=True, metavar="RUN", help="trained run: STORE/runs/RUN_ID")
+    p.add_argument("--once", action="store_true", help="one poll, then exit (cron, batch jobs)")
+    p.add_argument("--polls", type=int, metavar="N", help="stop after N polls")
+    p.add_argument("--interval", type=float, metavar="S", help="seconds between polls "
+                   "(default [monitor].poll_s)")  # fmt: skip
+    p.set_defaults(handler=_cmd_monitor)
 
     p = sub.add_parser(
         "report",

@@ -56,6 +56,11 @@ TABLES: dict[str, dict[str, str]] = {
     },
     "predictions.parquet": {"event_id": "source_id", "origin_time": "source_origin_time"},
     "pairs.parquet": {"pre_id": "source_id_pre", "post_id": "source_id_post"},
+    # fault-state tracking (tracking/NET.STA/) and monitoring (monitor/)
+    "changepoints.parquet": {"event_id": "source_id"},
+    "index.parquet": {"event_id": "source_id", "origin_time": "source_origin_time"},
+    "monitor.parquet": {"event_id": "source_id", "origin_time": "source_origin_time"},
+    "pending.parquet": dict(_SOURCE),
     "examples.parquet": {"pre_id": "source_id_pre", "post_id": "source_id_post"},
 }
 #: Columns whose values change unit on the way (in memory: amplitude ratio; disk: dB).

@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlparse
 
 from obspy import Stream, UTCDateTime
 from obspy.clients.filesystem.sds import Client as SDSClient
-from obspy.core.event import Catalog, Event, Magnitude, Origin
+from obspy.core.event import Catalog, Event, Magnitude, Origin, ResourceIdentifier
 
 from faultprobe.pipelines.toyarchive import toy_inventory
 
@@ -434,15 +434,24 @@ class FDSNService:
     def _quakeml(self) -> bytes:
         cat = Catalog()
         for r in self.events.itertuples():
+            # a stable id when the table has one (new events are told apart from old ones)
+            rid = (
+                ResourceIdentifier(f"smi:local/event/{r.event_id}")
+                if "event_id" in self.events
+                else None
+            )
             o = Origin(
                 time=UTCDateTime(r.origin_time.to_pydatetime()),
                 latitude=r.latitude,
                 longitude=r.longitude,
                 depth=r.depth_km * 1000,
             )
-            cat.append(
-                Event(origins=[o], magnitudes=[Magnitude(mag=r.magnitude, magnitude_type="Mw")])
+            mags = (
+                []
+                if r.magnitude != r.magnitude
+                else [Magnitude(mag=r.magnitude, magnitude_type="Mw")]
             )
+            cat.append(Event(resource_id=rid, origins=[o], magnitudes=mags))
         buf = io.BytesIO()
         cat.write(buf, format="QUAKEML")
         return buf.getvalue()

@@ -272,3 +272,50 @@ def seasonality(st: pd.DataFrame, path: Path) -> Path:
     ax.legend(fontsize=8)
     fig.autofmt_xdate()
     return _save(fig, path)
+
+
+def fault_state(
+    panels: list[tuple[str, pd.DataFrame, pd.DataFrame]],
+    shocks: list[tuple[str, pd.Timestamp]],
+    path: Path,
+    truth: dict[str, tuple[pd.DatetimeIndex, np.ndarray]] | None = None,
+) -> Path:
+    """The fault state through the cycle: per station (near first, far after) the index
+    with its bootstrap band and chance band, change points and shocks marked; on a synthetic
+    study the injected Δt*(t) of the station's paths on a second axis."""
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.8 * len(panels)), sharex=True,
+                             squeeze=False)  # fmt: skip
+    naive = lambda t: pd.DatetimeIndex(t).tz_convert("UTC").tz_localize(None)  # noqa: E731
+    peaks = [np.nanmax(np.abs(d)) for _, d in (truth or {}).values() if len(d)]
+    top = max(1000 * float(max(peaks, default=0.0)), 1e-3)  # one Δt* scale for all panels
+    for ax, (station, index, changes) in zip(axes[:, 0], panels):
+        t = naive(index["time"])
+        ax.fill_between(t, index["chance_lo"], index["chance_hi"], step="mid", color="0.88",
+                        lw=0, label="chance band (99 %)")  # fmt: skip
+        ax.fill_between(t, index["index_lo"], index["index_hi"], step="mid", color="#9ecae1",
+                        lw=0, label="bootstrap band (95 %)")  # fmt: skip
+        ax.step(t, index["index"], where="mid", color="#08519c", lw=1.3, label="index")
+        ax.axhline(0.5, color="0.4", ls=":", lw=0.8)
+        for k, (name, when) in enumerate(shocks):
+            ax.axvline(naive([when])[0], color="k", lw=1.2 if k == 0 else 0.8,
+                       ls="-" if k == 0 else "--", label=name)  # fmt: skip
+        for j, when in enumerate(changes["time"] if len(changes) else []):
+            ax.axvline(naive([when])[0], color="#e31a1c", ls=":", lw=1.5,
+                       label="change point" if j == 0 else None)  # fmt: skip
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("post-like fraction")
+        ax.set_title(station, fontsize=9, loc="left")
+        if truth and station in truth:
+            tt, dts = truth[station]
+            ax2 = ax.twinx()
+            ax2.plot(naive(tt), 1000 * np.asarray(dts), color="#d95f02", lw=1.2,
+                     label="injected Δt* (ms)")  # fmt: skip
+            ax2.set_ylabel("injected Δt* (ms)", color="#d95f02")
+            ax2.tick_params(axis="y", colors="#d95f02")
+            ax2.set_ylim(-0.02 * top, 1.05 * top)
+            ax2.legend(fontsize=7, loc="lower right")
+    axes[0, 0].legend(fontsize=7, loc="upper left", ncol=3)
+    axes[-1, 0].set_xlabel("origin time (UTC)")
+    fig.suptitle("Fault state through the cycle (cross-fitted scores of every event)")
+    fig.autofmt_xdate()
+    return _save(fig, path)

@@ -260,6 +260,13 @@ def read_quakeml(path: str | Path, magnitude: str = "mw") -> CatalogRead:
         cat = read_events(str(path))
     except Exception as err:  # ObsPy raises many kinds for unreadable XML
         raise CatalogError(f"{path}: cannot read QuakeML ({err})") from None
+    return quakeml_events(cat, str(path), magnitude)
+
+
+def quakeml_events(cat, where: str, magnitude: str = "mw") -> CatalogRead:
+    """An ObsPy Catalog (a QuakeML file, an FDSN event service's answer) as a normalised
+    catalog; events without an origin are reported by their position in `where`."""
+    path = where
     rows, problems, items = [], [], []
     for i, ev in enumerate(cat, start=1):
         origin = ev.preferred_origin() or (ev.origins[0] if ev.origins else None)

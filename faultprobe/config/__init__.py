@@ -41,6 +41,7 @@ from faultprobe.config.synthetic import (
     SyntheticRegion,
     SyntheticStation,
 )
+from faultprobe.config.tracking import Monitor, Track
 from faultprobe.config.training import (
     BandsGrid,
     Experiments,
@@ -71,6 +72,8 @@ class StudyConfig(_Section):
     synthetic: Synthetic = Synthetic()
     train: Train = Train()
     experiments: Experiments = Experiments()
+    track: Track = Track()
+    monitor: Monitor = Monitor()
 
     source_path: str | None = Field(default=None, exclude=True)
     given_sections: tuple[str, ...] = Field(
@@ -124,6 +127,7 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         ("waveforms", "dataset"),
         ("waveforms", "eida_token"),
         ("synthetic", "output"),
+        ("monitor", "store"),
     }
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     for section, key in wanted:
@@ -236,6 +240,7 @@ __all__ = [
     "Fault",
     "FaultZoneEffect",
     "JobQueue",
+    "Monitor",
     "NullGrid",
     "NullRegion",
     "OmoriSequence",
@@ -251,6 +256,7 @@ __all__ = [
     "SyntheticRegion",
     "SyntheticStation",
     "Table1Grid",
+    "Track",
     "Train",
     "UTCTime",
     "Waveforms",

@@ -9,6 +9,8 @@ window (a wrong mainshock date's) holds test events in proportion to its events.
 `blocked`: whole contiguous time blocks of each class are dealt to the splits (seeded).
 Any way, `purge_s` drops every training event closer in time than that to a validation or
 test event, of any class (the gap between a block's training and held-out parts).
+`time_folds` and `crossfit_split`: cross-fitting for fault-state tracking, where every event
+is scored by a model trained on other time blocks, never its own nor its neighbours in time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 from faultprobe.ml.spec import Split
 
 TRAIN, VAL, TEST, UNUSED = 0, 1, 2, -1
+CALIB = 3  # cross-fitting: events that set a fold model's decision threshold, never fitted
 SPLIT_NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
 
 
@@ -103,6 +106,47 @@ def purge(t: np.ndarray, split: np.ndarray, gap_s: float) -> np.ndarray:
     right = held[np.clip(pos, 0, held.size - 1)]
     near = np.minimum(np.abs(t[train] - left), np.abs(right - t[train])) < gap_s
     out[train[near]] = UNUSED
+    return out
+
+
+def time_folds(t: np.ndarray, n_folds: int) -> np.ndarray:
+    """Fold of every event: `n_folds` equal-count contiguous blocks in time (0 = earliest)."""
+    t = np.asarray(t, dtype=np.float64)
+    if n_folds < 2 or n_folds > t.size:
+        raise ValueError(f"{n_folds} folds for {t.size} events: need 2 <= folds <= events")
+    out = np.empty(t.size, dtype=np.int64)
+    out[np.argsort(t, kind="stable")] = (np.arange(t.size) * n_folds) // t.size
+    return out
+
+
+def crossfit_split(
+    t: np.ndarray,
+    labels: np.ndarray,
+    folds: np.ndarray,
+    fold: int,
+    purge_s: float,
+    fractions=(0.7, 0.15, 0.15),
+    blocks: int = 10,
+) -> np.ndarray:
+    """Split codes for scoring fold `fold` with a model trained on the other folds.
+
+    TEST: every event of the fold, labelled or not (all are scored).  Events of other folds
+    closer than `purge_s` to the fold's time span are unused (its neighbours in time).  The
+    remaining labelled events take the spread layout (`spread_split`) with `fractions` as
+    train / validation (best epoch) / calibration (`CALIB`: the decision threshold, never
+    fitted nor used to pick the epoch, so under no effect they are exchangeable with the
+    fold's events)."""
+    t = np.asarray(t, dtype=np.float64)
+    labels = np.asarray(labels)
+    held = np.asarray(folds) == fold
+    if not held.any():
+        raise ValueError(f"fold {fold} holds no event")
+    out = np.full(t.shape, UNUSED, dtype=np.int8)
+    out[held] = TEST
+    lo, hi = t[held].min(), t[held].max()
+    free = (~held) & (labels >= 0) & ((t <= lo - purge_s) | (t >= hi + purge_s))
+    inner = spread_split(t[free], labels[free], fractions, blocks)
+    out[free] = np.where(inner == TEST, CALIB, inner)
     return out
 
 

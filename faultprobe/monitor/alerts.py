@@ -1,0 +1,110 @@
+"""The monitor's index and its lines: threshold crossings and change points.
+
+The index after each committed event is the post-like fraction of the last `width` scored
+events (commit order, the order the monitor saw them), with the exact chance band of the
+run's calibration (`faultstate.chance_counts`).  A line is due when the index crosses the
+threshold (either way) or a change point appears on the post-like sequence that is not
+within `min_size` events of one already reported.  Each line has a key (kind and event),
+so one written before a crash is never written again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from faultprobe.analysis import faultstate
+
+ALERT_COLUMNS = [
+    "key",
+    "written_time",
+    "kind",
+    "station",
+    "event_id",
+    "origin_time",
+    "index",
+    "threshold",
+    "message",
+]
+
+
+def index_after_each(
+    scores: pd.DataFrame, width: int, n_cal: int, m_cal: int, level: float = 0.99
+) -> pd.DataFrame:
+    """The index after every scored event (NaN until `width` events are scored)."""
+    s = scores[scores["post_like"].notna()].reset_index(drop=True)
+    y = s["post_like"].astype(float).to_numpy()
+    csum = np.concatenate([[0.0], np.cumsum(y)])
+    j = np.arange(len(y))
+    full = j >= width - 1
+    index = np.where(full, (csum[j + 1] - csum[np.maximum(j + 1 - width, 0)]) / width, np.nan)
+    lo, hi = faultstate.chance_counts(width, n_cal, m_cal, level)
+    return pd.DataFrame(
+        {
+            "event_id": s["event_id"].astype(str),
+            "origin_time": s["origin_time"],
+            "post_like": s["post_like"].astype(bool),
+            "index": index,
+            "chance_lo": lo / width,
+            "chance_hi": hi / width,
+        }
+    )
+
+
+def due(
+    index: pd.DataFrame,
+    threshold: float,
+    penalty: float,
+    min_size: int,
+    station: str,
+    reported: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The lines the index calls for that are not in `reported` yet."""
+    rows = []
+    v = index["index"].to_numpy()
+    prev, cur = v[:-1], v[1:]
+    up = np.flatnonzero((prev < threshold) & (cur >= threshold)) + 1
+    down = np.flatnonzero((prev >= threshold) & (cur < threshold)) + 1
+    for j, kind in [*((j, "threshold_up") for j in up), *((j, "threshold_down") for j in down)]:
+        word = "above" if kind == "threshold_up" else "below"
+        rows.append(_row(index, j, kind, station, threshold,
+                         f"index {v[j]:.2f} went {word} {threshold:.2f}"))  # fmt: skip
+    old = reported if reported is not None else pd.DataFrame(columns=ALERT_COLUMNS)
+    seen = old.loc[old["kind"] == "change_point", "event_id"].astype(str)
+    pos = {e: i for i, e in enumerate(index["event_id"])}
+    seen_at = np.array([pos[e] for e in seen if e in pos], dtype=np.int64)
+    y = index["post_like"].astype(float).to_numpy()
+    for b in faultstate.change_points(y, penalty, min_size):
+        if seen_at.size and np.abs(seen_at - b).min() < min_size:
+            continue
+        before, after = y[max(0, b - min_size) : b].mean(), y[b : b + min_size].mean()
+        rows.append(_row(index, b, "change_point", station, threshold,
+                         f"change point: post-like fraction {before:.2f} -> {after:.2f}"))  # fmt: skip
+        seen_at = np.append(seen_at, b)
+    new = pd.DataFrame(rows, columns=ALERT_COLUMNS)
+    return new[~new["key"].isin(set(old["key"]))].sort_values("origin_time", kind="stable")
+
+
+def _row(index: pd.DataFrame, j: int, kind: str, station: str, threshold: float, text: str):
+    eid = str(index["event_id"].iloc[j])
+    return {
+        "key": f"{kind}:{eid}",
+        "written_time": pd.NaT,
+        "kind": kind,
+        "station": station,
+        "event_id": eid,
+        "origin_time": index["origin_time"].iloc[j],
+        "index": float(index["index"].iloc[j]),
+        "threshold": threshold,
+        "message": text,
+    }
+
+
+def render(row) -> str:
+    """The printed line of an alert."""
+    t = pd.Timestamp(row["origin_time"]).tz_convert("UTC")
+    return (
+        f"{pd.Timestamp(row['written_time']):%Y-%m-%dT%H:%M:%SZ} {row['station']} "
+        f"{row['kind']}: {row['message']} at event {row['event_id']} "
+        f"(origin {t:%Y-%m-%dT%H:%M:%SZ})"
+    )
