@@ -94,6 +94,19 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_cluster_spec(args: argparse.Namespace) -> int:
+    from faultprobe.cluster.spec import render_spec
+
+    cfg = load_config(args.config)
+    try:
+        text = render_spec(cfg.cluster)
+    except RuntimeError as err:  # an optional engine (dask-jobqueue) is missing
+        print(f"error: {args.config}: [cluster] kind {cfg.cluster.kind!r}: {err}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from faultprobe.analysis.report import write_report
 
@@ -209,6 +222,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-failed", action="store_true", help="do not retry failed runs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=_cmd_experiments)
+
+    p = sub.add_parser(
+        "cluster-spec",
+        help="print what the [cluster] section submits (Kubernetes YAML, batch job script)",
+        description=(
+            "Print the resources the config's [cluster] section starts, without starting "
+            "anything: for kind 'kubernetes' the dask-kubernetes operator's DaskCluster (and "
+            "DaskAutoscaler with [cluster.adapt]) as YAML, ready for `kubectl apply -f -`; "
+            "for 'slurm' and 'pbs' the batch script of one worker job (dask-jobqueue). "
+            "Object-store credentials appear only as the name of a Kubernetes Secret. "
+            "See docs/hpc.md and docs/cloud.md."
+        ),
+    )
+    _add_config(p)
+    p.set_defaults(handler=_cmd_cluster_spec)
 
     p = sub.add_parser("report", help="write report/index.html with tables and figures")
     _add_config(p)

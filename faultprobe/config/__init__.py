@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from faultprobe.config.base import ConfigError, UTCTime, _Section
 from faultprobe.config.sections import (
+    Adapt,
     Box,
     CatalogFormat,
     CatalogSource,
@@ -26,6 +27,7 @@ from faultprobe.config.sections import (
     CsvColumns,
     Fault,
     JobQueue,
+    Kubernetes,
     PhaseInterval,
     Selection,
     Shock,
@@ -208,6 +210,7 @@ def _toml(table: dict[str, Any], prefix: str = "") -> str:
 
 
 __all__ = [
+    "Adapt",
     "BandsGrid",
     "Box",
     "CatalogFormat",
@@ -220,6 +223,7 @@ __all__ = [
     "Fault",
     "FaultZoneEffect",
     "JobQueue",
+    "Kubernetes",
     "NullGrid",
     "NullRegion",
     "OmoriSequence",
