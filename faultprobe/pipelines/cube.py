@@ -135,9 +135,10 @@ def template(
             da.full((E, S), NOT_WRITTEN, dtype=np.int8, chunks=(B, S)),
         ),
         "p_time": (("event", "station"), plan.p_time_ns.view("datetime64[ns]")),
+        # Lazy like `status`: every block writes its own rows, so the template leaves them.
         "start_time": (
             ("event", "station"),
-            np.full((E, S), NAT, dtype=np.int64).view("datetime64[ns]"),
+            da.full((E, S), NAT, dtype=np.int64, chunks=(B, S)).view("datetime64[ns]"),
         ),
     }
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
