@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import maximum_bipartite_matching
 from study_tables import norcia_table
 
 from faultprobe.analysis import grid as gridmod
@@ -12,6 +15,7 @@ from faultprobe.analysis.pairs import (
     PairSpectra,
     differing_band,
     find_pairs,
+    local_km,
     multitaper_amplitude,
     ratio_summary,
 )
@@ -103,8 +107,6 @@ def test_side_recall_groups_pre_and_post_classes():
 
 
 def _brute_pairs(ev, dmax_m, dmag):
-    from faultprobe.analysis.pairs import local_km
-
     xyz = local_km(ev["latitude"], ev["longitude"], ev["depth_km"])
     pre = np.flatnonzero(ev["ttf_s"] < 0)
     post = np.flatnonzero(ev["ttf_s"] >= 0)
@@ -133,8 +135,41 @@ def test_pairs_match_brute_force_and_are_one_to_one():
     assert got and got <= allowed
     assert pairs["pre_pos"].is_unique and pairs["post_pos"].is_unique
     assert (pairs["distance_m"] <= 500).all() and (pairs["dmag"] <= 0.1 + 1e-9).all()
-    # every pre event with an allowed partner has one (its best may be taken; then none)
-    assert len(pairs) >= 0.5 * len({i for i, _ in allowed})
+    # as many pairs as a maximum matching of the candidate graph, at its least total distance
+    pre_ids = sorted({i for i, _ in allowed})
+    post_ids = sorted({j for _, j in allowed})
+    rows = [pre_ids.index(i) for i, _ in allowed]
+    cols = [post_ids.index(j) for _, j in allowed]
+    graph = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(pre_ids), len(post_ids)))
+    most = int((maximum_bipartite_matching(graph, perm_type="column") >= 0).sum())
+    assert len(pairs) == most
+    xyz = local_km(ev["latitude"], ev["longitude"], ev["depth_km"])
+    big = 1e6
+    dense = np.full((len(pre_ids), len(post_ids)), big)
+    for (i, j), r, c in zip(allowed, rows, cols):
+        dense[r, c] = np.linalg.norm(xyz[i] - xyz[j]) * 1000
+    r, c = linear_sum_assignment(dense)
+    best = dense[r, c][dense[r, c] < big].sum()
+    assert pairs["distance_m"].sum() == pytest.approx(best, rel=1e-6)
+
+
+def test_optimal_matching_finds_the_pair_greedy_matching_lost():
+    # pre A is 10 m from post X and 100 m from post Y; pre B is 20 m from X only.  Taking
+    # the closest pair first (A-X) leaves B without a partner; the optimum pairs A-Y, B-X.
+    north_m = {"A": 0.0, "B": 30.0, "X": 10.0, "Y": -100.0}
+    ev = pd.DataFrame(
+        {
+            "event_id": list(north_m),
+            "latitude": [42.83 + v / 1000 / 111.195 for v in north_m.values()],
+            "longitude": 13.11,
+            "depth_km": 6.0,
+            "magnitude": 1.0,
+            "ttf_s": [-10.0, -5.0, 5.0, 10.0],
+        }
+    )
+    pairs = find_pairs(ev, 500.0, 0.1)
+    assert set(zip(pairs["pre_id"], pairs["post_id"])) == {("A", "Y"), ("B", "X")}
+    assert pairs["distance_m"].tolist() == pytest.approx([20.0, 100.0], abs=0.01)
 
 
 def test_multitaper_matches_mtspec_and_finds_the_band():

@@ -17,16 +17,18 @@ DAYS = 6
 SECONDS = 1200  # 20 minutes of data a day, from 01:00
 
 
-def _write_sds(root, burst_at: UTCDateTime) -> None:
+def _write_sds(root, bursts: list[UTCDateTime]) -> None:
     rng = np.random.default_rng(0)
     for d in range(DAYS):
         t0 = UTCDateTime(2015, 3, 1, 1) + d * 86400
         st = Stream()
         for comp in "ENZ":
             x = rng.standard_normal(int(SECONDS * FS)) * 100
-            if d == 1 and comp == "Z":  # an impulsive arrival STA/LTA must catch
-                i = int((burst_at - t0) * FS)
-                x[i : i + 300] += 5000 * np.exp(-np.arange(300) / 60.0) * rng.standard_normal(300)
+            for burst_at in bursts:  # impulsive arrivals at 20x the noise STA/LTA must catch
+                if comp == "Z" and 0 <= burst_at - t0 < SECONDS:
+                    i = int((burst_at - t0) * FS)
+                    decay = np.exp(-np.arange(300) / 60.0)
+                    x[i : i + 300] += 2000 * decay * rng.standard_normal(300)
             tr = Trace(x.astype(np.int32))
             tr.stats.update(
                 {"network": "XX", "station": "AAA", "channel": f"HH{comp}",
@@ -43,10 +45,17 @@ def _write_sds(root, burst_at: UTCDateTime) -> None:
 
 def test_noise_cube_rejects_triggered_and_catalog_windows(tmp_path):
     day0 = UTCDateTime(2015, 3, 1, 1)
-    # windows are laid on 25 s steps; with 4 a day of 48 candidates: candidates 0, 16, 31, 47
-    burst = day0 + 86400 + 16 * 25 + 10
-    quake = day0 + 2 * 86400 + 31 * 25 + 12
-    _write_sds(tmp_path / "sds", burst)
+    # Windows are laid on 25 s steps after 10 s of lead-in (one LTA); 4 a day of the 47
+    # candidates in 20 minutes: candidates 0, 15, 31, 46.  Bursts 2, 6 and 9 s into a window
+    # (inside the first LTA of the window, where a window-only STA/LTA is blind) and a
+    # catalog event 12 s into another.
+    bursts = [
+        day0 + 1 * 86400 + 10 + 15 * 25 + 2,
+        day0 + 3 * 86400 + 10 + 31 * 25 + 6,
+        day0 + 4 * 86400 + 10 + 46 * 25 + 9,
+    ]
+    quake = day0 + 2 * 86400 + 10 + 31 * 25 + 12
+    _write_sds(tmp_path / "sds", bursts)
     store = Store(str(tmp_path / "store"))
     store.write_table(pd.DataFrame({"origin_time": [pd.Timestamp(quake.datetime, tz="UTC")]}),
                       "events.parquet")  # fmt: skip
@@ -63,15 +72,17 @@ def test_noise_cube_rejects_triggered_and_catalog_windows(tmp_path):
     }  # fmt: skip
     cfg = parse_config(raw)
     line = build_noise_cube(cfg, client=None, progress=False)
-    assert "2 rejected" in line, line
+    assert "4 rejected" in line, line
     noise = Store(store.url("noise"))
     ds = dataset.open_cube(noise)
-    assert ds.sizes["event"] == DAYS * 4 - 2
+    assert ds.sizes["event"] == DAYS * 4 - 4
     assert ds.sizes["time"] == 2500 and list(ds["component"].values) == ["E", "N", "Z"]
     ev = dataset.event_table(ds)
     starts = ev["origin_time"] - pd.Timedelta(seconds=5)
     assert (np.diff(starts.to_numpy()).astype("timedelta64[s]").astype(int) > 0).all()
-    bad = [pd.Timestamp(t.datetime, tz="UTC") for t in (burst, quake)]
+    since_data = (starts - starts.dt.floor("D")).dt.total_seconds() - 3600.0
+    assert (since_data >= 10.0).all() and (since_data % 25 == 10.0).all()  # after the lead-in
+    bad = [pd.Timestamp(t.datetime, tz="UTC") for t in (*bursts, quake)]
     for t in bad:
         assert not ((starts <= t) & (t < starts + pd.Timedelta(seconds=25))).any()
     sl = dataset.read_station_slice(ds, ["XX.AAA"])

@@ -134,3 +134,39 @@ def test_labelling_rejects_inconsistent_class_counts():
         Labelling(kind="ttf", n_classes=5, mainshock=MAIN)
     with pytest.raises(ValueError):
         Labelling(kind="phases", n_classes=8, mainshock=MAIN, phases=(VISSO,))
+
+
+@pytest.mark.parametrize(("kind", "n"), [("binary", 2), ("ttf", 4), ("ttf", 8)])
+def test_two_four_eight_classes_leave_out_the_visso_interval(kind, n):
+    t = _times(3000)
+    inside = np.asarray((t >= pd.Timestamp(VISSO.start)) & (t < pd.Timestamp(VISSO.end)))
+    assert inside.sum() > 50
+    lab, _ = make_labels(t, Labelling(kind=kind, n_classes=n, mainshock=MAIN, phases=(VISSO,)))
+    assert (lab[inside] == -1).all() and (lab[~inside] >= 0).all()
+    # the config key keeps them (labelled pre, as before the paper's rule)
+    keep = Labelling(kind=kind, n_classes=n, mainshock=MAIN, phases=(VISSO,), exclude_phases=False)
+    lab_all, _ = make_labels(t, keep)
+    assert (lab_all >= 0).all() and (lab_all[inside] < n // 2).all()
+
+
+def test_nine_classes_keep_the_visso_interval_whatever_the_exclusion_key():
+    t = _times(3000)
+    inside = np.asarray((t >= pd.Timestamp(VISSO.start)) & (t < pd.Timestamp(VISSO.end)))
+    lab, names = make_labels(
+        t, Labelling(kind="phases", n_classes=9, mainshock=MAIN, phases=(VISSO,))
+    )
+    assert (lab[inside] == names.index("visso")).all() and (lab >= 0).all()
+
+
+def test_calendar_default_is_the_calendar_months_with_most_events():
+    t = pd.date_range("2016-08-30T06:40:17Z", "2016-12-30T06:40:17Z", freq="3h")
+    lab, names = make_labels(t, Labelling(kind="calendar", n_classes=4, mainshock=MAIN))
+    assert names == ["2016-09", "2016-10", "2016-11", "2016-12"]
+    months = np.asarray(t.month)
+    assert (lab[months == 8] == -1).all()
+    for c, m in enumerate((9, 10, 11, 12)):
+        assert (lab[months == m] == c).all()
+    # two classes: the two busiest consecutive months (later ones on a tie)
+    busy = t.append(pd.date_range("2016-09-01", "2016-09-20", freq="1h", tz="UTC"))
+    _, names2 = make_labels(busy, Labelling(kind="calendar", n_classes=2, mainshock=MAIN))
+    assert names2 == ["2016-09", "2016-10"]

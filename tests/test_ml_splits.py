@@ -17,6 +17,7 @@ from faultprobe.ml.splits import (
     make_split,
     purge,
     render_composition,
+    spread_split,
     temporal_split,
 )
 
@@ -105,3 +106,35 @@ def test_composition_counts_and_date_ranges():
     assert row["count"] == 10 and row["first"] == sel.min() and row["last"] == sel.max()
     text = render_composition(comp)
     assert "test" in text and "post" in text
+
+
+def test_spread_split_puts_val_and_test_in_every_block_of_every_class():
+    t, lab = _study(400, 2)
+    codes = spread_split(t, lab, (0.7, 0.2, 0.1), blocks=20)
+    for c in range(2):
+        seq = codes[lab == c][np.argsort(t[lab == c])]
+        blocks = np.array_split(seq, 20)
+        for b in blocks:  # the paper's layout inside each block
+            starts = np.flatnonzero(np.diff(b, prepend=-9) != 0)
+            assert b[starts].tolist() == [TRAIN, VAL, TEST, TRAIN]
+        assert abs((seq == TEST).mean() - 0.1) < 0.01 and abs((seq == VAL).mean() - 0.2) < 0.01
+    # one block is the paper's temporal split
+    assert (spread_split(t, lab, (0.7, 0.2, 0.1), blocks=1) == temporal_split(t, lab)).all()
+
+
+def test_spread_split_holds_test_events_in_any_five_day_interval():
+    t, lab = _study(600, 2)  # 1200 events over 120 days, 10 a day
+    spread = make_split(t, lab, Split(kind="spread", blocks=20, purge_s=3600.0), seed=0)
+    temporal = make_split(t, lab, Split(kind="temporal"), seed=0)
+    day = 86400.0
+    counts_spread, counts_temporal = [], []
+    for start in np.arange(0, 115 * day, day):
+        inside = (t >= start) & (t < start + 5 * day)
+        counts_spread.append(int((spread[inside] == TEST).sum()))
+        counts_temporal.append(int((temporal[inside] == TEST).sum()))
+    assert min(counts_spread) > 0
+    assert min(counts_temporal) == 0  # the paper's layout leaves most of the window bare
+    # purge: no training event within an hour of a held-out one
+    held = t[(spread == VAL) | (spread == TEST)]
+    train = t[spread == TRAIN]
+    assert np.abs(train[:, None] - held[None, :]).min() >= 3600.0

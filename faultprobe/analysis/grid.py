@@ -15,7 +15,7 @@ from datetime import datetime
 import pandas as pd
 
 from faultprobe.config import StudyConfig
-from faultprobe.ml.spec import Labelling, RunSpec, spec_from_config
+from faultprobe.ml.spec import Labelling, RunSpec, Split, spec_from_config
 
 NOISE_STORE = "noise"
 REGIONS_STORE = "regions"
@@ -90,15 +90,15 @@ def false_date_runs(cfg: StudyConfig) -> list[GridRun]:
     if not g.enabled or not g.dates:
         return []
     sta = _first_station(cfg, g.station)
+    split = Split(kind="spread", fractions=cfg.train.fractions, purge_s=g.purge_s, blocks=g.blocks)
     out = []
     for seed in _seeds(cfg, g.seeds, all_seeds=False):
-        base = spec_from_config(cfg, stations=[sta], classes=2, labelling="binary", seed=seed)
-        out.append(GridRun("false_dates", base, meta={"false_date": None}))
-        for d in g.dates:
+        for d in [None, *g.dates]:
             spec = spec_from_config(
-                cfg, stations=[sta], classes=2, labelling="binary", seed=seed, false_mainshock=d
-            )
-            out.append(GridRun("false_dates", spec, meta={"false_date": _iso(d)}))
+                cfg, stations=[sta], classes=2, labelling="binary", seed=seed,
+                false_mainshock=d, split=split,
+            )  # fmt: skip
+            out.append(GridRun("false_dates", spec, meta={"false_date": _iso(d) if d else None}))
     return out
 
 

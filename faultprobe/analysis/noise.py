@@ -4,8 +4,9 @@ The ingest cuts windows around P arrivals of catalog events; seasonality needs w
 with no event at all.  Per station and day of the SDS archive (read with ObsPy's SDS
 client, one Dask task per station-month), windows of the cube's length are laid evenly
 over the day's continuous three-component data (at most `windows_per_day`), and a window
-is kept when ObsPy's classic STA/LTA on the vertical stays below `trigger_on` and no
-catalog event lies within `event_margin_s`.  The cube has the ingest's layout (event =
+is kept when ObsPy's classic STA/LTA on the vertical, run on the continuous trace with at
+least one LTA of data before the window, stays below `trigger_on` over the whole window,
+and no catalog event lies within `event_margin_s`.  The cube has the ingest's layout (event =
 window, time -5 ... 19.99 s around a reference 5 s after the window start, phase "noise")
 so the learning core reads it unchanged; status is ok only for the window's own station.
 """
@@ -36,40 +37,48 @@ def sds_days(sds_root: str, net: str, sta: str) -> np.ndarray:
     return np.unique(np.asarray(days, dtype=np.int64))
 
 
-def sta_lta_clean(z: np.ndarray, fs: float, sta_s: float, lta_s: float, on: float) -> np.ndarray:
-    """True for windows (rows of z) whose classic STA/LTA never reaches `on`."""
+def sta_lta_peaks(z: np.ndarray, fs: float, sta_s: float, lta_s: float, n_t: int) -> np.ndarray:
+    """Largest classic STA/LTA ratio in each window of n_t samples laid back to back on one
+    continuous trace after a lead-in of one LTA, so every window sample, its first ones
+    included, is judged against a full LTA of the data before it."""
     from obspy.signal.trigger import classic_sta_lta
 
     nsta, nlta = int(sta_s * fs), int(lta_s * fs)
-    out = np.empty(len(z), dtype=bool)
-    for i, row in enumerate(z):  # ObsPy's C routine per trace
-        ratio = classic_sta_lta(np.asarray(row, dtype=np.float64), nsta, nlta)
-        out[i] = bool(np.nanmax(ratio[nlta:]) < on) if ratio.size > nlta else False
-    return out
+    n_win = (z.size - nlta) // n_t
+    if n_win <= 0:
+        return np.zeros(0)
+    ratio = classic_sta_lta(np.asarray(z, dtype=np.float64), nsta, nlta)  # ObsPy's C routine
+    return ratio[nlta : nlta + n_win * n_t].reshape(n_win, n_t).max(axis=1)
 
 
-def _day_windows(stream, day_ns: int, n_t: int, fs: float, k: int) -> tuple[np.ndarray, list]:
-    """Up to k window starts (ns) evenly over the day's continuous E/N/Z data, and data."""
+def _day_windows(stream, n_t: int, fs: float, k: int, g: dict) -> tuple:
+    """Up to k windows evenly over the day's continuous E/N/Z data: starts (ns), data, and
+    whether STA/LTA on the vertical stays below the trigger (computed on the continuous
+    trace, with one LTA of lead-in before each window)."""
     by_comp = {}
     for tr in stream:
         by_comp.setdefault(tr.stats.channel[-1], []).append(tr)
+    empty = (np.zeros(0, np.int64), [], np.zeros(0, bool))
     if not all(c in by_comp for c in "ENZ"):
-        return np.zeros(0, np.int64), []
+        return empty
     step = int(round(1e9 / fs))
-    cands = []
+    lead = int(g["lta_s"] * fs)
+    cands, clean = [], []
     for tr in by_comp["Z"]:
-        t0 = tr.stats.starttime.ns
-        n = tr.stats.npts // n_t
-        cands += [t0 + j * n_t * step for j in range(n)]
-    cands = np.asarray(cands, dtype=np.int64)
+        peaks = sta_lta_peaks(tr.data, fs, g["sta_s"], g["lta_s"], n_t)
+        t0 = tr.stats.starttime.ns + lead * step
+        cands.append(t0 + np.arange(peaks.size, dtype=np.int64) * n_t * step)
+        clean.append(peaks < g["on"])
+    cands, clean = np.concatenate(cands), np.concatenate(clean)
     if cands.size > k:
-        cands = cands[np.linspace(0, cands.size - 1, k).round().astype(int)]
-    starts, data = [], []
-    for t in cands:
+        pick = np.linspace(0, cands.size - 1, k).round().astype(int)
+        cands, clean = cands[pick], clean[pick]
+    starts, data, ok = [], [], []
+    for t, c in zip(cands, clean):
         rows = []
-        for c in "ENZ":
+        for comp in "ENZ":
             seg = next(
-                (tr for tr in by_comp[c]
+                (tr for tr in by_comp[comp]
                  if tr.stats.starttime.ns <= t and t + (n_t - 1) * step <= tr.stats.endtime.ns),
                 None,
             )  # fmt: skip
@@ -80,41 +89,45 @@ def _day_windows(stream, day_ns: int, n_t: int, fs: float, k: int) -> tuple[np.n
         if len(rows) == 3 and all(len(r) == n_t for r in rows):
             starts.append(t)
             data.append(np.stack(rows).astype(np.float32))
-    return np.asarray(starts, dtype=np.int64), data
+            ok.append(bool(c))
+    return np.asarray(starts, dtype=np.int64), data, np.asarray(ok, dtype=bool)
 
 
 def station_month_windows(
     sds_root: str, code: str, channels: str, days: list[int], params: dict
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Clean noise windows of one station over some days: starts (ns), data (w, 3, n), and
-    the number of candidates rejected by STA/LTA.  Runs as one Dask task."""
+    the number of candidates rejected (STA/LTA trigger or a catalog event near).  Runs as
+    one Dask task."""
     from obspy import UTCDateTime
     from obspy.clients.filesystem.sds import Client
 
     client = Client(sds_root)
     net, sta = code.split(".")
     n_t, fs = params["n_t"], params["fs"]
-    starts, data = [], []
+    starts, data, clean = [], [], []
     for day in days:
         t0 = UTCDateTime(ns=int(day))
-        st = client.get_waveforms(net, sta, "*", f"{channels}?", t0, t0 + 86400)
+        # one LTA of the day before, so the day's first window has its lead-in too
+        st = client.get_waveforms(net, sta, "*", f"{channels}?", t0 - params["lta_s"], t0 + 86400)
         # Cleanup merge: joins only contiguous or identically overlapping pieces and keeps
         # each gap-free run a trace of its own.  (A masked merge and split() costs ~0.2 s
         # per channel-day on sparse archives: ObsPy scans the whole masked day.)
         st.merge(method=-1)
-        s, d = _day_windows(st, day, n_t, fs, params["windows_per_day"])
-        starts.append(s)
-        data += d
+        s, d, c = _day_windows(st, n_t, fs, params["windows_per_day"], params)
+        inside = (s >= day) & (s < day + DAY_NS)  # windows belong to the day they start in
+        starts.append(s[inside])
+        data += [x for x, i in zip(d, inside) if i]
+        clean.append(c[inside])
     starts = np.concatenate(starts) if starts else np.zeros(0, np.int64)
+    clean = np.concatenate(clean) if clean else np.zeros(0, bool)
     x = np.stack(data) if data else np.zeros((0, 3, n_t), np.float32)
     events = np.asarray(params["event_ns"], dtype=np.int64)
     margin = int(params["event_margin_s"] * 1e9)
     end = starts + int(n_t / fs * 1e9)
     lo = np.searchsorted(events, starts - margin)
     hi = np.searchsorted(events, end + margin)
-    keep = hi == lo  # no catalog event within the margin
-    if keep.any():
-        keep[keep] = sta_lta_clean(x[keep, 2], fs, params["sta_s"], params["lta_s"], params["on"])
+    keep = (hi == lo) & clean  # no catalog event within the margin, no STA/LTA trigger
     return starts[keep], x[keep], int((~keep).sum())
 
 

@@ -57,9 +57,7 @@ def _worker_identity() -> tuple[str, str]:
     try:
         from distributed import get_worker
 
-        w = get_worker()
-        torch.set_num_threads(max(1, w.state.nthreads))
-        addr = w.address
+        addr = get_worker().address
     except ValueError:
         addr = "local"
     gpus = os.environ.get("CUDA_VISIBLE_DEVICES", "")

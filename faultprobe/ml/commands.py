@@ -46,12 +46,31 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--false-date", help="a false mainshock time (wrong-date diagnostic)")
     p.add_argument("--shuffle-labels", action="store_true", help="null test: permute labels")
-    p.add_argument("--split", choices=["temporal", "blocked"])
+    p.add_argument(
+        "--split",
+        choices=["temporal", "spread", "blocked"],
+        help="temporal: val/test from the middle of each class (the paper); spread: that "
+        "layout inside time blocks through each class; blocked: whole blocks dealt out",
+    )
+    p.add_argument(
+        "--fractions",
+        type=float,
+        nargs=3,
+        metavar=("TRAIN", "VAL", "TEST"),
+        help="split fractions (default [train].fractions: 0.7 0.2 0.1, the paper's text; "
+        "0.7 0.1 0.2 is what its authors' code used)",
+    )
     p.add_argument("--purge-s", type=float, help="purge gap around val/test events (s)")
     p.add_argument("--band", type=float, nargs=2, metavar=("LOW", "HIGH"), help="band-pass (Hz)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--width", type=float, help="filter-count multiplier (1 = the paper's)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default [train].threads; 0: $FAULTPROBE_TORCH_THREADS or all "
+        "cores); results can differ in the last digits with the thread count",
+    )
     p.add_argument("--name", default="", help="a tag added to the run id")
     p.add_argument("--overwrite", action="store_true", help="retrain even if the run exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -103,11 +122,18 @@ def _train(cfg: StudyConfig, args: argparse.Namespace) -> int:
         upd["labelling"] = {**spec.labelling.model_dump(), "shuffle": True}
     if args.band:
         upd["band_hz"] = tuple(args.band)
-    split = {k: v for k, v in (("kind", args.split), ("purge_s", args.purge_s)) if v is not None}
+    fractions = tuple(args.fractions) if args.fractions else None
+    split = {
+        k: v
+        for k, v in (("kind", args.split), ("purge_s", args.purge_s), ("fractions", fractions))
+        if v is not None
+    }
     if split:
         upd["split"] = {**spec.split.model_dump(), **split}
     training = {
-        k: v for k, v in (("epochs", args.epochs), ("device", args.device)) if v is not None
+        k: v
+        for k, v in (("epochs", args.epochs), ("device", args.device), ("threads", args.threads))
+        if v is not None
     }
     if training:
         upd["training"] = {**spec.training.model_dump(), **training}

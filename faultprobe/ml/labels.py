@@ -1,7 +1,8 @@
 """Class labels from event origin times, and seeded class balancing.
 
 Labels are integers 0..N-1 in time order (earliest class first); -1 marks an event that
-no class takes (outside the calendar bins, for instance).  Everything is vectorised over
+no class takes (outside the calendar months, or inside an extra phase such as the
+Visso-Norcia interval, which the paper leaves out of its 2/4/8-class models).  Everything is vectorised over
 the events and pure: times in, labels out.
 """
 
@@ -35,13 +36,29 @@ def _equal_count_bins(t: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _equal_time_bins(t: np.ndarray, mask: np.ndarray, k: int, lo: float, hi: float) -> np.ndarray:
-    out = np.full(t.shape, UNLABELLED, dtype=np.int64)
-    if hi <= lo:
-        return out
-    b = np.floor((t - lo) / (hi - lo) * k).astype(np.int64)
-    b = np.clip(b, 0, k - 1)
-    out[mask] = b[mask]
+def month_edges(times: pd.DatetimeIndex, n: int) -> pd.DatetimeIndex:
+    """Starts of the n consecutive calendar months holding the most events, plus the end of
+    the last (n + 1 edges; ties go to the later months).  Aug 30 - Dec 30 and n = 4 gives
+    September ... December, the paper's months."""
+    if len(times) == 0:
+        raise ValueError("calendar labelling without edges needs events to place the months")
+    months = times.tz_convert("UTC").tz_localize(None).to_period("M")
+    first, last = months.min(), months.max()
+    span = pd.period_range(first, max(last, first + (n - 1)), freq="M")
+    counts = pd.Series(months).value_counts().reindex(span, fill_value=0).to_numpy()
+    totals = np.convolve(counts, np.ones(n, dtype=np.int64), mode="valid")
+    start = span[len(totals) - 1 - int(np.argmax(totals[::-1]))]
+    return pd.DatetimeIndex([(start + i).start_time for i in range(n + 1)]).tz_localize("UTC")
+
+
+def in_phases(times: pd.DatetimeIndex, phases) -> np.ndarray:
+    """Index of the phase interval [start, end) holding each time (-1 = none; the earliest
+    phase wins where two overlap)."""
+    out = np.full(len(times), -1, dtype=np.int64)
+    for j, ph in enumerate(sorted(phases, key=lambda p: p.start)):
+        lo = pd.Timestamp(ph.start).tz_convert("UTC")
+        hi = pd.Timestamp(ph.end).tz_convert("UTC")
+        out[np.asarray((times >= lo) & (times < hi)) & (out < 0)] = j
     return out
 
 
@@ -56,8 +73,15 @@ def make_labels(
     n = labelling.n_classes
     kind = labelling.kind
 
+    # The paper's 2/4/8-class models leave out the extra phases (the Visso-Norcia interval);
+    # its 9-class model makes each phase a class of its own.
+    if kind in ("binary", "ttf") and labelling.exclude_phases and labelling.phases:
+        keep = in_phases(times, labelling.phases) < 0
+        pre, post = pre & keep, post & keep
+
     if kind == "binary":
-        return post.astype(np.int64), ["pre", "post"]
+        lab = np.where(pre, 0, np.where(post, 1, UNLABELLED)).astype(np.int64)
+        return lab, ["pre", "post"]
 
     if kind == "ttf":
         k = n // 2
@@ -67,11 +91,7 @@ def make_labels(
 
     if kind == "phases":
         phases = sorted(labelling.phases, key=lambda p: p.start)
-        in_phase = np.full(t.shape, -1, dtype=np.int64)
-        for j, ph in enumerate(phases):
-            lo = pd.Timestamp(ph.start).tz_convert("UTC")
-            hi = pd.Timestamp(ph.end).tz_convert("UTC")
-            in_phase[(times >= lo) & (times < hi) & (in_phase < 0)] = j
+        in_phase = in_phases(times, phases)
         free = in_phase < 0
         k = (n - len(phases)) // 2
         lab = _equal_count_bins(t, pre & free, k)
@@ -81,22 +101,15 @@ def make_labels(
         return lab, names + [f"post{i + 1}" for i in range(k)]
 
     if kind == "calendar":
+        edge_times = _utc(list(labelling.edges)) if labelling.edges else month_edges(times, n)
+        edges = _seconds_from(edge_times, ref)
+        if edges.size != n + 1 or np.any(np.diff(edges) <= 0):
+            raise ValueError(f"calendar labelling with {n} classes needs {n + 1} rising edges")
+        b = np.searchsorted(edges, t, side="right") - 1
+        lab = np.where((b >= 0) & (b < n), b, UNLABELLED).astype(np.int64)
         if labelling.edges:
-            edges = _seconds_from(_utc(list(labelling.edges)), ref)
-            if edges.size != n + 1 or np.any(np.diff(edges) <= 0):
-                raise ValueError(f"calendar labelling with {n} classes needs {n + 1} rising edges")
-            b = np.searchsorted(edges, t, side="right") - 1
-            lab = np.where((b >= 0) & (b < n), b, UNLABELLED).astype(np.int64)
-            starts = _utc(list(labelling.edges))[:-1]
-            return lab, [f"from {x:%Y-%m-%d}" for x in starts]
-        if n % 2:
-            raise ValueError("calendar labelling without edges needs an even number of classes")
-        k = n // 2
-        lo = float(t.min()) if t.size else 0.0
-        hi = float(t.max()) + 1e-6 if t.size else 0.0
-        lab = _equal_time_bins(t, pre, k, lo, 0.0)
-        lab = np.where(post, _equal_time_bins(t, post, k, 0.0, hi) + k, lab)
-        return lab, [f"pre{i + 1}" for i in range(k)] + [f"post{i + 1}" for i in range(k)]
+            return lab, [f"from {x:%Y-%m-%d}" for x in edge_times[:-1]]
+        return lab, [f"{x:%Y-%m}" for x in edge_times[:-1]]
 
     raise ValueError(f"unknown labelling kind {kind!r}")
 

@@ -35,10 +35,12 @@ class Labelling(_Frozen):
     """How events become classes.
 
     `binary`: pre/post.  `ttf`: N classes, N/2 equal-count time-to-failure bins on each side
-    of the mainshock.  `phases`: each phase interval one class, the rest split equally pre
-    and post (9 = 4 pre + visso + 4 post).  `calendar`: fixed bins between `edges` (default
-    month starts, the mainshock always an edge).  `false_mainshock` moves the mainshock for
-    the wrong-date diagnostic; `shuffle` permutes labels (a null test).
+    of the mainshock.  Both leave out events inside `phases` (the Visso-Norcia interval) when
+    `exclude_phases` is set, as the paper does for its 2/4/8-class models.  `phases`: each
+    phase interval one class, the rest split equally pre and post (9 = 4 pre + visso + 4
+    post).  `calendar`: fixed bins between `edges`, by default the N consecutive calendar
+    months holding the most events.  `false_mainshock` moves the mainshock for the
+    wrong-date diagnostic; `shuffle` permutes labels (a null test).
     """
 
     kind: Literal["binary", "ttf", "phases", "calendar"] = "binary"
@@ -46,6 +48,7 @@ class Labelling(_Frozen):
     mainshock: UTCTime
     false_mainshock: UTCTime | None = None
     phases: tuple[Phase, ...] = ()
+    exclude_phases: bool = True
     edges: tuple[UTCTime, ...] = ()
     shuffle: bool = False
 
@@ -72,12 +75,18 @@ class Labelling(_Frozen):
 
 
 class Split(_Frozen):
-    """Train/validation/test split by event (never by trace)."""
+    """Train/validation/test split by event (never by trace); faultprobe.ml.splits."""
 
-    kind: Literal["temporal", "blocked"] = "temporal"
+    kind: Literal["temporal", "spread", "blocked"] = "temporal"
     fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)
     purge_s: float = Field(default=0.0, ge=0)
-    blocks: int = Field(default=10, ge=3)
+    blocks: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _fractions(self) -> Split:
+        if min(self.fractions) <= 0 or abs(sum(self.fractions) - 1.0) > 1e-6:
+            raise ValueError(f"split fractions must be positive and sum to 1: {self.fractions}")
+        return self
 
 
 class Model(_Frozen):
@@ -98,6 +107,7 @@ class Training(_Frozen):
     patience: int = Field(default=10, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    threads: int = Field(default=0, ge=0, description="torch threads; 0: auto (trainer)")
 
 
 class RunSpec(_Frozen):
@@ -123,9 +133,11 @@ class RunSpec(_Frozen):
 
     @property
     def run_id(self) -> str:
-        """Stable id: `NRCA-ttf4-s1-<hash>`; the device does not enter the hash."""
+        """Stable id: `NRCA-ttf4-s1-<hash>`; where it runs (device, threads) does not enter
+        the hash."""
         content = self.model_dump(mode="json")
         content["training"].pop("device")
+        content["training"].pop("threads")
         blob = json.dumps(content, sort_keys=True).encode()
         digest = hashlib.sha256(blob).hexdigest()[:10]
         sta = "+".join(s.split(".")[-1] for s in self.stations)
@@ -162,6 +174,7 @@ def spec_from_config(
         mainshock=cfg.mainshock.time,
         false_mainshock=false_mainshock,
         phases=tuple(Phase(name=p.name, start=p.start, end=p.end) for p in cfg.phases),
+        exclude_phases=t.exclude_phases,
         edges=tuple(t.calendar_edges),
     )
     spec = RunSpec(
@@ -181,6 +194,7 @@ def spec_from_config(
             patience=t.patience,
             device=t.device,
             precision=t.precision,
+            threads=t.threads,
         ),
     )
     if not overrides:

@@ -2,9 +2,13 @@
 
 `temporal`: the paper's layout.  Within each class, events in time order are cut into
 [train | validation | test | train]: validation and test from the middle of the class,
-train from both ends.  `blocked`: each class is cut into contiguous time blocks and whole
-blocks are dealt to the splits (seeded).  Either way, `purge_s` drops every training event
-closer in time than that to a validation or test event, of any class.
+train from both ends.  `spread`: each class is cut into `blocks` equal-count time blocks
+and the paper's layout is applied inside every block, so validation and test events are
+interleaved with training ones all through the class: a sub-interval anywhere in the
+window (a wrong mainshock date's) holds test events in proportion to its events.
+`blocked`: whole contiguous time blocks of each class are dealt to the splits (seeded).
+Any way, `purge_s` drops every training event closer in time than that to a validation or
+test event, of any class (the gap between a block's training and held-out parts).
 """
 
 from __future__ import annotations
@@ -24,19 +28,34 @@ def _counts(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, in
     return n - n_val - n_test, n_val, n_test
 
 
+def _middle_layout(n: int, fractions) -> np.ndarray:
+    """[train | val | test | train] codes for n events in time order (the paper's layout)."""
+    n_train, n_val, n_test = _counts(n, fractions)
+    front = n_train - n_train // 2
+    return np.repeat(
+        np.array([TRAIN, VAL, TEST, TRAIN], dtype=np.int8), [front, n_val, n_test, n_train // 2]
+    )
+
+
 def temporal_split(t: np.ndarray, labels: np.ndarray, fractions=(0.7, 0.2, 0.1)) -> np.ndarray:
     """Split codes (0 train, 1 val, 2 test, -1 unused) with the paper's temporal layout."""
+    return spread_split(t, labels, fractions, blocks=1)
+
+
+def spread_split(
+    t: np.ndarray, labels: np.ndarray, fractions=(0.7, 0.2, 0.1), blocks: int = 20
+) -> np.ndarray:
+    """Split codes with the paper's layout inside each of `blocks` equal-count time blocks
+    of every class (blocks=1 is the temporal split)."""
     out = np.full(labels.shape, UNUSED, dtype=np.int8)
     for c in np.unique(labels[labels >= 0]):
         idx = np.flatnonzero(labels == c)
         idx = idx[np.argsort(t[idx], kind="stable")]
-        n_train, n_val, n_test = _counts(idx.size, fractions)
-        front = n_train - n_train // 2
-        layout = np.repeat(
-            np.array([TRAIN, VAL, TEST, TRAIN], dtype=np.int8),
-            [front, n_val, n_test, n_train // 2],
+        k = max(1, min(blocks, idx.size))
+        cuts = (np.arange(k + 1) * idx.size) // k
+        out[idx] = np.concatenate(
+            [_middle_layout(b - a, fractions) for a, b in zip(cuts[:-1], cuts[1:])]
         )
-        out[idx] = layout
     return out
 
 
@@ -85,6 +104,8 @@ def make_split(t: np.ndarray, labels: np.ndarray, split: Split, seed: int) -> np
     labels = np.asarray(labels)
     if split.kind == "temporal":
         codes = temporal_split(t, labels, split.fractions)
+    elif split.kind == "spread":
+        codes = spread_split(t, labels, split.fractions, split.blocks)
     else:
         codes = blocked_split(t, labels, split.fractions, split.blocks, seed)
     return purge(t, codes, split.purge_s)

@@ -1,15 +1,18 @@
 """Training loop: Adam, cross-entropy, best epoch by validation loss, early stopping.
 
 The same code runs on CPU (fp32) and CUDA (bf16 or fp16 autocast, data kept on the GPU
-when it fits).  Every epoch's shuffling and dropout draw from generators seeded by
-(seed, epoch), so a run resumed from its checkpoint ends exactly where an uninterrupted one
-does.  Checkpoints are plain tensors and numbers, loaded with `weights_only=True`.
+when it fits).  Every epoch's shuffling and dropout draw from generators of the run's own,
+seeded by (seed, epoch), never from torch's global generator: a run resumed from its
+checkpoint ends exactly where an uninterrupted one does, and runs on two threads of one
+process do not disturb each other.  Checkpoints are plain tensors and numbers, loaded with
+`weights_only=True`.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -30,6 +33,39 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' asked for, but torch sees no CUDA GPU")
     return torch.device(device)
+
+
+THREADS_ENV = "FAULTPROBE_TORCH_THREADS"
+
+
+def resolve_threads(threads: int) -> int:
+    """Torch threads for a run: `threads` when > 0, else $FAULTPROBE_TORCH_THREADS, else one
+    per task slot on a Dask worker (its other slots run other runs), else all the cores."""
+    if threads > 0:
+        return threads
+    env = os.environ.get(THREADS_ENV, "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise ValueError(f"{THREADS_ENV}={env!r}: give a whole number of threads >= 1")
+        return int(env)
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        return 1
+    except (ImportError, ValueError):
+        return os.cpu_count() or 1
+
+
+def use_threads(threads: int) -> int:
+    """Set torch's intra-op threads for the calling thread's work; returns the count.
+
+    Torch's OpenMP pool takes the count per calling thread, so concurrent runs that ask
+    for the same count (runs of one config do) each get exactly that."""
+    n = resolve_threads(threads)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
@@ -64,6 +100,13 @@ def _batches(n: int, batch_size: int, perm: torch.Tensor | None) -> list[torch.T
     if len(cuts) > 1 and n - cuts[-1] == 1:
         cuts.pop()
     return [idx[a:b] for a, b in zip(cuts, [*cuts[1:], n])]
+
+
+def _seed_dropout(model: nn.Module, device: torch.device, seed: int) -> None:
+    """Give every seeded dropout layer a generator on the model's device for this epoch."""
+    for m in model.modules():
+        if hasattr(m, "generator"):
+            m.generator = torch.Generator(device=device).manual_seed(seed)
 
 
 @dataclass
@@ -138,7 +181,6 @@ def fit(
     if device.type == "cuda":
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
-    torch.manual_seed(seed)
     model.to(device)
     xt, xv = to_device(x_train, device), to_device(x_val, device)
     yt = torch.as_tensor(y_train, dtype=torch.long).to(xt.device)
@@ -164,7 +206,7 @@ def fit(
             break
         g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         perm = torch.randperm(len(xt), generator=g)
-        torch.manual_seed(seed * 7919 + epoch)
+        _seed_dropout(model, device, seed * 7919 + epoch)
         model.train()
         total, seen = torch.zeros((), device=device), 0
         bar = tqdm(
