@@ -16,7 +16,9 @@ import pandas as pd
 from faultprobe.analysis import grid as gridmod
 from faultprobe.analysis.pairs import analyse_pairs, differing_band
 from faultprobe.analysis.runner import run_grid, sub_store
+from faultprobe.cluster.connect import declared_resources
 from faultprobe.config import StudyConfig
+from faultprobe.config.sections import parse_bytes_field
 from faultprobe.store import Store
 
 PAIRS = "pairs"
@@ -53,7 +55,7 @@ def run_experiments(
 
     say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
     if client is None:
-        with connect(cfg.cluster) as c:
+        with connect(cfg.cluster, say=say if progress else None) as c:
             return run_experiments(
                 cfg, client=c, progress=progress, grids=grids, retry_failed=retry_failed,
                 say=say,
@@ -71,7 +73,15 @@ def run_experiments(
             say(line)
     runs = plan_runs(cfg, grids)
     say(f"experiments: {len(runs)} runs in grids {sorted({r.grid for r in runs})}")
-    results = run_grid(store, runs, client, progress=progress, retry_failed=retry_failed)
+    results = run_grid(
+        store,
+        runs,
+        client,
+        progress=progress,
+        retry_failed=retry_failed,
+        cache_bytes=parse_bytes_field(cfg.cluster.slice_cache, "slice_cache"),
+        worker_resources=declared_resources(cfg.cluster),
+    )
     failed = results[results["status"] == "failed"]
     if len(failed):
         say(f"experiments: {len(failed)} run(s) failed; see the error column of results.parquet")

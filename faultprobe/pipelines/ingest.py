@@ -10,6 +10,7 @@ are compacted, every block and chunk is checked, and the metadata is consolidate
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 
@@ -322,7 +323,8 @@ def _run(cfg: StudyConfig, todo: list[BlockSpec], url: str, progress: bool, clie
     if client is not None:
         go(client)
     else:
-        with connect(cfg.cluster) as c:
+        say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else None
+        with connect(cfg.cluster, say=say) as c:
             go(c)
 
 
