@@ -81,13 +81,42 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return evaluate_command(args)
 
 
+def _confirm(estimate, yes: bool) -> bool:
+    """Go ahead under an hour, with --yes, or when the user says so at a terminal."""
+    from faultprobe.analysis.estimate import ASK_ABOVE_S
+
+    if yes or estimate.wall_s <= ASK_ABOVE_S:
+        return True
+    hours = estimate.wall_s / 3600
+    if not sys.stdin.isatty():
+        print(
+            f"error: the grid is estimated at {hours:.1f} h (above 1 h); run again with --yes "
+            "to start it, or --plan to see the runs",
+            file=sys.stderr,
+        )
+        return False
+    answer = input(f"the grid is estimated at {hours:.1f} h; start it? [y/N] ")
+    return answer.strip().lower() in {"y", "yes"}
+
+
 def _cmd_experiments(args: argparse.Namespace) -> int:
-    from faultprobe.analysis.experiments import run_experiments
+    from faultprobe.analysis.experiments import GridDeclined, run_experiments
 
     cfg = load_config(args.config)
-    results = run_experiments(
-        cfg, progress=not args.quiet, grids=args.grid or None, retry_failed=not args.keep_failed
-    )
+    try:
+        results = run_experiments(
+            cfg,
+            progress=not args.quiet,
+            grids=args.grid or None,
+            retry_failed=not args.keep_failed,
+            plan_only=args.plan,
+            confirm=None if args.yes else (lambda est: _confirm(est, False)),
+        )
+    except GridDeclined as err:
+        print(f"experiments: {err}", file=sys.stderr)
+        return 1
+    if args.plan:
+        return 0
     ok = int((results["status"] == "ok").sum())
     failed = int((results["status"] == "failed").sum())
     print(f"{ok} runs ok, {failed} failed; results: {cfg.study.store}/results.parquet")
@@ -220,6 +249,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only this grid (repeatable)",
     )
     p.add_argument("--keep-failed", action="store_true", help="do not retry failed runs")
+    p.add_argument(
+        "--plan",
+        action="store_true",
+        help="list the pending runs with estimated times (a short calibration on the "
+        "workers) and stop",
+    )
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="start without estimating and without asking (otherwise a grid estimated above "
+        "one hour asks first, or stops where nobody can answer)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=_cmd_experiments)
 

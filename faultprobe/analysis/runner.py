@@ -26,7 +26,8 @@ from faultprobe.store import RESULTS, Store
 
 
 class GridCache(WorkerPlugin):
-    """A `SliceCache` of `max_bytes` on every worker (also on workers that join later)."""
+    """A `SliceCache` of `max_bytes` on every worker (also on workers that join later);
+    none with `max_bytes` 0."""
 
     name = "faultprobe-slice-cache"
 
@@ -37,7 +38,7 @@ class GridCache(WorkerPlugin):
     def setup(self, worker) -> None:
         from faultprobe.ml.slicecache import SliceCache
 
-        self.cache = SliceCache(self.max_bytes)
+        self.cache = SliceCache(self.max_bytes) if self.max_bytes > 0 else None
 
     def teardown(self, worker) -> None:
         self.cache = None
@@ -174,8 +175,7 @@ def run_grid(
     for run in todo:  # a run shared by grids (the bands baseline is a Table 1 run) trains once
         groups.setdefault((run.store, run.run_id), []).append(run)
     groups = dict(sorted(groups.items(), key=lambda kv: slice_key(kv[1][0])))
-    if cache_bytes > 0:
-        client.register_plugin(GridCache(cache_bytes))
+    client.register_plugin(GridCache(cache_bytes))  # replaces an earlier grid's (0 = off)
     declared = "GPU" in (worker_resources or {})
     resources = {"GPU": 1} if declared or gpu_workers(client) else None
     futures = {

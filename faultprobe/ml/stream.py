@@ -210,10 +210,12 @@ def model_inputs(
         stream = budget is not None and nbytes > budget
     tr, va = codes == splits.TRAIN, codes == splits.VAL
     ch, _ = channels_and_samples(ds, spec)
+    # Waveforms are read through zarr directly: a dask-backed read inside a Dask task
+    # would send its chunks to the cluster that runs the task (and wait on its own slot).
+    lazy = lazy_cube(store) if store is not None else ds
     if not stream:
-        x, mode = read_slice(ds, spec, used, cache, cube_id)
+        x, mode = read_slice(lazy, spec, used, cache, cube_id)
         return Inputs(x[tr], x[va], x, ch, mode, nbytes)
-    lazy = _lazy_cube(store) if store is not None else ds
     buffer = max((budget or nbytes) // 2, 1)
     chunk = event_chunk(ds)
 
@@ -224,7 +226,7 @@ def model_inputs(
     return Inputs(split(tr), split(va), split(all_), ch, "stream", nbytes)
 
 
-def _lazy_cube(store) -> xr.Dataset:
+def lazy_cube(store) -> xr.Dataset:
     """The cube with zarr-backed lazy arrays: a read touches only its own chunks and builds
     no task graph (works for local folders and s3:// alike)."""
     from faultprobe.store import CUBE
