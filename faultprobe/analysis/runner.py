@@ -140,9 +140,12 @@ async def _declare_gpu(dask_worker) -> bool:
 
 
 def gpu_workers(client) -> list[str]:
-    """Addresses of workers with a CUDA device, each now holding one `GPU` resource."""
-    found = client.run(_declare_gpu)
-    return sorted(addr for addr, has in found.items() if has)
+    """Addresses of workers with a CUDA device, each now holding one `GPU` resource.
+
+    Workers that leave while asked (adaptive scaling, preemption) are left out; workers
+    that join later declare their GPUs through `[cluster] worker_resources`."""
+    found = client.run(_declare_gpu, on_error="return")
+    return sorted(addr for addr, has in found.items() if has is True)
 
 
 def slice_key(run: GridRun) -> tuple:
