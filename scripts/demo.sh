@@ -2,6 +2,7 @@
 # Install faultprobe (CPU build of torch) and run the main job on the embedded synthetic default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install -q --disable-pip-version-check torch==2.13.0
-python3 -m pip install -q --disable-pip-version-check -e .
-faultprobe demo "$@"
+. scripts/venv.sh
+"$PY" -m pip install -q --disable-pip-version-check torch==2.13.0
+"$PY" -m pip install -q --disable-pip-version-check -e .
+"$(dirname "$PY")/faultprobe" demo "$@"

@@ -11,6 +11,7 @@ from scipy.sparse.csgraph import maximum_bipartite_matching
 from study_tables import norcia_table
 
 from faultprobe.analysis import grid as gridmod
+from faultprobe.analysis import tables
 from faultprobe.analysis.pairs import (
     PairSpectra,
     differing_band,
@@ -20,6 +21,7 @@ from faultprobe.analysis.pairs import (
     ratio_summary,
 )
 from faultprobe.analysis.scoring import false_date_scores, side_recall
+from faultprobe.analysis.stats import clopper_pearson
 from faultprobe.analysis.tables import table1, table2
 from faultprobe.config import parse_config
 
@@ -208,6 +210,7 @@ def test_tables_mean_and_std_over_seeds_keep_run_ids():
             "recall_pre": [1.0, 0.8, 0.6, 1, 1],
             "recall_post": [0.8, 0.8, 0.8, 1, 1],
             "n_test": 100,
+            "n_correct": [90, 80, 70, 95, 90],
             "false_date": ["", "", "", "", "2016-10-21T00:00:00Z"],
             "nm": [-1, -1, -1, -1, 43],
             "nc": [-1, -1, -1, -1, 38],
@@ -218,4 +221,24 @@ def test_tables_mean_and_std_over_seeds_keep_run_ids():
     assert t1["accuracy %"].iloc[0] == "80.0 ± 10.0" and t1["runs"].iloc[0] == ["a", "b", "c"]
     t2 = table2(rows)
     assert list(t2["date"]) == ["2016-10-21", "true mainshock"]
-    assert t2["NM/NC"].iloc[0] == "43/38" and t2["FP %"].iloc[0] == "11.6"
+    assert t2["NM/NC"].iloc[0] == "43/38" and t2["FP % [95% CI]"].iloc[0].startswith("11.6 [")
+    # pooled over seeds: 240 of 300 test events, exact interval, binomial verdict
+    lo, hi = clopper_pearson(240, 300)
+    assert t1["pooled % [95% CI]"].iloc[0] == f"80.0 [{100 * lo:.1f}–{100 * hi:.1f}]"
+    assert t1["verdict (p < 0.01)"].iloc[0].startswith("above chance")
+    # outside the false interval: 90 - 38 of 100 - 43; FP 5 of 43 is below it
+    assert t2["outside % [95% CI]"].iloc[0].startswith(f"{100 * 52 / 57:.1f} [")
+    assert t2["FP below outside"].iloc[0] == "1 seed(s): a verdict needs 3"
+    three = pd.concat([rows.iloc[[4]]] * 3).assign(run_id=["e", "f", "g"])
+    assert tables.table2(three)["FP below outside"].iloc[0].startswith("yes (p = ")
+
+
+def test_interval_days_leave_out_the_phases():
+    from faultprobe.ml.spec import Phase
+
+    visso = Phase(name="visso", start="2016-10-26T19:18:05Z", end="2016-10-30T06:40:17Z")
+    main = pd.Timestamp("2016-10-30T06:40:17Z")
+    days = tables.interval_days(["2016-10-21T06:40:17Z", "2016-11-04T06:40:17Z"], main, [visso])
+    assert days == pytest.approx(
+        [9 - (main - pd.Timestamp(visso.start)).total_seconds() / 86400, 5]
+    )

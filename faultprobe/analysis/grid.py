@@ -96,7 +96,7 @@ def false_date_runs(cfg: StudyConfig) -> list[GridRun]:
         for d in [None, *g.dates]:
             spec = spec_from_config(
                 cfg, stations=[sta], classes=2, labelling="binary", seed=seed,
-                false_mainshock=d, split=split,
+                false_mainshock=d, split=split, balance_test=False,
             )  # fmt: skip
             out.append(GridRun("false_dates", spec, meta={"false_date": _iso(d) if d else None}))
     return out

@@ -108,7 +108,7 @@ def read_results(store: Store) -> pd.DataFrame:
     for c in RESULT_COLUMNS:
         if c not in df:
             df[c] = pd.NA
-    return df[RESULT_COLUMNS]
+    return frame(df[RESULT_COLUMNS].to_dict("records"))
 
 
 def append_results(store: Store, rows: list[dict]) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import pandas as pd
 RESULT_COLUMNS = [
     "key", "run_id", "grid", "store", "station", "labelling", "n_classes", "seed",
     "band_lo_hz", "band_hi_hz", "false_date", "span_start", "source", "test",
-    "n_test", "accuracy", "balanced_accuracy", "recall_pre", "recall_post",
+    "n_test", "n_correct", "accuracy", "balanced_accuracy", "recall_pre", "recall_post",
     "chance_lo", "chance_hi", "nm", "nc", "fp", "accuracy_fake_labels",
     "status", "error", "seconds", "cached", "worker", "device", "finished_at",
 ]  # fmt: skip
@@ -54,6 +54,7 @@ def false_date_scores(test: pd.DataFrame) -> dict:
     nm = int(wrong.sum())
     nc = int((pred[wrong] == real[wrong]).sum())
     return {
+        "n_correct": int((pred == real).sum()),
         "accuracy": float((pred == real).mean()) if len(test) else float("nan"),
         "accuracy_fake_labels": float((pred == fake).mean()) if len(test) else float("nan"),
         "nm": nm,
@@ -76,6 +77,7 @@ def result_row(run, metrics: dict, predictions: pd.DataFrame) -> dict:
     row = _base_row(run)
     row.update(
         n_test=int(t["n"]),
+        n_correct=int(np.trace(np.asarray(t["confusion"]))),
         accuracy=float(t["accuracy"]),
         balanced_accuracy=float(t["balanced_accuracy"]),
         recall_pre=pre,
@@ -134,6 +136,9 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     ints = ["n_classes", "seed", "nm", "nc"]
     df[ints] = df[ints].fillna(-1).astype("int64")
+    # results written before n_correct was a column: from the accuracy
+    derived = (df["accuracy"].astype(float) * df["n_test"].astype(float)).round()
+    df["n_correct"] = df["n_correct"].astype(float).fillna(derived).fillna(0).astype("int64")
     df["n_test"] = df["n_test"].fillna(0).astype("int64")
     df["cached"] = df["cached"].astype(object).where(df["cached"].notna(), False).astype(bool)
     for c in (

@@ -120,8 +120,10 @@ class FalseDatesGrid(_Section):
 
     Every run of this grid (the true-date one too) uses the `spread` split: validation and
     test events interleaved with training ones through time, so a false interval anywhere
-    in the window holds test events (the paper's NM grows with the interval); classes are
-    balanced on the false labels the model trains on.
+    in the window holds test events (the paper's NM grows with the interval).  Training
+    and validation classes are balanced on the false labels the model trains on; the test
+    split keeps every event, so each interval holds test events in proportion to its events
+    and the accuracy against the true labels is not skewed by subsampling on false ones.
     """
 
     enabled: bool = True

@@ -77,11 +77,17 @@ def select_events(ds, spec: RunSpec) -> EventSelection:
     # Balance and split on the labels the model trains with: for a wrong-date run those are
     # the false ones (the paper retrains on the same events with moved labels; its test
     # events, spread through time by the grid's split, are then scored on the true ones).
-    if spec.balance:
-        lab = np.where(labels.balance(lab, spec.labelling.n_classes, spec.seed), lab, -1)
+    n = spec.labelling.n_classes
+    if spec.balance and spec.balance_test:
+        lab = np.where(labels.balance(lab, n, spec.seed), lab, labels.UNLABELLED)
     if spec.labelling.shuffle:
         lab = labels.shuffle_labels(lab, spec.seed)
     codes = splits.make_split(_seconds(events["origin_time"]), lab, spec.split, spec.seed)
+    if spec.balance and not spec.balance_test:  # balance what the model fits, keep all tests
+        for part in (splits.TRAIN, splits.VAL):
+            inside = codes == part
+            keep = labels.balance(np.where(inside, lab, labels.UNLABELLED), n, spec.seed + part)
+            codes = np.where(inside & ~keep, splits.UNUSED, codes).astype(np.int8)
     lab = np.where(codes >= 0, lab, labels.UNLABELLED)
     return EventSelection(events, ok, lab, codes, names, counts)
 

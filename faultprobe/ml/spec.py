@@ -121,6 +121,12 @@ class RunSpec(_Frozen):
     labelling: Labelling
     split: Split = Split()
     balance: bool = True
+    balance_test: bool = Field(
+        default=True,
+        description="False: only training and validation events are subsampled to equal "
+        "class counts and the test split keeps every event (wrong-date runs: test events in "
+        "proportion to any interval's events, scored against the true labels)",
+    )
     window_s: tuple[float, float] | None = None
     band_hz: tuple[float, float] | None = None
     seed: int = 1

@@ -39,23 +39,31 @@ def _middle_layout(n: int, fractions) -> np.ndarray:
 
 def temporal_split(t: np.ndarray, labels: np.ndarray, fractions=(0.7, 0.2, 0.1)) -> np.ndarray:
     """Split codes (0 train, 1 val, 2 test, -1 unused) with the paper's temporal layout."""
-    return spread_split(t, labels, fractions, blocks=1)
+    out = np.full(labels.shape, UNUSED, dtype=np.int8)
+    for c in np.unique(labels[labels >= 0]):
+        idx = np.flatnonzero(labels == c)
+        out[idx[np.argsort(t[idx], kind="stable")]] = _middle_layout(idx.size, fractions)
+    return out
 
 
 def spread_split(
-    t: np.ndarray, labels: np.ndarray, fractions=(0.7, 0.2, 0.1), blocks: int = 20
+    t: np.ndarray, labels: np.ndarray, fractions=(0.7, 0.2, 0.1), blocks: int = 40
 ) -> np.ndarray:
-    """Split codes with the paper's layout inside each of `blocks` equal-count time blocks
-    of every class (blocks=1 is the temporal split)."""
+    """Split codes with the paper's layout repeated inside each of `blocks` equal-count time
+    blocks of every class.
+
+    An event's place inside its block (its phase, 0..1) picks its split, so the fractions
+    hold over the class as a whole and no block size rounds its test share up or down."""
+    f_train, f_val, f_test = fractions
+    cuts = np.cumsum([f_train / 2, f_val, f_test])
+    codes = np.array([TRAIN, VAL, TEST, TRAIN], dtype=np.int8)
     out = np.full(labels.shape, UNUSED, dtype=np.int8)
     for c in np.unique(labels[labels >= 0]):
         idx = np.flatnonzero(labels == c)
         idx = idx[np.argsort(t[idx], kind="stable")]
         k = max(1, min(blocks, idx.size))
-        cuts = (np.arange(k + 1) * idx.size) // k
-        out[idx] = np.concatenate(
-            [_middle_layout(b - a, fractions) for a, b in zip(cuts[:-1], cuts[1:])]
-        )
+        phase = ((np.arange(idx.size) + 0.5) * k / idx.size) % 1.0
+        out[idx] = codes[np.searchsorted(cuts, phase, side="right")]
     return out
 
 
