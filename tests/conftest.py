@@ -19,3 +19,14 @@ def norcia_raw() -> dict:
     """The real study config as a raw TOML table, to be edited by a test."""
     with open(CONFIGS / "norcia2016.toml", "rb") as f:
         return tomllib.load(f)
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """A local S3 endpoint (moto's server) with an empty bucket (tests/s3_server.py)."""
+    pytest.importorskip("moto.server")
+    pytest.importorskip("s3fs")
+    from s3_server import moto_s3
+
+    with moto_s3(monkeypatch) as fs:
+        yield fs

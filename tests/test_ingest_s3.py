@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import xarray as xr
 from distributed import Client, LocalCluster
-from s3_server import moto_s3
 
 from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import ingest
@@ -14,14 +13,6 @@ from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 from faultprobe.store import Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    pytest.importorskip("moto.server")
-    pytest.importorskip("s3fs")
-    with moto_s3(monkeypatch) as fs:
-        yield fs
 
 
 def test_cube_on_s3_reads_back_through_xarray(tmp_path, s3):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from grid_study import assert_same_store, build_grid_study, config_copy, store_of
-from s3_server import BUCKET, moto_s3
+from s3_server import BUCKET
 
 from faultprobe.cli import main
 from faultprobe.ml.runs import METRICS, WEIGHTS, RunFolder
@@ -17,14 +17,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning"),
 ]
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    pytest.importorskip("moto.server")
-    pytest.importorskip("s3fs")
-    with moto_s3(monkeypatch) as fs:
-        yield fs
 
 
 def test_ingest_and_streamed_grid_on_s3_equal_the_local_run(tmp_path, s3):
