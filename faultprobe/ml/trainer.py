@@ -192,6 +192,9 @@ def fit(
 ) -> FitResult:
     """Train `model` and return its history and best weights (by validation loss).
 
+    `x_train` and `x_val` are arrays, or splits streamed from the cube
+    (`faultprobe.ml.stream.CubeSplit`, for slices above the memory budget).
+
     `save_checkpoint(blob)` is called after every epoch with the state needed to resume;
     pass that blob back as `checkpoint` to continue an interrupted run.
     """
