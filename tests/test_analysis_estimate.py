@@ -43,7 +43,7 @@ def _config(tmp_path, root: str, epochs: int) -> str:
 def test_plan_lists_runs_with_estimates_and_runs_nothing(toy_root, tmp_path, capsys):
     path = _config(tmp_path, toy_root, epochs=3)
     assert main(["experiments", path, "--plan", "-q"]) == 0
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out
     assert "2 runs to do" in err and "calibration on tcp://" in err
     assert "ms per training step" in err
     for run in expand(parse_config(_raw_of(path)), grids=["table1"]):

@@ -183,6 +183,13 @@ class GridEstimate:
             )
         if len(df):
             cols = ["grid", "run_id", "n_train", "n_val", "n_test", "estimate"]
+            if "error" in df:
+                bad = df["error"].dropna()
+                if len(bad):
+                    lines.append(
+                        f"  {len(bad)} run(s) cannot start and will be recorded as failed "
+                        f"(e.g. {bad.iloc[0]})"
+                    )
             shown = df.assign(estimate=df["estimate_s"].map(_hms))[cols]
             text = shown.head(limit).to_string(index=False)
             lines += ["  " + line for line in text.splitlines()]
@@ -224,13 +231,22 @@ def estimate_grid(
         )
         for key, run in keys.items()
     }
-    cals = {key: Calibration(**fut.result()) for key, fut in futures.items()}
+    cals: dict[tuple, Calibration | None] = {}
+    for key, fut in futures.items():
+        try:
+            cals[key] = Calibration(**fut.result())
+        except Exception as err:  # e.g. a station not in the cube: the run will fail as a row
+            cals[key] = None
+            for row, run in zip(rows, runs):
+                if shape_key(run) == key:
+                    row.setdefault("error", f"{type(err).__name__}: {err}")
     for row, run in zip(rows, runs):
-        row["estimate_s"] = run_seconds(row, run.spec, cals[shape_key(run)])
+        cal = cals[shape_key(run)]
+        row["estimate_s"] = run_seconds(row, run.spec, cal) if cal else 0.0
     df = pd.DataFrame(rows, columns=[*rows[0].keys()] if rows else ["grid", "run_id"])
     if "estimate_s" not in df:
         df["estimate_s"] = pd.Series(dtype=float)
-    return GridEstimate(df, slots, list(cals.values()))
+    return GridEstimate(df, slots, [c for c in cals.values() if c is not None])
 
 
 def slots_of(cluster_cfg, client) -> int:

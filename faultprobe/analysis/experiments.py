@@ -84,9 +84,10 @@ def run_experiments(
             slots_of(cfg.cluster, client),
             {"GPU": 1} if "GPU" in resources else None,
         )
-        say(est.render())
-        if plan_only:
+        if plan_only:  # the listing is what was asked for: standard output
+            print(est.render(), flush=True)
             return read_results(store)
+        say(est.render(limit=10))
         if not confirm(est):
             raise GridDeclined(
                 f"grid not started ({len(runs)} runs, about {est.wall_s / 3600:.1f} h)"
