@@ -78,5 +78,9 @@ def test_estimate_adds_read_epochs_and_scoring():
     sizes = {"n_train": 640, "n_val": 100, "n_test": 60, "slice_bytes": 2_000_000}
     # read 2 s + 10 epochs x (20 steps x 0.5 s + 100 x 0.01 s) + 800 x 0.01 s
     assert run_seconds(sizes, spec, cal) == pytest.approx(2 + 10 * (10 + 1) + 8)
+    streamed = spec.model_copy(
+        update={"training": spec.training.model_copy(update={"memory_budget": 1_000_000})}
+    )
+    assert run_seconds(sizes, streamed, cal) == pytest.approx(2 * 11 + 10 * (10 + 1) + 8)
     est = GridEstimate(pd.DataFrame({"estimate_s": [30.0, 20.0, 10.0, 10.0]}), 2, [cal])
     assert est.total_s == 70 and est.wall_s == 40  # longest first over two slots

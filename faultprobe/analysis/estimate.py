@@ -138,11 +138,15 @@ def shape_key(run: GridRun) -> tuple:
 
 
 def run_seconds(sizes: dict, spec, cal: Calibration) -> float:
-    """Read + epochs x (training steps + validation) + scoring every used event."""
+    """Read + epochs x (training steps + validation) + scoring every used event; a slice
+    above the memory budget is read again every epoch (it streams)."""
     steps = math.ceil(sizes["n_train"] / spec.training.batch_size)
     used = sizes["n_train"] + sizes["n_val"] + sizes["n_test"]
     per_epoch = steps * cal.step_s + sizes["n_val"] * cal.predict_s
     read = sizes["slice_bytes"] / max(cal.read_bytes_per_s, 1.0)
+    budget = spec.training.memory_budget
+    if budget is not None and sizes["slice_bytes"] > budget:  # streamed: read every epoch
+        read *= spec.training.epochs + 1
     return read + spec.training.epochs * per_epoch + used * cal.predict_s
 
 
