@@ -170,8 +170,10 @@ def read_slice(
     cube_id: tuple = (),
 ) -> tuple[np.ndarray, str]:
     """The spec's prepared inputs for `positions` in one pass; the raw slice (all events)
-    comes from `cache` when it holds it. Returns (x, "memory" | "cache")."""
-    if cache is None:
+    comes from `cache` when it holds it (and is kept there when it fits). Returns (x,
+    "memory" | "cache")."""
+    whole = slice_bytes(ds, spec, ds.sizes["event"])
+    if cache is None or whole > cache.max_bytes:  # uncached, or too big to keep: used rows
         sl = dataset.read_station_slice(ds, spec.stations, spec.window_s, events=positions)
         return dataset.prepare(sl.x, sl.sampling_rate, spec.band_hz), "memory"
     key = (*cube_id, tuple(spec.stations), spec.window_s)
