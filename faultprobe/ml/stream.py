@@ -23,7 +23,7 @@ import xarray as xr
 
 from faultprobe.ml import dataset
 from faultprobe.ml.spec import RunSpec
-from faultprobe.ml.trainer import _batches
+from faultprobe.ml.trainer import _batches  # the trainer's own batching: identical epochs
 
 # Salt of the chunk-order generator: the within-buffer shuffle keeps the epoch generator's
 # own stream, so one buffer gives the in-memory permutation.
