@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from faultprobe import __version__
+from faultprobe.cluster.connect import ClusterError
 from faultprobe.config import ConfigError, load_config
 
 DESCRIPTION = """\
@@ -28,6 +29,9 @@ A study is described by one TOML file (see configs/). The usual order is:
   faultprobe report CONFIG       write report/index.html
 
 or all of it on a small synthetic sequence: faultprobe demo
+
+On a batch system or Kubernetes only the config's [cluster] section changes;
+`faultprobe cluster-spec CONFIG` prints what it would submit (docs/hpc.md, docs/cloud.md).
 """
 
 
@@ -302,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ClusterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

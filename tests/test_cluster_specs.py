@@ -205,3 +205,19 @@ def test_slurm_job_script_for_a_gpu_partition(tmp_path):
     for d in ("#SBATCH -p gpu", "#SBATCH --gres=gpu:1", "#SBATCH --cpus-per-task=8"):
         assert d in script
     assert "--resources GPU=1" in script
+
+
+def test_no_kubernetes_api_is_one_error_line(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("dask_kubernetes")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for var in ("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    raw = norcia_table(
+        str(tmp_path / "store"), cluster={"kind": "kubernetes", "kubernetes": {"image": "i:1"}}
+    )
+    path = tmp_path / "study.toml"
+    path.write_text(dump_toml(parse_config(raw, base=tmp_path)))
+    assert main(["experiments", str(path), "--yes", "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: [cluster] kind 'kubernetes': no Kubernetes")

@@ -25,6 +25,24 @@ class ImportEngines(WorkerPlugin):
         import zarr  # noqa: F401
 
 
+class ClusterError(RuntimeError):
+    """The configured cluster cannot be started or reached (the message says why)."""
+
+
+def _start(cfg: Cluster):
+    """`_make_cluster`, with what went wrong said in one line naming the cluster kind."""
+    try:
+        return _make_cluster(cfg)
+    except RuntimeError as err:  # a missing optional engine: its message says what to install
+        raise ClusterError(f"[cluster] {err}") from None
+    except Exception as err:  # the batch system or the Kubernetes API said no
+        raise ClusterError(
+            f"[cluster] kind {cfg.kind!r}: could not start the cluster "
+            f"({type(err).__name__}: {err}); `faultprobe cluster-spec CONFIG` shows what "
+            "would be submitted"
+        ) from None
+
+
 def _make_cluster(cfg: Cluster):
     """Build the cluster object for `cfg.kind`; imports optional engines only when asked."""
     if cfg.kind == "local":
@@ -72,8 +90,16 @@ def connect(cfg: Cluster, say: Callable[[str], None] | None = None) -> Iterator[
 
     `say` (e.g. print to stderr) receives the dashboard link once the scheduler is up.
     """
-    cluster = None if cfg.kind == "address" else _make_cluster(cfg)
-    client = Client(cfg.address if cluster is None else cluster)
+    cluster = None if cfg.kind == "address" else _start(cfg)
+    try:
+        client = Client(cfg.address if cluster is None else cluster, timeout=60)
+    except (OSError, TimeoutError) as err:
+        if cluster is not None:
+            cluster.close()
+        raise ClusterError(
+            f"[cluster] cannot reach the Dask scheduler at {cfg.address or 'the new cluster'} "
+            f"({err}); check that it runs and the address and port"
+        ) from None
     client.register_plugin(ImportEngines())
     if say is not None:
         say(f"Dask dashboard: {client.dashboard_link} ({cfg.kind} cluster)")

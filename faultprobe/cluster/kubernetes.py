@@ -187,6 +187,15 @@ def make_kube_cluster(cfg: Cluster):
         raise RuntimeError(
             "cluster kind 'kubernetes' needs dask-kubernetes: pip install 'faultprobe[cloud]'"
         ) from err
+    try:  # the API first: a KubeCluster half made would be reaped noisily at exit
+        import kr8s
+
+        kr8s.api(namespace=cfg.kubernetes.namespace)
+    except Exception as err:
+        raise RuntimeError(
+            f"kind 'kubernetes': no Kubernetes API ({type(err).__name__}: {err}); check "
+            "kubectl's current context or the pod's service account"
+        ) from None
     spec = dask_cluster(cfg)
     kwargs = {"custom_cluster_spec": spec, "quiet": True}
     if cfg.kubernetes.namespace:
