@@ -63,18 +63,36 @@ def _no_jobs_left(name: str, timeout: float = 90.0) -> bool:
     return False
 
 
+@pytest.fixture
+def job_name():
+    """A job name of this test's own; its jobs are cancelled whatever happens."""
+    name = f"fp-{uuid.uuid4().hex[:8]}"
+    yield name
+    subprocess.run(["scancel", "-n", name], capture_output=True, timeout=30, check=False)
+
+
+def _cli(args: list[str], timeout: float = 600) -> int | None:
+    """`faultprobe ARGS` in a thread; None when it has not ended within `timeout`
+    (e.g. SLURM never started the jobs)."""
+    result: list[int] = []
+    run = threading.Thread(target=lambda: result.append(main(args)), daemon=True)
+    run.start()
+    run.join(timeout)
+    return result[0] if result else None
+
+
 def _logs(folder, name: str) -> str:
     return "\n".join(p.read_text(errors="replace") for p in folder.glob(f"logs-{name}/*"))
 
 
-def test_ingest_and_grid_on_slurm_equal_the_local_run(study):
+def test_ingest_and_grid_on_slurm_equal_the_local_run(study, job_name):
     folder, table, local = study
-    name = f"fp-{uuid.uuid4().hex[:8]}"
+    name = job_name
     remote = config_copy(folder, table, "slurm", _slurm(folder, name))
-    assert main(["ingest", remote, "-q"]) == 0, _logs(folder, name)[-3000:]
+    assert _cli(["ingest", remote, "-q"]) == 0, _logs(folder, name)[-3000:]
     assert_same_store(store_of(local), store_of(remote))
     for path in (local, remote):
-        assert main(["experiments", path, "--yes", "-q"]) == 0, _logs(folder, name)[-3000:]
+        assert _cli(["experiments", path, "--yes", "-q"]) == 0, _logs(folder, name)[-3000:]
     a = pd.read_parquet(f"{store_of(local)}/results.parquet").set_index("run_id").sort_index()
     b = pd.read_parquet(f"{store_of(remote)}/results.parquet").set_index("run_id").sort_index()
     assert len(a) == 2 and (a["status"] == "ok").all() and (b["status"] == "ok").all()
@@ -86,14 +104,16 @@ def test_ingest_and_grid_on_slurm_equal_the_local_run(study):
     assert _no_jobs_left(name), f"jobs {name} still queued after the command returned"
 
 
-def test_worker_job_cancelled_mid_ingest_loses_nothing(study):
+def test_worker_job_cancelled_mid_ingest_loses_nothing(study, job_name):
     folder, table, local = study
-    name = f"fp-{uuid.uuid4().hex[:8]}"
+    name = job_name
     remote = config_copy(folder, table, "slurm-cancel", _slurm(folder, name))
     store = Store(store_of(remote))
     n_blocks = -(-len(pd.read_parquet(f"{store.root}/events.parquet")) // 8)
     result: list[int] = []
-    run = threading.Thread(target=lambda: result.append(main(["ingest", remote, "-q"])))
+    run = threading.Thread(
+        target=lambda: result.append(main(["ingest", remote, "-q"])), daemon=True
+    )
     run.start()
     killed, done_then = None, 0
     deadline = time.monotonic() + 300
