@@ -22,6 +22,9 @@ from faultprobe.pipelines import ledger
 from faultprobe.store import Store
 
 _MISSING = slurm_missing()
+# dask-jobqueue sets a signal handler when first imported, which only the main thread may
+# do; the commands below run in threads (to bound their time), so import it here.
+pytest.importorskip("dask_jobqueue")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING)),
