@@ -1,12 +1,18 @@
 """The `faultprobe` command line: one sub-command per stage of a study.
 
 Each handler parses nothing itself beyond its arguments: it loads the study config once
-(`faultprobe.config.load_config`) and hands typed objects to the stage's functions.
+(`faultprobe.config.load_config`) and hands typed objects to the stage's functions. Commands
+that write into the store hold its lock while they run. Expected failures (bad input, a
+service down, a second writer, a full disk, Ctrl-C) end in one line on stderr and an exit
+code (`EXIT`); `--debug` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import os
 import sys
 
 from faultprobe import __version__
@@ -32,28 +38,66 @@ or all of it on a small synthetic sequence: faultprobe demo
 
 On a batch system or Kubernetes only the config's [cluster] section changes;
 `faultprobe cluster-spec CONFIG` prints what it would submit (docs/hpc.md, docs/cloud.md).
+
+Exit codes: 0 done; 1 finished but incomplete (run the same command again); 2 bad input or
+config; 3 a web service could not be used; 4 the store is locked by another command;
+5 the disk is full or not writable; 130 interrupted.
 """
+
+EXIT = {
+    "incomplete": 1,
+    "input": 2,
+    "service": 3,
+    "locked": 4,
+    "disk": 5,
+    "interrupted": 130,
+}
+
+
+def _say(args: argparse.Namespace):
+    return lambda msg: print(msg, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _writing(cfg, args: argparse.Namespace, command: str):
+    """Hold the store's lock while a command writes into it."""
+    from faultprobe.store import Store
+
+    with Store(cfg.study.store).lock(command, force=getattr(args, "force", False), say=_say(args)):
+        try:
+            yield
+        except OSError as err:
+            if err.filename is None:  # raised in a Dask task, e.g. by zarr: say where
+                err.filename = cfg.study.store
+            raise
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from faultprobe.catalogs.study import build_catalog
 
     cfg = load_config(args.config)
-    summary = build_catalog(cfg, progress=not args.quiet)
+    with _writing(cfg, args, "catalog"):
+        summary = build_catalog(
+            cfg, progress=not args.quiet, force=args.force, refresh_stations=args.refresh_stations
+        )
     print(summary.render())
     return 0
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from faultprobe.pipelines.ingest import IngestError, ingest
+    from faultprobe.pipelines.ingest import ingest
 
     cfg = load_config(args.config)
-    try:
-        summary = ingest(cfg, progress=not args.quiet)
-    except IngestError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    with _writing(cfg, args, "ingest"):
+        summary = ingest(cfg, progress=not args.quiet, retry_failed=args.retry_failed)
     print(summary.render())
+    if not summary.complete:
+        print(summary.listing(), file=sys.stderr)
+        print(f"error: {summary.problem()}", file=sys.stderr)
+        return EXIT["incomplete"]
+    if summary.nothing_found():
+        print(f"error: {summary.nothing_found()}", file=sys.stderr)
+        return EXIT["input"]
     return 0
 
 
@@ -68,6 +112,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from faultprobe.synthetic.run import synthesize
 
     cfg = load_config(args.config)
+    if "synthetic" not in cfg.given_sections:
+        raise ConfigError(
+            f"{args.config}: no [synthetic] section; `faultprobe synth` simulates the sequence "
+            "that section describes (see configs/synthetic-norcia.toml and docs/synthetic.md)"
+        )
     summary = synthesize(cfg, progress=not args.quiet, parallel=not args.serial)
     print(summary.render())
     return 0
@@ -76,7 +125,9 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from faultprobe.ml.commands import train_command
 
-    return train_command(load_config(args.config), args)
+    cfg = load_config(args.config)
+    with _writing(cfg, args, "train"):
+        return train_command(cfg, args)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -107,20 +158,24 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
     from faultprobe.analysis.experiments import GridDeclined, run_experiments
 
     cfg = load_config(args.config)
+    if args.plan:  # lists and stops: nothing is written, no lock taken
+        run_experiments(
+            cfg, progress=not args.quiet, grids=args.grid or None,
+            retry_failed=not args.keep_failed, plan_only=True,
+        )  # fmt: skip
+        return 0
     try:
-        results = run_experiments(
-            cfg,
-            progress=not args.quiet,
-            grids=args.grid or None,
-            retry_failed=not args.keep_failed,
-            plan_only=args.plan,
-            confirm=None if args.yes else (lambda est: _confirm(est, False)),
-        )
+        with _writing(cfg, args, "experiments"):
+            results = run_experiments(
+                cfg,
+                progress=not args.quiet,
+                grids=args.grid or None,
+                retry_failed=not args.keep_failed,
+                confirm=None if args.yes else (lambda est: _confirm(est, False)),
+            )
     except GridDeclined as err:
         print(f"experiments: {err}", file=sys.stderr)
-        return 1
-    if args.plan:
-        return 0
+        return EXIT["input"]
     ok = int((results["status"] == "ok").sum())
     failed = int((results["status"] == "failed").sum())
     print(f"{ok} runs ok, {failed} failed; results: {cfg.study.store}/results.parquet")
@@ -135,7 +190,7 @@ def _cmd_cluster_spec(args: argparse.Namespace) -> int:
         text = render_spec(cfg.cluster)
     except RuntimeError as err:  # an optional engine (dask-jobqueue) is missing
         print(f"error: {args.config}: [cluster] kind {cfg.cluster.kind!r}: {err}", file=sys.stderr)
-        return 2
+        return EXIT["input"]
     sys.stdout.write(text)
     return 0
 
@@ -143,7 +198,9 @@ def _cmd_cluster_spec(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from faultprobe.analysis.report import write_report
 
-    print(f"report: {write_report(load_config(args.config))}")
+    cfg = load_config(args.config)
+    with _writing(cfg, args, "report"):
+        print(f"report: {write_report(cfg)}")
     return 0
 
 
@@ -155,8 +212,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_config(p: argparse.ArgumentParser) -> None:
+def _add_config(p: argparse.ArgumentParser, writes: bool = True) -> None:
     p.add_argument("config", help="study config file (TOML), e.g. configs/synthetic-norcia.toml")
+    if writes:
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="take over the store's lock when its holder cannot be checked (another host)"
+            + (FORCE_MORE.get(p.prog.split()[-1], "")),
+        )
+
+
+FORCE_MORE = {
+    "catalog": "; and select again on a store that already holds an ingest (an ingest built "
+    "from another selection is removed)",
+}
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of an error",
+    )
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,10 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"faultprobe {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = [_common()]
 
     p = sub.add_parser(
         "catalog",
+        parents=common,
         help="read the catalog, select the study's events, write events/stations Parquet",
         description=(
             "Read the earthquake catalog named in the config (Tan et al. 2021 text, QuakeML, "
@@ -177,15 +261,24 @@ def build_parser() -> argparse.ArgumentParser:
             "inside the study window and box, and isolated in time from every other catalog "
             "event; label each pre/post (and extra phases) with its time to the mainshock. "
             "Writes events.parquet, stations.parquet and study.toml into the store and prints "
-            "counts by phase and month and what was rejected and why."
+            "counts by phase and month and what was rejected and why. Station metadata from an "
+            "FDSN station service is saved as STORE/stations.xml the first time and reused "
+            "without the network afterwards. On a store that already holds an ingest it "
+            "refuses unless --force."
         ),
     )
     _add_config(p)
+    p.add_argument(
+        "--refresh-stations",
+        action="store_true",
+        help="ask the FDSN station service again instead of using STORE/stations.xml",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=_cmd_catalog)
 
     p = sub.add_parser(
         "synth",
+        parents=common,
         help="simulate a sequence and write catalog, StationXML, SDS",
         description=(
             "Simulate the study's earthquake sequence from its [synthetic] section "
@@ -195,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
             "(truth.parquet, paths.parquet). Same config and seed, same bytes."
         ),
     )
-    _add_config(p)
+    _add_config(p, writes=False)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument(
         "--serial", action="store_true", help="write in this process instead of Dask tasks"
@@ -204,38 +297,56 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "ingest",
+        parents=common,
         help="fetch and cut waveforms into waveforms.zarr",
         description=(
             "Cut a window around the theoretical P arrival (1-D model) of every event at every "
             "station from an SDS archive, FDSN web services or the simulator, preprocess it and "
             "write waveforms.zarr and traces.parquet, one Dask task per block of events. "
-            "Interrupted, the same command finishes the job (finished blocks are kept)."
+            "Interrupted, the same command finishes the job (finished blocks are kept). "
+            "An FDSN service is probed first (a clear error if it cannot be used); windows "
+            "that fail transiently (service down, time-outs, 5xx) leave the store incomplete "
+            "with exit code 1, and the next run fetches exactly those. Blocks built from other "
+            "inputs (StationXML, archive root, preprocessing) are redone. See docs/ingest.md "
+            "for every failure and what the next run does."
         ),
     )
     _add_config(p)
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="also ask again for windows that failed permanently (no data, bad records, "
+        "wrong data, non-finite samples)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_ingest)
 
-    p = sub.add_parser("info", help="print what a study store holds")
+    p = sub.add_parser("info", parents=common, help="print what a study store holds")
     p.add_argument("store", help="study store folder or URL")
     p.set_defaults(handler=_cmd_info)
 
     from faultprobe.ml.commands import TRAIN_HELP, add_evaluate_arguments, add_train_arguments
 
     p = sub.add_parser(
-        "train", help="train the CNN on one station's slice of the cube", description=TRAIN_HELP
+        "train",
+        parents=common,
+        help="train the CNN on one station's slice of the cube",
+        description=TRAIN_HELP,
     )
     _add_config(p)
     add_train_arguments(p)
     p.set_defaults(handler=_cmd_train)
 
-    p = sub.add_parser("evaluate", help="score a trained run on a labelling and station")
+    p = sub.add_parser(
+        "evaluate", parents=common, help="score a trained run on a labelling and station"
+    )
     p.add_argument("run", help="run folder: STORE/runs/RUN_ID")
     add_evaluate_arguments(p)
     p.set_defaults(handler=_cmd_evaluate)
 
     p = sub.add_parser(
         "experiments",
+        parents=common,
         help="run the study's experiment grids as Dask tasks",
         description=(
             "Expand the config's [experiments] grids (Table 1, wrong mainshock dates, "
@@ -270,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "cluster-spec",
+        parents=common,
         help="print what the [cluster] section submits (Kubernetes YAML, batch job script)",
         description=(
             "Print the resources the config's [cluster] section starts, without starting "
@@ -283,15 +395,62 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.set_defaults(handler=_cmd_cluster_spec)
 
-    p = sub.add_parser("report", help="write report/index.html with tables and figures")
+    p = sub.add_parser(
+        "report", parents=common, help="write report/index.html with tables and figures"
+    )
     _add_config(p)
     p.set_defaults(handler=_cmd_report)
 
-    p = sub.add_parser("demo", help="the whole method on a small synthetic sequence")
+    p = sub.add_parser(
+        "demo", parents=common, help="the whole method on a small synthetic sequence"
+    )
     p.add_argument("--out", default="faultprobe-demo", help="output folder")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=_cmd_demo)
     return parser
+
+
+def _os_error(err: OSError) -> tuple[str, str]:
+    """One line and an exit-code name for an operating-system error."""
+    where = err.filename or "the store"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return (
+            f"no space left while writing {where} ({err.strerror}); free some space and run "
+            "the same command again (finished work is kept)",
+            "disk",
+        )
+    if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (
+            f"cannot write {where} ({err.strerror}); the study store must be writable: fix "
+            "its permissions or point study.store at a writable folder",
+            "disk",
+        )
+    if isinstance(err, FileNotFoundError):
+        return str(err), "input"
+    return f"{where}: {err.strerror or err}", "disk"
+
+
+def _expected(err: BaseException) -> tuple[str, str] | None:
+    """One line and an exit-code name for an expected failure, or None for a bug."""
+    from faultprobe.catalogs.readers import CatalogError
+    from faultprobe.catalogs.stations import StationError
+    from faultprobe.pipelines.ingest import IngestError, ServiceUnavailable
+    from faultprobe.store import StoreError
+    from faultprobe.storelock import StoreLocked
+
+    if isinstance(err, StoreLocked):
+        return str(err), "locked"
+    if isinstance(err, ClusterError):  # the batch system or Kubernetes API said no
+        return str(err), "service"
+    if isinstance(err, ServiceUnavailable):
+        return str(err), "service"
+    if isinstance(err, StationError) and "station service" in str(err):
+        return str(err), "service"
+    if isinstance(err, ConfigError | CatalogError | StationError | IngestError | StoreError):
+        return str(err), "input"
+    if isinstance(err, OSError):
+        return _os_error(err)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,15 +461,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         return args.handler(args)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except ClusterError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        if getattr(args, "debug", False):
+            raise
+        print(
+            "interrupted; run the same command again to finish (finished work is kept)",
+            file=sys.stderr,
+            flush=True,
+        )
+        if argv is None:  # the process ends here: a cluster interrupted while it started or
+            sys.stderr = open(os.devnull, "w")  # stopped would complain again at exit
+        return EXIT["interrupted"]
+    except Exception as err:
+        known = _expected(err)
+        if known is None or getattr(args, "debug", False):
+            raise
+        print(f"error: {known[0]}", file=sys.stderr)
+        return EXIT[known[1]]
 
 
 if __name__ == "__main__":

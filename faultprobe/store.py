@@ -1,9 +1,14 @@
 """The study store: a folder (local or `s3://…` through fsspec) with the study's tables,
-cube, runs and report. This module only knows where things are and how tables are read
-and written; what goes in them belongs to the stage that makes them."""
+cube, runs and report. This module only knows where things are, how tables are read and
+written (atomically: a temporary file, then a rename); who may write is the store lock's
+business (`faultprobe.storelock`); what goes in them belongs to the stage that makes them."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import fsspec
@@ -13,10 +18,27 @@ import pyarrow.parquet as pq
 
 EVENTS = "events.parquet"
 STATIONS = "stations.parquet"
+STATIONXML = "stations.xml"
 TRACES = "traces.parquet"
 CUBE = "waveforms.zarr"
 RESULTS = "results.parquet"
 STUDY_TOML = "study.toml"
+
+# The command that writes each table, for the message when one cannot be read.
+WRITTEN_BY = {
+    EVENTS: "faultprobe catalog",
+    STATIONS: "faultprobe catalog",
+    TRACES: "faultprobe ingest",
+    RESULTS: "faultprobe experiments",
+}
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as asked; the message names the item and what to do."""
+
+
+def _tmp_name(target: str) -> str:
+    return f"{target}.tmp-{os.getpid()}-{threading.get_ident()}"
 
 
 @dataclass(frozen=True)
@@ -36,6 +58,12 @@ class Store:
         _, path = fsspec.core.url_to_fs(self.root, **(self.storage_options or {}))
         return path.rstrip("/")
 
+    @property
+    def is_local(self) -> bool:
+        return "file" in (
+            self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        )
+
     def path(self, *parts: str) -> str:
         """Filesystem path (without protocol) of an item inside the store."""
         return "/".join([self._base, *parts])
@@ -50,32 +78,80 @@ class Store:
     def makedirs(self, *parts: str) -> None:
         self.fs.makedirs(self.path(*parts), exist_ok=True)
 
-    def write_table(self, df: pd.DataFrame, name: str) -> str:
-        """Write a DataFrame as Parquet (atomically on local disks: temp file, rename)."""
+    def remove(self, name: str) -> bool:
+        """Delete an item (file or folder) if present; True if something was removed."""
+        if not self.exists(name):
+            return False
+        self.fs.rm(self.path(name), recursive=True)
+        return True
+
+    def _write(self, name: str, write, mode: str = "wb") -> str:
+        """Write through `write(f)` into a temporary file, then rename it over `name`."""
         self.makedirs()
-        table = pa.Table.from_pandas(df, preserve_index=False)
         target = self.path(name)
-        tmp = target + ".tmp"
-        with self.fs.open(tmp, "wb") as f:
-            pq.write_table(table, f, compression="zstd")
-        self.fs.mv(tmp, target)
+        tmp = _tmp_name(target)
+        try:
+            with self.fs.open(tmp, mode) as f:
+                write(f)
+            self.fs.mv(tmp, target)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.fs.rm(tmp)
+            raise
         return target
 
+    def write_table(self, df: pd.DataFrame, name: str) -> str:
+        """Write a DataFrame as Parquet (atomically: temporary file, then rename)."""
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        return self._write(name, lambda f: pq.write_table(table, f, compression="zstd"))
+
     def read_table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """Read a Parquet table of the store; a missing table is a clear error."""
+        """Read a Parquet table of the store; a missing or unreadable table is a clear error."""
         target = self.path(name)
         if not self.fs.exists(target):
             raise FileNotFoundError(
                 f"{self.url(name)} does not exist (run the stage that writes it)"
             )
-        with self.fs.open(target, "rb") as f:
-            return pq.read_table(f, columns=columns).to_pandas()
+        try:
+            with self.fs.open(target, "rb") as f:
+                return pq.read_table(f, columns=columns).to_pandas()
+        except (pa.ArrowException, OSError, ValueError) as err:
+            if isinstance(err, PermissionError):
+                raise
+            first = (str(err).splitlines() or [type(err).__name__])[0]
+            remedy = WRITTEN_BY.get(name, "the command that writes it")
+            raise StoreError(
+                f"{self.url(name)} is not a readable Parquet table ({first}); "
+                f"run `{remedy}` again to rewrite it"
+            ) from None
 
     def write_text(self, text: str, name: str) -> None:
-        self.makedirs()
-        with self.fs.open(self.path(name), "w") as f:
-            f.write(text)
+        """Write a text file atomically."""
+        self._write(name, lambda f: f.write(text), mode="w")
 
     def read_text(self, name: str) -> str:
         with self.fs.open(self.path(name), "r") as f:
             return f.read()
+
+    def write_bytes(self, data: bytes, name: str) -> None:
+        """Write a binary file atomically."""
+        self._write(name, lambda f: f.write(data))
+
+    def read_bytes(self, name: str) -> bytes:
+        with self.fs.open(self.path(name), "rb") as f:
+            return f.read()
+
+    @contextlib.contextmanager
+    def lock(self, command: str, force: bool = False, say=None) -> Iterator:
+        """Hold the store's lock while `command` writes (see `faultprobe.storelock`)."""
+        from faultprobe.storelock import acquire, release
+
+        existed = self.exists()
+        info = acquire(self, command, force=force, say=say)
+        try:
+            yield info
+        finally:
+            release(self, info)
+            if not existed and self.is_local:  # a command that failed leaves no empty store
+                with contextlib.suppress(OSError):
+                    os.rmdir(self.path())

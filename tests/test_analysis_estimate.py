@@ -60,7 +60,7 @@ def _raw_of(path: str) -> dict:
 
 def test_grid_above_an_hour_needs_yes(toy_root, tmp_path, capsys):
     path = _config(tmp_path, toy_root, epochs=200_000)  # hours of steps, even on a fast machine
-    assert main(["experiments", path, "-q"]) == 1
+    assert main(["experiments", path, "-q"]) == 2
     err = capsys.readouterr().err
     assert "above 1 h" in err and "--yes" in err and "grid not started" in err
     assert not Store(toy_root).exists("results.parquet")

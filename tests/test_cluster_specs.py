@@ -218,6 +218,6 @@ def test_no_kubernetes_api_is_one_error_line(tmp_path, monkeypatch, capsys):
     )
     path = tmp_path / "study.toml"
     path.write_text(dump_toml(parse_config(raw, base=tmp_path)))
-    assert main(["experiments", str(path), "--yes", "-q"]) == 2
+    assert main(["experiments", str(path), "--yes", "-q"]) == 3  # a service said no
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: [cluster] kind 'kubernetes': no Kubernetes")

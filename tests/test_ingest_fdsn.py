@@ -1,6 +1,8 @@
 """Ingest through ObsPy's real FDSN Client from a loopback web service that misbehaves:
 the cube equals the one built from the SDS files, failures are in traces.parquet, the
-request rate stays under the limit, and a second run downloads nothing."""
+request rate stays under the limit, a second run downloads nothing, and once the service
+answers the window it kept failing, the next run fetches that window alone and the store
+is complete and equal to the SDS-built one."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from fdsn_loopback import FDSNService
 from obspy import UTCDateTime
 
 from faultprobe.config import load_config
-from faultprobe.pipelines.fdsn import _redact
+from faultprobe.pipelines.fdsn import redact
 from faultprobe.pipelines.ingest import ingest
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 
@@ -64,7 +66,7 @@ def runs(tmp_path_factory):
             }
             toy = type(study)(str(store), "", study.events, study.stations)
             cfg = load_config(write_toy_config(str(fd), toy, waveforms=w))
-            ingest(cfg, progress=False, client=client)
+            first = ingest(cfg, progress=False, client=client)
             first_log = list(svc.log)
             # Same windows again into a fresh store: everything comes from the cache.
             store2 = fd / "store2"
@@ -77,50 +79,75 @@ def runs(tmp_path_factory):
             n_before = svc.n_dataselect
             ingest(cfg2, progress=False, client=client)
             again = svc.n_dataselect - n_before
-    return study, str(store), first_log, again, poisoned
+            # The service heals: the next run asks for the failed window only.
+            svc.poison = []
+            k = len(svc.asked)
+            healed = ingest(cfg, progress=False, client=client)
+            asked_then = svc.asked[k:]
+            busiest = svc.requests_in_windows(1.0)
+    return study, str(store), first_log, again, poisoned, first, healed, asked_then, busiest
 
 
-def test_cube_equals_the_sds_cube_except_the_poisoned_item(runs):
-    study, store, _, _, (bad_station, _) = runs
-    ref = xr.open_zarr(f"{study.store}/waveforms.zarr").load()
-    got = xr.open_zarr(f"{store}/waveforms.zarr").load()
-    keep = np.ones(ref.status.shape, bool)
-    keep[5, list(ref.station.values).index(bad_station)] = False
-    np.testing.assert_array_equal(got.status.values[keep], ref.status.values[keep])
-    np.testing.assert_array_equal(got.waveform.values[keep], ref.waveform.values[keep])
-    np.testing.assert_array_equal(got.start_time.values[keep], ref.start_time.values[keep])
-    assert got.attrs["source"] == "fdsn"
+def test_first_run_is_incomplete_and_names_the_failed_window(runs):
+    _, _, _, _, (bad_station, _), first, _, _, _ = runs
+    assert not first.complete
+    assert list(zip(first.transient.event_id, first.transient.station)) == [
+        ("toy0005", bad_station)
+    ]
+    assert "1 windows failed transiently" in first.problem()
+    assert "Internal" in first.problem()
 
 
 def test_failures_are_in_traces_parquet(runs):
-    study, store, _, _, (bad_station, _) = runs
+    study, store, _, _, (bad_station, _), *_ = runs
     tr = pd.read_parquet(f"{store}/traces.parquet")
     assert len(tr) == len(study.events) * len(study.stations)
-    row = tr[(tr.event_id == "toy0005") & (tr.station == bad_station)].iloc[0]
-    assert row.status == "error" and "Internal" in row.reason and row.attempts >= 2
     ghost = tr[tr.station == "GHOST"]
     assert (ghost.status == "no_data").all() and ghost.reason.str.contains("no data from").all()
+    assert (ghost.failure == "permanent").all()
     assert (tr.source == "fdsn").all()
+
+
+def test_the_failed_window_was_transient(runs):
+    _, _, _, _, (bad_station, _), first, _, _, _ = runs
+    row = first.transient.iloc[0]
+    assert row.status == "transient" and row.failure == "transient"
+    assert "Internal" in row.reason and row.attempts >= 2
+
+
+def test_healed_run_asks_only_the_failed_window_and_equals_the_sds_cube(runs):
+    study, store, _, _, (bad_station, t), _, healed, asked, _ = runs
+    assert healed.complete and healed.retried == 1 and healed.ran == 0
+    assert {ln[2] for ln in asked} == {bad_station}
+    assert all(ln[5] <= t <= ln[6] for ln in asked)
+    ref = xr.open_zarr(f"{study.store}/waveforms.zarr").load()
+    got = xr.open_zarr(f"{store}/waveforms.zarr").load()
+    np.testing.assert_array_equal(got.status.values, ref.status.values)
+    np.testing.assert_array_equal(got.waveform.values, ref.waveform.values)
+    np.testing.assert_array_equal(got.start_time.values, ref.start_time.values)
+    assert got.attrs["source"] == "fdsn" and got.attrs["complete"] is True
+    tr = pd.read_parquet(f"{store}/traces.parquet")
+    tref = pd.read_parquet(f"{study.store}/traces.parquet")
+    pd.testing.assert_series_equal(tr.status, tref.status)
     assert tr.attempts.max() >= 2  # the 500, slow and truncated answers were retried
 
 
 def test_request_rate_never_exceeds_the_limit(runs):
-    _, _, log, _, _ = runs
-    times = np.array(sorted(t for t, _, _ in log))
-    assert len(times) >= 8
-    in_window = np.searchsorted(times, times + 1.0, side="left") - np.arange(len(times))
-    assert in_window.max() <= RATE
-    assert any(m == "POST" for _, m, _ in log)  # bulk requests
+    _, _, log, _, _, _, _, _, busiest = runs
+    assert len(log) >= 8
+    assert {r for _, _, r, _ in log} >= {"version", "query"}  # the probe is counted too
+    assert busiest <= RATE
+    assert any(m == "POST" for _, m, _, _ in log)  # bulk requests
 
 
 def test_second_run_downloads_nothing(runs):
-    _, _, _, again, _ = runs
+    _, _, _, again, *_ = runs
     # Only the poisoned window is asked again (it never got an answer).
     assert again <= 2
 
 
 def test_token_never_in_reasons():
     assert (
-        _redact("failed with secret-token-123 inside", "secret-token-123")
+        redact("failed with secret-token-123 inside", "secret-token-123")
         == "failed with [token] inside"
     )

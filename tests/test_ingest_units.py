@@ -133,3 +133,46 @@ def test_an_empty_selection_is_a_clear_error(tmp_path):
     cfg = load_config(write_toy_config(str(tmp_path), study))
     with pytest.raises(IngestError, match="nothing to ingest: 0 events"):
         ingest(cfg, progress=False)
+
+
+def test_retry_after_in_seconds_or_as_an_http_date():
+    import email.utils
+
+    from faultprobe.pipelines.fdsnhttp import retry_after_seconds
+
+    now = 1_477_809_617.0  # 2016-10-30T06:40:17Z
+    assert retry_after_seconds("2", now) == 2.0
+    assert retry_after_seconds(email.utils.formatdate(now + 30, usegmt=True), now) == 30.0
+    assert retry_after_seconds(email.utils.formatdate(now - 30, usegmt=True), now) == 0.0
+    assert retry_after_seconds("soon", now) is None and retry_after_seconds(None) is None
+
+
+def test_failed_requests_are_classified():
+    from urllib.error import URLError
+
+    from obspy.clients.fdsn.header import (
+        FDSNBadRequestException,
+        FDSNException,
+        FDSNInternalServerException,
+        FDSNNoDataException,
+        FDSNTimeoutException,
+        FDSNTooManyRequestsException,
+    )
+
+    from faultprobe.pipelines.fdsn import BadAnswer, classify
+
+    assert classify(FDSNNoDataException("x")) == "nodata"
+    assert classify(FDSNException("Unknown HTTP code: 404", "")) == "nodata"
+    assert classify(FDSNTooManyRequestsException("x")) == "rate"
+    assert classify(FDSNBadRequestException("x")) == "rejected"
+    assert classify(FDSNInternalServerException("x")) == "server"
+    for down in (
+        FDSNTimeoutException("Timed Out"),
+        FDSNException("Unknown Error (URLError): <urlopen error [Errno 111] refused>"),
+        FDSNException("Unknown HTTP code: 504", ""),
+        TimeoutError("answer not complete within 2 s"),
+        ConnectionResetError(),
+        URLError("refused"),
+        BadAnswer("html"),
+    ):
+        assert classify(down) == "down", down

@@ -112,7 +112,7 @@ def run_demo(
     synthesize(cfg, progress=progress)
     steps.append(("synth", time.perf_counter() - t))
     t = time.perf_counter()
-    build_catalog(cfg, progress=progress)
+    build_catalog(cfg, progress=progress, force=True)  # a re-run selects the same events
     steps.append(("catalog", time.perf_counter() - t))
     with connect(cfg.cluster) as client:
         t = time.perf_counter()

@@ -39,7 +39,7 @@ def region_config(cfg: StudyConfig, region: NullRegion) -> StudyConfig:
 def build_region_stores(cfg: StudyConfig, client=None, progress: bool = True) -> list[str]:
     """Catalog and ingest each region (skipping finished ones); one line per region."""
     from faultprobe.catalogs.study import build_catalog
-    from faultprobe.pipelines.ingest import ingest
+    from faultprobe.pipelines.ingest import IngestError, ingest
 
     lines = []
     for region in cfg.experiments.null.regions:
@@ -48,8 +48,10 @@ def build_region_stores(cfg: StudyConfig, client=None, progress: bool = True) ->
         if store.exists(CUBE):
             lines.append(f"region {region.name}: cube exists, kept")
             continue
-        summary = build_catalog(sub, progress=progress)
-        ingest(sub, progress=progress, client=client)
+        summary = build_catalog(sub, progress=progress, force=True)  # the tool's own store
+        done = ingest(sub, progress=progress, client=client)
+        if not done.complete:
+            raise IngestError(f"region {region.name}: {done.problem()}")
         n = len(summary.selection.events)
         lines.append(f"region {region.name}: {n} events at {', '.join(sub.stations.codes)}")
     return lines

@@ -108,7 +108,7 @@ def _tan_fast(path: Path, skip: int) -> tuple[pd.DataFrame, np.ndarray, list[Row
     """Parse with pandas' C tokenizer; raises ParserError when a row has too many fields."""
     num = pd.read_csv(
         path, sep=r"\s+", header=None, names=TAN_COLUMNS, skiprows=skip, engine="c",
-        skip_blank_lines=False,
+        skip_blank_lines=False, encoding_errors="replace",
     )  # fmt: skip
     line_no = np.arange(len(num)) + skip + 1
     blank = num.isna().all(axis=1).to_numpy()
@@ -204,9 +204,28 @@ def read_tan2021(path: str | Path, magnitude: str = "mw") -> CatalogRead:
             "ml": num["ml"].to_numpy(float),
         }
     )
+    check_unique_ids(path, df["event_id"], line_no)
     problems += _range_problems(str(path), df, line_no)
     keep = _in_range(df)
     return CatalogRead(_finish(df[keep], magnitude), sorted(problems, key=lambda p: p.line))
+
+
+def check_unique_ids(path: str | Path, ids, lines) -> None:
+    """Event ids must be unique: a repeated id is an error naming it and its lines."""
+    ids = pd.Series(np.asarray(ids, dtype=str))
+    dup = ids.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    lines = np.asarray(lines)
+    first = ids[dup].iloc[0]
+    where = lines[(ids == first).to_numpy()]
+    shown = ", ".join(str(int(n)) for n in where[:5]) + (", …" if len(where) > 5 else "")
+    n_ids = ids[dup].nunique()
+    more = f" ({n_ids} ids are repeated in all)" if n_ids > 1 else ""
+    raise CatalogError(
+        f"{path}: event id {first} appears on lines {shown}{more}; event ids must be unique: "
+        "fix or remove the repeated rows"
+    )
 
 
 def _in_range(df: pd.DataFrame) -> np.ndarray:
@@ -241,7 +260,7 @@ def read_quakeml(path: str | Path, magnitude: str = "mw") -> CatalogRead:
         cat = read_events(str(path))
     except Exception as err:  # ObsPy raises many kinds for unreadable XML
         raise CatalogError(f"{path}: cannot read QuakeML ({err})") from None
-    rows, problems = [], []
+    rows, problems, items = [], [], []
     for i, ev in enumerate(cat, start=1):
         origin = ev.preferred_origin() or (ev.origins[0] if ev.origins else None)
         eid = _event_id_from_resource(str(ev.resource_id))
@@ -255,6 +274,7 @@ def read_quakeml(path: str | Path, magnitude: str = "mw") -> CatalogRead:
         if pref is not None and np.isnan(mw) and np.isnan(ml):
             # Only another magnitude type: keep it under the selection magnitude.
             mw = ml = pref.mag
+        items.append(i)
         rows.append(
             {
                 "event_id": eid,
@@ -269,6 +289,7 @@ def read_quakeml(path: str | Path, magnitude: str = "mw") -> CatalogRead:
     df = pd.DataFrame(
         rows, columns=["event_id", "origin_time", "latitude", "longitude", "depth_km", "mw", "ml"]
     )
+    check_unique_ids(f"{path} (event number)", df["event_id"], items)
     df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True)
     return CatalogRead(_finish(df, magnitude), problems)
 
@@ -287,7 +308,8 @@ def read_fdsn_text(path: str | Path, magnitude: str = "mw") -> CatalogRead:
             f"{path}: not FDSN event text: header lacks {sorted(needed - set(names))}"
         )
     raw = pd.read_csv(path, sep="|", header=None, names=names, skiprows=1, dtype=str,
-                      skip_blank_lines=False, engine="c", on_bad_lines="skip", index_col=False)  # fmt: skip
+                      skip_blank_lines=False, engine="c", on_bad_lines="skip", index_col=False,
+                      encoding_errors="replace")  # fmt: skip
     line_no = np.arange(len(raw)) + 2
     blank = raw.isna().all(axis=1).to_numpy()
     raw, line_no = raw[~blank], line_no[~blank]
@@ -316,6 +338,7 @@ def read_fdsn_text(path: str | Path, magnitude: str = "mw") -> CatalogRead:
         }
     )
     df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True)
+    check_unique_ids(path, df["event_id"], line_no)
     problems += _range_problems(str(path), df, line_no)
     return CatalogRead(_finish(df[_in_range(df)], magnitude), problems)
 
@@ -326,7 +349,9 @@ def read_csv_catalog(path: str | Path, source: CatalogSource) -> CatalogRead:
     if not path.is_file():
         raise CatalogError(f"{path}: catalog file not found")
     cols = source.columns
-    raw = pd.read_csv(path, sep=source.delimiter, dtype=str, skip_blank_lines=False)
+    raw = pd.read_csv(
+        path, sep=source.delimiter, dtype=str, skip_blank_lines=False, encoding_errors="replace"
+    )
     parts_cols = [cols.year, cols.month, cols.day, cols.hour, cols.minute, cols.second]
     by_parts = cols.year is not None
     if by_parts and not all(parts_cols):
@@ -383,16 +408,35 @@ def read_csv_catalog(path: str | Path, source: CatalogSource) -> CatalogRead:
             "ml": np.where(mtype == "mw", np.nan, mag),
         }
     )
+    check_unique_ids(path, df["event_id"], line_no)
     problems += _range_problems(str(path), df, line_no)
     return CatalogRead(_finish(df[_in_range(df)], source.magnitude), problems)
 
 
+TAN2021_ORIGIN = (
+    "the Tan et al. (2021) catalog is file Amatrice_CAT5.v20210325 of Zenodo record "
+    "https://doi.org/10.5281/zenodo.4662870"
+)
+
+
 def read_catalog(source: CatalogSource) -> CatalogRead:
-    """Read the catalog a config names, in its format."""
-    if source.format == "tan2021":
-        return read_tan2021(source.path, source.magnitude)
-    if source.format == "quakeml":
-        return read_quakeml(source.path, source.magnitude)
-    if source.format == "fdsn_text":
-        return read_fdsn_text(source.path, source.magnitude)
-    return read_csv_catalog(source.path, source)
+    """Read the catalog a config names, in its format; a file that is missing or cannot be
+    read is a `CatalogError` naming it, the config key and where the file comes from."""
+    path = Path(source.path)
+    if not path.is_file():
+        origin = source.origin or (TAN2021_ORIGIN if source.format == "tan2021" else None)
+        hint = f"; {origin}: download it and point catalog.path at it" if origin else ""
+        raise CatalogError(f"{path}: catalog file not found (catalog.path){hint}")
+    try:
+        if source.format == "tan2021":
+            return read_tan2021(source.path, source.magnitude)
+        if source.format == "quakeml":
+            return read_quakeml(source.path, source.magnitude)
+        if source.format == "fdsn_text":
+            return read_fdsn_text(source.path, source.magnitude)
+        return read_csv_catalog(source.path, source)
+    except OSError as err:
+        raise CatalogError(f"{path}: cannot read the catalog ({err.strerror or err})") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise CatalogError(f"{path}: not a {source.format} catalog ({first})") from None

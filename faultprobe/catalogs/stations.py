@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,27 +41,68 @@ class StationTable:
 def load_inventory(cfg: Stations, start: datetime, end: datetime) -> Inventory:
     """Read the StationXML file, or ask the FDSN station service, for the study's stations."""
     if cfg.inventory:
-        try:
-            return read_inventory(cfg.inventory)
-        except FileNotFoundError:
-            raise StationError(f"{cfg.inventory}: StationXML file not found") from None
-        except Exception as err:
-            raise StationError(f"{cfg.inventory}: cannot read StationXML ({err})") from None
-    from obspy.clients.fdsn import Client
+        return read_stationxml(cfg.inventory)
+    return parse_stationxml(fetch_stationxml(cfg, start, end), f"the answer of {cfg.fdsn}")
 
-    client = Client(cfg.fdsn)
+
+def read_stationxml(path: str) -> Inventory:
+    """A StationXML file; a missing or unreadable one is a `StationError` naming it."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise StationError(
+            f"{path}: StationXML file not found ([stations] inventory); correct the path, or "
+            "give [stations] fdsn = a station service instead"
+        ) from None
+    except OSError as err:
+        raise StationError(f"{path}: cannot read the StationXML file ({err.strerror})") from None
+    return parse_stationxml(data, path)
+
+
+def parse_stationxml(data: bytes, where: str) -> Inventory:
+    try:
+        return read_inventory(io.BytesIO(data), format="STATIONXML")
+    except Exception as err:
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise StationError(f"{where}: not readable StationXML ({first})") from None
+
+
+def fetch_stationxml(cfg: Stations, start: datetime, end: datetime, timeout: float = 60.0) -> bytes:
+    """The study's stations (channel level) from the FDSN station service, as StationXML."""
+    from obspy.clients.fdsn import Client
+    from obspy.clients.fdsn.header import URL_MAPPINGS, FDSNException, FDSNNoDataException
+
+    base = URL_MAPPINGS.get(str(cfg.fdsn).upper(), cfg.fdsn)
     codes = cfg.all_codes
     networks = sorted(
         {c.split(".")[0] for c in codes} | {a for v in cfg.network_aliases.values() for a in v}
     )
     stations = sorted({c.split(".")[1] for c in codes})
-    return client.get_stations(
-        network=",".join(networks),
-        station=",".join(stations),
-        starttime=UTCDateTime(start),
-        endtime=UTCDateTime(end),
-        level="channel",
-    )
+    buf = io.BytesIO()
+    try:
+        client = Client(cfg.fdsn, timeout=timeout, _discover_services=False)
+        client.get_stations(
+            network=",".join(networks),
+            station=",".join(stations),
+            starttime=UTCDateTime(start),
+            endtime=UTCDateTime(end),
+            level="channel",
+            filename=buf,
+        )
+    except FDSNNoDataException:
+        raise StationError(
+            f"the FDSN station service {base} knows none of {', '.join(codes)} in the study "
+            "window; check [stations] codes and network_aliases"
+        ) from None
+    except (FDSNException, OSError, ValueError) as err:
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise StationError(
+            f"cannot get station metadata from the FDSN station service {base} ({first}); "
+            "check the network connection and [stations] fdsn, or give [stations] inventory = "
+            "a StationXML file"
+        ) from None
+    return buf.getvalue()
 
 
 def _pick_channels(sta, patterns: list[str], start: UTCDateTime, end: UTCDateTime):

@@ -1,17 +1,30 @@
-"""`faultprobe catalog`: read the catalog and stations, select, write the study tables."""
+"""`faultprobe catalog`: read the catalog and stations, select, write the study tables.
+
+Station metadata from an FDSN station service is saved in the store as StationXML the
+first time (STORE/stations.xml) and used from there afterwards, without the network
+(`refresh_stations` asks the service again). A store that already holds an ingest is not
+re-selected unless forced; then the ingest built from the old selection is removed when the
+selection changed, and the summary says so. Nothing is written when no event is selected.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from faultprobe import store as st
-from faultprobe.catalogs.readers import CatalogRead, read_catalog
+from faultprobe.catalogs.readers import CatalogError, CatalogRead, read_catalog
 from faultprobe.catalogs.selection import Selection, select_events
-from faultprobe.catalogs.stations import StationTable, load_inventory, station_table
+from faultprobe.catalogs.stations import (
+    StationTable,
+    fetch_stationxml,
+    parse_stationxml,
+    read_stationxml,
+    station_table,
+)
 from faultprobe.config import StudyConfig, dump_toml
 
 PROBLEMS = "catalog_problems.parquet"
@@ -27,6 +40,7 @@ class CatalogSummary:
     selection: Selection
     stations: StationTable
     seconds: float
+    invalidated: list[str] = field(default_factory=list)
 
     def by_month(self) -> pd.DataFrame:
         ev = self.selection.events
@@ -60,22 +74,91 @@ class CatalogSummary:
         if self.stations.missing:
             lines.append(f"  not found in the station metadata: {', '.join(self.stations.missing)}")
         lines.append(f"written to {self.store}")
+        if self.invalidated:
+            lines.append(
+                "the selection changed: removed what was built from the previous one ("
+                + ", ".join(self.invalidated)
+                + "); run `faultprobe ingest` again (trained runs and results.parquet, if any, "
+                "refer to the previous selection)"
+            )
         return "\n".join(lines)
 
 
-def build_catalog(cfg: StudyConfig, progress: bool = True) -> CatalogSummary:
+INGEST_ITEMS = (st.CUBE, st.TRACES, "ingest")
+
+
+def _ingested(store: st.Store) -> list[str]:
+    return [name for name in INGEST_ITEMS if store.exists(name)]
+
+
+def _stations_xml(cfg: StudyConfig, store: st.Store, refresh: bool, say):
+    """The StationXML to use: [stations] inventory, the copy saved in the store, or the
+    service's answer (returned as bytes to be saved)."""
+    if cfg.stations.inventory:
+        say(f"reading station metadata {cfg.stations.inventory} …")
+        return read_stationxml(cfg.stations.inventory), None
+    saved = store.url(st.STATIONXML)
+    if store.exists(st.STATIONXML) and not refresh:
+        say(
+            f"station metadata: {saved} (saved earlier; --refresh-stations asks {cfg.stations.fdsn})"
+        )
+        return parse_stationxml(store.read_bytes(st.STATIONXML), saved), None
+    t0 = time.perf_counter()
+    say(
+        f"asking the FDSN station service {cfg.stations.fdsn} for {len(cfg.stations.all_codes)} stations …"
+    )
+    data = fetch_stationxml(cfg.stations, cfg.study.start, cfg.study.end)
+    say(f"  {len(data) / 1e3:.0f} kB in {time.perf_counter() - t0:.1f} s")
+    return parse_stationxml(data, f"the answer of {cfg.stations.fdsn}"), data
+
+
+def _same(store: st.Store, name: str, df: pd.DataFrame) -> bool:
+    """Whether the store's table holds exactly `df` (compared after the same round trip)."""
+    import pyarrow as pa
+
+    try:
+        old = store.read_table(name)
+    except Exception:
+        return False
+    new = pa.Table.from_pandas(df, preserve_index=False).to_pandas()
+    return old.equals(new)
+
+
+def build_catalog(
+    cfg: StudyConfig, progress: bool = True, force: bool = False, refresh_stations: bool = False
+) -> CatalogSummary:
     """Read, select and write events.parquet, stations.parquet and study.toml into the store."""
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
     t0 = time.perf_counter()
+    out = st.Store(cfg.study.store)
+    ingested = _ingested(out)
+    if ingested and not force:
+        raise st.StoreError(
+            f"{out.root} already holds an ingest ({', '.join(ingested)}) built from its "
+            "events.parquet; `faultprobe catalog` again would replace the events under it. "
+            "Pass --force to select again (if the selection changes, the cube, traces.parquet "
+            "and the ingest ledger are removed and must be rebuilt)"
+        )
     say(f"reading {cfg.catalog.format} catalog {cfg.catalog.path} …")
     read = read_catalog(cfg.catalog)
     say(f"selecting from {len(read.events)} events …")
     selection = select_events(read.events, cfg)
-    say("reading station metadata …")
-    inv = load_inventory(cfg.stations, cfg.study.start, cfg.study.end)
+    inv, fetched = _stations_xml(cfg, out, refresh_stations, say)
     stations = station_table(inv, cfg.stations, cfg.study.start, cfg.study.end)
-
-    out = st.Store(cfg.study.store)
+    if fetched is not None:
+        out.write_bytes(fetched, st.STATIONXML)
+        say(f"  saved to {out.url(st.STATIONXML)}")
+    if selection.events.empty:
+        rules = ", ".join(f"{k} {v}" for k, v in selection.rejected.items() if v)
+        raise CatalogError(
+            f"no event of {selection.n_catalog} in {cfg.catalog.path} passed the selection "
+            f"({rules}); nothing written: check [selection] and the study window"
+        )
+    invalidated = []
+    if ingested and not (
+        _same(out, st.EVENTS, selection.events) and _same(out, st.STATIONS, stations.stations)
+    ):
+        invalidated = [name for name in INGEST_ITEMS if out.remove(name)]
     out.write_table(selection.events, st.EVENTS)
     out.write_table(stations.stations, st.STATIONS)
     problems = pd.DataFrame(
@@ -83,4 +166,6 @@ def build_catalog(cfg: StudyConfig, progress: bool = True) -> CatalogSummary:
     )
     out.write_table(problems, PROBLEMS)
     out.write_text(dump_toml(cfg), st.STUDY_TOML)
-    return CatalogSummary(out.root, read, selection, stations, time.perf_counter() - t0)
+    return CatalogSummary(
+        out.root, read, selection, stations, time.perf_counter() - t0, invalidated
+    )

@@ -74,6 +74,9 @@ class StudyConfig(_Section):
     experiments: Experiments = Experiments()
 
     source_path: str | None = Field(default=None, exclude=True)
+    given_sections: tuple[str, ...] = Field(
+        default=(), exclude=True, description="the top-level tables the file had"
+    )
 
     @model_validator(mode="after")
     def _mainshock_in_window(self) -> StudyConfig:
@@ -148,7 +151,7 @@ def parse_config(
         cfg = StudyConfig.model_validate(_resolve_paths(cfg.model_dump(), base))
     except ValidationError as err:
         raise ConfigError(_format_errors(err, source)) from None
-    return cfg.model_copy(update={"source_path": source})
+    return cfg.model_copy(update={"source_path": source, "given_sections": tuple(raw)})
 
 
 def load_config(path: str | Path) -> StudyConfig:

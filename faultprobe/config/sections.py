@@ -120,6 +120,9 @@ class CatalogSource(_Section):
     )
     columns: CsvColumns = CsvColumns()
     delimiter: str = ","
+    origin: str | None = Field(
+        default=None, description="where the file comes from (said when it is missing)"
+    )
 
 
 class Selection(_Section):
@@ -204,6 +207,12 @@ class Waveforms(_Section):
     max_attempts: int = Field(default=4, ge=1, description="tries of one request before split")
     retry_backoff_s: float = Field(default=1.0, ge=0, description="first back-off, doubles")
     max_bulk_items: int = Field(default=200, ge=1, description="windows per bulk request")
+    breaker_failures: int = Field(
+        default=8,
+        ge=1,
+        description="service failures in a row after which a data centre is not asked again "
+        "in this run (its windows are left for the next run)",
+    )
     clip_counts: float = Field(default=8_388_000.0, gt=0, description="|counts| taken as clipped")
     clip_run: int = Field(default=5, ge=2, description="flat samples at the peak = clipped")
 

@@ -209,6 +209,37 @@ def write_region(
     )
 
 
+def merge_region(
+    url: str,
+    sl: slice,
+    mask: np.ndarray,
+    waveform: np.ndarray,
+    status: np.ndarray,
+    start_ns: np.ndarray,
+    storage_options: dict | None = None,
+) -> None:
+    """Replace the (event, station) pairs of one block where `mask` is True, keep the rest.
+
+    Only the waveform chunks of stations with a replaced pair are rewritten.
+    """
+
+    # An all-NaN chunk is a written chunk (the completeness check lists chunk keys).
+    with zarr.config.set({"array.write_empty_chunks": True}):
+        wf, st, t0 = (
+            zarr.open_array(url, path=name, mode="r+", storage_options=storage_options)
+            for name in ("waveform", "status", "start_time")
+        )
+        cur_status, cur_start = st[sl, :], t0[sl, :]
+        cur_status[mask] = status[mask]
+        cur_start[mask] = start_ns[mask]
+        for j in np.flatnonzero(mask.any(axis=0)):
+            cur = wf[sl, j]
+            cur[mask[:, j]] = waveform[mask[:, j], j]
+            wf[sl, j] = cur
+        st[sl, :] = cur_status
+        t0[sl, :] = cur_start
+
+
 def finalize(url: str, attrs: dict, storage_options: dict | None = None) -> None:
     """Record final attrs and consolidate the metadata once."""
     group = zarr.open_group(url, mode="r+", storage_options=storage_options)

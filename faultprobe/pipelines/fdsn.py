@@ -1,66 +1,118 @@
-"""FDSN web services through ObsPy's `Client`, polite and resumable.
+"""FDSN web services through ObsPy's `Client`, polite, checked and resumable.
 
 Per block: windows already in the local SDS cache are not asked again; the rest go out as
 bulk dataselect requests (POST) under the data centre's limits (concurrent requests and
-requests per second, shared by the whole Dask cluster). 429/503 answers pause every
-request for their Retry-After; other errors are retried with exponential back-off, and a
-bulk request that keeps failing is split in halves to isolate the bad items. 204 means
-no data. Everything fetched lands in the cache, and the windows are then read from the
-cache by the SDS reader, so the cube is the same as from an SDS archive.
+requests per second, shared by the whole Dask cluster). Every request of any kind takes a
+slot: the one probe before the run (our service discovery; ObsPy's own is switched off),
+the EIDA token exchange, and each query. 429/503 answers pause every request for their
+Retry-After (seconds or an HTTP date); an answer must be complete within
+`request_timeout_s` (a trickle is cut there). Failures are classified: no data (204/404) is
+permanent; connection errors, time-outs, 5xx and answers that are not miniSEED are
+transient (retried with back-off, then left for the next run; a circuit breaker stops
+asking a data centre that keeps failing); a request the service rejects (400/413), or one
+that keeps failing with 500, is split in halves to isolate the bad items. What comes back
+is checked against what was asked (network, station, location, channel of every record):
+records of another station are never cached and their windows get status `wrong_data`.
+Everything accepted lands in the cache and the windows are then read from it by the SDS
+reader, so the cube is the same as from an SDS archive.
 """
 
 from __future__ import annotations
 
-import threading
+import http.client
+import io
+import socket
 import time
-import urllib.request
+import urllib.error
 from urllib.parse import urlparse
 
 import numpy as np
-from obspy import UTCDateTime
+from obspy import Stream, UTCDateTime
 from obspy.clients.fdsn import Client
 from obspy.clients.fdsn.header import (
+    FDSNBadGatewayException,
     FDSNBadRequestException,
+    FDSNException,
+    FDSNForbiddenException,
+    FDSNInternalServerException,
     FDSNNoDataException,
     FDSNRequestTooLargeException,
     FDSNServiceUnavailableException,
+    FDSNTimeoutException,
     FDSNTooManyRequestsException,
+    FDSNUnauthorizedException,
 )
 
+from faultprobe.pipelines.dcstate import state_for
+from faultprobe.pipelines.fdsnhttp import (
+    ServiceDown,
+    ServiceError,
+    base_url,
+    first_line,
+    probe,
+    redact,
+    retry_handler,
+    shared_client,
+    token_secret,
+)
+from faultprobe.pipelines.mseed import read_mseed
 from faultprobe.pipelines.ratelimit import limiter_for
 from faultprobe.pipelines.sdscache import SDSCache
-from faultprobe.pipelines.sources import Fetched, Request, SDSSource
+from faultprobe.pipelines.sources import Fetched, Request, SDSSource, matches
+
+# -- what can go wrong with one request -----------------------------------------------------
+
+NODATA, RATE, DOWN, SERVER, REJECTED, DENIED = (
+    "nodata",
+    "rate",
+    "down",
+    "server",
+    "rejected",
+    "denied",
+)
 
 
-class RetryAfter(urllib.request.BaseHandler):
-    """Remembers the Retry-After header of 429/503 answers (ObsPy's Client drops it)."""
-
-    def __init__(self):
-        self.local = threading.local()
-
-    def _keep(self, req, fp, code, msg, hdrs):
-        value = hdrs.get("Retry-After") if hdrs is not None else None
-        try:
-            self.local.seconds = float(value) if value is not None else None
-        except ValueError:
-            self.local.seconds = None
-        return None  # let the default handler raise as usual
-
-    http_error_429 = _keep
-    http_error_503 = _keep
-
-    def pop(self) -> float | None:
-        seconds = getattr(self.local, "seconds", None)
-        self.local.seconds = None
-        return seconds
+class BadAnswer(Exception):
+    """A 200 answer that is not miniSEED (e.g. an HTML error page)."""
 
 
-def _redact(text: str, secret: str | None) -> str:
-    return text.replace(secret, "[token]") if secret else text
+def classify(err: BaseException) -> str:
+    """The kind of a failed request (see the module docstring)."""
+    if isinstance(err, FDSNNoDataException):
+        return NODATA
+    if isinstance(err, FDSNTooManyRequestsException | FDSNServiceUnavailableException):
+        return RATE
+    if isinstance(err, FDSNBadRequestException | FDSNRequestTooLargeException):
+        return REJECTED
+    if isinstance(err, FDSNUnauthorizedException | FDSNForbiddenException):
+        return DENIED
+    if isinstance(err, FDSNInternalServerException):
+        return SERVER
+    if isinstance(err, FDSNException) and "Unknown HTTP code: 404" in str(err):
+        return NODATA
+    if isinstance(
+        err,
+        FDSNTimeoutException
+        | FDSNBadGatewayException
+        | BadAnswer
+        | TimeoutError
+        | socket.timeout
+        | ConnectionError
+        | urllib.error.URLError
+        | http.client.HTTPException
+        | OSError,
+    ):
+        return DOWN
+    if isinstance(err, FDSNException):
+        # "Unknown Error (URLError …)", 504 and other codes without their own class
+        return (
+            SERVER if "HTTP code: 5" not in str(err) and "Unknown Error" not in str(err) else DOWN
+        )
+    return SERVER
 
 
 class FDSNSource:
-    """Bulk dataselect with limits, retries and a local SDS cache."""
+    """Bulk dataselect with limits, retries, checks and a local SDS cache."""
 
     name = "fdsn"
 
@@ -77,8 +129,12 @@ class FDSNSource:
         max_bulk_items: int = 200,
         eida_token: str | None = None,
         limiter=None,
+        run: str = "local",
+        breaker_failures: int = 8,
+        refresh: bool = False,
     ):
         self.url = url
+        self.base = base_url(url)
         self.cache = SDSCache(cache)
         self.reader = SDSSource(cache)
         self.timeout = timeout
@@ -86,30 +142,31 @@ class FDSNSource:
         self.backoff_s = backoff_s
         self.max_bulk_items = max_bulk_items
         self.eida_token = eida_token
-        host = urlparse(url).netloc or url
-        self.limiter = limiter or limiter_for(host.replace(":", "_"), max_concurrent, per_second)
-        self._client = None
-        self._retry_after = RetryAfter()
-        self._secret = None
-        if eida_token:
-            with open(eida_token) as f:
-                self._secret = f.read().strip()
+        self.refresh = refresh
+        host = (urlparse(self.base).netloc or url).replace(":", "_")
+        # An authenticated query is two HTTP requests (the digest challenge, then the query).
+        rate = per_second / 2 if eida_token else per_second
+        self.limiter = limiter or limiter_for(host, max_concurrent, rate)
+        self.state = state_for(run, host, breaker_failures)
+        self._secret = token_secret(eida_token)
 
     @property
     def client(self) -> Client:
-        if self._client is None:
-            with self.limiter.slot():
-                self._client = Client(self.url, timeout=self.timeout, eida_token=self.eida_token)
-            self._client._url_opener.add_handler(self._retry_after)
-        return self._client
+        return shared_client(self.url, self.timeout, self.eida_token, self.limiter)
 
     def fetch(self, requests: list[Request]) -> list[list[Fetched]]:
         failures: dict[tuple[int, int], Fetched] = {}
         attempts: dict[tuple[int, int], int] = {}
         items = []  # (request index, window index, bulk line)
+        n_windows = 0
         for r, req in enumerate(requests):
             st = req.station
-            done = self.cache.covered(self._key(st), req.starts_ns, req.ends_ns)
+            n_windows += len(req.starts_ns)
+            done = (
+                np.zeros(len(req.starts_ns), bool)
+                if self.refresh
+                else self.cache.covered(self._key(st), req.starts_ns, req.ends_ns)
+            )
             for w in np.flatnonzero(~done):
                 line = (
                     st.network,
@@ -120,6 +177,7 @@ class FDSNSource:
                     UTCDateTime(ns=int(req.ends_ns[w])),
                 )
                 items.append((r, int(w), line))
+        self.state.count(windows=n_windows, cached=n_windows - len(items))
         self._bulk_all(items, requests, failures, attempts)
         out = self.reader.fetch(requests)
         # Windows with no data under the study's network code are asked again under its
@@ -136,11 +194,12 @@ class FDSNSource:
             out = self.reader.fetch(requests)
         for r, rows in enumerate(out):
             for w, row in enumerate(rows):
-                row.attempts = attempts.get((r, w), 0)
                 if (r, w) in failures:
-                    rows[w] = failures[(r, w)]
-                elif row.status == "no_data":
-                    row.reason = f"no data from {self.url}"
+                    row = rows[w] = failures[(r, w)]
+                row.attempts = attempts.get((r, w), 0)
+                if (r, w) not in failures and row.status == "no_data":
+                    row.reason = f"no data from {self.base}"
+        self.state.count(failed=sum(f.status == "transient" for f in failures.values()))
         return out
 
     def _bulk_all(self, items, requests, failures, attempts) -> None:
@@ -151,47 +210,120 @@ class FDSNSource:
     def _key(st) -> str:
         return f"{st.network}.{st.station}.{st.location}.{st.channels}"
 
+    def _fail(self, items, failures, attempts, status: str, error: str) -> None:
+        for r, w, _ in items:
+            n = attempts.get((r, w), 0)
+            tries = f" after {n} attempts" if n else ""
+            reason = redact(f"{self.base}: {error}{tries}", self._secret)
+            failures[(r, w)] = Fetched(None, status, reason, n)
+
+    def _ask(self, lines) -> bytes:
+        """One bulk query; the raw answer (raises ObsPy's exceptions for HTTP errors)."""
+        buf = io.BytesIO()
+        self.client.get_waveforms_bulk(lines, filename=buf)
+        data = buf.getvalue()
+        self.state.count(requests=1, bytes=len(data))
+        head = data[:512].lstrip().lower()
+        if head.startswith(b"<") or b"<html" in head or b"<!doctype" in head:
+            raise BadAnswer("the answer is an HTML/XML page, not miniSEED")
+        return data
+
     def _bulk(self, items, requests, failures, attempts) -> None:
-        """One bulk request with retries; split in halves when it keeps failing."""
-        error = "no attempt"
-        tries = 0
-        waits = 0
+        """One bulk request with retries; split in halves when the service rejects it."""
+        error, kind = "no attempt", DOWN
+        tries = waits = 0
         while tries < self.max_attempts:
+            reason = self.state.tripped()
+            if reason:
+                self._fail(items, failures, attempts, "transient", f"not asked, {reason}")
+                return
             tries += 1
             for r, w, _ in items:
                 attempts[(r, w)] = attempts.get((r, w), 0) + 1
+            if tries > 1 or waits:
+                self.state.count(retries=1)
             try:
                 with self.limiter.slot():
-                    stream = self.client.get_waveforms_bulk([line for _, _, line in items])
-            except FDSNNoDataException:
-                self._remember(items, requests)
-                return
-            except (FDSNTooManyRequestsException, FDSNServiceUnavailableException) as err:
-                wait = self._retry_after.pop() or self.backoff_s * 2 ** (tries - 1)
-                self.limiter.pause(wait)
-                error = f"{type(err).__name__} (retry after {wait:g} s)"
-                if waits < 3 * self.max_attempts:
-                    waits += 1
-                    tries -= 1  # a rate-limit answer is not the items' fault
-                continue
-            except (FDSNBadRequestException, FDSNRequestTooLargeException) as err:
-                error = f"{type(err).__name__}: {str(err).splitlines()[0]}"
-                break
-            except Exception as err:  # 500, timeouts, truncated answers, bad miniSEED
-                error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+                    data = self._ask([line for _, _, line in items])
+                try:
+                    got = read_mseed(data) if data else None
+                except Exception as err:
+                    raise BadAnswer(
+                        f"the answer is not readable miniSEED ({first_line(err)})"
+                    ) from None
+            except Exception as err:
+                kind = classify(err)
+                error = first_line(err)
+                if kind == NODATA:
+                    self.state.success()
+                    self._remember(items, requests)
+                    return
+                if kind == RATE:
+                    wait = self._retry_handler_seconds() or self.backoff_s * 2 ** (tries - 1)
+                    self.limiter.pause(wait)
+                    error = f"{type(err).__name__} (retry after {wait:g} s)"
+                    if isinstance(err, FDSNServiceUnavailableException):
+                        self.state.failure(error)
+                    if waits < 3 * self.max_attempts:
+                        waits += 1
+                        tries -= 1  # a rate-limit answer is not the items' fault
+                    continue
+                if kind in (REJECTED, DENIED):
+                    break
+                if kind == DOWN:
+                    self.state.failure(error)
                 time.sleep(self.backoff_s * 2 ** (tries - 1))
                 continue
-            self.cache.add(stream)
-            self._remember(items, requests)
+            self.state.success()
+            if got is None:  # 200 without a body: no data
+                self._remember(items, requests)
+                return
+            self._accept(got, items, requests, failures)
             return
-        if len(items) > 1:
+        if kind in (REJECTED, SERVER) and len(items) > 1:
             half = len(items) // 2
             self._bulk(items[:half], requests, failures, attempts)
             self._bulk(items[half:], requests, failures, attempts)
             return
-        r, w, _ = items[0]
-        reason = _redact(f"{self.url}: {error} after {attempts[(r, w)]} attempts", self._secret)
-        failures[(r, w)] = Fetched(None, "error", reason, attempts[(r, w)])
+        status = "error" if kind in (REJECTED, DENIED) else "transient"
+        self._fail(items, failures, attempts, status, error)
+
+    def _retry_handler_seconds(self) -> float | None:
+        return retry_handler(self.client).pop()
+
+    def _accept(self, got, items, requests, failures) -> None:
+        """Check every record against the request; cache what matches, flag the rest.
+
+        A record whose codes match no line of the request is never cached; a window that
+        got no matching record, while such records came back over it (or anywhere, when
+        they overlap no window), gets status `wrong_data` naming the codes found.
+        """
+        asked = [f"{ln[0]}.{ln[1]}.{'' if ln[2] == '--' else ln[2]}.{ln[3]}" for _, _, ln in items]
+        good, wrong = Stream(), Stream()
+        for tr in got.stream:
+            (good if any(matches(tr.id, a) for a in asked) else wrong).append(tr)
+
+        def over(tr, line) -> bool:
+            return tr.stats.starttime <= line[5] and tr.stats.endtime >= line[4]
+
+        stray = [tr for tr in wrong if not any(over(tr, ln) for _, _, ln in items)]
+        keep: list = []
+        for (r, w, line), code in zip(items, asked):
+            if wrong and not any(matches(tr.id, code) and over(tr, line) for tr in good):
+                hit = [tr.id for tr in wrong if over(tr, line)] or [tr.id for tr in stray]
+                if hit:
+                    found = ", ".join(dict.fromkeys(hit))
+                    reason = f"asked {code}, {self.base} sent {found}"
+                    failures[(r, w)] = Fetched(None, "wrong_data", reason)
+                    continue
+            broken = [m for a, b, m in got.bad if a <= line[5].ns and b >= line[4].ns]
+            if broken:
+                reason = f"corrupt miniSEED record from {self.base}: {broken[0]}"
+                failures[(r, w)] = Fetched(None, "error", reason)
+                continue
+            keep.append((r, w, line))
+        self.cache.add(good)
+        self._remember(keep, requests)
 
     def _remember(self, items, requests) -> None:
         by_key: dict[str, list[tuple[int, int]]] = {}
@@ -202,3 +334,15 @@ class FDSNSource:
             )
         for key, iv in by_key.items():
             self.cache.record(key, iv)
+
+
+__all__ = [
+    "BadAnswer",
+    "FDSNSource",
+    "ServiceDown",
+    "ServiceError",
+    "base_url",
+    "classify",
+    "probe",
+    "redact",
+]

@@ -38,6 +38,11 @@ def describe(root: str) -> str:
         )
         lines.append("traces by station and status:")
         lines.extend("  " + row for row in table.to_string().splitlines())
+        transient = int((tr["status"] == "transient").sum())
+        if transient:
+            lines.append(
+                f"{transient} windows failed transiently: `faultprobe ingest` asks them again"
+            )
     if store.exists(CUBE):
         ds = xr.open_zarr(store.url(CUBE))
         dims = " x ".join(f"{k} {v}" for k, v in ds.sizes.items())

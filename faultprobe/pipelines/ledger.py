@@ -2,7 +2,10 @@
 
 A block is finished when its marker exists; the marker is written last (after the cube
 region and the block's traces part), so an interrupted block has no marker and is redone
-whole. Parts are compacted into STORE/traces.parquet once every block is finished.
+whole. The marker also says what the block was built from (`inputs`) and how many of its
+windows ended in each status, so a later run knows which blocks are stale and which hold
+windows to ask again. Parts are compacted into STORE/traces.parquet once every block is
+finished. Every file here is written atomically (temporary file, then rename).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ TRACE_COLUMNS = [
     "source",
     "attempts",
     "start_time",
+    "failure",
 ]
 
 
@@ -48,17 +52,37 @@ def finished(store: Store) -> set[int]:
     }
 
 
+def markers(store: Store, threads: int = 8) -> dict[int, dict]:
+    """Every finished block's marker (an unreadable marker counts as not finished).
+
+    Read by a few threads at once, as the parts in `compact`: thousands of small reads
+    from an object store would otherwise wait on their round trips one by one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(b: int) -> dict | None:
+        try:
+            return json.loads(store.read_text(_marker(b)))
+        except (ValueError, FileNotFoundError):
+            return None
+
+    blocks = sorted(finished(store))
+    with ThreadPoolExecutor(max_workers=threads) as ex:
+        found = dict(zip(blocks, ex.map(read, blocks)))
+    return {b: m for b, m in found.items() if m is not None}
+
+
 def write_part(store: Store, block: int, rows: pd.DataFrame) -> None:
     store.makedirs(LEDGER, "traces")
     store.write_table(rows[TRACE_COLUMNS], _part(block))
 
 
+def read_part(store: Store, block: int) -> pd.DataFrame:
+    return store.read_table(_part(block))
+
+
 def mark_done(store: Store, block: int, summary: dict) -> None:
     store.makedirs(LEDGER, "blocks")
-    target = store.path(_marker(block))
-    with store.fs.open(target + ".tmp", "w") as f:
-        f.write(json.dumps(summary, sort_keys=True))
-    store.fs.mv(target + ".tmp", target)
+    store.write_text(json.dumps(summary, sort_keys=True), _marker(block))
 
 
 def compact(store: Store, n_blocks: int, threads: int = 8) -> pd.DataFrame:
@@ -81,6 +105,15 @@ def write_state(store: Store, name: str, payload: dict) -> None:
 
 
 def read_state(store: Store, name: str) -> dict | None:
+    """A state file, or None when it is absent or unreadable (e.g. cut by a full disk)."""
     if not store.exists(LEDGER, f"{name}.json"):
         return None
-    return json.loads(store.read_text(f"{LEDGER}/{name}.json"))
+    try:
+        state = json.loads(store.read_text(f"{LEDGER}/{name}.json"))
+    except ValueError:
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def drop_state(store: Store, name: str) -> None:
+    store.remove(f"{LEDGER}/{name}.json")

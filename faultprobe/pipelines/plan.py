@@ -25,6 +25,21 @@ OPERATIONAL = (
     "max_bulk_items",
     "eida_token",
     "cache",
+    "breaker_failures",
+)
+# What changes the content of blocks but not the cube's shape: checked block by block by
+# the ingest (a block built from other inputs is redone), so not part of the plan hash.
+INPUTS = (
+    "source",
+    "sds_root",
+    "fdsn",
+    "detrend",
+    "remove_response",
+    "bandpass_hz",
+    "max_gap_s",
+    "pad_s",
+    "clip_counts",
+    "clip_run",
 )
 EVENT_COLUMNS = ["event_id", "origin_time", "latitude", "longitude", "depth_km"]
 STATION_COLUMNS = [
@@ -134,9 +149,9 @@ def make_plan(
     p_ns = origin[:, None] + np.round(np.nan_to_num(tt, nan=0.0) * 1e9).astype(np.int64)
     p_ns = np.where(np.isnan(tt), np.iinfo(np.int64).min, p_ns)
     digest = hashlib.sha256()
-    # What changes the cube's content; request limits, retries and timeouts may change
-    # between an interrupted run and its resumption.
-    operational = set(OPERATIONAL)
+    # What shapes the cube; request limits, retries and timeouts may change between an
+    # interrupted run and its resumption, and the inputs (INPUTS) are checked per block.
+    operational = set(OPERATIONAL) | set(INPUTS)
     content = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in operational}
     digest.update(json.dumps(content, sort_keys=True).encode())
     digest.update(

@@ -51,6 +51,7 @@ class Native:
     azimuths: tuple[float, float] | None  # of components 1 and 2, when rotated later
     notes: list[str]
     seed_ids: list[str | None]  # per component E, N, Z (None where absent)
+    nonfinite: np.ndarray | None = None  # (3, L) True where a record held NaN or Inf
 
 
 @dataclass
@@ -97,6 +98,7 @@ def to_native(
     anchor = ref_ns + int(round(k * step))  # integer ns: float64 cannot hold epoch ns
     n = int(round(fetch_len_s * rate))
     data = np.full((3, n), np.nan)
+    nonfinite = None
     conflicts = 0
     for c, comp in enumerate(COMPONENTS):
         for tr in sorted(by_comp.get(comp, []), key=lambda t: t.start_ns):
@@ -109,10 +111,17 @@ def to_native(
             seen = ~np.isnan(target)
             conflicts += int(np.count_nonzero(target[seen] != x[lo:hi][seen]))
             data[c, off + lo : off + hi] = np.where(seen, target, x[lo:hi])
+            bad = ~np.isfinite(x[lo:hi])
+            if bad.any():  # NaN or Inf in a record: kept apart from missing samples
+                if nonfinite is None:
+                    nonfinite = np.zeros((3, n), bool)
+                nonfinite[c, off + lo : off + hi] |= bad & ~seen
+    if nonfinite is not None:
+        data[nonfinite] = np.nan
     if conflicts:
         notes.append(f"overlapping records disagree on {conflicts} samples; first kept")
     seeds = [by_comp[c][0].seed_id if by_comp.get(c) else None for c in COMPONENTS]
-    return Native(data, anchor, rate, azimuths, notes, seeds)
+    return Native(data, anchor, rate, azimuths, notes, seeds, nonfinite)
 
 
 def _fill_nan(x: np.ndarray) -> np.ndarray:
@@ -232,11 +241,17 @@ def _process_rate(
     take = np.clip(i0[:, None] + np.arange(n_nat)[None, :], 0, x.shape[-1] - 1)
     w = np.take_along_axis(x, take[:, None, :], axis=-1)
     nan = np.isnan(w)
+    nonfinite = np.zeros_like(nan)
+    for r, (_, nat) in enumerate(group):
+        if nat.nonfinite is not None:
+            nonfinite[r] = np.take_along_axis(nat.nonfinite, take[r][None, :].repeat(3, 0), -1)
+    n_nonfinite = nonfinite.sum(axis=(-2, -1))
+    missing = nan & ~nonfinite
     empty = nan.all(axis=-1)  # (m, 3)
     zero = ~empty & (np.nan_to_num(np.abs(w)).max(axis=-1) == 0)
     dead = empty | zero
-    gap_s = np.where(empty, 0, nan.sum(axis=-1)).max(axis=-1) / rate  # present components
-    partial_gap = (nan.any(axis=-1) & ~empty).any(axis=-1)
+    gap_s = np.where(empty, 0, missing.sum(axis=-1)).max(axis=-1) / rate  # present components
+    partial_gap = (missing.any(axis=-1) & ~empty).any(axis=-1)
     clipped = (np.nan_to_num(np.abs(w)).max(axis=-1) >= s.clip_counts) | _runs_at_extreme(
         w, s.clip_run
     )
@@ -245,6 +260,10 @@ def _process_rate(
     for r in range(m):
         if bad:
             code[r], why[r] = CODES["bad_rate"], [bad]
+            continue
+        if dead.all(axis=-1)[r] and n_nonfinite[r]:
+            code[r] = CODES["non_finite"]
+            why[r].append(f"{int(n_nonfinite[r])} non-finite samples (NaN/Inf), no finite ones")
             continue
         if dead.all(axis=-1)[r]:
             code[r] = CODES["no_data"]
@@ -265,6 +284,12 @@ def _process_rate(
         if clipped[r]:
             code[r] = worst(code[r : r + 1], np.array([CODES["clipped"]]))[0]
             why[r].append("clipped (flat top at the peak value)")
+        if n_nonfinite[r]:
+            code[r] = worst(code[r : r + 1], np.array([CODES["non_finite"]]))[0]
+            comps = "".join(COMPONENTS[c] for c in np.flatnonzero(nonfinite[r].any(axis=-1)))
+            why[r].append(
+                f"{int(n_nonfinite[r])} non-finite samples (NaN/Inf) in {comps}; NaN there"
+            )
     if bad:
         status[idx] = code
         for r, i in enumerate(idx):
@@ -298,7 +323,7 @@ def _process_rate(
             n_nat - 1,
         )
         hole_mask = np.take_along_axis(nan[holes], k[:, None, :], axis=-1)
-        fill_ok = gap_s[holes] <= s.max_gap_s
+        fill_ok = (gap_s[holes] <= s.max_gap_s) & (n_nonfinite[holes] == 0)
         hole_mask[fill_ok] &= dead[holes][fill_ok][:, :, None]
         cut[holes] = np.where(hole_mask, np.nan, cut[holes])
     if s.detrend != "none":

@@ -16,11 +16,15 @@ from obspy.signal.util import _npts2nfft
 
 
 @functools.lru_cache(maxsize=4)
-def read_inventory_cached(path: str):
-    """A StationXML file read once per process."""
+def read_inventory_cached(path: str, digest: str | None = None):
+    """A StationXML file read once per process and content (`digest` tells versions apart)."""
+    import io
+
+    import fsspec
     from obspy import read_inventory
 
-    return read_inventory(path)
+    with fsspec.open(path, "rb") as f:  # a local file or an item of a store on S3
+        return read_inventory(io.BytesIO(f.read()))
 
 
 def remove_response(

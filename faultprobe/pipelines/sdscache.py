@@ -66,7 +66,10 @@ class SDSCache:
                 s = part.stats
                 path = self.day_path(s.network, s.station, s.location, s.channel, lo)
                 with _locked(path):
-                    old = open(path, "rb").read() if os.path.exists(path) else b""
+                    old = b""
+                    if os.path.exists(path):
+                        with open(path, "rb") as f:
+                            old = f.read()
                     with open(path + ".tmp", "wb") as f:
                         f.write(old + buf.getvalue())
                     os.replace(path + ".tmp", path)

@@ -9,16 +9,17 @@ simulator when the samples are the same.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
-import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from obspy import Stream, UTCDateTime, read
+from obspy import Stream, UTCDateTime
 
+from faultprobe.pipelines.mseed import read_mseed
 from faultprobe.pipelines.plan import StationInfo
 
 DAY_NS = 86_400 * 10**9
@@ -96,20 +97,6 @@ class Source(Protocol):
     def fetch(self, requests: list[Request]) -> list[list[Fetched]]: ...
 
 
-def _read_records(path: str, t0: UTCDateTime, t1: UTCDateTime) -> Stream:
-    """The records of a miniSEED file that overlap [t0, t1], untrimmed.
-
-    ObsPy's own miniSEED plugin with libmseed's record selection; `obspy.read` would add a
-    trim (and its processing notes) per trace, which costs more than the decoding when a
-    day file holds many short segments. The windows are cut afterwards anyway.
-    """
-    try:
-        from obspy.io.mseed.core import _read_mseed
-    except ImportError:  # a future ObsPy without the plugin function
-        return read(path, format="MSEED", starttime=t0, endtime=t1)
-    return _read_mseed(path, starttime=t0, endtime=t1)
-
-
 def _utc(ns: int) -> UTCDateTime:
     return UTCDateTime(ns=int(ns))
 
@@ -119,6 +106,26 @@ def _days(start_ns: int, end_ns: int) -> list[int]:
     return list(
         range((start_ns - FILE_BORDER_NS) // DAY_NS, (end_ns + FILE_BORDER_NS) // DAY_NS + 1)
     )
+
+
+def matches(seed_id: str, asked: str) -> bool:
+    """Whether a record's NET.STA.LOC.CHA is the one asked (channel may hold ? and *)."""
+    got, want = seed_id.split("."), asked.split(".")
+    return got[:3] == want[:3] and fnmatch.fnmatchcase(got[3], want[3])
+
+
+@dataclass
+class DayRead:
+    """What one station-day gave: segments, notes, unreadable files and flagged spans.
+
+    A flagged span (start ns, end ns, status, reason) gives every window it touches that
+    status: an undecodable record ('error') or records of another station ('wrong_data').
+    """
+
+    segments: list[Segment] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    flags: list[tuple[int, int, str, str]] = field(default_factory=list)
 
 
 class SDSSource:
@@ -153,46 +160,56 @@ class SDSSource:
         )
         return sorted(glob.glob(pattern))
 
-    def _read_day(
-        self, st: StationInfo, day: int, t0_ns: int, t1_ns: int
-    ) -> tuple[list[Segment], list[str], list[str]]:
-        """Segments of one station-day between t0 and t1, notes and unreadable files."""
+    def _read_day(self, st: StationInfo, day: int, t0_ns: int, t1_ns: int) -> DayRead:
+        """Records of one station-day between t0 and t1, checked against the asked codes."""
         t0, t1 = _utc(t0_ns), _utc(t1_ns)
-        traces, notes, errors = Stream(), [], []
+        out = DayRead()
+        traces = Stream()
         for net in (st.network, *st.aliases):
             paths = self.paths(net, st.station, st.location, st.channels, day)
             if not paths:
                 continue
             for path in paths:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    try:
-                        part = _read_records(path, t0, t1)
-                    except Exception as err:  # corrupt file: a status, not a crash
-                        msg = str(err).split(":")[0] or type(err).__name__
-                        errors.append(f"cannot read miniSEED {path} ({msg})")
-                        continue
-                messages = [str(w.message).splitlines()[0] for w in caught]
-                skipped = sum("Not a SEED record" in m for m in messages)
-                others = [m for m in messages if "Not a SEED record" not in m]
-                name = os.path.basename(path)
-                if skipped and not len(part):
-                    errors.append(f"cannot read miniSEED {path} (no valid records)")
+                try:
+                    got = read_mseed(path, t0, t1)
+                except Exception as err:  # nothing decodable: a status, not a crash
+                    msg = str(err).split(":")[0] or type(err).__name__
+                    out.errors.append(f"cannot read miniSEED {path} ({msg})")
                     continue
-                if skipped:
-                    notes.append(f"{name}: skipped {skipped} unreadable stretches")
-                notes += [f"{name}: {m}" for m in dict.fromkeys(others)]
-                for tr in part:
+                name = os.path.basename(path)
+                if got.skipped and not len(got.stream) and not got.bad:
+                    out.errors.append(f"cannot read miniSEED {path} (no valid records)")
+                    continue
+                if got.skipped:
+                    out.notes.append(f"{name}: skipped {got.skipped} unreadable stretches")
+                out.notes += [f"{name}: {m}" for m in got.notes]
+                out.flags += [
+                    (a, b, "error", f"corrupt miniSEED record in {path}: {what}")
+                    for a, b, what in got.bad
+                ]
+                asked = f"{net}.{st.station}.{st.location}.{st.channels}?"
+                for tr in got.stream:
+                    if not matches(tr.id, asked):
+                        out.flags.append(
+                            (
+                                tr.stats.starttime.ns,
+                                tr.stats.endtime.ns,
+                                "wrong_data",
+                                f"{path} holds records of {tr.id}, not {asked}",
+                            )
+                        )
+                        continue
                     tr.stats.network = st.network  # aliases read as the study's code
-                traces += part
+                    traces += tr
             break
-        return segments(traces), notes, errors
+        out.segments = segments(traces)
+        return out
 
     def fetch(self, requests: list[Request]) -> list[list[Fetched]]:
         return [self._station(r) for r in requests]
 
     def _station(self, req: Request) -> list[Fetched]:
-        days: OrderedDict[int, tuple[list[Segment], list[str], list[str]]] = OrderedDict()
+        days: OrderedDict[int, DayRead] = OrderedDict()
         out: list[Fetched | None] = [None] * len(req.starts_ns)
         span: dict[int, list[int]] = {}  # day -> [first start, last end, n windows]
         for a, b in zip(req.starts_ns, req.ends_ns):
@@ -201,25 +218,30 @@ class SDSSource:
                 span[day] = [min(lo, int(a)), max(hi, int(b)), n + 1]
         for i in np.argsort(req.starts_ns, kind="stable"):
             start, end = int(req.starts_ns[i]), int(req.ends_ns[i])
-            cut, notes, errors = [], [], []
+            cut, notes, errors, flagged = [], [], [], []
             for day in _days(start, end):
                 lo, hi, count = span[day]
                 if count <= self.sparse:
-                    segs, n, e = self._read_day(req.station, day, start, end)
+                    got = self._read_day(req.station, day, start, end)
                 else:
                     if day not in days:
                         days[day] = self._read_day(req.station, day, lo, hi)
                         while len(days) > self.keep_days:
                             days.popitem(last=False)
-                    segs, n, e = days[day]
+                    got = days[day]
                 cut += [
                     c
-                    for g in segs
+                    for g in got.segments
                     if g.start_ns <= end and g.end_ns >= start and (c := g.cut(start, end))
                 ]
-                notes += n
-                errors += e
-            if errors and not len(cut):
+                notes += got.notes
+                errors += got.errors
+                flagged += [(s, r) for a, b, s, r in got.flags if a <= end and b >= start]
+            if flagged:
+                status = "wrong_data" if any(s == "wrong_data" for s, _ in flagged) else "error"
+                why = "; ".join(dict.fromkeys(r for s, r in flagged if s == status))
+                out[i] = Fetched(None, status, why)
+            elif errors and not len(cut):
                 out[i] = Fetched(None, "error", "; ".join(dict.fromkeys(errors)))
             elif not len(cut):
                 out[i] = Fetched(None, "no_data", f"no data for {req.station.code} in the archive")

@@ -1,0 +1,200 @@
+"""`faultprobe ingest` on bad inputs and bad moments, as a user meets them: a corrupt
+events.parquet, a missing archive root, a template state cut by a kill, a StationXML
+corrected after a run, a full disk, Ctrl-C, a read-only store. Each ends in one line and an
+exit code (or in status rows), and the next run after the fix gives the store a clean run
+gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from distributed import LocalCluster
+
+from faultprobe import cli
+from faultprobe.pipelines.toyarchive import toy_inventory, write_toy_config, write_toy_study
+
+pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
+
+
+@pytest.fixture(scope="module")
+def address():
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0"
+    ) as c:
+        yield c.scheduler_address
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory, address):
+    """The toy archive and the store of a clean run."""
+    d = tmp_path_factory.mktemp("toy")
+    study = write_toy_study(str(d), n_events=12, days=2, corrupt=False)
+    cfg = write_toy_config(str(d), study, cluster={"kind": "address", "address": address})
+    assert cli.main(["ingest", cfg, "-q"]) == 0
+    return study
+
+
+def _twin(folder: Path, study, address: str | None, **waveforms) -> tuple[str, str]:
+    store = folder / "store"
+    store.mkdir(parents=True)
+    study.events.to_parquet(store / "events.parquet")
+    study.stations.to_parquet(store / "stations.parquet")
+    twin = type(study)(str(store), study.sds_root, study.events, study.stations)
+    cluster = {"kind": "address", "address": address} if address else None
+    return str(store), write_toy_config(str(folder), twin, waveforms=waveforms, cluster=cluster)
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def _same_store(store: str, ref: str) -> None:
+    x = xr.open_zarr(f"{ref}/waveforms.zarr").load()
+    y = xr.open_zarr(f"{store}/waveforms.zarr").load()
+    for var in ("waveform", "status", "start_time", "p_time"):
+        np.testing.assert_array_equal(x[var].values, y[var].values)
+    assert y.attrs["complete"] is True
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(f"{ref}/traces.parquet"), pd.read_parquet(f"{store}/traces.parquet")
+    )
+
+
+def test_corrupt_events_table(tmp_path, toy, address, capsys):
+    store, cfg = _twin(tmp_path, toy, address)
+    Path(store, "events.parquet").write_bytes(b"PAR1 not really")
+    assert cli.main(["ingest", cfg, "-q"]) == 2
+    line = _one_error_line(capsys)
+    assert "events.parquet is not a readable Parquet table" in line
+    assert "faultprobe catalog" in line
+    toy.events.to_parquet(Path(store, "events.parquet"))  # fixed
+    assert cli.main(["ingest", cfg, "-q"]) == 0
+    _same_store(store, toy.store)
+
+
+def test_missing_archive_root_is_an_error_before_anything_runs(tmp_path, toy, address, capsys):
+    store, cfg = _twin(tmp_path, toy, address, sds_root=str(tmp_path / "nowhere"))
+    assert cli.main(["ingest", cfg, "-q"]) == 2
+    line = _one_error_line(capsys)
+    assert f"waveforms.sds_root = {tmp_path / 'nowhere'} does not exist" in line
+    assert sorted(os.listdir(store)) == ["events.parquet", "stations.parquet"]
+
+
+def test_template_state_cut_by_a_kill(tmp_path, toy, address):
+    store, cfg = _twin(tmp_path, toy, address)
+    assert cli.main(["ingest", cfg, "-q"]) == 0
+    Path(store, "ingest", "template.json").write_text("")  # what a kill left before
+    Path(store, "ingest", "blocks", "000001.json").unlink()  # and an unfinished block
+    assert cli.main(["ingest", cfg, "-q"]) == 0
+    assert json.loads(Path(store, "ingest", "template.json").read_text())["codec"]
+    _same_store(store, toy.store)
+
+
+def test_a_corrected_stationxml_redoes_the_blocks_built_from_the_old_one(
+    tmp_path, toy, address, capsys
+):
+    settings = {"remove_response": True, "codec": "zstd-3"}
+    # The clean run, with the right StationXML from the start.
+    ref, ref_cfg = _twin(tmp_path / "ref", toy, address, **settings)
+    toy_inventory(toy.stations).write(str(tmp_path / "ref" / "stations.xml"), "STATIONXML")
+    assert cli.main(["ingest", ref_cfg, "-q"]) == 0
+    # A StationXML without NRCA: its windows cannot have their response removed.
+    store, cfg = _twin(tmp_path / "run", toy, address, **settings)
+    inv = tmp_path / "run" / "stations.xml"
+    toy_inventory(toy.stations[toy.stations.station != "NRCA"]).write(str(inv), "STATIONXML")
+    assert cli.main(["ingest", cfg, "-q"]) == 0
+    tr = pd.read_parquet(f"{store}/traces.parquet")
+    nrca = tr[tr.station == "NRCA"]
+    assert (nrca.status == "error").all() and nrca.reason.str.contains("response").all()
+    capsys.readouterr()
+    toy_inventory(toy.stations).write(str(inv), "STATIONXML")  # corrected
+    assert cli.main(["ingest", cfg]) == 0
+    err = capsys.readouterr().err
+    assert "3 of 3 finished blocks were built from other inputs (the StationXML)" in err
+    _same_store(store, ref)
+
+
+def _cli(config: str, preexec=None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "faultprobe.cli", "ingest", config, "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec,
+    )
+
+
+def _small_disk() -> None:
+    """No file may grow past 30 kB: writes of cube chunks fail as on a full disk."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
+
+
+def test_a_full_disk(tmp_path, toy):
+    store, cfg = _twin(tmp_path, toy, None)
+    full = _cli(cfg, _small_disk)
+    _, err = full.communicate(timeout=180)
+    assert full.returncode == 5, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: no space left while writing {store}")
+    assert "Traceback" not in err
+    again = _cli(cfg)
+    _, err = again.communicate(timeout=180)
+    assert again.returncode == 0, err
+    _same_store(store, toy.store)
+
+
+def test_ctrl_c(tmp_path, toy, address):
+    store, cfg = _twin(tmp_path, toy, address)
+    run = _cli(cfg)
+    t0 = time.time()
+    while not Path(store, "faultprobe.lock").exists() and time.time() - t0 < 60:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    if run.returncode == 0:
+        pytest.skip("the ingest finished before the interrupt")
+    assert run.returncode == 130
+    assert err.strip().splitlines() == [
+        "interrupted; run the same command again to finish (finished work is kept)"
+    ]
+    assert not Path(store, "faultprobe.lock").exists()
+    again = _cli(cfg)
+    _, err = again.communicate(timeout=180)
+    assert again.returncode == 0, err
+    _same_store(store, toy.store)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_store(tmp_path, toy, address, capsys):
+    store, cfg = _twin(tmp_path, toy, address)
+    os.chmod(store, 0o555)
+    try:
+        assert cli.main(["ingest", cfg, "-q"]) == 5
+        line = _one_error_line(capsys)
+        assert "cannot write" in line and "Permission denied" in line
+    finally:
+        os.chmod(store, 0o755)
+    assert cli.main(["ingest", cfg, "-q"]) == 0
+    _same_store(store, toy.store)
+
+
+def test_an_archive_without_the_studys_data_is_not_a_success(tmp_path, toy, address, capsys):
+    (tmp_path / "empty").mkdir()
+    store, cfg = _twin(tmp_path, toy, address, sds_root=str(tmp_path / "empty"))
+    assert cli.main(["ingest", cfg, "-q"]) == 2
+    line = _one_error_line(capsys)
+    assert "none of the 60 windows got any samples (mostly no_data)" in line
