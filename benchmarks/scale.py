@@ -153,13 +153,15 @@ if with_ledger:
             "status": names[np.arange(n) % 3], "reason": "", "p_time": pd.to_datetime(s.p_ns.ravel(), utc=True),
             "snr": np.ones(n), "source": "synthetic", "attempts": np.ones(n, np.int32),
             "start_time": pd.to_datetime(s.p_ns.ravel(), utc=True)})
+        rows = rows.reindex(columns=ledger.TRACE_COLUMNS, fill_value="")  # e.g. "failure"
         ledger.write_part(store, s.block, rows)
         ledger.mark_done(store, s.block, {"block": s.block})
         for j in range(S):  # the chunk file each (block, station) leaves in the cube
             p = f"{root}/waveforms.zarr/waveform/c/{s.block}/{j}/0/0"
             os.makedirs(os.path.dirname(p), exist_ok=True); open(p, "wb").close()
     out["tasks_write_s"] = time.perf_counter() - t
-    t = time.perf_counter(); done = ledger.finished(store); out["ledger_finished_s"] = time.perf_counter() - t
+    t = time.perf_counter(); done = ledger.finished(store); marks = ledger.markers(store)
+    out["ledger_finished_s"] = time.perf_counter() - t
     t = time.perf_counter(); traces = ledger.compact(store, plan.n_blocks); out["compact_s"] = time.perf_counter() - t
     t = time.perf_counter()
     holes = cube.missing_chunks(url, plan.n_blocks, S)
@@ -220,8 +222,8 @@ def bench_driver(folder: Path, events: pd.DataFrame) -> None:
     pn = ninth["plan_s"] + ninth["template_s"]
     say(f"   a ninth of the events: {pn:.1f} s -> full/ninth = {pt / pn:.1f} (linear: 9)")
     say(f"3. ledger at {full['blocks']} blocks: tasks' parts + markers written "
-        f"{full['tasks_write_s']:.1f} s (spread over the tasks), finished() "
-        f"{full['ledger_finished_s']:.2f} s, compaction into traces.parquet "
+        f"{full['tasks_write_s']:.1f} s (spread over the tasks), finished blocks and their "
+        f"markers read {full['ledger_finished_s']:.2f} s, compaction into traces.parquet "
         f"{full['compact_s']:.1f} s, final check {full['check_s']:.1f} s; driver peak RSS "
         f"{full['ledger_peak_abs'] / 2**30:.2f} GiB ({len(events) * 10:,} traces rows)")  # fmt: skip
     fc = full["ledger_finished_s"] + full["compact_s"] + full["check_s"]
