@@ -442,6 +442,14 @@ def _expected(err: BaseException) -> tuple[str, str] | None:
         return str(err), "locked"
     if isinstance(err, ClusterError):  # the batch system or Kubernetes API said no
         return str(err), "service"
+    if type(err).__name__ == "KilledWorker":  # distributed's; not imported for --help
+        return (
+            f"a task ended the workers that ran it again and again ({err}); usually memory: "
+            "give the workers more ([cluster] memory_limit, [cluster.jobqueue] memory, "
+            "[cluster.kubernetes] memory) or lower [train] memory_budget, then run the same "
+            "command again (finished work is kept)",
+            "input",
+        )
     if isinstance(err, ServiceUnavailable):
         return str(err), "service"
     if isinstance(err, StationError) and "station service" in str(err):
