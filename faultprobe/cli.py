@@ -16,6 +16,7 @@ import os
 import sys
 
 from faultprobe import __version__
+from faultprobe.cluster.connect import ClusterError
 from faultprobe.config import ConfigError, load_config
 
 DESCRIPTION = """\
@@ -43,6 +44,9 @@ and with what a study made:
 or all of it on a small synthetic sequence: faultprobe demo.  Waveforms and events can
 also come from a SeisBench dataset (INSTANCE) or the paper's released data
 (configs/laurenti2024-data.toml).
+
+On a batch system or Kubernetes only the config's [cluster] section changes;
+`faultprobe cluster-spec CONFIG` prints what it would submit (docs/hpc.md, docs/cloud.md).
 
 Exit codes: 0 done; 1 finished but incomplete (run the same command again); 2 bad input or
 config; 3 a web service could not be used; 4 the store is locked by another command;
@@ -147,14 +151,46 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return predict_command(args)
 
 
+def _confirm(estimate, yes: bool) -> bool:
+    """Go ahead under an hour, with --yes, or when the user says so at a terminal."""
+    from faultprobe.analysis.estimate import ASK_ABOVE_S
+
+    if yes or estimate.wall_s <= ASK_ABOVE_S:
+        return True
+    hours = estimate.wall_s / 3600
+    if not sys.stdin.isatty():
+        print(
+            f"error: the grid is estimated at {hours:.1f} h (above 1 h); run again with --yes "
+            "to start it, or --plan to see the runs",
+            file=sys.stderr,
+        )
+        return False
+    answer = input(f"the grid is estimated at {hours:.1f} h; start it? [y/N] ")
+    return answer.strip().lower() in {"y", "yes"}
+
+
 def _cmd_experiments(args: argparse.Namespace) -> int:
-    from faultprobe.analysis.experiments import run_experiments
+    from faultprobe.analysis.experiments import GridDeclined, run_experiments
 
     cfg = load_config(args.config)
-    with _writing(cfg, args, "experiments"):
-        results = run_experiments(
-            cfg, progress=not args.quiet, grids=args.grid or None, retry_failed=not args.keep_failed
-        )
+    if args.plan:  # lists and stops: nothing is written, no lock taken
+        run_experiments(
+            cfg, progress=not args.quiet, grids=args.grid or None,
+            retry_failed=not args.keep_failed, plan_only=True,
+        )  # fmt: skip
+        return 0
+    try:
+        with _writing(cfg, args, "experiments"):
+            results = run_experiments(
+                cfg,
+                progress=not args.quiet,
+                grids=args.grid or None,
+                retry_failed=not args.keep_failed,
+                confirm=None if args.yes else (lambda est: _confirm(est, False)),
+            )
+    except GridDeclined as err:
+        print(f"experiments: {err}", file=sys.stderr)
+        return EXIT["input"]
     ok = int((results["status"] == "ok").sum())
     failed = int((results["status"] == "failed").sum())
     print(f"{ok} runs ok, {failed} failed; results: {cfg.study.store}/results.parquet")
@@ -195,6 +231,19 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         except (MonitorError, KeyError) as err:
             print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
             return EXIT["input"]
+    return 0
+
+
+def _cmd_cluster_spec(args: argparse.Namespace) -> int:
+    from faultprobe.cluster.spec import render_spec
+
+    cfg = load_config(args.config)
+    try:
+        text = render_spec(cfg.cluster)
+    except RuntimeError as err:  # an optional engine (dask-jobqueue) is missing
+        print(f"error: {args.config}: [cluster] kind {cfg.cluster.kind!r}: {err}", file=sys.stderr)
+        return EXIT["input"]
+    sys.stdout.write(text)
     return 0
 
 
@@ -435,6 +484,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only this grid (repeatable)",
     )
     p.add_argument("--keep-failed", action="store_true", help="do not retry failed runs")
+    p.add_argument(
+        "--plan",
+        action="store_true",
+        help="list the pending runs with estimated times (a short calibration on the "
+        "workers) and stop",
+    )
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="start without estimating and without asking (otherwise a grid estimated above "
+        "one hour asks first, or stops where nobody can answer)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=_cmd_experiments)
 
@@ -500,6 +561,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_monitor)
 
     p = sub.add_parser(
+        "cluster-spec",
+        parents=common,
+        help="print what the [cluster] section submits (Kubernetes YAML, batch job script)",
+        description=(
+            "Print the resources the config's [cluster] section starts, without starting "
+            "anything: for kind 'kubernetes' the dask-kubernetes operator's DaskCluster (and "
+            "DaskAutoscaler with [cluster.adapt]) as YAML, ready for `kubectl apply -f -`; "
+            "for 'slurm' and 'pbs' the batch script of one worker job (dask-jobqueue). "
+            "Object-store credentials appear only as the name of a Kubernetes Secret. "
+            "See docs/hpc.md and docs/cloud.md."
+        ),
+    )
+    _add_config(p)
+    p.set_defaults(handler=_cmd_cluster_spec)
+
+    p = sub.add_parser(
         "report",
         parents=common,
         help="write report/index.html with tables and figures",
@@ -561,6 +638,16 @@ def _expected(err: BaseException) -> tuple[str, str] | None:
 
     if isinstance(err, StoreLocked):
         return str(err), "locked"
+    if isinstance(err, ClusterError):  # the batch system or Kubernetes API said no
+        return str(err), "service"
+    if type(err).__name__ == "KilledWorker":  # distributed's; not imported for --help
+        return (
+            f"a task ended the workers that ran it again and again ({err}); usually memory: "
+            "give the workers more ([cluster] memory_limit, [cluster.jobqueue] memory, "
+            "[cluster.kubernetes] memory) or lower [train] memory_budget, then run the same "
+            "command again (finished work is kept)",
+            "input",
+        )
     if isinstance(err, ServiceUnavailable):
         return str(err), "service"
     if isinstance(err, StationError) and "station service" in str(err):

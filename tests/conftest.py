@@ -36,3 +36,14 @@ def small_trained(small_ingested, tmp_path_factory):
     from small_study import trained_run
 
     return trained_run(small_ingested, tmp_path_factory.mktemp("small-trained"))
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """A local S3 endpoint (moto's server) with an empty bucket (tests/s3_server.py)."""
+    pytest.importorskip("moto.server")
+    pytest.importorskip("s3fs")
+    from s3_server import moto_s3
+
+    with moto_s3(monkeypatch) as fs:
+        yield fs

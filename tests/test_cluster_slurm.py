@@ -7,37 +7,17 @@ closes. Skipped where no SLURM answers.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
 import time
 
 import pytest
+from slurm_helpers import job_state, slurm_missing
 from study_tables import norcia_table
 
 from faultprobe.cluster.connect import connect
 from faultprobe.config import parse_config
 
-
-def _slurm_missing() -> str | None:
-    """Why SLURM cannot be used here, or None when `sbatch` exists and `sinfo` answers."""
-    if shutil.which("sbatch") is None:
-        return "sbatch not on PATH (run scripts/slurm-single-node.sh as root to start one)"
-    try:
-        proc = subprocess.run(
-            ["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=20
-        )
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return f"sinfo does not answer: {err}"
-    if proc.returncode != 0:
-        return f"sinfo does not answer: {proc.stderr.strip() or proc.returncode}"
-    states = proc.stdout.split()
-    if not any(s.rstrip("*~#") in {"idle", "mix"} for s in states):
-        return f"no idle SLURM node (sinfo states: {states or 'none'})"
-    return None
-
-
-_MISSING = _slurm_missing()
+_MISSING = slurm_missing()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))]
 
 
@@ -57,15 +37,6 @@ def _raw(tmp_path) -> dict:
             },
         },
     )
-
-
-def _job_state(job_id: str) -> str:
-    """The job's state as squeue shows it; "" once squeue no longer lists it."""
-    proc = subprocess.run(
-        ["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=20
-    )
-    # After MinJobAge squeue forgets the id and answers "Invalid job id specified".
-    return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
 def _logs(tmp_path) -> str:
@@ -89,9 +60,9 @@ def test_slurm_worker_runs_tasks_in_a_job_that_ends_with_the_context(tmp_path):
         assert square == 49
         assert job_id, "the worker did not run inside a SLURM job (no SLURM_JOB_ID)"
         assert host == socket.gethostname() and pid != os.getpid()
-        assert _job_state(job_id) == "RUNNING"
+        assert job_state(job_id) == "RUNNING"
         assert "#SBATCH --mem=" in client.cluster.job_script()
     deadline = time.monotonic() + 60
-    while (state := _job_state(job_id)) and time.monotonic() < deadline:
+    while (state := job_state(job_id)) and time.monotonic() < deadline:
         time.sleep(1)
     assert state == "", f"job {job_id} still in squeue after the context closed ({state})"

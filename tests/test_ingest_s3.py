@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import socket
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -16,40 +13,6 @@ from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 from faultprobe.store import Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    moto_server = pytest.importorskip("moto.server")
-    s3fs = pytest.importorskip("s3fs")
-    import fsspec.config
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = _free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    for k, v in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(k, v)
-    # fsspec's configuration carries the endpoint to every s3:// path (xarray, zarr, Store).
-    monkeypatch.setitem(
-        fsspec.config.conf, "s3", {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
-    )
-    fs = s3fs.S3FileSystem(endpoint_url=endpoint, key="testing", secret="testing")
-    fs.mkdir("faultprobe-test")
-    s3fs.S3FileSystem.clear_instance_cache()
-    yield fs
-    server.stop()
 
 
 def test_cube_on_s3_reads_back_through_xarray(tmp_path, s3):

@@ -14,12 +14,19 @@ import numpy as np
 import pandas as pd
 
 from faultprobe.analysis import grid as gridmod
+from faultprobe.analysis.estimate import GridEstimate, estimate_grid, slots_of
 from faultprobe.analysis.pairs import analyse_pairs, differing_band
-from faultprobe.analysis.runner import run_grid, sub_store
+from faultprobe.analysis.runner import pending, read_results, run_grid, sub_store
+from faultprobe.cluster.connect import declared_resources
 from faultprobe.config import StudyConfig
+from faultprobe.config.sections import parse_bytes_field
 from faultprobe.store import Store
 
 PAIRS = "pairs"
+
+
+class GridDeclined(RuntimeError):
+    """The user (or the missing --yes) stopped a long grid before it started."""
 
 
 def _event_times(store: Store) -> pd.Series | None:
@@ -47,19 +54,44 @@ def run_experiments(
     grids: list[str] | None = None,
     retry_failed: bool = True,
     say: Callable[[str], None] | None = None,
+    plan_only: bool = False,
+    confirm: Callable[[GridEstimate], bool] | None = None,
 ) -> pd.DataFrame:
-    """Prepare the inputs, run every pending grid run, analyse the pairs; results table."""
+    """Prepare the inputs, run every pending grid run, analyse the pairs; results table.
+
+    `plan_only` lists the pending runs with their estimated times (a short calibration on
+    the workers) and stops there; `confirm(estimate)` is asked before the grid starts and
+    a False answer raises `GridDeclined` (nothing run).
+    """
     from faultprobe.cluster import connect
 
     say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
     if client is None:
-        with connect(cfg.cluster) as c:
+        with connect(cfg.cluster, say=say if progress else None) as c:
             return run_experiments(
                 cfg, client=c, progress=progress, grids=grids, retry_failed=retry_failed,
-                say=say,
+                say=say, plan_only=plan_only, confirm=confirm,
             )  # fmt: skip
     store = Store(cfg.study.store)
     g = cfg.experiments
+    resources = declared_resources(cfg.cluster)
+    if plan_only or confirm is not None:
+        runs = pending(plan_runs(cfg, grids), read_results(store), retry_failed)
+        est = estimate_grid(
+            store,
+            runs,
+            client,
+            slots_of(cfg.cluster, client),
+            {"GPU": 1} if "GPU" in resources else None,
+        )
+        if plan_only:  # the listing is what was asked for: standard output
+            print(est.render(), flush=True)
+            return read_results(store)
+        say(est.render(limit=10))
+        if not confirm(est):
+            raise GridDeclined(
+                f"grid not started ({len(runs)} runs, about {est.wall_s / 3600:.1f} h)"
+            )
     if g.seasonality.enabled and (grids is None or "seasonality" in grids):
         from faultprobe.analysis.noise import build_noise_cube
 
@@ -71,10 +103,19 @@ def run_experiments(
             say(line)
     runs = plan_runs(cfg, grids)
     say(f"experiments: {len(runs)} runs in grids {sorted({r.grid for r in runs})}")
-    estimate = _cpu_estimate(store, runs, client, retry_failed)
-    if estimate:
-        say(estimate)
-    results = run_grid(store, runs, client, progress=progress, retry_failed=retry_failed)
+    if not (plan_only or confirm is not None):  # the measured plan above said it already
+        estimate = _cpu_estimate(store, runs, client, retry_failed)
+        if estimate:
+            say(estimate)
+    results = run_grid(
+        store,
+        runs,
+        client,
+        progress=progress,
+        retry_failed=retry_failed,
+        cache_bytes=parse_bytes_field(cfg.cluster.slice_cache, "slice_cache"),
+        worker_resources=resources,
+    )
     failed = results[results["status"] == "failed"]
     if len(failed):
         say(f"experiments: {len(failed)} run(s) failed; see the error column of results.parquet")

@@ -2,8 +2,12 @@
 
 Finished runs (a row with status ok) are skipped, so a killed grid restarted later does
 only the missing runs; a run that raises becomes a row with status `failed` and its error
-text, and the others go on.  On GPU workers (dask-cuda: one worker per GPU) each worker
+text, and the others go on.  On GPU workers (dask-cuda: one worker per GPU, or batch and
+Kubernetes workers started with `GPU = 1` in `[cluster] worker_resources`) each worker
 declares one `GPU` resource and each run asks for one, so runs are placed one per GPU.
+Each worker keeps the station slices it read in a byte-bounded cache (`GridCache`), and
+runs that read the same slice are submitted next to each other, so a grid reads each
+slice about once per worker.
 """
 
 from __future__ import annotations
@@ -14,10 +18,41 @@ import traceback
 from collections.abc import Callable, Iterable
 
 import pandas as pd
+from distributed import WorkerPlugin
 
 from faultprobe.analysis.grid import GridRun
 from faultprobe.analysis.scoring import RESULT_COLUMNS, failed_row, frame, result_row
 from faultprobe.store import RESULTS, Store
+
+
+class GridCache(WorkerPlugin):
+    """A `SliceCache` of `max_bytes` on every worker (also on workers that join later);
+    none with `max_bytes` 0."""
+
+    name = "faultprobe-slice-cache"
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.cache = None
+
+    def setup(self, worker) -> None:
+        from faultprobe.ml.slicecache import SliceCache
+
+        self.cache = SliceCache(self.max_bytes) if self.max_bytes > 0 else None
+
+    def teardown(self, worker) -> None:
+        self.cache = None
+
+
+def _worker_cache():
+    """This worker's slice cache, or None outside a worker or without the plugin."""
+    try:
+        from distributed import get_worker
+
+        plugin = get_worker().plugins.get(GridCache.name)
+    except ValueError:
+        return None
+    return getattr(plugin, "cache", None)
 
 
 def sub_store(store: Store, sub: str) -> Store:
@@ -39,7 +74,7 @@ def execute_run(root: str, storage_options: dict | None, runs_json: list[str]) -
     worker, device = _worker_identity()
     t0 = time.perf_counter()
     try:
-        metrics = run_experiment(store, first.spec, log=None)
+        metrics = run_experiment(store, first.spec, log=None, cache=_worker_cache())
         preds = RunFolder(store, first.run_id).read_table(PREDICTIONS)
         rows = [result_row(run, metrics, preds) for run in runs]
     except Exception as err:  # a failed run is a row, never the end of the grid
@@ -105,9 +140,17 @@ async def _declare_gpu(dask_worker) -> bool:
 
 
 def gpu_workers(client) -> list[str]:
-    """Addresses of workers with a CUDA device, each now holding one `GPU` resource."""
-    found = client.run(_declare_gpu)
-    return sorted(addr for addr, has in found.items() if has)
+    """Addresses of workers with a CUDA device, each now holding one `GPU` resource.
+
+    Workers that leave while asked (adaptive scaling, preemption) are left out; workers
+    that join later declare their GPUs through `[cluster] worker_resources`."""
+    found = client.run(_declare_gpu, on_error="return")
+    return sorted(addr for addr, has in found.items() if has is True)
+
+
+def slice_key(run: GridRun) -> tuple:
+    """What a run reads from the cube: runs with the same key share a station slice."""
+    return (run.store, tuple(run.spec.stations), str(run.spec.window_s))
 
 
 def run_grid(
@@ -118,8 +161,13 @@ def run_grid(
     progress: bool = True,
     retry_failed: bool = True,
     on_row: Callable[[dict], None] | None = None,
+    cache_bytes: int = 0,
+    worker_resources: dict[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Run every pending run as one Dask task; append each row as it finishes."""
+    """Run every pending run as one Dask task; append each row as it finishes.
+
+    `cache_bytes` > 0 gives every worker a slice cache of that size; `worker_resources`
+    are those the cluster's workers declare (a `GPU` there means one GPU per run)."""
     from distributed import as_completed
     from tqdm.auto import tqdm
 
@@ -129,7 +177,10 @@ def run_grid(
     groups: dict[tuple[str, str], list[GridRun]] = {}
     for run in todo:  # a run shared by grids (the bands baseline is a Table 1 run) trains once
         groups.setdefault((run.store, run.run_id), []).append(run)
-    resources = {"GPU": 1} if gpu_workers(client) else None
+    groups = dict(sorted(groups.items(), key=lambda kv: slice_key(kv[1][0])))
+    client.register_plugin(GridCache(cache_bytes))  # replaces an earlier grid's (0 = off)
+    declared = "GPU" in (worker_resources or {})
+    resources = {"GPU": 1} if declared or gpu_workers(client) else None
     futures = {
         client.submit(
             execute_run,

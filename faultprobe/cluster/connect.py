@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from distributed import Client, WorkerPlugin
 
@@ -25,19 +25,41 @@ class ImportEngines(WorkerPlugin):
         import zarr  # noqa: F401
 
 
+class ClusterError(RuntimeError):
+    """The configured cluster cannot be started or reached (the message says why)."""
+
+
+def _start(cfg: Cluster):
+    """`_make_cluster`, with what went wrong said in one line naming the cluster kind."""
+    try:
+        return _make_cluster(cfg)
+    except RuntimeError as err:  # a missing optional engine: its message says what to install
+        raise ClusterError(f"[cluster] {err}") from None
+    except Exception as err:  # the batch system or the Kubernetes API said no
+        raise ClusterError(
+            f"[cluster] kind {cfg.kind!r}: could not start the cluster "
+            f"({type(err).__name__}: {err}); `faultprobe cluster-spec CONFIG` shows what "
+            "would be submitted"
+        ) from None
+
+
 def _make_cluster(cfg: Cluster):
     """Build the cluster object for `cfg.kind`; imports optional engines only when asked."""
     if cfg.kind == "local":
         from distributed import LocalCluster
 
-        return LocalCluster(
-            n_workers=cfg.n_workers,
+        cluster = LocalCluster(
+            n_workers=0 if cfg.adapt is not None else cfg.n_workers,
             threads_per_worker=cfg.threads_per_worker,
             memory_limit=cfg.memory_limit,
             processes=True,
+            resources=dict(cfg.worker_resources) or None,
             # ":0" picks a free port; None would mean the default :8787 and clash.
             dashboard_address=":8787" if cfg.dashboard else ":0",
         )
+        if cfg.adapt is not None:
+            cluster.adapt(minimum=cfg.adapt.minimum, maximum=cfg.adapt.maximum)
+        return cluster
     if cfg.kind == "local-cuda":
         try:
             from dask_cuda import LocalCUDACluster
@@ -46,58 +68,56 @@ def _make_cluster(cfg: Cluster):
                 "cluster kind 'local-cuda' needs dask-cuda: pip install 'faultprobe[gpu]'"
             ) from err
         # One worker per visible GPU, so each run owns one device.
-        return LocalCUDACluster(threads_per_worker=1, memory_limit=cfg.memory_limit)
-    if cfg.kind in {"slurm", "pbs"}:
-        try:
-            import dask_jobqueue
-        except ImportError as err:
-            raise RuntimeError(
-                f"cluster kind '{cfg.kind}' needs dask-jobqueue: pip install 'faultprobe[hpc]'"
-            ) from err
-        jq = cfg.jobqueue
-        cls = dask_jobqueue.SLURMCluster if cfg.kind == "slurm" else dask_jobqueue.PBSCluster
-        kwargs = dict(
-            cores=jq.cores,
-            memory=jq.memory,
-            processes=jq.processes,
-            walltime=jq.walltime,
-            queue=jq.queue,
-            account=jq.account,
-            job_extra_directives=jq.job_extra_directives,
-            # as for local: ":0" picks a free port when the dashboard is off
-            scheduler_options={"dashboard_address": ":8787" if cfg.dashboard else ":0"},
+        return LocalCUDACluster(
+            threads_per_worker=1,
+            memory_limit=cfg.memory_limit,
+            dashboard_address=":8787" if cfg.dashboard else ":0",
         )
-        if jq.local_directory:
-            kwargs["local_directory"] = jq.local_directory
-        cluster = cls(**kwargs)
-        cluster.scale(jobs=jq.jobs)
-        return cluster
+    if cfg.kind in {"slurm", "pbs"}:
+        from faultprobe.cluster.jobqueue import make_jobqueue_cluster
+
+        return make_jobqueue_cluster(cfg)
     if cfg.kind == "kubernetes":
-        try:
-            from dask_kubernetes.operator import KubeCluster
-        except ImportError as err:
-            raise RuntimeError(
-                "cluster kind 'kubernetes' needs dask-kubernetes: pip install 'faultprobe[cloud]'"
-            ) from err
-        kwargs = {"name": "faultprobe", "n_workers": cfg.n_workers or 2}
-        if cfg.kubernetes_image:
-            kwargs["image"] = cfg.kubernetes_image
-        return KubeCluster(**kwargs)
+        from faultprobe.cluster.kubernetes import make_kube_cluster
+
+        return make_kube_cluster(cfg)
     raise ValueError(f"unknown cluster kind {cfg.kind!r}")
 
 
 @contextlib.contextmanager
-def connect(cfg: Cluster) -> Iterator[Client]:
-    """Yield a Dask client for the configured cluster; everything started here is closed."""
-    cluster = None if cfg.kind == "address" else _make_cluster(cfg)
-    client = Client(cfg.address if cluster is None else cluster)
+def connect(cfg: Cluster, say: Callable[[str], None] | None = None) -> Iterator[Client]:
+    """Yield a Dask client for the configured cluster; everything started here is closed.
+
+    `say` (e.g. print to stderr) receives the dashboard link once the scheduler is up.
+    """
+    cluster = None if cfg.kind == "address" else _start(cfg)
+    try:
+        client = Client(cfg.address if cluster is None else cluster, timeout=60)
+    except (OSError, TimeoutError) as err:
+        if cluster is not None:
+            cluster.close()
+        raise ClusterError(
+            f"[cluster] cannot reach the Dask scheduler at {cfg.address or 'the new cluster'} "
+            f"({err}); check that it runs and the address and port"
+        ) from None
     client.register_plugin(ImportEngines())
+    if say is not None:
+        say(f"Dask dashboard: {client.dashboard_link} ({cfg.kind} cluster)")
     try:
         yield client
     finally:
         client.close()
         if cluster is not None:  # a scheduler joined by address stays up
             cluster.close()
+
+
+def declared_resources(cfg: Cluster) -> dict[str, float]:
+    """The resources every worker of this cluster declares when it starts."""
+    if cfg.kind == "kubernetes":
+        from faultprobe.cluster.kubernetes import worker_resources
+
+        return worker_resources(cfg)
+    return dict(cfg.worker_resources)
 
 
 def describe(client: Client) -> str:

@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, model_validator
 from faultprobe.config.base import ConfigError, UTCTime, _Section
 from faultprobe.config.sections import (
     DATASET_SOURCES,
+    Adapt,
     Box,
     CatalogFormat,
     CatalogSource,
@@ -27,6 +28,7 @@ from faultprobe.config.sections import (
     CsvColumns,
     Fault,
     JobQueue,
+    Kubernetes,
     PhaseInterval,
     Selection,
     Shock,
@@ -227,6 +229,7 @@ def _toml(table: dict[str, Any], prefix: str = "") -> str:
 
 
 __all__ = [
+    "Adapt",
     "BandsGrid",
     "Box",
     "CatalogFormat",
@@ -241,6 +244,7 @@ __all__ = [
     "FaultZoneEffect",
     "JobQueue",
     "Monitor",
+    "Kubernetes",
     "NullGrid",
     "NullRegion",
     "OmoriSequence",

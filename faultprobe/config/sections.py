@@ -133,8 +133,14 @@ class CatalogSource(_Section):
 
 
 class Selection(_Section):
-    """Rules that pick the study's events from the full catalog."""
+    """Rules that pick the study's events from the full catalog.
 
+    `mode = "paper"` applies every rule below (Laurenti et al. 2024); `"analyst"` keeps
+    every catalog event inside the study window (no magnitude, depth, box, fault-distance
+    or isolation rule), for a cube of the whole catalog.
+    """
+
+    mode: Literal["paper", "analyst"] = "paper"
     max_fault_distance_km: float = Field(default=3.0, gt=0)
     min_depth_km: float = 2.0
     min_magnitude: float = 0.5
@@ -237,17 +243,80 @@ class Waveforms(_Section):
 
 
 class JobQueue(_Section):
-    """Batch-system workers (dask-jobqueue)."""
+    """Batch-system workers (dask-jobqueue): what one job asks the scheduler for."""
 
-    cores: int = 8
-    memory: str = "32GB"
+    cores: int = Field(default=8, ge=1, description="cores per job")
+    memory: str = Field(default="32GB", description="memory per job")
     walltime: str = "02:00:00"
-    queue: str | None = None
+    queue: str | None = Field(default=None, description="partition (SLURM) or queue (PBS)")
     account: str | None = None
-    jobs: int = 1
-    processes: int = 1
-    job_extra_directives: list[str] = Field(default_factory=list)
-    local_directory: str | None = None
+    jobs: int = Field(default=1, ge=0, description="fixed number of jobs (without [cluster.adapt])")
+    processes: int = Field(default=1, ge=1, description="worker processes per job")
+    job_name: str = "faultprobe"
+    job_extra_directives: list[str] = Field(
+        default_factory=list, description="extra #SBATCH/#PBS lines, e.g. '--gres=gpu:1'"
+    )
+    prologue: list[str] = Field(
+        default_factory=list,
+        description="shell lines run before the worker starts (module load, environment)",
+    )
+    python: str | None = Field(
+        default=None, description="the worker's Python (default: the one running faultprobe)"
+    )
+    interface: str | None = Field(
+        default=None, description="network interface of workers and scheduler, e.g. 'ib0'"
+    )
+    local_directory: str | None = Field(default=None, description="worker scratch folder")
+    log_directory: str | None = Field(default=None, description="folder for the job logs")
+
+
+class Adapt(_Section):
+    """Adaptive scaling: jobs (SLURM, PBS) or workers (local, Kubernetes) come and go."""
+
+    minimum: int = Field(default=0, ge=0)
+    maximum: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Adapt:
+        if self.maximum < self.minimum:
+            raise ValueError(f"maximum ({self.maximum}) is below minimum ({self.minimum})")
+        return self
+
+
+class Kubernetes(_Section):
+    """A Dask cluster on Kubernetes through the dask-kubernetes operator (DaskCluster).
+
+    Object-store credentials are never written here: `credentials_secret` names a
+    Kubernetes Secret whose keys (e.g. AWS_ACCESS_KEY_ID) become the pods' environment.
+    """
+
+    name: str = Field(default="faultprobe", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    namespace: str | None = None
+    image: str = Field(description="container image with faultprobe installed")
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    workers: int = Field(default=2, ge=0, description="worker pods (without [cluster.adapt])")
+    cpu: str = Field(default="2", description="CPU request (and limit) of a worker pod")
+    memory: str = Field(default="8Gi", description="memory request (and limit) of a worker")
+    gpu: int = Field(default=0, ge=0, description="nvidia.com/gpu per worker pod")
+    scheduler_cpu: str = "1"
+    scheduler_memory: str = "2Gi"
+    env: dict[str, str] = Field(default_factory=dict, description="plain environment variables")
+    credentials_secret: str | None = Field(
+        default=None, description="Secret whose keys become environment (object-store keys)"
+    )
+    service_account: str | None = None
+    node_selector: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("env")
+    @classmethod
+    def _no_inline_secrets(cls, v: dict[str, str]) -> dict[str, str]:
+        secret = [k for k in v if any(w in k.upper() for w in ("SECRET", "PASSWORD", "TOKEN"))]
+        if secret:
+            raise ValueError(
+                f"{secret[0]} looks like a credential: put it in a Kubernetes Secret and name "
+                "that secret in credentials_secret"
+            )
+        return v
 
 
 class Cluster(_Section):
@@ -259,11 +328,33 @@ class Cluster(_Section):
     memory_limit: str = "auto"
     address: str | None = Field(default=None, description="scheduler address for 'address'")
     dashboard: bool = False
+    adapt: Adapt | None = Field(default=None, description="adaptive scaling (min/max)")
+    worker_resources: dict[str, float] = Field(
+        default_factory=dict,
+        description="abstract resources each worker declares, e.g. {GPU = 1}: runs then ask "
+        "for one GPU each and land one per GPU",
+    )
+    slice_cache: str = Field(
+        default="2GB", description="per-worker cache of station slices for grids ('0' = off)"
+    )
     jobqueue: JobQueue = JobQueue()
-    kubernetes_image: str | None = None
+    kubernetes: Kubernetes | None = None
 
     @model_validator(mode="after")
     def _address(self) -> Cluster:
         if self.kind == "address" and not self.address:
             raise ValueError("kind 'address' needs 'address' (e.g. tcp://host:8786)")
+        if self.kind == "kubernetes" and self.kubernetes is None:
+            raise ValueError("kind 'kubernetes' needs a [cluster.kubernetes] section with 'image'")
+        parse_bytes_field(self.slice_cache, "slice_cache")
         return self
+
+
+def parse_bytes_field(text: str, key: str) -> int:
+    """Bytes from '2GB', '512MiB' or '0'; a clear error naming the key otherwise."""
+    from dask.utils import parse_bytes
+
+    try:
+        return int(parse_bytes(text))
+    except (ValueError, TypeError):
+        raise ValueError(f"{key}: {text!r} is not a size such as '2GB' or '512MiB'") from None

@@ -73,6 +73,21 @@ class Train(_Section):
         default="auto", description="auto: bf16/fp16 autocast on CUDA, fp32 on CPU"
     )
     seeds: list[int] = Field(default_factory=lambda: [1, 2, 3])
+    memory_budget: str | None = Field(
+        default=None,
+        description="a station slice larger than this (e.g. '8GB') trains by streaming "
+        "from the cube; none: always in memory",
+    )
+
+    @field_validator("memory_budget")
+    @classmethod
+    def _budget(cls, v: str | None) -> str | None:
+        if v is not None:
+            from faultprobe.config.sections import parse_bytes_field
+
+            if parse_bytes_field(v, "memory_budget") <= 0:
+                raise ValueError(f"memory_budget must be above 0, got {v!r}")
+        return v
 
     @field_validator("fractions")
     @classmethod

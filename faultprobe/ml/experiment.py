@@ -9,13 +9,14 @@ checkpoint).  `evaluate_run` scores a trained run on another labelling or statio
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
-from faultprobe.ml import dataset, labels, metrics, splits
+from faultprobe.ml import dataset, labels, metrics, splits, stream
 from faultprobe.ml.model import FaultNet
 from faultprobe.ml.runs import (
     CHECKPOINT,
@@ -28,7 +29,7 @@ from faultprobe.ml.runs import (
 )
 from faultprobe.ml.spec import Labelling, RunSpec
 from faultprobe.ml.trainer import fit, predict, resolve_device, resolve_precision, use_threads
-from faultprobe.store import Store
+from faultprobe.store import CUBE, Store
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,12 @@ def select_events(ds, spec: RunSpec) -> EventSelection:
 
 
 def _inputs(ds, spec: RunSpec, positions: np.ndarray) -> np.ndarray:
-    sl = dataset.read_station_slice(ds, spec.stations, spec.window_s, events=positions)
-    return dataset.prepare(sl.x, sl.sampling_rate, spec.band_hz)
+    return stream.read_slice(ds, spec, positions)[0]
+
+
+def cube_id(store: Store, ds) -> tuple:
+    """What identifies a cube's content for the slice cache: where it is and its plan."""
+    return (store.url(CUBE), ds.attrs.get("plan_hash"), ds.attrs.get("config_hash"))
 
 
 def _predictions(sel_events, codes, true, probs, names, real=None) -> pd.DataFrame:
@@ -120,8 +125,13 @@ def run_experiment(
     progress: bool = False,
     overwrite: bool = False,
     log=print,
+    cache=None,
 ) -> dict:
-    """Train and score one run; return a JSON-ready result (also STORE/runs/RUN_ID/)."""
+    """Train and score one run; return a JSON-ready result (also STORE/runs/RUN_ID/).
+
+    `cache` (a `SliceCache`, one per grid worker) serves station slices already read; a
+    slice above `spec.training.memory_budget` streams from the cube instead.
+    """
     store = _as_store(store)
     folder = RunFolder(store, spec.run_id)
     if folder.exists(METRICS) and not overwrite:
@@ -143,21 +153,25 @@ def run_experiment(
             f"run {spec.run_id}: train/val/test have {sizes.tolist()} events; "
             "too few usable events for this labelling and split"
         )
-    x = _inputs(ds, spec, used)
+    t_read = time.perf_counter()
+    x = stream.model_inputs(
+        ds, spec, used, codes, y, cache=cache, cube_id=cube_id(store, ds), store=store
+    )
+    t_read = time.perf_counter() - t_read
     n = spec.labelling.n_classes
     m = spec.model
     init = torch.Generator().manual_seed(spec.seed)
     model = FaultNet(
-        n, x.shape[1], width=m.width, dilation=m.dilation, dropout=m.dropout, generator=init
+        n, x.n_channels, width=m.width, dilation=m.dilation, dropout=m.dropout, generator=init
     )
     ck = folder.read_bytes(CHECKPOINT) if folder.exists(CHECKPOINT) and not overwrite else None
     folder.write_bytes(spec.to_json().encode(), SPEC)
     tr, va = codes == splits.TRAIN, codes == splits.VAL
     result = fit(
         model,
-        x[tr],
+        x.x_train,
         y[tr],
-        x[va],
+        x.x_val,
         y[va],
         spec.training,
         spec.seed,
@@ -166,7 +180,8 @@ def run_experiment(
         checkpoint=ck,
     )
     device = resolve_device(spec.training.device)
-    probs, _ = predict(model, x, 256, device, resolve_precision(spec.training.precision, device))
+    amp = resolve_precision(spec.training.precision, device)
+    probs, _ = predict(model, x.x_all, 256, device, amp)
     real = None
     if spec.labelling.false_mainshock is not None:
         real_lab = spec.labelling.model_copy(update={"false_mainshock": None})
@@ -194,6 +209,7 @@ def run_experiment(
         "device": result.device,
         "precision": result.precision,
         "threads": threads,
+        "inputs": {"read": x.mode, "bytes": x.slice_bytes, "seconds": round(t_read, 3)},
         "train_seconds": result.seconds,
         "resumed_from_epoch": result.resumed_from,
     }

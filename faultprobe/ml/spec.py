@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from faultprobe.config import StudyConfig, UTCTime
+from faultprobe.config.sections import parse_bytes_field
 
 
 class _Frozen(BaseModel):
@@ -108,6 +109,9 @@ class Training(_Frozen):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     threads: int = Field(default=0, ge=0, description="torch threads; 0: auto (trainer)")
+    memory_budget: int | None = Field(
+        default=None, gt=0, description="bytes; a larger station slice streams from the cube"
+    )
 
 
 class RunSpec(_Frozen):
@@ -144,6 +148,8 @@ class RunSpec(_Frozen):
         content = self.model_dump(mode="json")
         content["training"].pop("device")
         content["training"].pop("threads")
+        if content["training"].get("memory_budget") is None:  # ids from before streaming
+            content["training"].pop("memory_budget", None)
         blob = json.dumps(content, sort_keys=True).encode()
         digest = hashlib.sha256(blob).hexdigest()[:10]
         sta = "+".join(s.split(".")[-1] for s in self.stations)
@@ -201,6 +207,9 @@ def spec_from_config(
             device=t.device,
             precision=t.precision,
             threads=t.threads,
+            memory_budget=parse_bytes_field(t.memory_budget, "memory_budget")
+            if t.memory_budget
+            else None,
         ),
     )
     if not overrides:

@@ -133,6 +133,11 @@ def predict(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities and logits for every row of x (no row dropped by batching)."""
     device = device or next(model.parameters()).device
+    if hasattr(x, "buffers"):  # streamed from the cube (faultprobe.ml.stream): in cube order
+        parts = [predict(model, xb, batch_size, device, amp) for xb, _ in x.buffers()]
+        if parts:
+            return np.concatenate([p for p, _ in parts]), np.concatenate([g for _, g in parts])
+        x = np.zeros((0, x.n_channels, x.n_time), np.float32)
     x = torch.as_tensor(x)
     model.eval()
     out = []
@@ -151,6 +156,21 @@ def _mean_loss(model, x, y, batch_size, device, amp) -> tuple[float, float]:
     loss = nn.functional.cross_entropy(lt, yt).item() if len(lt) else float("nan")
     acc = float((lt.argmax(1) == yt).float().mean()) if len(lt) else float("nan")
     return loss, acc
+
+
+def _on_device(x, device: torch.device):
+    """An array on the device (see `to_device`); a streamed split stays where it is."""
+    return x if hasattr(x, "epoch_batches") else to_device(x, device)
+
+
+def _epoch(xt, yt: torch.Tensor, batch_size: int, g: torch.Generator):
+    """One epoch's (x, y) batches and their count: a permutation of the rows drawn from
+    `g`; a streamed split (faultprobe.ml.stream) shuffles its chunks and buffers itself."""
+    if hasattr(xt, "epoch_batches"):
+        return xt.epoch_batches(g, batch_size), xt.n_batches(batch_size)
+    perm = torch.randperm(len(xt), generator=g)
+    idx = [b.to(xt.device) for b in _batches(len(xt), batch_size, perm)]
+    return ((xt[b], yt[b]) for b in idx), len(idx)
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -172,6 +192,9 @@ def fit(
 ) -> FitResult:
     """Train `model` and return its history and best weights (by validation loss).
 
+    `x_train` and `x_val` are arrays, or splits streamed from the cube
+    (`faultprobe.ml.stream.CubeSplit`, for slices above the memory budget).
+
     `save_checkpoint(blob)` is called after every epoch with the state needed to resume;
     pass that blob back as `checkpoint` to continue an interrupted run.
     """
@@ -182,8 +205,8 @@ def fit(
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
     model.to(device)
-    xt, xv = to_device(x_train, device), to_device(x_val, device)
-    yt = torch.as_tensor(y_train, dtype=torch.long).to(xt.device)
+    xt, xv = _on_device(x_train, device), _on_device(x_val, device)
+    yt = torch.as_tensor(y_train, dtype=torch.long).to(getattr(xt, "device", "cpu"))
     yv = torch.as_tensor(y_val, dtype=torch.long)
     opt = torch.optim.Adam(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
@@ -205,29 +228,29 @@ def fit(
             stopped = True
             break
         g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        perm = torch.randperm(len(xt), generator=g)
+        batches, n_batches = _epoch(xt, yt, opts.batch_size, g)
         _seed_dropout(model, device, seed * 7919 + epoch)
         model.train()
         total, seen = torch.zeros((), device=device), 0
         bar = tqdm(
-            _batches(len(xt), opts.batch_size, perm),
+            batches,
+            total=n_batches,
             desc=f"epoch {epoch + 1}/{opts.epochs}",
             disable=not progress,
             leave=False,
             unit="batch",
         )
-        for i, b in enumerate(bar):
-            b = b.to(xt.device)
-            xb = xt[b].to(device, non_blocking=True)
-            yb = yt[b].to(device, non_blocking=True)
+        for i, (xb, yb) in enumerate(bar):
+            xb = xb.to(device, non_blocking=True)
+            yb = yb.to(device, non_blocking=True)
             with _autocast(device, amp):
                 loss = nn.functional.cross_entropy(model(xb).float(), yb)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
-            total += loss.detach() * len(b)
-            seen += len(b)
+            total += loss.detach() * len(yb)
+            seen += len(yb)
             if progress and i % 10 == 0:  # .item() waits for the GPU: not every batch
                 bar.set_postfix(loss=f"{total.item() / seen:.4f}")
         total = total.item()

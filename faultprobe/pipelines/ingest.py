@@ -658,7 +658,8 @@ def _run(
     if client is not None:
         go(client)
     else:
-        with connect(cfg.cluster) as c:
+        say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else None
+        with connect(cfg.cluster, say=say) as c:
             go(c)
 
 

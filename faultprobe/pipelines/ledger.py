@@ -54,15 +54,23 @@ def finished(store: Store) -> set[int]:
     }
 
 
-def markers(store: Store) -> dict[int, dict]:
-    """Every finished block's marker (an unreadable marker counts as not finished)."""
-    out = {}
-    for b in sorted(finished(store)):
+def markers(store: Store, threads: int = 8) -> dict[int, dict]:
+    """Every finished block's marker (an unreadable marker counts as not finished).
+
+    Read by a few threads at once, as the parts in `compact`: thousands of small reads
+    from an object store would otherwise wait on their round trips one by one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(b: int) -> dict | None:
         try:
-            out[b] = json.loads(store.read_text(_marker(b)))
+            return json.loads(store.read_text(_marker(b)))
         except (ValueError, FileNotFoundError):
-            continue
-    return out
+            return None
+
+    blocks = sorted(finished(store))
+    with ThreadPoolExecutor(max_workers=threads) as ex:
+        found = dict(zip(blocks, ex.map(read, blocks)))
+    return {b: m for b, m in found.items() if m is not None}
 
 
 def write_part(store: Store, block: int, rows: pd.DataFrame) -> None:
@@ -79,9 +87,15 @@ def mark_done(store: Store, block: int, summary: dict) -> None:
     store.write_text(json.dumps(summary, sort_keys=True), _marker(block))
 
 
-def compact(store: Store, n_blocks: int) -> pd.DataFrame:
-    """Concatenate every block's part, in block order, into traces.parquet."""
-    parts = [store.read_table(_part(b)) for b in range(n_blocks)]
+def compact(store: Store, n_blocks: int, threads: int = 8) -> pd.DataFrame:
+    """Concatenate every block's part, in block order, into traces.parquet.
+
+    Parts are read by a few threads at once (an object store answers each read with a
+    round trip; thousands of blocks would otherwise wait on them one by one)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads) as ex:
+        parts = list(ex.map(lambda b: store.read_table(_part(b)), range(n_blocks)))
     df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TRACE_COLUMNS)
     store.write_table(df, TRACES)
     return df

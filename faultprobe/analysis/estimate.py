@@ -1,0 +1,272 @@
+"""How long a grid will take, from a short calibration on the workers it will run on.
+
+`calibrate` (a Dask task) times a few training steps and a forward pass of the run's model
+on inputs of the run's shape, and one chunk read of its station slice from the cube, on
+the worker it lands on. `estimate_grid` sizes every pending run from its labels and split
+(read from the cube's status and event table on the driver, no waveforms), asks for one
+calibration per distinct model shape, and adds up: read + epochs x (train steps +
+validation) + scoring. Epochs are the configured maximum, so early stopping only makes
+a run shorter than its estimate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from faultprobe.analysis.grid import GridRun
+from faultprobe.analysis.runner import sub_store
+from faultprobe.store import Store
+
+ASK_ABOVE_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Measured on one worker for one model shape."""
+
+    step_s: float  # one training step (forward, backward, Adam) of a full batch
+    predict_s: float  # forward pass per event in eval mode
+    read_bytes_per_s: float  # one chunk of the station slice from the cube
+    worker: str
+    device: str
+
+
+def calibrate(root: str, storage_options: dict | None, spec_json: str, steps: int = 3) -> dict:
+    """Time `steps` training steps, a forward pass and a chunk read for a run's shape."""
+    import torch
+
+    from faultprobe.ml import dataset, stream
+    from faultprobe.ml.model import FaultNet
+    from faultprobe.ml.spec import RunSpec
+    from faultprobe.ml.trainer import resolve_device, use_threads
+
+    spec = RunSpec.from_json(spec_json)
+    use_threads(spec.training.threads)
+    store = Store(root, storage_options)
+    dataset.open_cube(store)  # a clear error when the cube is missing
+    ds = stream.lazy_cube(store)  # zarr reads, no task graph inside the task
+    ch, nt = stream.channels_and_samples(ds, spec)
+    chunk = min(stream.event_chunk(ds), ds.sizes["event"])
+    t0 = time.perf_counter()
+    dataset.read_station_slice(ds, spec.stations, spec.window_s, events=np.arange(chunk))
+    read_s = time.perf_counter() - t0
+    device = resolve_device(spec.training.device)
+    g = torch.Generator().manual_seed(0)
+    m = spec.model
+    model = FaultNet(
+        spec.labelling.n_classes, ch, width=m.width, dilation=m.dilation, generator=g
+    ).to(device)
+    bs = spec.training.batch_size
+    x = torch.randn(bs, ch, nt, generator=g).to(device)
+    y = torch.randint(0, spec.labelling.n_classes, (bs,), generator=g).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=spec.training.lr)
+
+    def step() -> None:
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    model.train()
+    step()  # warm-up (allocations, kernels)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    step_s = (time.perf_counter() - t0) / steps
+    model.eval()
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        model(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        predict_s = (time.perf_counter() - t0) / bs
+    try:
+        from distributed import get_worker
+
+        worker = get_worker().address
+    except ValueError:
+        worker = "local"
+    return {
+        "step_s": step_s,
+        "predict_s": predict_s,
+        "read_bytes_per_s": chunk * ch * ds.sizes["time"] * 4 / max(read_s, 1e-9),
+        "worker": worker,
+        "device": str(device),
+    }
+
+
+def run_sizes(store: Store, run: GridRun, cubes: dict) -> dict:
+    """Events of a run by split, and its slice bytes, from labels and split alone."""
+    from faultprobe.ml import dataset, splits, stream
+    from faultprobe.ml.experiment import select_events
+
+    where = sub_store(store, run.store)
+    if where.root not in cubes:
+        cubes[where.root] = dataset.open_cube(where)
+    ds = cubes[where.root]
+    sel = select_events(ds, run.spec)
+    n = np.bincount(sel.split[sel.split >= 0], minlength=3)
+    used = int(n.sum())
+    return {
+        "n_train": int(n[splits.TRAIN]),
+        "n_val": int(n[splits.VAL]),
+        "n_test": int(n[splits.TEST]),
+        "slice_bytes": stream.slice_bytes(ds, run.spec, used),
+    }
+
+
+def shape_key(run: GridRun) -> tuple:
+    """Runs with the same key cost the same per step (classes barely matter)."""
+    s = run.spec
+    return (
+        run.store,
+        len(s.stations),
+        s.window_s,
+        s.model,
+        s.training.batch_size,
+        s.training.device,
+    )
+
+
+def run_seconds(sizes: dict, spec, cal: Calibration) -> float:
+    """Read + epochs x (training steps + validation) + scoring every used event; a slice
+    above the memory budget is read again every epoch (it streams)."""
+    steps = math.ceil(sizes["n_train"] / spec.training.batch_size)
+    used = sizes["n_train"] + sizes["n_val"] + sizes["n_test"]
+    per_epoch = steps * cal.step_s + sizes["n_val"] * cal.predict_s
+    read = sizes["slice_bytes"] / max(cal.read_bytes_per_s, 1.0)
+    budget = spec.training.memory_budget
+    if budget is not None and sizes["slice_bytes"] > budget:  # streamed: read every epoch
+        read *= spec.training.epochs + 1
+    return read + spec.training.epochs * per_epoch + used * cal.predict_s
+
+
+@dataclass
+class GridEstimate:
+    """The pending runs with their estimated times, and the grid's wall time on `slots`."""
+
+    runs: pd.DataFrame
+    slots: int
+    calibrations: list[Calibration]
+
+    @property
+    def total_s(self) -> float:
+        return float(self.runs["estimate_s"].sum()) if len(self.runs) else 0.0
+
+    @property
+    def wall_s(self) -> float:
+        """Runs spread over the slots, longest first (no faster than the longest run)."""
+        if not len(self.runs):
+            return 0.0
+        loads = np.zeros(max(self.slots, 1))
+        for t in sorted(self.runs["estimate_s"], reverse=True):
+            loads[loads.argmin()] += t
+        return float(loads.max())
+
+    def render(self, limit: int = 40) -> str:
+        df = self.runs
+        lines = [
+            f"{len(df)} runs to do; estimated {_hms(self.total_s)} of run time, about "
+            f"{_hms(self.wall_s)} on {self.slots} concurrent slot(s) (up to the configured "
+            "epochs; early stopping shortens runs)"
+        ]
+        for c in self.calibrations:
+            lines.append(
+                f"  calibration on {c.worker} ({c.device}): {c.step_s * 1e3:.0f} ms per training "
+                f"step, {c.predict_s * 1e3:.2f} ms per event scored, cube read "
+                f"{c.read_bytes_per_s / 1e6:.0f} MB/s"
+            )
+        if len(df):
+            cols = ["grid", "run_id", "n_train", "n_val", "n_test", "estimate"]
+            if "error" in df:
+                bad = df["error"].dropna()
+                if len(bad):
+                    lines.append(
+                        f"  {len(bad)} run(s) cannot start and will be recorded as failed "
+                        f"(e.g. {bad.iloc[0]})"
+                    )
+            shown = df.assign(estimate=df["estimate_s"].map(_hms))[cols]
+            text = shown.head(limit).to_string(index=False)
+            lines += ["  " + line for line in text.splitlines()]
+            if len(df) > limit:
+                lines.append(f"  … and {len(df) - limit} more")
+        return "\n".join(lines)
+
+
+def _hms(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def estimate_grid(
+    store: Store,
+    runs: list[GridRun],
+    client,
+    slots: int,
+    resources: dict | None = None,
+) -> GridEstimate:
+    """Size every run, calibrate each distinct shape on the cluster, add up."""
+    cubes: dict = {}
+    rows, keys = [], {}
+    for run in runs:
+        try:
+            sizes = run_sizes(store, run, cubes)
+        except (ValueError, KeyError, FileNotFoundError) as err:  # it will fail as a row
+            sizes = {"n_train": 0, "n_val": 0, "n_test": 0, "slice_bytes": 0, "error": str(err)}
+        rows.append({"grid": run.grid, "run_id": run.run_id, **sizes})
+        keys.setdefault(shape_key(run), run)
+    futures = {
+        key: client.submit(
+            calibrate,
+            sub_store(store, run.store).root,
+            store.storage_options,
+            run.spec.to_json(),
+            resources=resources,
+            pure=False,
+        )
+        for key, run in keys.items()
+    }
+    cals: dict[tuple, Calibration | None] = {}
+    for key, fut in futures.items():
+        try:
+            cals[key] = Calibration(**fut.result())
+        except Exception as err:  # e.g. a station not in the cube: the run will fail as a row
+            cals[key] = None
+            for row, run in zip(rows, runs):
+                if shape_key(run) == key:
+                    row.setdefault("error", f"{type(err).__name__}: {err}")
+    for row, run in zip(rows, runs):
+        cal = cals[shape_key(run)]
+        row["estimate_s"] = run_seconds(row, run.spec, cal) if cal else 0.0
+    df = pd.DataFrame(rows, columns=[*rows[0].keys()] if rows else ["grid", "run_id"])
+    if "estimate_s" not in df:
+        df["estimate_s"] = pd.Series(dtype=float)
+    return GridEstimate(df, slots, [c for c in cals.values() if c is not None])
+
+
+def slots_of(cluster_cfg, client) -> int:
+    """Runs that can go at once: the cluster's largest size (adaptive maximum), else the
+    worker threads it has now (one run per GPU on GPU workers)."""
+    info = client.scheduler_info(n_workers=-1).get("workers", {})
+    now = sum(w.get("nthreads", 1) for w in info.values())
+    gpus = sum(int(w.get("resources", {}).get("GPU", 0)) for w in info.values())
+    c = cluster_cfg
+    if c.adapt is None:
+        return max(gpus or now, 1)
+    per = c.threads_per_worker
+    if c.kind in {"slurm", "pbs"}:
+        per = c.jobqueue.cores
+    if "GPU" in c.worker_resources:
+        per = int(c.worker_resources["GPU"]) * (
+            c.jobqueue.processes if c.kind in {"slurm", "pbs"} else 1
+        )
+    return max(c.adapt.maximum * per, now, 1)

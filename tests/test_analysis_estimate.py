@@ -1,0 +1,86 @@
+"""`faultprobe experiments --plan`: the pending runs and their estimated times from a
+calibration on the workers; a grid estimated above an hour needs --yes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from study_tables import norcia_table
+
+from faultprobe.analysis.estimate import Calibration, GridEstimate, run_seconds
+from faultprobe.analysis.grid import expand
+from faultprobe.cli import main
+from faultprobe.config import dump_toml, parse_config
+from faultprobe.ml.toycube import ToyStudy, write_toy_store
+from faultprobe.store import Store
+
+
+@pytest.fixture(scope="module")
+def toy_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("plan") / "store")
+    write_toy_store(root, ToyStudy(n_events=200, window_s=(-1.0, 2.0), dtstar_jump=0.02, seed=5))
+    return root
+
+
+def _config(tmp_path, root: str, epochs: int) -> str:
+    raw = norcia_table(
+        root,
+        cluster={"n_workers": 1, "threads_per_worker": 1},
+        train={"epochs": epochs, "width": 0.125, "batch_size": 16, "seeds": [1], "device": "cpu"},
+        experiments={
+            "table1": {"classes": [2, 4], "stations": ["IV.NRCA"]},
+            "false_dates": {"enabled": False},
+            "bands": {"enabled": False},
+            "null": {"enabled": False},
+            "pairs": {"enabled": False},
+        },
+    )
+    path = tmp_path / "grid.toml"
+    path.write_text(dump_toml(parse_config(raw)))
+    return str(path)
+
+
+def test_plan_lists_runs_with_estimates_and_runs_nothing(toy_root, tmp_path, capsys):
+    path = _config(tmp_path, toy_root, epochs=3)
+    assert main(["experiments", path, "--plan", "-q"]) == 0
+    err = capsys.readouterr().out
+    assert "2 runs to do" in err and "calibration on tcp://" in err
+    assert "ms per training step" in err
+    for run in expand(parse_config(_raw_of(path)), grids=["table1"]):
+        assert run.run_id in err
+    assert not Store(toy_root).exists("results.parquet")
+
+
+def _raw_of(path: str) -> dict:
+    import tomllib
+
+    with open(path, "rb") as f:
+        return tomllib.load(f)
+
+
+def test_grid_above_an_hour_needs_yes(toy_root, tmp_path, capsys):
+    path = _config(tmp_path, toy_root, epochs=200_000)  # hours of steps, even on a fast machine
+    assert main(["experiments", path, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "above 1 h" in err and "--yes" in err and "grid not started" in err
+    assert not Store(toy_root).exists("results.parquet")
+
+
+def test_estimate_adds_read_epochs_and_scoring():
+    from faultprobe.ml.spec import Labelling, RunSpec, Training
+
+    spec = RunSpec(
+        stations=("IV.NRCA",),
+        labelling=Labelling(mainshock="2016-10-30T06:40:17Z"),
+        training=Training(epochs=10, batch_size=32),
+    )
+    cal = Calibration(step_s=0.5, predict_s=0.01, read_bytes_per_s=1e6, worker="w", device="cpu")
+    sizes = {"n_train": 640, "n_val": 100, "n_test": 60, "slice_bytes": 2_000_000}
+    # read 2 s + 10 epochs x (20 steps x 0.5 s + 100 x 0.01 s) + 800 x 0.01 s
+    assert run_seconds(sizes, spec, cal) == pytest.approx(2 + 10 * (10 + 1) + 8)
+    streamed = spec.model_copy(
+        update={"training": spec.training.model_copy(update={"memory_budget": 1_000_000})}
+    )
+    assert run_seconds(sizes, streamed, cal) == pytest.approx(2 * 11 + 10 * (10 + 1) + 8)
+    est = GridEstimate(pd.DataFrame({"estimate_s": [30.0, 20.0, 10.0, 10.0]}), 2, [cal])
+    assert est.total_s == 70 and est.wall_s == 40  # longest first over two slots
