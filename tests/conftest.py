@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -9,6 +10,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Under pytest-xdist each worker process shares the cores with the others: one torch
+# thread per run there (a test that sets [train] threads keeps its own).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("FAULTPROBE_TORCH_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
