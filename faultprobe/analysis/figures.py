@@ -160,15 +160,23 @@ def false_dates(t2: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:
     """Fig. 4b: per false mainshock date, the accuracy against the true labels and FP, the
     share of the false interval's test events classified with the false (training) label;
     the model trained with the true date as a reference line."""
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    fig, ax = plt.subplots(figsize=(10.5, 3.8))
     fake = t2[t2["false_date"] != ""]
     true = t2[t2["false_date"] == ""]
     d = pd.to_datetime(fake["false_date"], utc=True).dt.tz_localize(None)
     ms = pd.Timestamp(mainshock).tz_convert("UTC").tz_localize(None)
     ax.plot(d, 100 * fake["accuracy_mean"], "o", color="0.3", ms=7,
             label="accuracy against the true labels (all test events)")  # fmt: skip
-    ax.plot(d, fake["fp_mean"], "s", color="#1f78b4", ms=7,
-            label="FP: false-interval test events given the false label")  # fmt: skip
+    if "outside_mean" in fake:
+        ax.plot(d, 100 * fake["outside_mean"], "^", color="#33a02c", ms=7, mfc="none",
+                label="accuracy outside the false interval")  # fmt: skip
+    fp = fake["fp_mean"].to_numpy(dtype=float)
+    if {"fp_lo", "fp_hi"} <= set(fake.columns):  # the pooled 95 % exact interval
+        err = np.vstack([fp - fake["fp_lo"].to_numpy(float), fake["fp_hi"].to_numpy(float) - fp])
+    else:
+        err = None
+    ax.errorbar(d, fp, yerr=err, fmt="s", color="#1f78b4", ms=7, capsize=3,
+                label="FP: false-interval test events given the false label (95 % CI)")  # fmt: skip
     if len(true):
         ax.axhline(100 * true["accuracy_mean"].iloc[0], color="r", ls="--",
                    label="accuracy of the model trained with the true date")  # fmt: skip
@@ -176,11 +184,11 @@ def false_dates(t2: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:
     ax.axhline(50, color="0.6", ls=":", lw=1, label="chance (2 classes)")
     span = [*d, ms]
     ax.set_xlim(min(span) - pd.Timedelta(days=7), max(span) + pd.Timedelta(days=7))
-    ax.set_ylim(0, 102)
+    ax.set_ylim(-3, 102)  # an FP of 0 stays visible
     ax.set_ylabel("percent of test events (%)")
     ax.set_xlabel("mainshock date used for the training labels (UTC)")
     ax.set_title("Models trained with wrong mainshock dates")
-    ax.legend(fontsize=7, loc="lower left", framealpha=0.9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
     fig.autofmt_xdate()
     return _save(fig, path)
 

@@ -34,7 +34,9 @@ def _table_html(df: pd.DataFrame, hidden: tuple[str, ...] = ()) -> str:
         return "<p><em>No finished runs.</em></p>"
     cols = [c for c in df.columns if c not in hidden and not c.endswith("_mean")]
     cols = [
-        c for c in cols if c not in {"low_hz", "high_hz", "chance_hi", "false_date", "nm_total"}
+        c
+        for c in cols
+        if c not in {"low_hz", "high_hz", "chance_hi", "false_date", "nm_total", "fp_lo", "fp_hi"}
     ]
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
     body = []
@@ -146,7 +148,13 @@ def write_report(cfg: StudyConfig) -> Path:
             )
         figures.false_dates(t2, ms, out / "false_dates.png")
         runs = [r for rs in t2["runs"] for r in rs]
-        sec.append(_figure("false_dates.png", "Accuracy against the false date.", runs))
+        sec.append(
+            _figure(
+                "false_dates.png",
+                "Accuracy against the false date: FP with its pooled 95 % interval, against the accuracy outside the false interval and the true-date model.",
+                runs,
+            )
+        )
 
     bt = tables.bands_table(results)
     sec += ["<h2>Frequency bands</h2>", _table_html(bt)]

@@ -39,6 +39,14 @@ def _ci(k: int, n: int) -> str:
     return f"{100 * k / n:.1f} [{100 * lo:.1f}–{100 * hi:.1f}]"
 
 
+def _percent_interval(k: int, n: int) -> tuple[float, float]:
+    """The 95 % exact interval of k of n, in % (NaN when n is 0), for figures."""
+    if n <= 0:
+        return np.nan, np.nan
+    lo, hi = stats.clopper_pearson(k, n)
+    return 100 * lo, 100 * hi
+
+
 def _accuracy_columns(g: pd.DataFrame, n_classes: int) -> dict:
     """Mean ± std over seeds, the pooled accuracy with its interval, and the verdict."""
     p = _pooled(g, n_classes)
@@ -101,7 +109,8 @@ def table2(results: pd.DataFrame) -> pd.DataFrame:
         }
         if true_date:
             return {**out, "NM/NC": "–", "FP % [95% CI]": "–", "outside % [95% CI]": "–",
-                    "FP below outside": "–", "nm_total": 0, "fp_mean": np.nan}  # fmt: skip
+                    "FP below outside": "–", "nm_total": 0, "fp_mean": np.nan,
+                    "fp_lo": np.nan, "fp_hi": np.nan, "outside_mean": np.nan}  # fmt: skip
         nm, nc = int(g["nm"].sum()), int(g["nc"].sum())
         n_out = int((g["n_test"] - g["nm"]).sum())
         k_out = int((g["n_correct"] - g["nc"]).sum())
@@ -120,6 +129,7 @@ def table2(results: pd.DataFrame) -> pd.DataFrame:
             "FP below outside": below,
             "nm_total": nm,
             "fp_mean": float(100.0 * (nm - nc) / nm) if nm else np.nan,
+            **dict(zip(("fp_lo", "fp_hi"), _percent_interval(nm - nc, nm))),
             "outside_mean": float(k_out / n_out) if n_out else np.nan,
         }
 
