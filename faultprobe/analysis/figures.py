@@ -16,6 +16,10 @@ import pandas as pd
 PHASE_COLORS = {"pre": "#d95f02", "post": "#1b9e77"}
 # log axes with plain numbers (0.5, 2) instead of 5 x 10^-1
 _plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+# minor ticks labelled only at 2, 3 and 5 times a power of ten (0.9 and 1 would collide)
+_plain_minor = matplotlib.ticker.FuncFormatter(
+    lambda v, _: f"{v:g}" if round(v / 10 ** np.floor(np.log10(v)), 6) in (2, 3, 5) else ""
+)
 DPI = 110
 
 
@@ -251,7 +255,7 @@ def pair_spectra(
                         color="#e31a1c", ms=2, label="differs from 1")  # fmt: skip
         ax.axhline(1.0, color="r", ls="--", lw=0.8)
         ax.yaxis.set_major_formatter(_plain)
-        ax.yaxis.set_minor_formatter(_plain)
+        ax.yaxis.set_minor_formatter(_plain_minor)
         ax.set_xlabel("frequency (Hz)")
         ax.set_xscale("linear")
     axes[0, 0].set_ylabel(f"amplitude spectral density ({units}/√Hz)")
