@@ -53,3 +53,17 @@ def s3(monkeypatch):
 
     with moto_s3(monkeypatch) as fs:
         yield fs
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A local Dask cluster of two single-thread in-process workers, per test module."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as c,
+    ):
+        yield c

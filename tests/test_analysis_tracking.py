@@ -55,19 +55,6 @@ def _config(store: str, tmp: Path, folds: int = 4, epochs: int = 5):
 
 
 @pytest.fixture(scope="module")
-def client():
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
-
-
-@pytest.fixture(scope="module")
 def effect(tmp_path_factory, client):
     root = tmp_path_factory.mktemp("track-effect")
     write_toy_store(str(root), ToyStudy(seed=3, **TOY, **EFFECT))

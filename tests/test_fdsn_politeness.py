@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from distributed import Client, LocalCluster
 from fdsn_loopback import FDSNService, self_signed
 
 from faultprobe import cli
@@ -31,17 +30,6 @@ TOKEN = (
     "-----END PGP MESSAGE-----\n"
 )
 SECRET_LINE = "owGbwMvMwCEWvaHx5KSxv4ZXeZ5JDBl1f9byVmVTEi5ZUlqcpGRVVFSqZ1Ofm5qSmZuaWZ"
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from distributed import Client, LocalCluster
 from obspy import UTCDateTime
 from obspy.clients.filesystem.sds import Client as SDSClient
 
@@ -27,17 +26,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarnin
 
 def _utc(value) -> UTCDateTime:
     return UTCDateTime(ns=int(np.asarray(value).astype("datetime64[ns]").astype(np.int64)))
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 @pytest.fixture(scope="module")

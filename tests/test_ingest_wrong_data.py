@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from distributed import Client, LocalCluster
 from fdsn_loopback import FDSNService
 from obspy import UTCDateTime
 
@@ -34,17 +33,6 @@ FDSN = {
     "breaker_failures": 3,
     "max_bulk_items": 8,
 }
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 @pytest.fixture(scope="module")
