@@ -143,7 +143,8 @@ def _cpu_estimate(store: Store, runs, client, retry_failed: bool) -> str:
     total = est.seconds * len(todo) / workers
     line = (
         f"experiments: {len(todo)} runs to do on {workers} CPU worker(s); about "
-        f"{est.summary()} per run, so about {total / 3600:.1f} h in all"
+        f"{est.summary()} per run, so at most about {total / 3600:.1f} h in all (early "
+        "stopping usually ends runs sooner)"
     )
     advice = cpu_advice(first.spec)
     return line + (f"\n{advice}" if advice and total > 1800 else "")
