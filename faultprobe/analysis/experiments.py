@@ -103,7 +103,7 @@ def run_experiments(
             say(line)
     runs = plan_runs(cfg, grids)
     say(f"experiments: {len(runs)} runs in grids {sorted({r.grid for r in runs})}")
-    if not (plan_only or confirm is not None):  # the measured plan above said it already
+    if confirm is None:  # otherwise the measured plan above said it already
         estimate = _cpu_estimate(store, runs, client, retry_failed)
         if estimate:
             say(estimate)

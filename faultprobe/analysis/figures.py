@@ -171,14 +171,10 @@ def false_dates(t2: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:
     ms = pd.Timestamp(mainshock).tz_convert("UTC").tz_localize(None)
     ax.plot(d, 100 * fake["accuracy_mean"], "o", color="0.3", ms=7,
             label="accuracy against the true labels (all test events)")  # fmt: skip
-    if "outside_mean" in fake:
-        ax.plot(d, 100 * fake["outside_mean"], "^", color="#33a02c", ms=7, mfc="none",
-                label="accuracy outside the false interval")  # fmt: skip
-    fp = fake["fp_mean"].to_numpy(dtype=float)
-    if {"fp_lo", "fp_hi"} <= set(fake.columns):  # the pooled 95 % exact interval
-        err = np.vstack([fp - fake["fp_lo"].to_numpy(float), fake["fp_hi"].to_numpy(float) - fp])
-    else:
-        err = None
+    ax.plot(d, 100 * fake["outside_mean"], "^", color="#33a02c", ms=7, mfc="none",
+            label="accuracy outside the false interval")  # fmt: skip
+    fp = fake["fp_mean"].to_numpy(float)  # with its pooled 95 % exact interval
+    err = np.vstack([fp - fake["fp_lo"].to_numpy(float), fake["fp_hi"].to_numpy(float) - fp])
     ax.errorbar(d, fp, yerr=err, fmt="s", color="#1f78b4", ms=7, capsize=3,
                 label="FP: false-interval test events given the false label (95 % CI)")  # fmt: skip
     if len(true):

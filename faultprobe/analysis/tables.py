@@ -35,8 +35,8 @@ def _ci(k: int, n: int) -> str:
     """`96.2 [94.1–97.7]`: a pooled proportion in % with its 95 % exact interval."""
     if n <= 0:
         return "–"
-    lo, hi = stats.clopper_pearson(k, n)
-    return f"{100 * k / n:.1f} [{100 * lo:.1f}–{100 * hi:.1f}]"
+    lo, hi = _percent_interval(k, n)
+    return f"{100 * k / n:.1f} [{lo:.1f}–{hi:.1f}]"
 
 
 def _percent_interval(k: int, n: int) -> tuple[float, float]:
