@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from distributed import LocalCluster
+from distributed import Client, Event, LocalCluster
 
 from faultprobe import cli
 from faultprobe.pipelines.toyarchive import toy_inventory, write_toy_config, write_toy_study
@@ -157,18 +157,41 @@ def test_a_full_disk(tmp_path, toy):
     _same_store(store, toy.store)
 
 
+def _hold(name: str) -> None:
+    """A task that keeps its worker busy until the named Dask event is set."""
+    from distributed import Event
+
+    Event(name).wait()
+
+
+def _scheduler_tasks(dask_scheduler) -> int:
+    return len(dask_scheduler.tasks)
+
+
 def test_ctrl_c(tmp_path, toy, address):
+    """Ctrl-C while the ingest waits on the cluster: one line, exit 130, lock gone, the next
+    run finishes. Both workers are held busy first, so the interrupt cannot come too late."""
     store, cfg = _twin(tmp_path, toy, address)
-    run = _cli(cfg)
-    t0 = time.time()
-    while not Path(store, "faultprobe.lock").exists() and time.time() - t0 < 60:
-        time.sleep(0.05)
-    time.sleep(1.0)
-    run.send_signal(signal.SIGINT)
-    _, err = run.communicate(timeout=120)
-    if run.returncode == 0:
-        pytest.skip("the ingest finished before the interrupt")
-    assert run.returncode == 130
+    with Client(address) as client:
+        release = Event("faultprobe-test-release", client=client)
+        workers = list(client.scheduler_info(n_workers=-1)["workers"])
+        holds = [
+            client.submit(_hold, release.name, workers=[w], pure=False, key=f"hold-{i}")
+            for i, w in enumerate(workers)
+        ]
+        try:
+            run = _cli(cfg)
+            t0 = time.time()  # wait until the ingest has tasks queued behind the held ones
+            while client.run_on_scheduler(_scheduler_tasks) <= len(holds):
+                assert time.time() - t0 < 120 and run.poll() is None, run.communicate()
+                time.sleep(0.1)
+            assert Path(store, "faultprobe.lock").exists()
+            run.send_signal(signal.SIGINT)
+            _, err = run.communicate(timeout=120)
+        finally:
+            release.set()
+            client.gather(holds)
+    assert run.returncode == 130, err
     assert err.strip().splitlines() == [
         "interrupted; run the same command again to finish (finished work is kept)"
     ]

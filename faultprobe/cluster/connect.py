@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import gc
+import logging
 from collections.abc import Callable, Iterator
 
 from distributed import Client, WorkerPlugin
@@ -105,10 +107,35 @@ def connect(cfg: Cluster, say: Callable[[str], None] | None = None) -> Iterator[
         say(f"Dask dashboard: {client.dashboard_link} ({cfg.kind} cluster)")
     try:
         yield client
+    except BaseException:
+        # An interrupt or an error can leave a message to the scheduler half-sent; closing
+        # then logs "dangling stream" warnings that tell the user nothing, who is owed one
+        # line saying what happened (the CLI prints it).
+        with _quiet("distributed"):
+            _close(client, cluster)
+        raise
+    _close(client, cluster)
+
+
+def _close(client: Client, cluster) -> None:
+    """Close the client, and the cluster when it was started here."""
+    client.close()
+    if cluster is not None:  # a scheduler joined by address stays up
+        cluster.close()
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Silence logger `name` below CRITICAL for the block, and collect the garbage it left
+    (a comm dropped unclosed logs when it is collected), then restore the level."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+        gc.collect()
     finally:
-        client.close()
-        if cluster is not None:  # a scheduler joined by address stays up
-            cluster.close()
+        logger.setLevel(level)
 
 
 def declared_resources(cfg: Cluster) -> dict[str, float]:
