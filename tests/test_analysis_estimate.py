@@ -84,3 +84,28 @@ def test_estimate_adds_read_epochs_and_scoring():
     assert run_seconds(sizes, streamed, cal) == pytest.approx(2 * 11 + 10 * (10 + 1) + 8)
     est = GridEstimate(pd.DataFrame({"estimate_s": [30.0, 20.0, 10.0, 10.0]}), 2, [cal])
     assert est.total_s == 70 and est.wall_s == 40  # longest first over two slots
+
+
+def test_failing_and_later_runs_are_said_wherever_they_stand(toy_root, tmp_path):
+    """A run that cannot start, or one on a store built later, is named even when it is not
+    the first of the list (the estimate's table keeps every row's columns)."""
+    from dataclasses import replace
+
+    from small_study import local_client
+
+    from faultprobe.analysis.estimate import estimate_grid
+
+    cfg = parse_config(_raw_of(_config(tmp_path, toy_root, epochs=2)))
+    good = expand(cfg, grids=["table1"])[0]
+    nope = good.spec.model_copy(update={"stations": ("IV.NOPE",)})
+    runs = [good, replace(good, spec=nope), replace(good, store="regions/elsewhere")]
+    cluster, client = local_client()
+    with cluster, client:
+        est = estimate_grid(Store(toy_root), runs, client, slots=2)
+    df = est.runs
+    assert df["estimate_s"].iloc[0] > 0 and (df["estimate_s"].iloc[1:] == 0).all()
+    assert df["error"].notna().tolist() == [False, True, False]
+    assert df["later"].fillna(False).astype(bool).tolist() == [False, False, True]
+    text = est.render()
+    assert "1 run(s) cannot start" in text and "IV.NOPE" in text
+    assert "1 run(s) read stores this command builds first" in text

@@ -1,4 +1,4 @@
-"""On a CPU, `faultprobe train` and `faultprobe experiments` say how long they will take
+"""`faultprobe train` (on a CPU) and `faultprobe experiments` say how long they will take
 before they start; the demo says how strong its injected change is."""
 
 from __future__ import annotations
@@ -16,13 +16,27 @@ LAB = Labelling(kind="binary", n_classes=2, mainshock="2016-10-30T06:40:17Z")
 
 
 def test_estimate_scales_with_events_and_epochs(monkeypatch):
-    monkeypatch.setattr(est, "step_seconds", lambda spec, c, t: 0.5)
+    monkeypatch.setattr(est, "measure_cost", lambda spec, c, t, probe=None: est.Cost(0.5, 0.0))
     spec = RunSpec(stations=("NRCA",), labelling=LAB)
-    one = est.estimate(spec, n_train=320, n_eval=0, n_time=2500)
+    one = est.estimate(spec, n_train=320, n_val=0, n_test=0, n_time=2500)
     assert one.seconds == pytest.approx(10 * 0.5 * spec.training.epochs)
-    two = est.estimate(spec, n_train=640, n_eval=0, n_time=2500)
+    two = est.estimate(spec, n_train=640, n_val=0, n_test=0, n_time=2500)
     assert two.seconds == pytest.approx(2 * one.seconds)
     assert "training events" in one.render() and "min" in one.render()
+
+
+def test_scoring_counts_validation_every_epoch_and_every_event_once():
+    spec = RunSpec(stations=("NRCA",), labelling=LAB)
+    cost = est.Cost(step_s=0.0, predict_s=0.01)
+    seconds = est.run_seconds(cost, spec, n_train=320, n_val=100, n_used=500)
+    assert seconds == pytest.approx(spec.training.epochs * 100 * 0.01 + 500 * 0.01)
+
+
+def test_a_cost_is_measured_on_the_runs_own_model_and_shape():
+    # (how fast is for benchmarks/train.py; here only that the measure runs and is sane)
+    spec = RunSpec(stations=("NRCA",), labelling=LAB, model=Model(width=0.125))
+    cost = est.measure_cost(spec, 3, 300, probe=4, steps=1)
+    assert 0 < cost.step_s < 600 and 0 < cost.predict_s < cost.step_s
 
 
 def test_the_cpu_preset_is_advised_to_the_paper_model_only():
@@ -42,20 +56,41 @@ def test_train_prints_its_estimate_on_a_cpu(small_ingested, tmp_path, capsys):
     assert "estimated time for this run on this CPU" in err and "600-sample windows" in err
 
 
-def test_experiments_estimate_their_pending_runs(small_ingested, tmp_path):
-    from faultprobe.analysis.experiments import _cpu_estimate
-    from faultprobe.analysis.grid import GridRun
-    from faultprobe.ml.spec import spec_from_config
-    from faultprobe.store import Store
+def test_experiments_say_their_estimate_before_the_grid(small_ingested, tmp_path):
+    from faultprobe.analysis.experiments import run_experiments
 
     cfg = copy_store(small_ingested, tmp_path)
-    spec = spec_from_config(cfg, stations=["IV.NRCA"], classes=2)
-    runs = [GridRun("table1", spec.model_copy(update={"seed": s})) for s in (1, 2, 3)]
+    g = cfg.experiments.model_copy(
+        update={
+            "table1": cfg.experiments.table1.model_copy(
+                update={"classes": [2], "stations": ["IV.NRCA"]}
+            ),
+            **{
+                k: getattr(cfg.experiments, k).model_copy(update={"enabled": False})
+                for k in ("false_dates", "bands", "seasonality", "null", "pairs")
+            },
+        }
+    )
+    cfg = cfg.model_copy(update={"experiments": g})
+    said = []
+
+    class Started(Exception):
+        """Raised when the grid is about to start: the test needs no more."""
+
+    def say(line: str) -> None:
+        said.append(line)
+        if "runs in grids" in line:
+            raise Started
+
     cluster, client = local_client()
-    with cluster, client:
-        line = _cpu_estimate(Store(cfg.study.store), runs, client, True)
-    assert line.startswith("experiments: 3 runs to do on 2 CPU worker(s)")
-    assert "h in all" in line
+    with cluster, client, pytest.raises(Started):
+        run_experiments(cfg, client=client, progress=False, say=say)
+    n = len(cfg.train.seeds)
+    assert said[0].startswith(f"{n} runs to do; estimated"), said
+    calibration = said[0].splitlines()[1]
+    assert "calibration on" in calibration and "(cpu)" in calibration
+    assert "ms per training step" in calibration and len(said[0].splitlines()) == 2
+    assert said[-1].startswith(f"experiments: {n} runs in grids")
 
 
 def test_the_demo_says_how_strong_its_change_is(tmp_path):

@@ -11,7 +11,6 @@ a run shorter than its estimate.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ import pandas as pd
 
 from faultprobe.analysis.grid import GridRun
 from faultprobe.analysis.runner import sub_store
+from faultprobe.ml.estimate import human_duration
 from faultprobe.store import Store
 
 ASK_ABOVE_S = 3600.0
@@ -38,10 +38,8 @@ class Calibration:
 
 def calibrate(root: str, storage_options: dict | None, spec_json: str, steps: int = 3) -> dict:
     """Time `steps` training steps, a forward pass and a chunk read for a run's shape."""
-    import torch
-
     from faultprobe.ml import dataset, stream
-    from faultprobe.ml.model import FaultNet
+    from faultprobe.ml.estimate import measure_cost
     from faultprobe.ml.spec import RunSpec
     from faultprobe.ml.trainer import resolve_device, use_threads
 
@@ -56,39 +54,7 @@ def calibrate(root: str, storage_options: dict | None, spec_json: str, steps: in
     dataset.read_station_slice(ds, spec.stations, spec.window_s, events=np.arange(chunk))
     read_s = time.perf_counter() - t0
     device = resolve_device(spec.training.device)
-    g = torch.Generator().manual_seed(0)
-    m = spec.model
-    model = FaultNet(
-        spec.labelling.n_classes, ch, width=m.width, dilation=m.dilation, generator=g
-    ).to(device)
-    bs = spec.training.batch_size
-    x = torch.randn(bs, ch, nt, generator=g).to(device)
-    y = torch.randint(0, spec.labelling.n_classes, (bs,), generator=g).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=spec.training.lr)
-
-    def step() -> None:
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    model.train()
-    step()  # warm-up (allocations, kernels)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    step_s = (time.perf_counter() - t0) / steps
-    model.eval()
-    with torch.no_grad():
-        t0 = time.perf_counter()
-        model(x)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        predict_s = (time.perf_counter() - t0) / bs
+    cost = measure_cost(spec, ch, nt, device, steps=steps)
     try:
         from distributed import get_worker
 
@@ -96,8 +62,8 @@ def calibrate(root: str, storage_options: dict | None, spec_json: str, steps: in
     except ValueError:
         worker = "local"
     return {
-        "step_s": step_s,
-        "predict_s": predict_s,
+        "step_s": cost.step_s,
+        "predict_s": cost.predict_s,
         "read_bytes_per_s": chunk * ch * ds.sizes["time"] * 4 / max(read_s, 1e-9),
         "worker": worker,
         "device": str(device),
@@ -140,14 +106,16 @@ def shape_key(run: GridRun) -> tuple:
 def run_seconds(sizes: dict, spec, cal: Calibration) -> float:
     """Read + epochs x (training steps + validation) + scoring every used event; a slice
     above the memory budget is read again every epoch (it streams)."""
-    steps = math.ceil(sizes["n_train"] / spec.training.batch_size)
+    from faultprobe.ml.estimate import Cost
+    from faultprobe.ml.estimate import run_seconds as training_seconds
+
     used = sizes["n_train"] + sizes["n_val"] + sizes["n_test"]
-    per_epoch = steps * cal.step_s + sizes["n_val"] * cal.predict_s
     read = sizes["slice_bytes"] / max(cal.read_bytes_per_s, 1.0)
     budget = spec.training.memory_budget
     if budget is not None and sizes["slice_bytes"] > budget:  # streamed: read every epoch
         read *= spec.training.epochs + 1
-    return read + spec.training.epochs * per_epoch + used * cal.predict_s
+    cost = Cost(cal.step_s, cal.predict_s)
+    return read + training_seconds(cost, spec, sizes["n_train"], sizes["n_val"], used)
 
 
 @dataclass
@@ -173,10 +141,11 @@ class GridEstimate:
         return float(loads.max())
 
     def render(self, limit: int = 40) -> str:
+        """The totals, the calibrations, and the first `limit` runs (none for 0)."""
         df = self.runs
         lines = [
-            f"{len(df)} runs to do; estimated {_hms(self.total_s)} of run time, about "
-            f"{_hms(self.wall_s)} on {self.slots} concurrent slot(s) (up to the configured "
+            f"{len(df)} runs to do; estimated {human_duration(self.total_s)} of run time, about "
+            f"{human_duration(self.wall_s)} on {self.slots} concurrent slot(s) (up to the configured "
             "epochs; early stopping shortens runs)"
         ]
         for c in self.calibrations:
@@ -194,17 +163,19 @@ class GridEstimate:
                         f"  {len(bad)} run(s) cannot start and will be recorded as failed "
                         f"(e.g. {bad.iloc[0]})"
                     )
-            shown = df.assign(estimate=df["estimate_s"].map(_hms))[cols]
-            text = shown.head(limit).to_string(index=False)
-            lines += ["  " + line for line in text.splitlines()]
-            if len(df) > limit:
-                lines.append(f"  … and {len(df) - limit} more")
+            if "later" in df and df["later"].fillna(False).astype(bool).any():
+                n = int(df["later"].fillna(False).astype(bool).sum())
+                lines.append(
+                    f"  {n} run(s) read stores this command builds first (other regions): "
+                    "not in the estimate"
+                )
+            if limit > 0:
+                shown = df.assign(estimate=df["estimate_s"].map(human_duration))[cols]
+                text = shown.head(limit).to_string(index=False)
+                lines += ["  " + line for line in text.splitlines()]
+                if len(df) > limit:
+                    lines.append(f"  … and {len(df) - limit} more")
         return "\n".join(lines)
-
-
-def _hms(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
 def estimate_grid(
@@ -217,11 +188,16 @@ def estimate_grid(
     """Size every run, calibrate each distinct shape on the cluster, add up."""
     cubes: dict = {}
     rows, keys = [], {}
+    unsized = {"n_train": 0, "n_val": 0, "n_test": 0, "slice_bytes": 0}
     for run in runs:
+        if run.store and not sub_store(store, run.store).exists("waveforms.zarr"):
+            # an other-region store `faultprobe experiments` builds before the grid runs
+            rows.append({"grid": run.grid, "run_id": run.run_id, **unsized, "later": True})
+            continue
         try:
             sizes = run_sizes(store, run, cubes)
         except (ValueError, KeyError, FileNotFoundError) as err:  # it will fail as a row
-            sizes = {"n_train": 0, "n_val": 0, "n_test": 0, "slice_bytes": 0, "error": str(err)}
+            sizes = {**unsized, "error": str(err)}
         rows.append({"grid": run.grid, "run_id": run.run_id, **sizes})
         keys.setdefault(shape_key(run), run)
     futures = {
@@ -245,11 +221,13 @@ def estimate_grid(
                 if shape_key(run) == key:
                     row.setdefault("error", f"{type(err).__name__}: {err}")
     for row, run in zip(rows, runs):
-        cal = cals[shape_key(run)]
+        cal = None if row.get("later") else cals[shape_key(run)]
         row["estimate_s"] = run_seconds(row, run.spec, cal) if cal else 0.0
-    df = pd.DataFrame(rows, columns=[*rows[0].keys()] if rows else ["grid", "run_id"])
-    if "estimate_s" not in df:
-        df["estimate_s"] = pd.Series(dtype=float)
+    # every row's keys: an error or a later store may be on any row, not the first
+    df = pd.DataFrame(rows).reindex(columns=list(dict.fromkeys(k for r in rows for k in r)))
+    for col in ("grid", "run_id", "estimate_s"):
+        if col not in df:
+            df[col] = pd.Series(dtype=float if col == "estimate_s" else object)
     return GridEstimate(df, slots, [c for c in cals.values() if c is not None])
 
 

@@ -75,8 +75,8 @@ def run_experiments(
     store = Store(cfg.study.store)
     g = cfg.experiments
     resources = declared_resources(cfg.cluster)
-    if plan_only or confirm is not None:
-        runs = pending(plan_runs(cfg, grids), read_results(store), retry_failed)
+    runs = pending(plan_runs(cfg, grids), read_results(store), retry_failed)
+    if runs:  # what the grid will cost on these workers, before anything of it runs
         est = estimate_grid(
             store,
             runs,
@@ -87,11 +87,17 @@ def run_experiments(
         if plan_only:  # the listing is what was asked for: standard output
             print(est.render(), flush=True)
             return read_results(store)
-        say(est.render(limit=10))
-        if not confirm(est):
+        say(est.render(limit=10) if confirm is not None else est.render(limit=0))
+        advice = _cpu_advice(est, runs)
+        if advice:
+            say(advice)
+        if confirm is not None and not confirm(est):
             raise GridDeclined(
                 f"grid not started ({len(runs)} runs, about {est.wall_s / 3600:.1f} h)"
             )
+    elif plan_only:
+        print("nothing to do: every run of the configured grids is finished", flush=True)
+        return read_results(store)
     if g.seasonality.enabled and (grids is None or "seasonality" in grids):
         from faultprobe.analysis.noise import build_noise_cube
 
@@ -101,12 +107,8 @@ def run_experiments(
 
         for line in build_region_stores(cfg, client=client, progress=progress):
             say(line)
-    runs = plan_runs(cfg, grids)
+    runs = plan_runs(cfg, grids)  # again: the inputs built above add runs
     say(f"experiments: {len(runs)} runs in grids {sorted({r.grid for r in runs})}")
-    if confirm is None:  # otherwise the measured plan above said it already
-        estimate = _cpu_estimate(store, runs, client, retry_failed)
-        if estimate:
-            say(estimate)
     results = run_grid(
         store,
         runs,
@@ -124,36 +126,12 @@ def run_experiments(
     return results
 
 
-def _cpu_estimate(store: Store, runs, client, retry_failed: bool) -> str:
-    """On workers without CUDA, the expected time of the pending runs ("" otherwise)."""
-    from faultprobe.analysis.runner import pending, read_results
-    from faultprobe.ml.estimate import cpu_advice, estimate_run, needs_estimate
+def _cpu_advice(est: GridEstimate, runs) -> str:
+    """The CPU preset's advice, for a grid of more than half an hour on CPU workers only."""
+    from faultprobe.ml.estimate import cpu_advice
 
-    todo = pending(runs, read_results(store), retry_failed)
-    if not todo or not needs_estimate(todo[0].spec.training.device):
-        return ""
-    if any(client.run(_has_cuda).values()):
-        return ""
-    first = todo[0]
-    try:
-        est = estimate_run(sub_store(store, first.store), first.spec)
-    except (ValueError, KeyError, FileNotFoundError):
-        return ""  # the run itself will say what is wrong
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
-    total = est.seconds * len(todo) / workers
-    line = (
-        f"experiments: {len(todo)} runs to do on {workers} CPU worker(s); about "
-        f"{est.summary()} per run, so at most about {total / 3600:.1f} h in all (early "
-        "stopping usually ends runs sooner)"
-    )
-    advice = cpu_advice(first.spec)
-    return line + (f"\n{advice}" if advice and total > 1800 else "")
-
-
-def _has_cuda() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available())
+    on_cpu = est.calibrations and all(c.device == "cpu" for c in est.calibrations)
+    return cpu_advice(runs[0].spec) if on_cpu and est.wall_s > 1800 else ""
 
 
 def pairs_step(cfg: StudyConfig) -> str:

@@ -1,26 +1,109 @@
 """How long a run will take, said before it starts on a machine without CUDA.
 
 The paper's model on 2500-sample windows is minutes per run on a GPU and hours on a
-laptop's CPU.  `estimate_run` measures a few training steps of the run's own model on
-its own input shape here (same threads) and scales them by the run's events and epochs,
-so `faultprobe train` and `faultprobe experiments` can say what they are about to cost,
-and what the CPU preset (docs/learning.md) would cost instead.
+laptop's CPU.  `measure_cost` times a few training steps and a forward pass of a run's
+own model on its own input shape, and `run_seconds` scales them by the run's events and
+epochs: `faultprobe train` does it here (`estimate_run`), `faultprobe experiments` on the
+workers (faultprobe.analysis.estimate), and both can say what the CPU preset
+(docs/learning.md) would cost instead.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from faultprobe.ml.model import FaultNet
 from faultprobe.ml.spec import RunSpec
-from faultprobe.ml.trainer import resolve_device, use_threads
+
+if TYPE_CHECKING:  # torch is imported where a model is timed, not to format a duration
+    import torch
 
 #: The CPU preset: the narrow model on the demo's short window (docs/learning.md).
 CPU_PRESET = {"width": 0.25, "window_s": (-0.5, 5.5)}
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one model shape costs on one device, measured there."""
+
+    step_s: float  # one training step (forward, backward, Adam) of a full batch
+    predict_s: float  # a forward pass in eval mode, per event
+
+
+def measure_cost(
+    spec: RunSpec,
+    n_channels: int,
+    n_time: int,
+    device: torch.device | str = "cpu",
+    probe: int | None = None,
+    steps: int = 1,
+) -> Cost:
+    """Time `steps` training steps and a forward pass of the spec's model on random inputs.
+
+    On a batch of `probe` windows (default: the run's batch size) after one warm-up step,
+    scaled to the run's batch size (a convolution's cost grows linearly with the batch),
+    so a CPU estimate takes seconds, not a full-batch step of the paper's model.  Both
+    `faultprobe train`'s estimate and the grid's calibration on the workers use this.
+    """
+    import torch
+
+    from faultprobe.ml.model import FaultNet
+
+    device = torch.device(device)
+    m = spec.model
+    gen = torch.Generator().manual_seed(0)
+    model = FaultNet(
+        spec.labelling.n_classes, n_channels, m.width, m.dilation, m.dropout, generator=gen
+    ).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=spec.training.lr)
+    n = min(probe or spec.training.batch_size, spec.training.batch_size)
+    x = torch.randn(n, n_channels, n_time, generator=gen).to(device)
+    y = torch.randint(0, spec.labelling.n_classes, (n,), generator=gen).to(device)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    model.train()
+    step()  # warm-up: allocations, kernel choice
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    step_s = (time.perf_counter() - t0) / steps * spec.training.batch_size / n
+    model.eval()
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        model(x)
+        sync()
+        predict_s = (time.perf_counter() - t0) / n
+    return Cost(step_s, predict_s)
+
+
+def run_seconds(cost: Cost, spec: RunSpec, n_train: int, n_val: int, n_used: int) -> float:
+    """Epochs x (training steps + validation) + scoring every used event.  The configured
+    epochs count in full, so early stopping only makes a run shorter than this."""
+    steps = np.ceil(n_train / spec.training.batch_size)
+    per_epoch = steps * cost.step_s + n_val * cost.predict_s
+    return float(spec.training.epochs * per_epoch + n_used * cost.predict_s)
+
+
+def human_duration(seconds: float) -> str:
+    """Seconds as a person reads them: "42 s", "17 min", "3.1 h"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @dataclass(frozen=True)
@@ -30,7 +113,7 @@ class Estimate:
     seconds: float
     step_seconds: float  # one training step (forward + backward) of a batch
     n_train: int
-    n_eval: int  # validation events scored every epoch, plus the final scoring
+    n_eval: int  # validation and test events scored
     epochs: int
     n_time: int
     threads: int
@@ -40,59 +123,22 @@ class Estimate:
 
     def summary(self) -> str:
         return (
-            f"{_human(self.seconds)} ({self.n_train} training events x {self.epochs} epochs "
-            f"at most, {self.n_time}-sample windows, {self.step_seconds:.2f} s per batch "
+            f"{human_duration(self.seconds)} ({self.n_train} training events x {self.epochs} "
+            f"epochs at most, {self.n_time}-sample windows, {self.step_seconds:.2f} s per batch "
             f"measured here)"
         )
 
 
-def _human(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+def estimate(spec: RunSpec, n_train: int, n_val: int, n_test: int, n_time: int) -> Estimate:
+    """Expected seconds for `spec` with these event counts and window length, on this CPU."""
+    from faultprobe.ml.trainer import use_threads
 
-
-def step_seconds(spec: RunSpec, n_channels: int, n_time: int, probe: int = 8) -> float:
-    """Seconds of one training step of the spec's model on a whole batch, on the CPU.
-
-    Measured on a batch of `probe` windows after a warm-up on two, then scaled to the
-    run's batch size (the cost of a convolution grows linearly with the batch), so the
-    estimate itself takes seconds, not a training step of the full model.
-    """
-    m = spec.model
-    model = FaultNet(spec.labelling.n_classes, n_channels, m.width, m.dilation, m.dropout)
-    opt = torch.optim.Adam(model.parameters(), lr=spec.training.lr)
-    gen = torch.Generator().manual_seed(0)
-    model.train()
-
-    def step(n: int) -> float:
-        x = torch.randn(n, n_channels, n_time, generator=gen)
-        y = torch.zeros(n, dtype=torch.long)
-        t0 = time.perf_counter()
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-        return time.perf_counter() - t0
-
-    step(2)  # warm-up: allocations, kernel choice
-    return step(probe) * spec.training.batch_size / probe
-
-
-def estimate(spec: RunSpec, n_train: int, n_eval: int, n_time: int) -> Estimate:
-    """Expected seconds for `spec` with these event counts and window length."""
     threads = use_threads(spec.training.threads)
-    n_channels = 3 * len(spec.stations)
-    step = step_seconds(spec, n_channels, n_time)
-    b = spec.training.batch_size
-    epochs = spec.training.epochs
-    # scoring a batch costs about a third of a training step
-    per_epoch = np.ceil(n_train / b) * step + np.ceil(n_eval / b) * step / 3
+    cost = measure_cost(spec, 3 * len(spec.stations), n_time, probe=8)
+    seconds = run_seconds(cost, spec, n_train, n_val, n_train + n_val + n_test)
     return Estimate(
-        float(per_epoch * epochs + np.ceil(n_eval / b) * step / 3),
-        step, n_train, n_eval, epochs, n_time, threads,
-    )  # fmt: skip
+        seconds, cost.step_s, n_train, n_val + n_test, spec.training.epochs, n_time, threads
+    )
 
 
 def estimate_run(store, spec: RunSpec) -> Estimate:
@@ -102,14 +148,15 @@ def estimate_run(store, spec: RunSpec) -> Estimate:
 
     ds = dataset.open_cube(store)
     sel = select_events(ds, spec)
-    n_train = int((sel.split == splits.TRAIN).sum())
-    n_eval = int((sel.split >= 0).sum())
+    n = np.bincount(sel.split[sel.split >= 0], minlength=3)
     n_time = len(ds["time"].values[dataset.time_slice(ds["time"].values, spec.window_s)])
-    return estimate(spec, n_train, n_eval, n_time)
+    return estimate(spec, int(n[splits.TRAIN]), int(n[splits.VAL]), int(n[splits.TEST]), n_time)
 
 
 def needs_estimate(device: str) -> bool:
     """True when the run will go to the CPU (no CUDA device, or the CPU asked for)."""
+    from faultprobe.ml.trainer import resolve_device
+
     return resolve_device(device).type == "cpu"
 
 
