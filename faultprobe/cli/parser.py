@@ -1,23 +1,11 @@
-"""The `faultprobe` command line: one sub-command per stage of a study.
-
-Each handler parses nothing itself beyond its arguments: it loads the study config once
-(`faultprobe.config.load_config`) and hands typed objects to the stage's functions. Commands
-that write into the store hold its lock while they run. Expected failures (bad input, a
-service down, a second writer, a full disk, Ctrl-C) end in one line on stderr and an exit
-code (`EXIT`); `--debug` shows the traceback instead.
-"""
+"""The sub-commands, their options and help texts (`faultprobe --help`)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import errno
-import os
-import sys
 
 from faultprobe import __version__
-from faultprobe.cluster.connect import ClusterError
-from faultprobe.config import ConfigError, load_config
+from faultprobe.cli import commands
 
 DESCRIPTION = """\
 faultprobe learns to tell the seismic waves of small earthquakes before a large
@@ -52,224 +40,6 @@ Exit codes: 0 done; 1 finished but incomplete (run the same command again); 2 ba
 config; 3 a web service could not be used; 4 the store is locked by another command;
 5 the disk is full or not writable; 130 interrupted.
 """
-
-EXIT = {
-    "incomplete": 1,
-    "input": 2,
-    "service": 3,
-    "locked": 4,
-    "disk": 5,
-    "interrupted": 130,
-}
-
-
-def _say(args: argparse.Namespace):
-    return lambda msg: print(msg, file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def _writing(cfg, args: argparse.Namespace, command: str):
-    """Hold the store's lock while a command writes into it."""
-    from faultprobe.store import Store
-
-    with Store(cfg.study.store).lock(command, force=getattr(args, "force", False), say=_say(args)):
-        try:
-            yield
-        except OSError as err:
-            if err.filename is None:  # raised in a Dask task, e.g. by zarr: say where
-                err.filename = cfg.study.store
-            raise
-
-
-def _cmd_catalog(args: argparse.Namespace) -> int:
-    from faultprobe.catalogs.study import build_catalog
-
-    cfg = load_config(args.config)
-    with _writing(cfg, args, "catalog"):
-        summary = build_catalog(
-            cfg, progress=not args.quiet, force=args.force, refresh_stations=args.refresh_stations
-        )
-    print(summary.render())
-    return 0
-
-
-def _cmd_ingest(args: argparse.Namespace) -> int:
-    from faultprobe.pipelines.ingest import ingest
-
-    cfg = load_config(args.config)
-    with _writing(cfg, args, "ingest"):
-        summary = ingest(cfg, progress=not args.quiet, retry_failed=args.retry_failed)
-    print(summary.render())
-    if not summary.complete:
-        print(summary.listing(), file=sys.stderr)
-        print(f"error: {summary.problem()}", file=sys.stderr)
-        return EXIT["incomplete"]
-    if summary.nothing_found():
-        print(f"error: {summary.nothing_found()}", file=sys.stderr)
-        return EXIT["input"]
-    return 0
-
-
-def _cmd_info(args: argparse.Namespace) -> int:
-    from faultprobe.pipelines.info import describe
-
-    print(describe(args.store))
-    return 0
-
-
-def _cmd_synth(args: argparse.Namespace) -> int:
-    from faultprobe.synthetic.run import synthesize
-
-    cfg = load_config(args.config)
-    if "synthetic" not in cfg.given_sections:
-        raise ConfigError(
-            f"{args.config}: no [synthetic] section; `faultprobe synth` simulates the sequence "
-            "that section describes (see configs/synthetic-norcia.toml and docs/synthetic.md)"
-        )
-    summary = synthesize(cfg, progress=not args.quiet, parallel=not args.serial)
-    print(summary.render())
-    return 0
-
-
-def _cmd_train(args: argparse.Namespace) -> int:
-    from faultprobe.ml.commands import train_command
-
-    cfg = load_config(args.config)
-    with _writing(cfg, args, "train"):
-        return train_command(cfg, args)
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from faultprobe.ml.commands import evaluate_command
-
-    return evaluate_command(args)
-
-
-def _cmd_predict(args: argparse.Namespace) -> int:
-    from faultprobe.ml.commands import predict_command
-
-    return predict_command(args)
-
-
-def _confirm(estimate, yes: bool) -> bool:
-    """Go ahead under an hour, with --yes, or when the user says so at a terminal."""
-    from faultprobe.analysis.estimate import ASK_ABOVE_S
-
-    if yes or estimate.wall_s <= ASK_ABOVE_S:
-        return True
-    hours = estimate.wall_s / 3600
-    if not sys.stdin.isatty():
-        print(
-            f"error: the grid is estimated at {hours:.1f} h (above 1 h); run again with --yes "
-            "to start it, or --plan to see the runs",
-            file=sys.stderr,
-        )
-        return False
-    answer = input(f"the grid is estimated at {hours:.1f} h; start it? [y/N] ")
-    return answer.strip().lower() in {"y", "yes"}
-
-
-def _cmd_experiments(args: argparse.Namespace) -> int:
-    from faultprobe.analysis.experiments import GridDeclined, run_experiments
-
-    cfg = load_config(args.config)
-    if args.plan:  # lists and stops: nothing is written, no lock taken
-        run_experiments(
-            cfg, progress=not args.quiet, grids=args.grid or None,
-            retry_failed=not args.keep_failed, plan_only=True,
-        )  # fmt: skip
-        return 0
-    try:
-        with _writing(cfg, args, "experiments"):
-            results = run_experiments(
-                cfg,
-                progress=not args.quiet,
-                grids=args.grid or None,
-                retry_failed=not args.keep_failed,
-                confirm=None if args.yes else (lambda est: _confirm(est, False)),
-            )
-    except GridDeclined as err:
-        print(f"experiments: {err}", file=sys.stderr)
-        return EXIT["input"]
-    ok = int((results["status"] == "ok").sum())
-    failed = int((results["status"] == "failed").sum())
-    print(f"{ok} runs ok, {failed} failed; results: {cfg.study.store}/results.parquet")
-    return 1 if failed else 0
-
-
-def _cmd_track(args: argparse.Namespace) -> int:
-    from faultprobe.analysis.tracking import run_tracking
-
-    cfg = load_config(args.config)
-    track = {k: v for k, v in (("folds", args.folds), ("seeds", args.seeds)) if v}
-    if track:
-        cfg = cfg.model_copy(update={"track": cfg.track.model_copy(update=track)})
-    with _writing(cfg, args, "track"):
-        try:
-            results = run_tracking(cfg, args.stations, progress=not args.quiet, say=_say(args))
-        except (KeyError, ValueError) as err:  # an unknown station, too few events per fold
-            print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
-            return EXIT["input"]
-    for r in results:
-        print(r.render())
-    return 0
-
-
-def _cmd_monitor(args: argparse.Namespace) -> int:
-    from faultprobe.monitor.service import monitor_root, run_monitor
-    from faultprobe.monitor.state import MonitorError
-    from faultprobe.store import Store
-
-    cfg = load_config(args.config)
-    if args.interval is not None:
-        cfg = cfg.model_copy(
-            update={"monitor": cfg.monitor.model_copy(update={"poll_s": args.interval})}
-        )
-    with Store(monitor_root(cfg)).lock("monitor", force=args.force, say=_say(args)):
-        try:
-            run_monitor(cfg, args.model, once=args.once, max_polls=args.polls, say=_say(args))
-        except (MonitorError, KeyError) as err:
-            print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
-            return EXIT["input"]
-    return 0
-
-
-def _cmd_cluster_spec(args: argparse.Namespace) -> int:
-    from faultprobe.cluster.spec import render_spec
-
-    cfg = load_config(args.config)
-    try:
-        text = render_spec(cfg.cluster)
-    except RuntimeError as err:  # an optional engine (dask-jobqueue) is missing
-        print(f"error: {args.config}: [cluster] kind {cfg.cluster.kind!r}: {err}", file=sys.stderr)
-        return EXIT["input"]
-    sys.stdout.write(text)
-    return 0
-
-
-def _cmd_report(args: argparse.Namespace) -> int:
-    from faultprobe.analysis.report import write_report
-
-    cfg = load_config(args.config)
-    with _writing(cfg, args, "report"):
-        print(f"report: {write_report(cfg)}")
-    return 0
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from faultprobe.analysis.demo import run_demo
-
-    index = run_demo(args.out, progress=not args.quiet)
-    print(f"report: {index}")
-    return 0
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    from faultprobe.exports.seisbench import export_seisbench
-
-    summary = export_seisbench(args.store, args.out, stations=args.stations, run=args.run)
-    print(summary.render())
-    return 0
 
 
 def _add_config(p: argparse.ArgumentParser, writes: bool = True) -> None:
@@ -334,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask the FDSN station service again instead of using STORE/stations.xml",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.set_defaults(handler=_cmd_catalog)
+    p.set_defaults(handler=commands.cmd_catalog)
 
     p = sub.add_parser(
         "synth",
@@ -353,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--serial", action="store_true", help="write in this process instead of Dask tasks"
     )
-    p.set_defaults(handler=_cmd_synth)
+    p.set_defaults(handler=commands.cmd_synth)
 
     p = sub.add_parser(
         "ingest",
@@ -379,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         "wrong data, non-finite samples)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(handler=_cmd_ingest)
+    p.set_defaults(handler=commands.cmd_ingest)
 
     p = sub.add_parser(
         "info",
@@ -391,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("store", help="study store folder or URL")
-    p.set_defaults(handler=_cmd_info)
+    p.set_defaults(handler=commands.cmd_info)
 
     p = sub.add_parser(
         "export",
@@ -420,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run folder STORE/runs/RUN_ID whose train/val/test events fill the split column "
         "(train, dev, test)",
     )
-    p.set_defaults(handler=_cmd_export)
+    p.set_defaults(handler=commands.cmd_export)
 
     from faultprobe.ml.commands import (
         PREDICT_HELP,
@@ -438,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(p)
     add_train_arguments(p)
-    p.set_defaults(handler=_cmd_train)
+    p.set_defaults(handler=commands.cmd_train)
 
     p = sub.add_parser(
         "evaluate",
@@ -453,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run", help="run folder: STORE/runs/RUN_ID")
     add_evaluate_arguments(p)
-    p.set_defaults(handler=_cmd_evaluate)
+    p.set_defaults(handler=commands.cmd_evaluate)
 
     p = sub.add_parser(
         "predict",
@@ -462,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=PREDICT_HELP,
     )
     add_predict_arguments(p)
-    p.set_defaults(handler=_cmd_predict)
+    p.set_defaults(handler=commands.cmd_predict)
 
     p = sub.add_parser(
         "experiments",
@@ -497,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         "one hour asks first, or stops where nobody can answer)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.set_defaults(handler=_cmd_experiments)
+    p.set_defaults(handler=commands.cmd_experiments)
 
     p = sub.add_parser(
         "track",
@@ -531,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         "[track].seeds, else [train].seeds)"
     )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(handler=_cmd_track)
+    p.set_defaults(handler=commands.cmd_track)
 
     p = sub.add_parser(
         "monitor",
@@ -558,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--polls", type=int, metavar="N", help="stop after N polls")
     p.add_argument("--interval", type=float, metavar="S", help="seconds between polls "
                    "(default [monitor].poll_s)")  # fmt: skip
-    p.set_defaults(handler=_cmd_monitor)
+    p.set_defaults(handler=commands.cmd_monitor)
 
     p = sub.add_parser(
         "cluster-spec",
@@ -574,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_config(p)
-    p.set_defaults(handler=_cmd_cluster_spec)
+    p.set_defaults(handler=commands.cmd_cluster_spec)
 
     p = sub.add_parser(
         "report",
@@ -588,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_config(p)
-    p.set_defaults(handler=_cmd_report)
+    p.set_defaults(handler=commands.cmd_report)
 
     p = sub.add_parser(
         "demo",
@@ -603,90 +373,5 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="faultprobe-demo", help="output folder")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.set_defaults(handler=_cmd_demo)
+    p.set_defaults(handler=commands.cmd_demo)
     return parser
-
-
-def _os_error(err: OSError) -> tuple[str, str]:
-    """One line and an exit-code name for an operating-system error."""
-    where = err.filename or "the store"
-    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return (
-            f"no space left while writing {where} ({err.strerror}); free some space and run "
-            "the same command again (finished work is kept)",
-            "disk",
-        )
-    if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return (
-            f"cannot write {where} ({err.strerror}); the study store must be writable: fix "
-            "its permissions or point study.store at a writable folder",
-            "disk",
-        )
-    if isinstance(err, FileNotFoundError):
-        return str(err), "input"
-    return f"{where}: {err.strerror or err}", "disk"
-
-
-def _expected(err: BaseException) -> tuple[str, str] | None:
-    """One line and an exit-code name for an expected failure, or None for a bug."""
-    from faultprobe.catalogs.datasets import DatasetError
-    from faultprobe.catalogs.readers import CatalogError
-    from faultprobe.catalogs.stations import StationError
-    from faultprobe.pipelines.ingest import IngestError, ServiceUnavailable
-    from faultprobe.store import StoreError
-    from faultprobe.storelock import StoreLocked
-
-    if isinstance(err, StoreLocked):
-        return str(err), "locked"
-    if isinstance(err, ClusterError):  # the batch system or Kubernetes API said no
-        return str(err), "service"
-    if type(err).__name__ == "KilledWorker":  # distributed's; not imported for --help
-        return (
-            f"a task ended the workers that ran it again and again ({err}); usually memory: "
-            "give the workers more ([cluster] memory_limit, [cluster.jobqueue] memory, "
-            "[cluster.kubernetes] memory) or lower [train] memory_budget, then run the same "
-            "command again (finished work is kept)",
-            "input",
-        )
-    if isinstance(err, ServiceUnavailable):
-        return str(err), "service"
-    if isinstance(err, StationError) and "station service" in str(err):
-        return str(err), "service"
-    if isinstance(
-        err, ConfigError | CatalogError | StationError | DatasetError | IngestError | StoreError
-    ):
-        return str(err), "input"
-    if isinstance(err, OSError):
-        return _os_error(err)
-    return None
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return 1
-    try:
-        return args.handler(args)
-    except KeyboardInterrupt:
-        if getattr(args, "debug", False):
-            raise
-        print(
-            "interrupted; run the same command again to finish (finished work is kept)",
-            file=sys.stderr,
-            flush=True,
-        )
-        if argv is None:  # the process ends here: a cluster interrupted while it started or
-            sys.stderr = open(os.devnull, "w")  # stopped would complain again at exit
-        return EXIT["interrupted"]
-    except Exception as err:
-        known = _expected(err)
-        if known is None or getattr(args, "debug", False):
-            raise
-        print(f"error: {known[0]}", file=sys.stderr)
-        return EXIT[known[1]]
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

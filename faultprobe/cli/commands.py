@@ -1,0 +1,222 @@
+"""One handler per sub-command: load the config once, call the stage, print its summary.
+
+Each returns the exit code; stages are imported inside the handlers, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+from faultprobe.cli.errors import EXIT
+from faultprobe.config import ConfigError, load_config
+
+
+def _say(args: argparse.Namespace):
+    return lambda msg: print(msg, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _writing(cfg, args: argparse.Namespace, command: str):
+    """Hold the store's lock while a command writes into it."""
+    from faultprobe.store import Store
+
+    with Store(cfg.study.store).lock(command, force=getattr(args, "force", False), say=_say(args)):
+        try:
+            yield
+        except OSError as err:
+            if err.filename is None:  # raised in a Dask task, e.g. by zarr: say where
+                err.filename = cfg.study.store
+            raise
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from faultprobe.catalogs.study import build_catalog
+
+    cfg = load_config(args.config)
+    with _writing(cfg, args, "catalog"):
+        summary = build_catalog(
+            cfg, progress=not args.quiet, force=args.force, refresh_stations=args.refresh_stations
+        )
+    print(summary.render())
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from faultprobe.pipelines.ingest import ingest
+
+    cfg = load_config(args.config)
+    with _writing(cfg, args, "ingest"):
+        summary = ingest(cfg, progress=not args.quiet, retry_failed=args.retry_failed)
+    print(summary.render())
+    if not summary.complete:
+        print(summary.listing(), file=sys.stderr)
+        print(f"error: {summary.problem()}", file=sys.stderr)
+        return EXIT["incomplete"]
+    if summary.nothing_found():
+        print(f"error: {summary.nothing_found()}", file=sys.stderr)
+        return EXIT["input"]
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from faultprobe.pipelines.info import describe
+
+    print(describe(args.store))
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from faultprobe.synthetic.run import synthesize
+
+    cfg = load_config(args.config)
+    if "synthetic" not in cfg.given_sections:
+        raise ConfigError(
+            f"{args.config}: no [synthetic] section; `faultprobe synth` simulates the sequence "
+            "that section describes (see configs/synthetic-norcia.toml and docs/synthetic.md)"
+        )
+    summary = synthesize(cfg, progress=not args.quiet, parallel=not args.serial)
+    print(summary.render())
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from faultprobe.ml.commands import train_command
+
+    cfg = load_config(args.config)
+    with _writing(cfg, args, "train"):
+        return train_command(cfg, args)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from faultprobe.ml.commands import evaluate_command
+
+    return evaluate_command(args)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from faultprobe.ml.commands import predict_command
+
+    return predict_command(args)
+
+
+def _confirm(estimate, yes: bool) -> bool:
+    """Go ahead under an hour, with --yes, or when the user says so at a terminal."""
+    from faultprobe.analysis.estimate import ASK_ABOVE_S
+
+    if yes or estimate.wall_s <= ASK_ABOVE_S:
+        return True
+    hours = estimate.wall_s / 3600
+    if not sys.stdin.isatty():
+        print(
+            f"error: the grid is estimated at {hours:.1f} h (above 1 h); run again with --yes "
+            "to start it, or --plan to see the runs",
+            file=sys.stderr,
+        )
+        return False
+    answer = input(f"the grid is estimated at {hours:.1f} h; start it? [y/N] ")
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def cmd_experiments(args: argparse.Namespace) -> int:
+    from faultprobe.analysis.experiments import GridDeclined, run_experiments
+
+    cfg = load_config(args.config)
+    if args.plan:  # lists and stops: nothing is written, no lock taken
+        run_experiments(
+            cfg, progress=not args.quiet, grids=args.grid or None,
+            retry_failed=not args.keep_failed, plan_only=True,
+        )  # fmt: skip
+        return 0
+    try:
+        with _writing(cfg, args, "experiments"):
+            results = run_experiments(
+                cfg,
+                progress=not args.quiet,
+                grids=args.grid or None,
+                retry_failed=not args.keep_failed,
+                confirm=None if args.yes else (lambda est: _confirm(est, False)),
+            )
+    except GridDeclined as err:
+        print(f"experiments: {err}", file=sys.stderr)
+        return EXIT["input"]
+    ok = int((results["status"] == "ok").sum())
+    failed = int((results["status"] == "failed").sum())
+    print(f"{ok} runs ok, {failed} failed; results: {cfg.study.store}/results.parquet")
+    return 1 if failed else 0
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from faultprobe.analysis.tracking import run_tracking
+
+    cfg = load_config(args.config)
+    track = {k: v for k, v in (("folds", args.folds), ("seeds", args.seeds)) if v}
+    if track:
+        cfg = cfg.model_copy(update={"track": cfg.track.model_copy(update=track)})
+    with _writing(cfg, args, "track"):
+        try:
+            results = run_tracking(cfg, args.stations, progress=not args.quiet, say=_say(args))
+        except (KeyError, ValueError) as err:  # an unknown station, too few events per fold
+            print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
+            return EXIT["input"]
+    for r in results:
+        print(r.render())
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from faultprobe.monitor.service import monitor_root, run_monitor
+    from faultprobe.monitor.state import MonitorError
+    from faultprobe.store import Store
+
+    cfg = load_config(args.config)
+    if args.interval is not None:
+        cfg = cfg.model_copy(
+            update={"monitor": cfg.monitor.model_copy(update={"poll_s": args.interval})}
+        )
+    with Store(monitor_root(cfg)).lock("monitor", force=args.force, say=_say(args)):
+        try:
+            run_monitor(cfg, args.model, once=args.once, max_polls=args.polls, say=_say(args))
+        except (MonitorError, KeyError) as err:
+            print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
+            return EXIT["input"]
+    return 0
+
+
+def cmd_cluster_spec(args: argparse.Namespace) -> int:
+    from faultprobe.cluster.spec import render_spec
+
+    cfg = load_config(args.config)
+    try:
+        text = render_spec(cfg.cluster)
+    except RuntimeError as err:  # an optional engine (dask-jobqueue) is missing
+        print(f"error: {args.config}: [cluster] kind {cfg.cluster.kind!r}: {err}", file=sys.stderr)
+        return EXIT["input"]
+    sys.stdout.write(text)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from faultprobe.analysis.report import write_report
+
+    cfg = load_config(args.config)
+    with _writing(cfg, args, "report"):
+        print(f"report: {write_report(cfg)}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from faultprobe.analysis.demo import run_demo
+
+    index = run_demo(args.out, progress=not args.quiet)
+    print(f"report: {index}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from faultprobe.exports.seisbench import export_seisbench
+
+    summary = export_seisbench(args.store, args.out, stations=args.stations, run=args.run)
+    print(summary.render())
+    return 0
