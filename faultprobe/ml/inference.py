@@ -124,7 +124,7 @@ def predict(
 
 
 def _predict_array(folder, spec, names, x: np.ndarray, device: str) -> pd.DataFrame:
-    from faultprobe.pipelines.ingest import settings
+    from faultprobe.pipelines.blocks import settings
 
     cfg = _study(folder)
     s = settings(cfg)
@@ -178,7 +178,7 @@ def _covered(events, p_ns: np.ndarray, window_s, stream) -> np.ndarray:
 
 
 def _predict_stream(folder, spec, names, stream, inventory, events, p_times, device):
-    from faultprobe.pipelines.ingest import BlockSpec, process_block, settings
+    from faultprobe.pipelines.blocks import BlockSpec, process_block, settings
     from faultprobe.pipelines.plan import make_plan
     from faultprobe.pipelines.sources import StreamSource
     from faultprobe.store import EVENTS

@@ -3,7 +3,7 @@
 `faultprobe monitor CONFIG --model RUN` polls for new events (the study's catalog file read
 again, or an FDSN event service), keeps those that pass the study's selection rules, cuts
 and preprocesses their windows with the ingest's own functions
-(`faultprobe.pipelines.ingest.process_block`) from the configured waveform source, appends
+(`faultprobe.pipelines.blocks.process_block`) from the configured waveform source, appends
 them to a monitoring cube (same schema as the study's, growing along the event axis),
 scores them with `faultprobe.predict`, and updates the fault-state index
 (`faultprobe.analysis.faultstate`); a line is printed and written to monitor.parquet when

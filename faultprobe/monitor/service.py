@@ -103,7 +103,7 @@ class Monitor:
     """A monitoring store followed with one run; `poll()` does one round."""
 
     def __init__(self, cfg: StudyConfig, run: str, say: Callable[[str], None] | None = None):
-        from faultprobe.pipelines.ingest import make_source
+        from faultprobe.pipelines.blocks import make_source
         from faultprobe.pipelines.inputs import run_info
 
         self.cfg = cfg
@@ -167,7 +167,7 @@ class Monitor:
 
     def _batch(self, events: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.DataFrame, int, int]:
         """Process a batch; commit the events that are ready; return the others."""
-        from faultprobe.pipelines.ingest import BlockSpec, process_block
+        from faultprobe.pipelines.blocks import BlockSpec, process_block
         from faultprobe.pipelines.plan import make_plan
 
         cfg = self.cfg
@@ -192,7 +192,7 @@ class Monitor:
 
     def _commit(self, events, plan, batch, rows, take, now) -> None:
         from faultprobe.pipelines import cube
-        from faultprobe.pipelines.ingest import settings
+        from faultprobe.pipelines.blocks import settings
         from faultprobe.pipelines.plan import make_plan
 
         cfg, w = self.cfg, self.cfg.waveforms

@@ -1,0 +1,11 @@
+"""What an ingest raises when the store cannot be built as asked (one line each)."""
+
+from __future__ import annotations
+
+
+class IngestError(ValueError):
+    """The store cannot be ingested as asked (the message says why and what to do)."""
+
+
+class ServiceUnavailable(IngestError):
+    """The waveform service cannot be used now (down, unreachable, refusing)."""
