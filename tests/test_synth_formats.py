@@ -101,6 +101,25 @@ def test_get_waveforms_equals_the_sds_client(written):
     assert any(tr.stats.starttime < midnight < tr.stats.endtime for tr in whole)
 
 
+def test_a_window_holds_only_its_own_samples(written):
+    """A window cut from a long span (records overlapping after a mainshock) keeps only
+    its samples alive, not the span: a 256-event block of a dense hour took 14 GiB when
+    every window held its span."""
+    cfg, _, _ = written
+    archive = SyntheticArchive(cfg)
+    plan = archive.plan(0)
+    s = plan.station
+    k = int(np.argmax(plan.span_end - plan.span_start))  # the longest span
+    n = int(plan.span_end[k] - plan.span_start[k])
+    assert n > 4 * 10 * s.sampling_rate
+    t0 = UTCDateTime(ns=(int(plan.span_start[k]) + n // 2) * plan.step_ns)
+    st = archive.get_waveforms(s.network, s.station, "", "*", t0, t0 + 10)
+    assert len(st) == 3
+    for tr in st:
+        held = tr.data.base if tr.data.base is not None else tr.data
+        assert held.nbytes <= 3 * (10 * s.sampling_rate + 8) * 4
+
+
 def test_same_config_same_bytes_through_cli_and_dask(written, tmp_path):
     cfg, _, out = written
     table = tomllib.loads(dump_toml(cfg))

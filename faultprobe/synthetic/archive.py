@@ -259,14 +259,26 @@ class SyntheticArchive:
         )
 
     def span_traces(
-        self, i: int, k: int, cache: bool = True, data: np.ndarray | None = None
+        self,
+        i: int,
+        k: int,
+        cache: bool = True,
+        data: np.ndarray | None = None,
+        samples: tuple[int, int] | None = None,
     ) -> list[Trace]:
-        """The span as three ObsPy traces (E, N, Z)."""
+        """The span as three ObsPy traces (E, N, Z); only its samples [a, b) if given."""
         plan = self.plan(i)
         s = plan.station
+        a = 0
         if data is None:  # a copy: callers may change traces in place, never the cache
-            data = (self.render_span(i, k) if cache else self._render(i, k)).copy()
-        start = UTCDateTime(ns=int(plan.span_start[k]) * plan.step_ns)
+            data = self.render_span(i, k) if cache else self._render(i, k)
+            if samples is not None:
+                a = max(samples[0], 0)
+                data = data[:, a : max(samples[1], a)]
+            # only the samples asked for are copied: a view of the whole span would keep
+            # it alive as long as the window (a dense hour is 5 MB per window otherwise)
+            data = data.copy()
+        start = UTCDateTime(ns=(int(plan.span_start[k]) + a) * plan.step_ns)
         return [
             Trace(
                 data=data[c],
@@ -310,7 +322,9 @@ class SyntheticArchive:
             k0 = np.searchsorted(plan.span_end, lo_ns // plan.step_ns - 1, side="right")
             k1 = np.searchsorted(plan.span_start, hi_ns // plan.step_ns + 2, side="left")
             for k in range(k0, k1):
-                traces = self.span_traces(i, k)
+                first = int(plan.span_start[k])  # a few samples of slack for trim's rounding
+                cut = (lo_ns // plan.step_ns - 2 - first, hi_ns // plan.step_ns + 3 - first)
+                traces = self.span_traces(i, k, samples=cut)
                 st += Stream([traces[c] for c in comps])
         st.trim(starttime, endtime)
         if merge is not None and merge is not False:
