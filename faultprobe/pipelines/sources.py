@@ -46,14 +46,17 @@ class Segment:
         return self.start_ns + int(round((len(self.data) - 1) * 1e9 / self.rate))
 
     def cut(self, start_ns: int, end_ns: int) -> Segment | None:
-        """The samples inside [start, end], or None."""
+        """The samples inside [start, end] (a copy), or None.
+
+        A copy, so that a window never keeps the day or span it was cut from alive: a
+        block's windows wait for one another before they are processed together."""
         step = 1e9 / self.rate
         i0 = max(0, int(np.ceil((start_ns - self.start_ns) / step - 1e-6)))
         i1 = min(len(self.data), int(np.floor((end_ns - self.start_ns) / step + 1e-6)) + 1)
         if i1 <= i0:
             return None
         return Segment(
-            self.seed_id, self.start_ns + int(round(i0 * step)), self.rate, self.data[i0:i1]
+            self.seed_id, self.start_ns + int(round(i0 * step)), self.rate, self.data[i0:i1].copy()
         )
 
 
