@@ -109,3 +109,16 @@ def test_failing_and_later_runs_are_said_wherever_they_stand(toy_root, tmp_path)
     text = est.render()
     assert "1 run(s) cannot start" in text and "IV.NOPE" in text
     assert "1 run(s) read stores this command builds first" in text
+
+
+def test_the_estimate_says_when_seasonality_runs_are_not_in_it(toy_root, tmp_path):
+    from faultprobe.analysis.experiments import _unsized_seasonality
+
+    raw = _raw_of(_config(tmp_path, toy_root, epochs=2))
+    raw["experiments"]["seasonality"] = {"enabled": True}
+    cfg = parse_config(raw)
+    store = Store(toy_root)  # no noise cube built yet
+    assert "seasonality runs are not in the estimate" in _unsized_seasonality(cfg, store, None)
+    assert _unsized_seasonality(cfg, store, ["table1"]) == ""
+    raw["experiments"]["seasonality"] = {"enabled": False}
+    assert _unsized_seasonality(parse_config(raw), store, None) == ""

@@ -84,10 +84,11 @@ def run_experiments(
             slots_of(cfg.cluster, client),
             {"GPU": 1} if "GPU" in resources else None,
         )
+        later = _unsized_seasonality(cfg, store, grids)
         if plan_only:  # the listing is what was asked for: standard output
-            print(est.render(), flush=True)
+            print(est.render() + later, flush=True)
             return read_results(store)
-        say(est.render(limit=10) if confirm is not None else est.render(limit=0))
+        say((est.render(limit=10) if confirm is not None else est.render(limit=0)) + later)
         advice = _cpu_advice(est, runs)
         if advice:
             say(advice)
@@ -96,7 +97,13 @@ def run_experiments(
                 f"grid not started ({len(runs)} runs, about {est.wall_s / 3600:.1f} h)"
             )
     elif plan_only:
-        print("nothing to do: every run of the configured grids is finished", flush=True)
+        later = _unsized_seasonality(cfg, store, grids)
+        print(
+            ("no runs to estimate yet" + later)
+            if later
+            else "nothing to do: every run of the configured grids is finished",
+            flush=True,
+        )
         return read_results(store)
     if g.seasonality.enabled and (grids is None or "seasonality" in grids):
         from faultprobe.analysis.noise import build_noise_cube
@@ -124,6 +131,17 @@ def run_experiments(
     if g.pairs.enabled and (grids is None or "pairs" in grids):
         say(pairs_step(cfg))
     return results
+
+
+def _unsized_seasonality(cfg: StudyConfig, store: Store, grids: list[str] | None) -> str:
+    """A line for the estimate when the seasonality runs cannot be listed yet ("" if not)."""
+    if not cfg.experiments.seasonality.enabled or (
+        grids is not None and "seasonality" not in grids
+    ):
+        return ""
+    if sub_store(store, gridmod.NOISE_STORE).exists("waveforms.zarr"):
+        return ""
+    return "\n  the seasonality runs are not in the estimate: their noise cube is built first"
 
 
 def _cpu_advice(est: GridEstimate, runs) -> str:
