@@ -20,10 +20,11 @@
    ratios measured on the sample), and the bound set by INGV's dataselect limit (4
    requests/s) at the configured bulk size.
 
-The 900k-event parts (1-3) run at full size. The ingest (4) runs on --ingest-events events
-(--ingest-events, 20k by default; --sds-events for the SDS archive, which must be
-simulated and written first) and the projection scales it linearly, which parts 2-3 show is how the driver side
-scales; the per-window work is the same for every event.
+The 900k-event parts (1-3) run at full size. The ingest (4) runs on a sample
+(--ingest-events for the simulator, --sds-events for the SDS archive, which is simulated
+and written first: 20k events each by default; --sources runs one of them), and the
+projection scales it linearly, which parts 2-3 show is how the driver side scales; the
+per-window work is the same for every event.
 """
 
 from __future__ import annotations
@@ -485,7 +486,14 @@ def main() -> None:
     )
     ap.add_argument("--events", type=int, default=900_058, help="catalog size (Tan et al.)")
     ap.add_argument("--ingest-events", type=int, default=20_000)
-    ap.add_argument("--sds-events", type=int, default=4_000)
+    ap.add_argument("--sds-events", type=int, default=20_000)
+    ap.add_argument(
+        "--sources",
+        nargs="+",
+        choices=["synthetic", "sds"],
+        default=["synthetic", "sds"],
+        help="part 4's ingest sources",
+    )
     ap.add_argument("--train-events", type=int, default=2_000)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--block-size", type=int, default=256, help="events per ingest task")
@@ -510,7 +518,8 @@ def main() -> None:
         ratios: dict[str, float] = {}
         if 4 in only:
             say("4. ingest samples on 1 and 2 local workers (one thread each):")
-            for source, n in (("synthetic", args.ingest_events), ("sds", args.sds_events)):
+            sizes = {"synthetic": args.ingest_events, "sds": args.sds_events}
+            for source, n in ((k, sizes[k]) for k in args.sources):
                 cfg = sample_study(folder, n, source, args.block_size)
                 res = bench_ingest(cfg)
                 ingest[source] = report_ingest(f"{source} ({n} events)", res)
