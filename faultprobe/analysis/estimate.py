@@ -19,7 +19,8 @@ import pandas as pd
 
 from faultprobe.analysis.grid import GridRun
 from faultprobe.analysis.runner import sub_store
-from faultprobe.ml.estimate import human_duration
+from faultprobe.ml.estimate import Cost, human_duration
+from faultprobe.ml.estimate import run_seconds as training_seconds
 from faultprobe.store import Store
 
 ASK_ABOVE_S = 3600.0
@@ -106,9 +107,6 @@ def shape_key(run: GridRun) -> tuple:
 def run_seconds(sizes: dict, spec, cal: Calibration) -> float:
     """Read + epochs x (training steps + validation) + scoring every used event; a slice
     above the memory budget is read again every epoch (it streams)."""
-    from faultprobe.ml.estimate import Cost
-    from faultprobe.ml.estimate import run_seconds as training_seconds
-
     used = sizes["n_train"] + sizes["n_val"] + sizes["n_test"]
     read = sizes["slice_bytes"] / max(cal.read_bytes_per_s, 1.0)
     budget = spec.training.memory_budget
@@ -163,8 +161,8 @@ class GridEstimate:
                         f"  {len(bad)} run(s) cannot start and will be recorded as failed "
                         f"(e.g. {bad.iloc[0]})"
                     )
-            if "later" in df and df["later"].fillna(False).astype(bool).any():
-                n = int(df["later"].fillna(False).astype(bool).sum())
+            n = int(df["later"].fillna(False).astype(bool).sum()) if "later" in df else 0
+            if n:
                 lines.append(
                     f"  {n} run(s) read stores this command builds first (other regions): "
                     "not in the estimate"

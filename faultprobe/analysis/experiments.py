@@ -76,6 +76,7 @@ def run_experiments(
     g = cfg.experiments
     resources = declared_resources(cfg.cluster)
     runs = pending(plan_runs(cfg, grids), read_results(store), retry_failed)
+    later = _unsized_seasonality(cfg, store, grids)
     if runs:  # what the grid will cost on these workers, before anything of it runs
         est = estimate_grid(
             store,
@@ -84,7 +85,6 @@ def run_experiments(
             slots_of(cfg.cluster, client),
             {"GPU": 1} if "GPU" in resources else None,
         )
-        later = _unsized_seasonality(cfg, store, grids)
         if plan_only:  # the listing is what was asked for: standard output
             print(est.render() + later, flush=True)
             return read_results(store)
@@ -97,7 +97,6 @@ def run_experiments(
                 f"grid not started ({len(runs)} runs, about {est.wall_s / 3600:.1f} h)"
             )
     elif plan_only:
-        later = _unsized_seasonality(cfg, store, grids)
         print(
             ("no runs to estimate yet" + later)
             if later
