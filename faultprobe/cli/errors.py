@@ -42,6 +42,7 @@ def one_line(err: BaseException) -> tuple[str, str] | None:
     from faultprobe.catalogs.datasets import DatasetError
     from faultprobe.catalogs.readers import CatalogError
     from faultprobe.catalogs.stations import StationError
+    from faultprobe.derive.errors import ServiceError as DeriveServiceError
     from faultprobe.pipelines.ingest import IngestError, ServiceUnavailable
     from faultprobe.store import StoreError
     from faultprobe.storelock import StoreLocked
@@ -58,7 +59,7 @@ def one_line(err: BaseException) -> tuple[str, str] | None:
             "command again (finished work is kept)",
             "input",
         )
-    if isinstance(err, ServiceUnavailable):
+    if isinstance(err, ServiceUnavailable | DeriveServiceError):
         return str(err), "service"
     if isinstance(err, StationError) and "station service" in str(err):
         return str(err), "service"
