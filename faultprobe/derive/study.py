@@ -11,86 +11,33 @@ too small for the method. docs/sequences.md walks through it.
 
 from __future__ import annotations
 
-import os
 import re
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from faultprobe.catalogs.geometry import distance_to_fault, fault_frame
 from faultprobe.catalogs.readers import choose_magnitude, read_catalog
-from faultprobe.catalogs.selection import counts_by_month, select_events
+from faultprobe.catalogs.selection import select_events
 from faultprobe.config import (
     Box,
     CatalogSource,
     Fault,
     Selection,
     StudyConfig,
-    Train,
-    Waveforms,
-    parse_config,
 )
 from faultprobe.derive import mainshock as msk
 from faultprobe.derive import plane as pl
 from faultprobe.derive import sequence as sq
 from faultprobe.derive import stations as stn
+from faultprobe.derive.dryrun import class_check, summary_lines
 from faultprobe.derive.errors import DeriveError
-from faultprobe.derive.writer import Section, render
+from faultprobe.derive.options import Derived, InitOptions, InitResult
+from faultprobe.derive.sections import CHANNELS, render_config
 
 #: early aftershocks needed to fit or choose a plane
 MIN_CLOUD = 20
-#: the chance bound (p < 0.01) of a balanced binary test above which init warns
-WARN_BOUND = 0.60
-ALPHA = 0.01
-#: central Italy, where the Carannante et al. (2013) model applies (lat, lon ranges)
-CENTRAL_ITALY = ((41.5, 44.5), (11.5, 15.5))
-CHANNELS = ["HH?", "EH?", "HN?"]
-
-
-@dataclass(frozen=True)
-class InitOptions:
-    """What `faultprobe init` was given (paths as the user typed them)."""
-
-    catalog: str
-    out: str
-    quakeml: str | None = None
-    event_service: str | None = None
-    event_id: str | None = None
-    time: str | None = None
-    time_tolerance_s: float = 60.0
-    catalog_format: str | None = None
-    inventory: str | None = None
-    station_service: str | None = None
-    sds_root: str | None = None
-    dataselect: str | None = None
-    name: str | None = None
-    store: str | None = None
-    early_days: float = 14.0
-    max_days: float = 60.0
-    min_magnitude: float = 0.5
-    station_radius_km: float = 60.0
-    record_km: float = 30.0
-    n_near: int = 8
-    far_margin_km: float = 5.0
-    synthetic: bool = False
-    seed: int = 0
-
-
-@dataclass
-class InitResult:
-    """The config text (and its simulated twin's), the dry-run summary and the warnings."""
-
-    path: Path
-    text: str
-    cfg: StudyConfig
-    summary: list[str]
-    warnings: list[str] = field(default_factory=list)
-    twin_path: Path | None = None
-    twin_text: str | None = None
 
 
 def guess_format(path: str) -> str:
@@ -126,13 +73,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "sequence"
 
 
-def _rel(path: str, folder: Path) -> str:
-    """A path as the config writes it: relative to the config's folder (URLs kept)."""
-    if "://" in path:
-        return path
-    return os.path.relpath(Path(path).resolve(), folder.resolve())
-
-
 def _mainshock(opts: InitOptions, events: pd.DataFrame) -> msk.Mainshock:
     given = [opts.quakeml is not None, opts.event_id is not None, opts.time is not None]
     if sum(given) != 1:
@@ -153,49 +93,6 @@ def _mainshock(opts: InitOptions, events: pd.DataFrame) -> msk.Mainshock:
             f"--time {opts.time!r} is not a date-time; give it as 2016-08-24T01:36:32Z (UTC)"
         ) from None
     return msk.from_catalog(events, t, opts.time_tolerance_s, opts.catalog)
-
-
-def velocity_model(lat: float, lon: float) -> tuple[str, str]:
-    """The built-in regional model where it applies, else iasp91, and why."""
-    (la0, la1), (lo0, lo1) = CENTRAL_ITALY
-    if la0 <= lat <= la1 and lo0 <= lon <= lo1:
-        return "carannante2013", (
-            f"central Italy ({la0:g}-{la1:g} N, {lo0:g}-{lo1:g} E): the 1-D model of "
-            "Carannante et al. (2013) used for INGV relocations"
-        )
-    return "iasp91", (
-        f"no regional model ships for {lat:.2f} N, {lon:.2f} E: the global iasp91 (P times "
-        "good to a second or so; a local 1-D model is better where you have one)"
-    )
-
-
-@dataclass
-class _Derived:
-    """Everything derived before the stations are chosen."""
-
-    main: msk.Mainshock
-    events: pd.DataFrame
-    fmt: str
-    magnitude: str
-    magnitude_note: str
-    radius_km: float
-    fault: Fault
-    fault_notes: dict[str, str]
-    plane_notes: list[str]
-    window: sq.Window
-    start: pd.Timestamp
-    end: pd.Timestamp
-    box: Box
-    box_note: str
-    shocks: pd.DataFrame
-    foreshock: pd.Series | None
-    mc: float
-    b: float
-    n_b: int
-    cloud: pl.PlaneFit
-    pre_rate_fault: float
-    n_post_fault: int
-    warnings: list[str] = field(default_factory=list)
 
 
 def _coverage(events, main, near, days, same, radius, where):
@@ -291,7 +188,7 @@ def _extent(fault: Fault, hypo, early: pd.DataFrame, max_km: float):
     return along, depths, int(on.sum())
 
 
-def derive(opts: InitOptions) -> _Derived:
+def derive(opts: InitOptions) -> Derived:
     """Mainshock, catalog, plane, window, box and shocks (no stations yet)."""
     fmt = opts.catalog_format or guess_format(opts.catalog)
     read = read_catalog(CatalogSource(path=opts.catalog, format=fmt, magnitude="best"))
@@ -355,7 +252,7 @@ def derive(opts: InitOptions) -> _Derived:
     b, n_b = sq.b_value(events["magnitude"].to_numpy()[in_window], mc)
     above = events["magnitude"].to_numpy() >= mc
     pre_fault = on_fault & (days < 0) & above
-    return _Derived(
+    return Derived(
         main=main, events=events, fmt=fmt, magnitude=which, magnitude_note=mag_note,
         radius_km=radius, fault=fault, fault_notes=fault_notes, plane_notes=plane_notes,
         window=window, start=start, end=end, box=box, box_note=box_note, shocks=shocks,
@@ -365,240 +262,13 @@ def derive(opts: InitOptions) -> _Derived:
     )  # fmt: skip
 
 
-def _shock_name(row: pd.Series) -> str:
-    return f"M{row['magnitude']:.1f} {row['origin_time']:%Y-%m-%d %H:%M}"
-
-
-def _phase_name(row: pd.Series) -> str:
-    return f"foreshock-{row['origin_time']:%Y%m%d}"
-
-
-def sections(
-    d: _Derived, opts: InitOptions, name: str, folder: Path, stations: dict
-) -> list[Section]:
-    """The config's sections with their notes and comments."""
-    main, hypo = d.main, d.main.shock
-    w = d.window
-    out = []
-    s = Section("study")
-    s.add("name", name, "--name" if opts.name else "from the mainshock's place and year")
-    s.add("description", f"Pre/post classification around the {main.magnitude_type} "
-          f"{hypo.magnitude:.1f} {hypo.name} "
-          f"mainshock (derived by faultprobe init)")  # fmt: skip
-    s.add("store", opts.store or f"studies/{name}", "where the study's tables and cube go")
-    s.add("start", d.start.to_pydatetime(), w.pre_note)
-    s.add("end", d.end.to_pydatetime(), w.post_note)
-    s.notes.append(
-        f"The window: the pre class is usually the scarce one, so it reaches back as far as "
-        f"allowed; the post window ends when the aftershock rate within {d.radius_km:.0f} km "
-        f"(twice the Wells & Coppersmith 1994 rupture length) is back to "
-        f"{sq.RATE_FACTOR:g}x the pre-mainshock rate ({w.pre_rate:.2f} events/day)."
-    )
-    out.append(s)
-
-    s = Section("mainshock", notes=[f"From {main.source}."])
-    s.add("name", hypo.name, main.region or "")
-    s.add("time", hypo.time, "UTC")
-    s.add("latitude", round(hypo.latitude, 5))
-    s.add("longitude", round(hypo.longitude, 5))
-    s.add("depth_km", round(hypo.depth_km, 3))
-    s.add("magnitude", round(hypo.magnitude, 2), main.magnitude_type)
-    out.append(s)
-
-    for i, (_, row) in enumerate(d.shocks.iterrows()):
-        dt = (row["origin_time"] - pd.Timestamp(hypo.time)).total_seconds() / 86400
-        notes = []
-        if i == 0:
-            notes = [
-                f"Other large shocks: catalog events within {d.radius_km:.0f} km at most "
-                f"{sq.SHOCK_DROP:g} below the mainshock, from {sq.SHOCK_LEAD_DAYS:g} days "
-                "before the window to its end (rename them as you like)."
-            ]
-        s = Section("shocks", array=True, notes=notes)
-        s.add("name", _shock_name(row), f"{dt:+.2f} days from the mainshock; event "
-              f"{row['event_id']} of the catalog")  # fmt: skip
-        s.add("time", row["origin_time"].to_pydatetime())
-        s.add("latitude", round(float(row["latitude"]), 5))
-        s.add("longitude", round(float(row["longitude"]), 5))
-        s.add("depth_km", round(max(float(row["depth_km"]), 0.0), 3))
-        s.add("magnitude", round(float(row["magnitude"]), 2), row["magnitude_type"] or "")
-        out.append(s)
-
-    if d.foreshock is not None:
-        f = d.foreshock
-        s = Section("phases", array=True, notes=[
-            f"The interval between the largest foreshock within {sq.FORESHOCK_DAYS:g} days and "
-            f"{sq.FORESHOCK_DROP:g} magnitude units of the mainshock ({_shock_name(f)}) and the "
-            "mainshock is its own class, as the paper's Visso-Norcia interval; binary and "
-            "time-to-failure runs leave it out ([train] exclude_phases). Delete this table to "
-            "keep those events in pre."
-        ])  # fmt: skip
-        s.add("name", _phase_name(f))
-        s.add("start", f["origin_time"].to_pydatetime())
-        s.add("end", hypo.time)
-        out.append(s)
-
-    s = Section("fault", notes=d.plane_notes)
-    fn = d.fault_notes
-    s.add("strike", round(d.fault.strike, 1), fn["strike"])
-    s.add("dip", round(d.fault.dip, 1), fn["dip"])
-    s.add("rake", round(d.fault.rake, 1), fn["rake"])
-    s.add("along_strike_km", list(d.fault.along_strike_km), fn["along_strike_km"])
-    s.add("depth_km", list(d.fault.depth_km), fn["depth_km"])
-    out.append(s)
-
-    s = Section("catalog", notes=[f"The catalog given to faultprobe init ({d.fmt})."])
-    s.add("path", _rel(opts.catalog, folder))
-    s.add("format", d.fmt, "--catalog-format" if opts.catalog_format else "from the file")
-    s.add("magnitude", d.magnitude, d.magnitude_note)
-    out.append(s)
-
-    s = Section("selection", notes=[
-        f"The paper's rules (docs/catalog.md). Completeness of the window's events near the "
-        f"mainshock: Mc {d.mc:.1f} (maximum curvature + 0.2), b = {d.b:.2f} above it "
-        f"({d.n_b} events)."
-    ])  # fmt: skip
-    sel = Selection()
-    s.add("max_fault_distance_km", sel.max_fault_distance_km, "the paper's")
-    s.add("min_depth_km", sel.min_depth_km, "the paper's")
-    s.add(
-        "min_magnitude",
-        opts.min_magnitude,
-        "--min-magnitude" if opts.min_magnitude != sel.min_magnitude else "the paper's",
-    )
-    s.add("isolation_before_s", sel.isolation_before_s, "the paper's")
-    s.add("isolation_after_s", sel.isolation_after_s, "the paper's: the 20 s window and P")
-    out.append(s)
-    s = Section("selection.box")
-    s.add("along_strike_km", list(d.box.along_strike_km), d.box_note)
-    s.add("across_strike_km", list(d.box.across_strike_km), "positive toward strike - 90°")
-    out.append(s)
-
-    out.append(stations["section"])
-    out.append(stations["waveforms"])
-    out.append(Section("cluster").add("kind", "local", "docs/configuration.md for others"))
-    return out
-
-
-def _stations_sections(d: _Derived, opts, folder, choice, ranked_note, name) -> dict:
-    table = choice.table.set_index("code")
-
-    def note(code: str) -> str:
-        r = table.loc[code]
-        return (
-            f"{r['distance_km']:.1f} km from the epicentre; records {r['recorded']} selectable "
-            f"events (pre {r['pre']}, post {r['post']})"
-        )
-
-    s = Section("stations", notes=[ranked_note])
-    s.add("codes", choice.near, "", items=[note(c) for c in choice.near])
-    if choice.far:
-        r = table.loc[choice.far]
-        s.add("far", [choice.far], f"{r['outside_box_km']:.1f} km beyond the study box, "
-              f"{r['distance_km']:.0f} km from the epicentre")  # fmt: skip
-    else:
-        s.add("far", [], f"no station {opts.far_margin_km:g} km beyond the study box")
-    if opts.inventory:
-        s.add("inventory", _rel(opts.inventory, folder))
-    else:
-        s.add("fdsn", opts.station_service)
-    s.add("channel_priority", CHANNELS)
-    model, model_note = velocity_model(d.main.shock.latitude, d.main.shock.longitude)
-    wf = Section("waveforms")
-    if opts.sds_root:
-        wf.add("source", "sds", "--sds-root")
-        wf.add("sds_root", _rel(opts.sds_root, folder))
-    else:
-        service = opts.dataselect or opts.station_service
-        how = "--dataselect" if opts.dataselect else "the station service's data centre"
-        if service is None:
-            service = "INGV" if model == "carannante2013" else "IRIS"
-            how = "a guess from the region: set the data centre of your stations' networks"
-        wf.add("source", "fdsn")
-        wf.add("fdsn", service, how)
-        wf.add("cache", f"studies/{name}-cache", "fetched miniSEED is kept here (SDS layout)")
-    paper = Waveforms.model_fields
-    wf.add("sampling_rate", paper["sampling_rate"].default, "the paper's; others are resampled")
-    wf.add("window_s", list(paper["window_s"].default), "the paper's: 5 s before to 20 s after P")
-    wf.add("velocity_model", model, model_note)
-    return {"section": s, "waveforms": wf}
-
-
-def _class_check(
-    events: pd.DataFrame, where: str, opts: InitOptions, window: sq.Window
-) -> tuple[list[str], str | None]:
-    """Warnings for small classes, and the error when no accuracy could be told from chance."""
-    n_pre = int((events["phase"] == "pre").sum())
-    n_post = int((events["phase"] == "post").sum())
-    n_min = min(n_pre, n_post)
-    frac = Train().fractions[2]
-    n_test = int(2 * n_min * frac)
-    k = int(stats.binom.isf(ALPHA, n_test, 0.5)) + 1 if n_test else 1
-    longer = (
-        f"a longer window (--max-days, now {opts.max_days:g})"
-        if window.pre_days >= opts.max_days
-        else f"a catalog reaching further back than the mainshock's {window.pre_days:.0f} days"
-    )
-    change = (
-        f"{longer}, smaller events (--min-magnitude, now {opts.min_magnitude:g}, if the "
-        "catalog is complete below it) or a catalog with more events"
-    )
-    numbers = (
-        f"the selection keeps {n_pre} pre and {n_post} post events: a balanced binary run has "
-        f"{n_min} per class and tests on {n_test}"
-    )
-    if n_test == 0 or k > n_test:
-        return [], (
-            f"{where}: {numbers}, too few for any accuracy to be told from chance (p < "
-            f"{ALPHA:g}); this sequence has too few events for the method: give {change}"
-        )
-    warns = []
-    bound = k / n_test
-    if bound > WARN_BOUND:
-        warns.append(
-            f"{numbers}: a model must score above {100 * bound:.0f} % to be told from chance "
-            f"(p < {ALPHA:g}; the paper had ~4,700 per class); give {change}"
-        )
-    if n_min and max(n_pre, n_post) > 5 * n_min:
-        small = "pre" if n_pre < n_post else "post"
-        warns.append(
-            f"{small} is the small class ({n_pre} pre, {n_post} post): the balanced run "
-            f"discards {max(n_pre, n_post) - n_min} events; lengthen the {small} side of the "
-            "window if the catalog allows"
-        )
-    return warns, None
-
-
-def summary_lines(
-    cfg: StudyConfig, events: pd.DataFrame, ranked: pd.DataFrame, record_km
-) -> list[str]:
-    """The dry-run selection: counts per phase, per month and per chosen station."""
-    lines = [f"dry-run selection ([selection] rules on {cfg.catalog.path}): {len(events)} events"]
-    for phase, n in events["phase"].value_counts().sort_index().items():
-        lines.append(f"  {phase:>12}: {n}")
-    months = counts_by_month(events)
-    if not months.empty:
-        lines.append("by month:")
-        lines += ["  " + row for row in months.to_string().splitlines()]
-    chosen = ranked.set_index("code").loc[cfg.stations.all_codes]
-    lines.append(
-        f"by station (events within {record_km:g} km while it was open; far: any distance):"
-    )
-    for code, r in chosen.iterrows():
-        far = code in cfg.stations.far
-        lines.append(
-            f"  {code:<12} {'far ' if far else 'near'} {r['distance_km']:6.1f} km   pre "
-            f"{r['pre']:>6}   post {r['post']:>6}" + (f"   open for {r['in_epoch']}" if far else "")
-        )
-    return lines
-
-
 def derive_study(opts: InitOptions, say=lambda msg: None) -> InitResult:
     """Derive the study (and its twin with `opts.synthetic`); nothing is written."""
     d = derive(opts)
     main = d.main.shock
+    placed = main.name != "mainshock"
     name = opts.name or _slug(
-        f"{d.main.shock.name if d.main.shock.name != 'mainshock' else 'sequence'}{main.time:%Y}"
+        f"{main.name}{main.time:%Y}" if placed else f"sequence-{main.time:%Y%m%d}"
     )
     out = Path(opts.out or f"{name}.toml")
     folder = out.resolve().parent
@@ -618,7 +288,7 @@ def derive_study(opts: InitOptions, say=lambda msg: None) -> InitResult:
     cands, usable = stn.candidates(inv, main, opts.station_radius_km, d.start, d.end, CHANNELS)
     if cands.empty:
         raise stn.no_station_error(where, main, opts.station_radius_km, usable)
-    # the selection does not depend on which stations are chosen: run it once on them all
+    # rank on the selection made with every candidate as a station
     provisional = _config(d, opts, name, folder, cands["code"].tolist(), None, out)
     selected = select_events(d.events, provisional).events
     ranked = stn.rank(cands, selected, main, opts.record_km)
@@ -629,9 +299,14 @@ def derive_study(opts: InitOptions, say=lambda msg: None) -> InitResult:
             f"was open within {opts.record_km:g} km of a selectable event; give an inventory "
             "that covers the study window, or a larger --record-km"
         )
-    text, cfg, secs = _render(d, opts, name, folder, choice, out)
+    text, cfg, secs = render_config(d, opts, name, folder, choice, out)
+    # the dry run: the selection `faultprobe catalog` makes from the written config
+    selected = select_events(d.events, cfg).events
+    final = stn.rank(cands, selected, main, opts.record_km).set_index("code")
+    table = choice.table.set_index("code")
+    table[["recorded", "pre", "post", "in_epoch"]] = final[["recorded", "pre", "post", "in_epoch"]]
     warnings = list(d.warnings)
-    class_warn, error = _class_check(selected, opts.catalog, opts, d.window)
+    class_warn, error = class_check(selected, opts.catalog, opts, d.window)
     if error:
         raise DeriveError(error)
     warnings += class_warn
@@ -641,7 +316,7 @@ def derive_study(opts: InitOptions, say=lambda msg: None) -> InitResult:
             f"{opts.station_radius_km:g} km: the study has no far control (a larger "
             "--station-radius-km finds one)"
         )
-    summary = summary_lines(cfg, selected, choice.table, opts.record_km)
+    summary = summary_lines(cfg, selected, table.reset_index(), opts.record_km)
     text += "\n" + "\n".join(f"# {line}".rstrip() for line in summary) + "\n"
     result = InitResult(out, text, cfg, summary, warnings)
     if opts.synthetic:
@@ -658,26 +333,4 @@ def _config(d, opts, name, folder, near, far, out) -> StudyConfig:
 
     table = pd.DataFrame({"code": near, "distance_km": 0.0, "recorded": 0, "pre": 0,
                           "post": 0, "outside_box_km": 0.0})  # fmt: skip
-    return _render(d, opts, name, folder, Choice(near, far, table), out)[1]
-
-
-def _render(d, opts, name, folder, choice, out) -> tuple[str, StudyConfig, list[Section]]:
-    ranked_note = (
-        f"Stations: those with {', '.join(CHANNELS)} channels open in the window within "
-        f"{opts.station_radius_km:g} km of the epicentre, ranked by the selectable events "
-        f"each recorded within {opts.record_km:g} km (the {opts.n_near} best, each with at "
-        f"least {100 * stn.NEAR_FRACTION:.0f} % of the best one's); the far "
-        f"control is the one open for most events at least {opts.far_margin_km:g} km beyond "
-        "the study box (the nearest of those)."
-    )
-    st = _stations_sections(d, opts, folder, choice, ranked_note, name)
-    secs = sections(d, opts, name, folder, st)
-    header = [
-        f"Study config derived by `faultprobe init` from the {d.main.magnitude_type} "
-        f"{d.main.shock.magnitude:.1f} "
-        f"{d.main.shock.name} mainshock of {d.main.shock.time:%Y-%m-%d}. Every value says "
-        "where it came from; check them before a long run (docs/sequences.md). All times UTC.",
-    ]
-    text = render(secs, header)
-    cfg = parse_config(tomllib.loads(text), source=str(out), base=folder)
-    return text, cfg, secs
+    return render_config(d, opts, name, folder, Choice(near, far, table), out)[1]
