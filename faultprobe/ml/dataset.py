@@ -16,6 +16,8 @@ import pandas as pd
 import xarray as xr
 from scipy import signal
 
+from faultprobe.errors import NotFoundError
+from faultprobe.ml.errors import ModelError
 from faultprobe.store import CUBE, Store
 
 STATUS_NAMES = {
@@ -80,7 +82,7 @@ def station_positions(ds: xr.Dataset, stations: tuple[str, ...] | list[str]) -> 
         elif "." in want and want.split(".", 1)[1] in codes:
             out.append(codes.index(want.split(".", 1)[1]))
         else:
-            raise KeyError(f"station {want!r} is not in the cube (it has {', '.join(full)})")
+            raise NotFoundError(f"station {want!r} is not in the cube (it has {', '.join(full)})")
     return out
 
 
@@ -112,7 +114,7 @@ def time_slice(t: np.ndarray, window_s: tuple[float, float] | None) -> slice:
     lo = int(np.searchsorted(t, window_s[0] - 1e-9))
     hi = int(np.searchsorted(t, window_s[1] - 1e-9))
     if hi - lo < 16:
-        raise ValueError(f"window {list(window_s)} s keeps {hi - lo} samples of the cube")
+        raise ModelError(f"window {list(window_s)} s keeps {hi - lo} samples of the cube")
     return slice(lo, hi)
 
 
@@ -151,7 +153,7 @@ def bandpass(x: np.ndarray, band_hz: tuple[float, float], fs: float, order: int 
     lo, hi = band_hz
     nyq = fs / 2
     if not 0 < lo < hi:
-        raise ValueError(f"band {list(band_hz)} Hz must be 0 < low < high")
+        raise ModelError(f"band {list(band_hz)} Hz must be 0 < low < high")
     if hi >= nyq:
         sos = signal.butter(order, lo, btype="highpass", fs=fs, output="sos")
     else:

@@ -43,6 +43,7 @@ from obspy.clients.fdsn.header import (
     FDSNUnauthorizedException,
 )
 
+from faultprobe.errors import ServiceFailure
 from faultprobe.pipelines.dcstate import state_for
 from faultprobe.pipelines.fdsnhttp import (
     ServiceDown,
@@ -72,7 +73,7 @@ NODATA, RATE, DOWN, SERVER, REJECTED, DENIED = (
 )
 
 
-class BadAnswer(Exception):
+class BadAnswer(ServiceFailure):
     """A 200 answer that is not miniSEED (e.g. an HTML error page)."""
 
 

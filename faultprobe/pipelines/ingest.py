@@ -38,7 +38,7 @@ from faultprobe.pipelines.blocks import (
 )
 from faultprobe.pipelines.errors import IngestError, ServiceUnavailable
 from faultprobe.pipelines.inputs import RunInfo, changed, inputs_of, run_info
-from faultprobe.pipelines.plan import Plan, make_plan
+from faultprobe.pipelines.plan import Plan, PlanError, make_plan
 from faultprobe.pipelines.sources import Source
 from faultprobe.pipelines.status import CODES, TRANSIENT
 from faultprobe.store import CUBE, EVENTS, STATIONS, Store
@@ -231,9 +231,7 @@ def ingest(
             cfg.waveforms,
             cfg.stations.network_aliases,
         )
-    except ValueError as err:
-        if isinstance(err, IngestError):
-            raise
+    except PlanError as err:
         raise IngestError(
             f"{store.root}: {err} (run `faultprobe catalog` again to rewrite the tables)"
         ) from None
