@@ -18,17 +18,8 @@ from scipy import signal
 
 from faultprobe.errors import NotFoundError
 from faultprobe.ml.errors import ModelError
+from faultprobe.pipelines.status import NOT_WRITTEN, Status, names
 from faultprobe.store import CUBE, Store
-
-STATUS_NAMES = {
-    0: "ok",
-    1: "no_data",
-    2: "gap",
-    3: "clipped",
-    4: "bad_rate",
-    5: "missing_component",
-    6: "error",
-}
 
 
 def status_name(ds: xr.Dataset, code: int) -> str:
@@ -38,7 +29,7 @@ def status_name(ds: xr.Dataset, code: int) -> str:
         meanings = str(attrs["flag_meanings"]).split()
         table = dict(zip(np.atleast_1d(attrs["flag_values"]).tolist(), meanings))
         return table.get(code, "not_written" if code == -1 else str(code))
-    return STATUS_NAMES.get(code, str(code))
+    return str(names(np.array([code]))[0]) if NOT_WRITTEN <= code < len(Status) else str(code)
 
 
 def open_cube(store: Store) -> xr.Dataset:
