@@ -176,7 +176,7 @@ def _one_line(err: ValidationError) -> str:
         key = ".".join(str(p) for p in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
         parts.append(f"{key}: {msg}" if key else msg)
-    return "run options: " + "; ".join(parts)
+    return "run options: " + "; ".join(parts) + " (check the options given and [train])"
 
 
 def spec_from_config(
