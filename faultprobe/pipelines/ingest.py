@@ -93,7 +93,9 @@ class Summary:
 
     def nothing_found(self) -> str | None:
         """One line when no window got any samples: the source is not what the config says."""
-        empty = ("no_data", "error", "wrong_data", "transient")
+        empty = [
+            s.label for s in (Status.NO_DATA, Status.ERROR, Status.WRONG_DATA, Status.TRANSIENT)
+        ]
         total = sum(self.status_counts.values())
         if not total or sum(self.status_counts.get(k, 0) for k in empty) < total:
             return None
