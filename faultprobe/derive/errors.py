@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from faultprobe.config import ConfigError
+from faultprobe.errors import ServiceFailure
 
 
 class DeriveError(ConfigError):
     """Inputs a study cannot be derived from; the message names what is missing and what to do."""
 
 
-class ServiceError(RuntimeError):
+class ServiceError(ServiceFailure, RuntimeError):
     """An FDSN event or station service that could not be used."""
