@@ -262,7 +262,7 @@ def derive(opts: InitOptions) -> Derived:
     )  # fmt: skip
 
 
-def derive_study(opts: InitOptions, say=lambda msg: None) -> InitResult:
+def derive_study(opts: InitOptions) -> InitResult:
     """Derive the study (and its twin with `opts.synthetic`); nothing is written."""
     d = derive(opts)
     main = d.main.shock
@@ -272,7 +272,6 @@ def derive_study(opts: InitOptions, say=lambda msg: None) -> InitResult:
     )
     out = Path(opts.out or f"{name}.toml")
     folder = out.resolve().parent
-    say(f"mainshock: {d.main.source}")
     if opts.inventory:
         inv, where = stn.load_inventory(opts.inventory), opts.inventory
     elif opts.station_service:
