@@ -76,6 +76,7 @@ class SyntheticArchive:
         self.origin_ns = self.events["origin_time"].astype("int64").to_numpy()
         t0, t1 = catalog_span(cfg)
         self.noise_ns = noise_times_ns(cfg.synthetic, t0.value, t1.value)
+        self.mainshock_ns = pd.Timestamp(cfg.mainshock.time).value
         self._plans: dict[int, StationPlan] = {}
         self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._cache_size = cache_spans
@@ -218,7 +219,11 @@ class SyntheticArchive:
         for k in spans:
             a, b = int(plan.span_start[k]), int(plan.span_end[k])
             seed = mix_seeds(syn.seed, 2, i, a)
-            out.append(render_noise(syn, b - a, s.sampling_rate, a * plan.step_ns, int(seed)))
+            out.append(
+                render_noise(
+                    syn, b - a, s.sampling_rate, a * plan.step_ns, int(seed), self.mainshock_ns
+                )
+            )
         ev = np.concatenate([plan.span_events[k] for k in spans])
         where = np.repeat(np.arange(len(spans)), [len(plan.span_events[k]) for k in spans])
         for lo in range(0, len(ev), BATCH):
