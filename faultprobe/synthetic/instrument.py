@@ -133,6 +133,8 @@ def station_epochs(
             sensor_corner_hz=ch.sensor_corner_hz or prev.sensor_corner_hz,
             lowpass_hz=ch.lowpass_hz or prev.lowpass_hz,
         )
+        if new == replace(prev, start_ns=new.start_ns):
+            continue  # a change that changes nothing is no new epoch
         data.append(new)
         if ch.documented:
             meta.append(new)
