@@ -16,20 +16,10 @@ import numpy as np
 import pandas as pd
 
 from faultprobe.config import CompositionChange, StudyConfig
+from faultprobe.earth import BETA_FC_M_S, brune_fc, moment  # noqa: F401 (re-exported)
 from faultprobe.synthetic.geometry import Frame
 
 DAY_NS = 86_400 * 10**9
-BETA_FC_M_S = 3300.0  # shear velocity in the Brune corner-frequency formula
-
-
-def moment(mw: np.ndarray) -> np.ndarray:
-    """Seismic moment (N·m) of moment magnitude."""
-    return 10.0 ** (1.5 * np.asarray(mw, float) + 9.1)
-
-
-def brune_fc(mw: np.ndarray, stress_drop_mpa: np.ndarray) -> np.ndarray:
-    """Brune corner frequency fc = 0.4906 β (Δσ/M0)^(1/3) in SI units (Hz)."""
-    return 0.4906 * BETA_FC_M_S * (np.asarray(stress_drop_mpa) * 1e6 / moment(mw)) ** (1 / 3)
 
 
 def catalog_span(cfg: StudyConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
