@@ -37,8 +37,10 @@ class GridRun:
 
     @property
     def key(self) -> str:
-        """Unique over grids and stores: a run is finished once per (grid, store, id)."""
-        return f"{self.grid}|{self.store}|{self.run_id}"
+        """Unique over grids and stores: a run is finished once per (grid, store, id), and
+        a control once per (grid, store, id, control)."""
+        control = self.meta.get("control")
+        return f"{self.grid}|{self.store}|{self.run_id}" + (f"|{control}" if control else "")
 
     def to_json(self) -> str:
         return json.dumps(
@@ -153,6 +155,34 @@ def null_runs(cfg: StudyConfig) -> list[GridRun]:
     return out
 
 
+POSTHOC = ("noise_spectrum", "metadata", "matched", "physics", "attribution")
+
+
+def controls_runs(cfg: StudyConfig) -> list[GridRun]:
+    """Per station and seed: the binary CNN, the CNN on pre-P noise, and the controls
+    computed on the CNN's own split (the same task as the CNN: they read its run)."""
+    g = cfg.experiments.controls
+    if not g.enabled:
+        return []
+    out = []
+    opts = g.model_dump(mode="json", exclude={"enabled", "stations", "seeds", "controls"})
+    for sta in g.stations or [_first_station(cfg, None)]:
+        far = sta in cfg.stations.far
+        for seed in _seeds(cfg, g.seeds):
+            base = spec_from_config(cfg, stations=[sta], classes=2, labelling="binary", seed=seed)
+            out.append(GridRun("controls", base, meta={"control": "cnn", "far": far}))
+            if "noise" in g.controls:
+                noise = RunSpec.model_validate(
+                    {**base.model_dump(), "window_s": tuple(g.noise_window_s), "name": "noise"}
+                )
+                out.append(GridRun("controls", noise, meta={"control": "noise", "far": far}))
+            for c in POSTHOC:
+                if c in g.controls:
+                    meta = {"control": c, "far": far, "options": opts}
+                    out.append(GridRun("controls", base, meta=meta))
+    return out
+
+
 def spans(start: pd.Timestamp, end: pd.Timestamp, months: int, step: int) -> list[pd.Timestamp]:
     """Starts of `months`-long spans on month boundaries, `step` months apart, inside
     [start, end]."""
@@ -242,6 +272,7 @@ def expand(
         "bands": lambda: band_runs(cfg),
         "null": lambda: null_runs(cfg),
         "seasonality": lambda: seasonality_runs(cfg, noise_times, event_times),
+        "controls": lambda: controls_runs(cfg),
     }
     unknown = set(grids or []) - set(makers)
     if unknown:

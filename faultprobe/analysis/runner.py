@@ -76,13 +76,30 @@ def execute_run(root: str, storage_options: dict | None, runs_json: list[str]) -
     try:
         metrics = run_experiment(store, first.spec, log=None, cache=_worker_cache())
         preds = RunFolder(store, first.run_id).read_table(PREDICTIONS)
-        rows = [result_row(run, metrics, preds) for run in runs]
     except Exception as err:  # a failed run is a row, never the end of the grid
         text = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=6)}"
         rows = [failed_row(run, text, time.perf_counter() - t0) for run in runs]
+    else:
+        rows = [_row(store, run, metrics, preds) for run in runs]
     for row in rows:
         row.update(worker=worker, device=row.get("device") or device)
     return rows
+
+
+def _row(store: Store, run: GridRun, metrics: dict, preds: pd.DataFrame) -> dict:
+    """The run's results row; a control computed on the trained run (faultprobe.analysis
+    .controls) first computes it, and a control that raises is a failed row."""
+    from faultprobe.analysis.controls import control_row
+    from faultprobe.analysis.grid import POSTHOC
+
+    if run.meta.get("control") not in POSTHOC:
+        return result_row(run, metrics, preds)
+    t0 = time.perf_counter()
+    try:
+        return control_row(store, run, metrics, preds)
+    except Exception as err:
+        text = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=6)}"
+        return failed_row(run, text, time.perf_counter() - t0)
 
 
 def _worker_identity() -> tuple[str, str]:

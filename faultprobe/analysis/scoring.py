@@ -24,6 +24,7 @@ RESULT_COLUMNS = [
     "n_test", "n_correct", "accuracy", "balanced_accuracy", "recall_pre", "recall_post",
     "chance_lo", "chance_hi", "nm", "nc", "fp", "accuracy_fake_labels",
     "status", "error", "seconds", "cached", "worker", "device", "finished_at",
+    "control", "statistic",
 ]  # fmt: skip
 
 
@@ -120,6 +121,7 @@ def _base_row(run) -> dict:
         span_start=meta.get("span_start") or "",
         source=meta.get("source") or "",
         test=meta.get("test") or "",
+        control=meta.get("control") or "",
         status="",
         error="",
         finished_at=pd.Timestamp.now(tz="UTC").isoformat(),
@@ -157,11 +159,13 @@ def frame(rows: list[dict]) -> pd.DataFrame:
         "worker",
         "device",
         "finished_at",
+        "control",
     ):
         df[c] = df[c].astype(object).where(df[c].notna(), "").astype(str)
     floats = [
         "band_lo_hz", "band_hi_hz", "accuracy", "balanced_accuracy", "recall_pre",
         "recall_post", "chance_lo", "chance_hi", "fp", "accuracy_fake_labels", "seconds",
+        "statistic",
     ]  # fmt: skip
     df[floats] = df[floats].astype("float64")
     return df

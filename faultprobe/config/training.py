@@ -224,6 +224,38 @@ class PairsAnalysis(_Section):
     smooth_hz: float = Field(default=1.0, ge=0, description="ratio smoothing width")
 
 
+class ControlsGrid(_Section):
+    """Controls per station against the confounds: noise, composition, station changes
+    (docs/diagnostics.md, "Controls and the verdict")."""
+
+    enabled: bool = False
+    stations: list[str] = Field(default_factory=list, description="default: the first station")
+    seeds: list[int] = Field(default_factory=list, description="empty: [train] seeds")
+    controls: list[
+        Literal["noise", "noise_spectrum", "metadata", "matched", "physics", "attribution"]
+    ] = Field(
+        default_factory=lambda: [
+            "noise", "noise_spectrum", "metadata", "matched", "physics", "attribution"
+        ]
+    )  # fmt: skip
+    noise_window_s: tuple[float, float] = Field(
+        default=(-5.0, -0.5), description="pre-P window (s from P) of the noise-only controls"
+    )
+    match_caliper: float = Field(
+        default=0.5, gt=0, description="largest matched distance in standard deviations"
+    )
+    bands_hz: list[tuple[float, float]] = Field(
+        default_factory=lambda: [(0.5, 2.0), (2.0, 5.0), (5.0, 10.0), (10.0, 20.0), (20.0, 50.0)],
+        description="frequency bands of the attribution map",
+    )
+    p_window_s: float = Field(default=0.5, gt=0, description="P segment length (s)")
+    s_window_s: float = Field(default=1.0, gt=0, description="S segment length (s)")
+    vp_vs: float = Field(default=1.85, gt=1, description="for the S time from the P travel time")
+    station_change_days: float = Field(
+        default=2.0, gt=0, description="a noise step this far from the mainshock: a station change"
+    )
+
+
 class Experiments(_Section):
     """The paper's diagnostics as named grids (`faultprobe experiments`); docs/diagnostics.md."""
 
@@ -233,4 +265,5 @@ class Experiments(_Section):
     seasonality: SeasonalityGrid = SeasonalityGrid(enabled=False)
     null: NullGrid = NullGrid()
     pairs: PairsAnalysis = PairsAnalysis()
+    controls: ControlsGrid = ControlsGrid()
     retries: int = Field(default=0, ge=0, description="extra tries of a failed run")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from faultprobe.config import FaultZoneEffect, Synthetic
+from faultprobe.config import FaultZoneEffect, NoiseChange, Synthetic
 from faultprobe.store import CUBE, EVENTS, Store
 from faultprobe.synthetic.effect import dtstar_at
 from faultprobe.synthetic.noise import render_noise
@@ -50,6 +50,8 @@ class ToyStudy:
     bad_fraction: float = 0.02  # traces marked not ok (filled with NaN)
     chunk: int = 256
     seed: int = 0
+    noise_change: NoiseChange | None = None  # a confound: the noise after the mainshock
+    post_magnitude_shift: float = 0.0  # a confound: post events smaller (< 0) or larger
 
 
 def render(study: ToyStudy) -> xr.Dataset:
@@ -61,6 +63,7 @@ def render(study: ToyStudy) -> xr.Dataset:
     origin = t0 + pd.to_timedelta(offsets, unit="s")
     ttf = (origin - tm).total_seconds().to_numpy()
     mw = np.minimum(study.min_magnitude + rng.exponential(1 / (1.1 * np.log(10)), n), 3.5)
+    mw = np.where(ttf >= 0, mw + study.post_magnitude_shift, mw)
     drop = 2.1 * rng.lognormal(0.0, 0.5, n)
     time = np.round(study.window_s[0] + np.arange(int(round(np.ptp(study.window_s) * fs))) / fs, 6)
     n_t = time.size
@@ -74,9 +77,12 @@ def render(study: ToyStudy) -> xr.Dataset:
         noise_level=study.noise_level,
         noise_seasonal_amplitude=study.seasonal,
         noise_daily_amplitude=study.seasonal,
+        noise_change=study.noise_change or NoiseChange(),
     )
+    main_ns = int(tm.as_unit("ns").value) if study.noise_change is not None else None
     n_sta = len(study.stations)
     wf = np.empty((n, n_sta, 3, n_t), dtype=np.float32)
+    p_time = np.empty((n, n_sta), dtype="datetime64[ns]")
     lead = -study.window_s[0]
     for j, (_, _, exposure) in enumerate(study.stations):
         r = rng.uniform(6.0, 16.0, n)
@@ -98,8 +104,9 @@ def render(study: ToyStudy) -> xr.Dataset:
             azimuth_deg=rng.uniform(0, 360, n),
         )
         start_ns = (origin + pd.to_timedelta(r / VP - lead, unit="s")).as_unit("ns").asi8
+        p_time[:, j] = (start_ns + int(round(lead * 1e9))).astype("datetime64[ns]")
         for i in range(n):  # noise spans are seeded per record, as the simulator does
-            wf[i, j] += render_noise(syn, n_t, fs, int(start_ns[i]), int(seeds[i]))
+            wf[i, j] += render_noise(syn, n_t, fs, int(start_ns[i]), int(seeds[i]), main_ns)
     status = (rng.random((n, n_sta)) < study.bad_fraction).astype(np.int8) * 2
     wf[status != 0] = np.nan
     ev_ids = np.array([f"toy{i:06d}" for i in range(n)])
@@ -122,6 +129,7 @@ def render(study: ToyStudy) -> xr.Dataset:
         {
             "waveform": (("event", "station", "component", "time"), wf),
             "status": (("event", "station"), status),
+            "p_time": (("event", "station"), p_time),
         },
         coords=coords,
         attrs={"sampling_rate": fs, "window": list(study.window_s), "source": "toycube"},

@@ -1,0 +1,301 @@
+"""The verdict per station: is a pre/post accuracy a fault-zone signal or a confound?
+
+`decide(evidence)` is pure (paired correct/incorrect arrays of the same test events,
+pooled over seeds, in; a `Verdict` out); `station_evidence` reads them from the store
+(the CNN's and the noise CNN's predictions, the controls' tables).  The rule
+(docs/diagnostics.md, "Controls and the verdict"), every test exact at p < 0.01:
+
+- the CNN must be above chance (one-sided binomial), else "inconclusive";
+- "fault-zone signal" only when the CNN beats every noise-only control and the metadata
+  control (one-sided McNemar exact test on the discordant test events: binomial at 1/2),
+  keeps its accuracy on the matched set (not lower than on the unmatched test events,
+  one-sided Fisher exact test, and above chance there), and its evidence sits in the wave
+  arrivals (masking the best wave segment × band lowers the accuracy, McNemar, by more
+  than masking any noise cell);
+- otherwise the confounds the controls point at: "station change" (a noise-only control
+  above chance and the pre-P noise level steps at a date `station_change_days` or more
+  away from the mainshock), "noise" (a noise-only control above chance and unbeaten, or
+  the evidence in the noise segment), "composition" (the matched set loses the accuracy,
+  or the metadata control unbeaten while the noise-only controls are at chance: SNR
+  carries the noise level);
+- "inconclusive" when nothing is named and a condition fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from faultprobe.analysis import stats
+from faultprobe.analysis.controls import ALL_BANDS, SEGMENTS, WAVE_SEGMENTS, table_name
+
+NOISE_CONTROLS = ("noise", "noise_spectrum")
+
+
+def mcnemar_greater_p(a: np.ndarray, b: np.ndarray) -> tuple[float, int, int]:
+    """One-sided exact McNemar p of H1 "a is right more often than b" on paired events:
+    binomial at 1/2 on the discordant pairs; (p, a right only, b right only)."""
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    n10, n01 = int((a & ~b).sum()), int((~a & b).sum())
+    if n10 + n01 == 0:
+        return 1.0, n10, n01
+    return float(sps.binomtest(n10, n10 + n01, 0.5, alternative="greater").pvalue), n10, n01
+
+
+def step_time(times: pd.Series, values: np.ndarray) -> pd.Timestamp | None:
+    """The time of the best single step in a series (least squares over every split,
+    vectorised with cumulative sums), None for fewer than 10 finite values."""
+    t = pd.DatetimeIndex(times)
+    v = np.asarray(values, float)
+    keep = np.isfinite(v)
+    if keep.sum() < 10:
+        return None
+    order = np.argsort(t[keep].as_unit("ns").asi8, kind="stable")
+    v, tt = v[keep][order], t[keep][order]
+    n = len(v)
+    k = np.arange(2, n - 1)
+    c, c2 = np.cumsum(v), np.cumsum(v**2)
+    sse = (c2[k - 1] - c[k - 1] ** 2 / k) + (
+        (c2[-1] - c2[k - 1]) - (c[-1] - c[k - 1]) ** 2 / (n - k)
+    )
+    i = int(k[np.argmin(sse)])
+    return tt[i - 1] + (tt[i] - tt[i - 1]) / 2
+
+
+@dataclass
+class Evidence:
+    """A station's controls, paired on the same test events pooled over seeds."""
+
+    station: str
+    seeds: int
+    cnn: np.ndarray  # correct, per test event
+    controls: dict[str, np.ndarray] = field(default_factory=dict)  # correct, aligned
+    matched: np.ndarray | None = None  # the test event is in the matched set
+    attribution: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    noise_step_days: float | None = None  # step in pre-P noise level, days from mainshock
+    spearman: float | None = None  # physics' t* against the fault-state index
+    physics: np.ndarray | None = None  # correct, the classifier on t*
+
+
+@dataclass(frozen=True)
+class Verdict:
+    label: str
+    reasons: tuple[str, ...]
+    numbers: dict
+
+
+def _pct(a: np.ndarray) -> str:
+    return f"{100 * np.mean(a):.1f} %" if len(a) else "–"
+
+
+def decide(ev: Evidence, alpha: float = stats.ALPHA, station_change_days: float = 2.0) -> Verdict:
+    """The verdict of the rule in the module docstring, with the numbers that decided it."""
+    k, n = int(ev.cnn.sum()), len(ev.cnn)
+    nums: dict = {"cnn": (k, n), "p_cnn_above_chance": stats.binom_above_p(k, n, 0.5)}
+    reasons = [f"CNN {_pct(ev.cnn)} on {n} test events ({ev.seeds} seeds), "
+               f"p = {nums['p_cnn_above_chance']:.1g} above chance"]  # fmt: skip
+    if ev.seeds < stats.MIN_SEEDS:
+        return Verdict("inconclusive", (f"{ev.seeds} seed(s): a verdict needs 3",), nums)
+    if nums["p_cnn_above_chance"] >= alpha:
+        return Verdict("inconclusive", (*reasons, "the CNN is not above chance"), nums)
+    beats, above = {}, {}
+    for name, c in ev.controls.items():
+        p, n10, n01 = mcnemar_greater_p(ev.cnn, c)
+        pa = stats.binom_above_p(int(c.sum()), len(c), 0.5)
+        beats[name], above[name] = bool(p < alpha), bool(pa < alpha)
+        nums[f"{name}"] = (int(c.sum()), len(c))
+        nums[f"p_cnn_beats_{name}"], nums[f"p_{name}_above_chance"] = p, pa
+        reasons.append(
+            f"{name} {_pct(c)} (p = {pa:.1g} above chance); CNN better on {n10}, "
+            f"{name} on {n01} events: McNemar p = {p:.1g}"
+        )
+    noise = [c for c in NOISE_CONTROLS if c in ev.controls]
+    noise_above = any(above[c] for c in noise)
+    noise_beaten = all(beats[c] for c in noise)
+    meta_above, meta_beaten = above.get("metadata", False), beats.get("metadata", False)
+    matched_kept = None
+    if ev.matched is not None:
+        m = ev.matched
+        km, nm, kr, nr = int(ev.cnn[m].sum()), int(m.sum()), int(ev.cnn[~m].sum()), int((~m).sum())
+        p_low = stats.fisher_less_p(km, nm, kr, nr) if nr else 1.0
+        p_above = stats.binom_above_p(km, nm, 0.5)
+        matched_kept = bool(p_low >= alpha and p_above < alpha)
+        nums.update(matched=(km, nm), p_matched_lower=p_low, p_matched_above_chance=p_above)
+        reasons.append(
+            f"matched {km}/{nm} = {100 * km / max(nm, 1):.1f} % (p = {p_above:.1g} above "
+            f"chance) vs unmatched {kr}/{nr}: Fisher p = {p_low:.2g} lower"
+        )
+    in_waves, in_noise = None, False
+    if ev.attribution:
+        drops = {cell: ev.cnn.mean() - c.mean() for cell, c in ev.attribution.items()}
+        wave = max((c for c in drops if c[0] in WAVE_SEGMENTS), key=drops.get)
+        noise_drop = max((v for c, v in drops.items() if c[0] == SEGMENTS[0]), default=0.0)
+        p_wave = mcnemar_greater_p(ev.cnn, ev.attribution[wave])[0]
+        in_waves = bool(p_wave < alpha and drops[wave] > noise_drop)
+        noise_cell = (SEGMENTS[0], ALL_BANDS)
+        if noise_cell in ev.attribution:
+            p_noise = mcnemar_greater_p(ev.cnn, ev.attribution[noise_cell])[0]
+            in_noise = bool(p_noise < alpha and noise_drop >= drops[wave])
+        nums.update(best_wave_cell=wave, wave_drop=drops[wave], noise_drop=noise_drop,
+                    p_wave_drop=p_wave)  # fmt: skip
+        reasons.append(
+            f"masking {wave[0]} × {wave[1]} drops {100 * drops[wave]:.1f} points "
+            f"(McNemar p = {p_wave:.1g}); masking the noise at most {100 * noise_drop:.1f}"
+        )
+    if ev.noise_step_days is not None:
+        nums["noise_step_days"] = ev.noise_step_days
+        reasons.append(f"pre-P noise level steps {ev.noise_step_days:+.1f} days from the mainshock")
+    if ev.spearman is not None and np.isfinite(ev.spearman):
+        nums["spearman_tstar_index"] = ev.spearman
+        reasons.append(f"t* against the fault-state index: Spearman {ev.spearman:.2f}")
+    checks = [noise_beaten if noise else None, meta_beaten if "metadata" in ev.controls else None,
+              matched_kept, in_waves]  # fmt: skip
+    if all(c is True for c in checks):
+        return Verdict("fault-zone signal", tuple(reasons), nums)
+    named = []
+    step_away = ev.noise_step_days is not None and abs(ev.noise_step_days) >= station_change_days
+    if noise_above and step_away:
+        named.append("station change")
+    elif (noise_above and not noise_beaten) or in_noise:
+        named.append("noise")
+    if matched_kept is False or (meta_above and not meta_beaten and not noise_above):
+        named.append("composition")
+    if named:
+        return Verdict("confounded by " + " and ".join(named), tuple(reasons), nums)
+    return Verdict("inconclusive", tuple(reasons), nums)
+
+
+# ---------------------------------------------------------------- from the store
+
+
+def _test_correct(table: pd.DataFrame, col: str = "pred") -> pd.Series:
+    return pd.Series((table[col] == table["true"]).to_numpy(), index=table["event_id"].to_numpy())
+
+
+def station_evidence(
+    store, results: pd.DataFrame, station: str, mainshock=None
+) -> Evidence | None:
+    """The station's controls from results.parquet and their tables, paired per seed on
+    the CNN's test events and pooled over seeds; None without a finished CNN run."""
+    from faultprobe.ml.runs import PREDICTIONS, RunFolder
+
+    df = results[(results["grid"] == "controls") & (results["status"] == "ok")]
+    df = df[df["station"] == station]
+    cnn_rows = df[df["control"] == "cnn"]
+    if cnn_rows.empty:
+        return None
+    parts: dict[str, list] = {"cnn": [], "matched": []}
+    cells: dict[tuple[str, str], list] = {}
+    for _, row in cnn_rows.sort_values("seed").iterrows():
+        preds = RunFolder(store, row["run_id"]).read_table(PREDICTIONS)
+        test = preds[preds["split"] == "test"]
+        cnn = _test_correct(test)
+        ids = cnn.index
+        parts["cnn"].append(cnn.to_numpy())
+        same = df[df["seed"] == row["seed"]]
+        for _, c in same.iterrows():
+            name = c["control"]
+            if name == "cnn":
+                continue
+            if name == "noise":
+                t = RunFolder(store, c["run_id"]).read_table(PREDICTIONS)
+                t = t[t["split"] == "test"]
+            else:
+                t = store.read_table(table_name(c["run_id"], name))
+            t = t.set_index("event_id").reindex(ids).rename_axis("event_id").reset_index()
+            if name == "matched":
+                parts["matched"].append(t["matched"].fillna(False).to_numpy(bool))
+            elif name == "attribution":
+                for col in t.columns:
+                    if "|" in col:
+                        seg, band = col.split("|", 1)
+                        cells.setdefault((seg, band), []).append(t[col].fillna(False).to_numpy(bool))
+            else:
+                parts.setdefault(name, []).append(_test_correct(t).to_numpy())
+    seeds = len(parts["cnn"])
+    full = {k: v for k, v in parts.items() if len(v) == seeds and k not in ("cnn", "matched")}
+    controls = {k: np.concatenate(v) for k, v in full.items() if k in (*NOISE_CONTROLS, "metadata")}
+    ev = Evidence(
+        station,
+        seeds,
+        np.concatenate(parts["cnn"]),
+        controls,
+        np.concatenate(parts["matched"]) if len(parts["matched"]) == seeds else None,
+        {k: np.concatenate(v) for k, v in cells.items() if len(v) == seeds},
+    )
+    if "physics" in full:
+        ev.physics = np.concatenate(full["physics"])
+    phys = df[df["control"] == "physics"]["statistic"].dropna()
+    ev.spearman = float(phys.mean()) if len(phys) else None
+    if mainshock is not None:
+        ev.noise_step_days = noise_step_days(store, station, mainshock)
+    return ev
+
+
+def noise_step_days(store, station: str, mainshock, window_s=(-5.0, -0.5)) -> float | None:
+    """Days from the mainshock to the best step in the station's pre-P noise level (log
+    rms over every ok record of the cube)."""
+    from faultprobe.analysis.controls import band_log_amplitudes
+    from faultprobe.ml import dataset
+
+    ds = dataset.open_cube(store)
+    j = dataset.station_positions(ds, [station])[0]
+    ok = np.flatnonzero(np.asarray(ds["status"].isel(station=j).values) == 0)
+    sl = dataset.read_station_slice(ds, [station], window_s, events=ok)
+    feats, _ = band_log_amplitudes(sl.x.astype(np.float64), sl.sampling_rate, [])
+    times = dataset.event_table(ds)["origin_time"].iloc[ok]
+    at = step_time(times, feats[:, -1])
+    if at is None:
+        return None
+    return float((at - pd.Timestamp(mainshock)).total_seconds() / 86400.0)
+
+
+def verdict_table(store, results: pd.DataFrame, cfg) -> pd.DataFrame:
+    """One row per station of the controls grid: the verdict and the numbers behind it
+    (a survey table can call this with any study's store and results)."""
+    g = cfg.experiments.controls
+    df = results[(results["grid"] == "controls") & (results["status"] == "ok")]
+    rows = []
+    for station in sorted(df["station"].unique()):
+        ev = station_evidence(store, results, station, cfg.mainshock.time)
+        if ev is None:
+            continue
+        v = decide(ev, station_change_days=g.station_change_days)
+        acc = {
+            c: _pct(ev.controls[c]) if c in ev.controls else "–"
+            for c in (*NOISE_CONTROLS, "metadata")
+        }
+        km = v.numbers.get("matched")
+        rows.append(
+            {
+                "station": station,
+                "seeds": ev.seeds,
+                "CNN %": _pct(ev.cnn),
+                "noise-only CNN %": acc["noise"],
+                "noise spectrum %": acc["noise_spectrum"],
+                "metadata %": acc["metadata"],
+                "matched %": f"{100 * km[0] / km[1]:.1f} ({km[1]})" if km and km[1] else "–",
+                "physics (t*) %": _pct(ev.physics) if ev.physics is not None else "–",
+                "t* vs index ρ": f"{ev.spearman:.2f}" if ev.spearman is not None else "–",
+                "verdict": v.label,
+                "the numbers that decided it": "; ".join(v.reasons),
+                "runs": sorted(set(df.loc[df["station"] == station, "run_id"])),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def attribution_map(store, results: pd.DataFrame, station: str) -> pd.DataFrame:
+    """Accuracy drop (percentage points) per segment × band, pooled over seeds."""
+    ev = station_evidence(store, results, station)
+    if ev is None or not ev.attribution:
+        return pd.DataFrame()
+    base = ev.cnn.mean()
+    rows = [
+        {"segment": s, "band": b, "drop_pct": 100 * (base - c.mean())}
+        for (s, b), c in ev.attribution.items()
+    ]
+    return pd.DataFrame(rows)
