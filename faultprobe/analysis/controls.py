@@ -169,7 +169,9 @@ def matched_mask(
     keep = np.zeros(len(y), dtype=bool)
     if pre.size == 0 or post.size == 0:
         return keep, np.zeros((0, 2), dtype=np.int64)
-    coo = cKDTree(z[pre]).sparse_distance_matrix(cKDTree(z[post]), caliper, output_type="coo_matrix")
+    coo = cKDTree(z[pre]).sparse_distance_matrix(
+        cKDTree(z[post]), caliper, output_type="coo_matrix"
+    )
     sel = match_pairs(coo.row, coo.col, coo.data, pre.size, post.size)
     pairs = np.column_stack([pre[coo.row[sel]], post[coo.col[sel]]])
     keep[pairs.ravel()] = True
@@ -199,7 +201,9 @@ def band_parts(x: np.ndarray, rate: float, bands: list[tuple[float, float]]) -> 
     """(bands + 1, *x.shape): each band's part of x (FFT brick-wall), then x itself."""
     spec = np.fft.rfft(x, axis=-1)
     f = np.fft.rfftfreq(x.shape[-1], 1.0 / rate)
-    parts = [np.fft.irfft(spec * ((f >= lo) & (f < hi)), n=x.shape[-1], axis=-1) for lo, hi in bands]
+    parts = [
+        np.fft.irfft(spec * ((f >= lo) & (f < hi)), n=x.shape[-1], axis=-1) for lo, hi in bands
+    ]
     return np.stack([*parts, x]).astype(np.float32)
 
 
@@ -299,7 +303,9 @@ def physics_control(ds, store, run, preds, pos, opts: ControlsGrid) -> tuple[dic
     else:
         pred = LogisticRegression().fit(z[train], y[train]).predict(z[test]).astype(np.int64)
     rho = float("nan")
-    tracked = read_tracking(store, station_label(store, station)) if store.exists("tracking") else None
+    tracked = (
+        read_tracking(store, station_label(store, station)) if store.exists("tracking") else None
+    )
     if tracked is not None:
         series = physics.tstar_series(
             pd.DataFrame({"origin_time": preds["origin_time"], "tstar": ts})

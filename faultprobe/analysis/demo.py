@@ -52,6 +52,9 @@ DEMO_SIZE: dict[str, object] = {
     "experiments.seasonality.enabled": False,
     "experiments.null.regions": [],
     "experiments.pairs.max_pairs": 200,
+    # the controls and the verdict at both stations (docs/diagnostics.md)
+    "experiments.controls.enabled": True,
+    "experiments.controls.stations": ["IV.NRCA", "IV.SMA1"],
     "cluster.n_workers": 2,
 }
 

@@ -175,9 +175,7 @@ def _test_correct(table: pd.DataFrame, col: str = "pred") -> pd.Series:
     return pd.Series((table[col] == table["true"]).to_numpy(), index=table["event_id"].to_numpy())
 
 
-def station_evidence(
-    store, results: pd.DataFrame, station: str, mainshock=None
-) -> Evidence | None:
+def station_evidence(store, results: pd.DataFrame, station: str, mainshock=None) -> Evidence | None:
     """The station's controls from results.parquet and their tables, paired per seed on
     the CNN's test events and pooled over seeds; None without a finished CNN run."""
     from faultprobe.ml.runs import PREDICTIONS, RunFolder
@@ -212,7 +210,9 @@ def station_evidence(
                 for col in t.columns:
                     if "|" in col:
                         seg, band = col.split("|", 1)
-                        cells.setdefault((seg, band), []).append(t[col].fillna(False).to_numpy(bool))
+                        cells.setdefault((seg, band), []).append(
+                            t[col].fillna(False).to_numpy(bool)
+                        )
             else:
                 parts.setdefault(name, []).append(_test_correct(t).to_numpy())
     seeds = len(parts["cnn"])

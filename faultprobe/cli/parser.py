@@ -268,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--grid",
         action="append",
-        choices=["table1", "false_dates", "bands", "seasonality", "null", "pairs"],
+        choices=["table1", "false_dates", "bands", "seasonality", "null", "pairs", "controls"],
         help="run only this grid (repeatable)",
     )
     p.add_argument("--keep-failed", action="store_true", help="do not retry failed runs")

@@ -49,11 +49,11 @@ from faultprobe.config.synthetic import (
 from faultprobe.config.tracking import Monitor, Track
 from faultprobe.config.training import (
     BandsGrid,
+    ControlsGrid,
     Experiments,
     FalseDatesGrid,
     NullGrid,
     NullRegion,
-    ControlsGrid,
     PairsAnalysis,
     SeasonalityGrid,
     Table1Grid,
