@@ -159,6 +159,8 @@ def test_the_verdict_rule_on_constructed_evidence():
     ev.noise_step_days = 0.1
     assert decide(ev).label == "confounded by noise"
     ev.noise_step_days = 20.0  # the noise steps three weeks after the mainshock
+    assert decide(ev).label == "confounded by noise"  # ... but a mainshock step fits as well
+    ev.noise_step_share = 0.2  # a step at the mainshock explains a fifth as much
     assert decide(ev).label == "confounded by station change"
     ev = _evidence(rng, cnn=0.8, meta=0.85)
     assert decide(ev).label == "confounded by composition"
@@ -166,6 +168,10 @@ def test_the_verdict_rule_on_constructed_evidence():
     ev.matched = np.arange(300) < 150
     ev.cnn = np.r_[rng.random(150) < 0.5, rng.random(150) < 1.0]  # matched half at chance
     assert "composition" in decide(ev).label
+    ev.cnn = np.r_[rng.random(150) < 0.8, rng.random(150) < 0.8]
+    ev.matched = np.arange(300) < 20  # too few matched events to be above chance: no name
+    ev.cnn[:20] = np.arange(20) < 12
+    assert decide(ev).label == "inconclusive"
     p, n10, n01 = mcnemar_greater_p([1, 1, 1, 0], [0, 0, 0, 0])
     assert (n10, n01) == (3, 0) and p == pytest.approx(0.125)
 
@@ -175,5 +181,7 @@ def test_step_time_finds_a_step():
 
     t = pd.date_range("2016-09-01", periods=200, freq="6h", tz="UTC")
     v = np.r_[np.zeros(120), np.ones(80)] + np.random.default_rng(1).normal(0, 0.2, 200)
-    at = step_time(pd.Series(t), v)
-    assert abs((at - t[120]).total_seconds()) < 12 * 3600
+    at, share = step_time(pd.Series(t), v, t[120])
+    assert abs((at - t[120]).total_seconds()) < 12 * 3600 and share == pytest.approx(1.0)
+    _, share = step_time(pd.Series(t), v, t[20])  # a step far from the real one
+    assert share < 0.5

@@ -45,9 +45,22 @@ def mcnemar_greater_p(a: np.ndarray, b: np.ndarray) -> tuple[float, int, int]:
     return float(sps.binomtest(n10, n10 + n01, 0.5, alternative="greater").pvalue), n10, n01
 
 
-def step_time(times: pd.Series, values: np.ndarray) -> pd.Timestamp | None:
-    """The time of the best single step in a series (least squares over every split,
-    vectorised with cumulative sums), None for fewer than 10 finite values."""
+def _split_sse(v: np.ndarray) -> np.ndarray:
+    """Residual sum of squares of a two-level fit split before each position 2..n-2."""
+    n = len(v)
+    k = np.arange(2, n - 1)
+    c, c2 = np.cumsum(v), np.cumsum(v**2)
+    return (c2[k - 1] - c[k - 1] ** 2 / k) + (
+        (c2[-1] - c2[k - 1]) - (c[-1] - c[k - 1]) ** 2 / (n - k)
+    )
+
+
+def step_time(
+    times: pd.Series, values: np.ndarray, at: pd.Timestamp | None = None
+) -> tuple[pd.Timestamp, float] | None:
+    """The best single step in a series (least squares over every split, vectorised with
+    cumulative sums) and the share of its explained variance that a step at `at` explains
+    (1: a step at `at` is as good); None for fewer than 10 finite values."""
     t = pd.DatetimeIndex(times)
     v = np.asarray(values, float)
     keep = np.isfinite(v)
@@ -55,14 +68,15 @@ def step_time(times: pd.Series, values: np.ndarray) -> pd.Timestamp | None:
         return None
     order = np.argsort(t[keep].as_unit("ns").asi8, kind="stable")
     v, tt = v[keep][order], t[keep][order]
-    n = len(v)
-    k = np.arange(2, n - 1)
-    c, c2 = np.cumsum(v), np.cumsum(v**2)
-    sse = (c2[k - 1] - c[k - 1] ** 2 / k) + (
-        (c2[-1] - c2[k - 1]) - (c[-1] - c[k - 1]) ** 2 / (n - k)
-    )
-    i = int(k[np.argmin(sse)])
-    return tt[i - 1] + (tt[i] - tt[i - 1]) / 2
+    sse = _split_sse(v)
+    i = int(np.argmin(sse)) + 2
+    best = tt[i - 1] + (tt[i] - tt[i - 1]) / 2
+    sst = float(((v - v.mean()) ** 2).sum())
+    share = 1.0
+    if at is not None and sst > sse[i - 2]:
+        j = int(np.clip(np.searchsorted(tt, pd.Timestamp(at)), 2, len(v) - 2))
+        share = float((sst - sse[j - 2]) / (sst - sse[i - 2]))
+    return best, share
 
 
 @dataclass
@@ -76,6 +90,7 @@ class Evidence:
     matched: np.ndarray | None = None  # the test event is in the matched set
     attribution: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     noise_step_days: float | None = None  # step in pre-P noise level, days from mainshock
+    noise_step_share: float = 1.0  # of that step's explained variance, a mainshock step's
     spearman: float | None = None  # physics' t* against the fault-state index
     physics: np.ndarray | None = None  # correct, the classifier on t*
 
@@ -89,6 +104,9 @@ class Verdict:
 
 def _pct(a: np.ndarray) -> str:
     return f"{100 * np.mean(a):.1f} %" if len(a) else "–"
+
+
+MAINSHOCK_SHARE = 0.5  # a step at the mainshock explaining less: the step is elsewhere
 
 
 def decide(ev: Evidence, alpha: float = stats.ALPHA, station_change_days: float = 2.0) -> Verdict:
@@ -116,13 +134,14 @@ def decide(ev: Evidence, alpha: float = stats.ALPHA, station_change_days: float 
     noise_above = any(above[c] for c in noise)
     noise_beaten = all(beats[c] for c in noise)
     meta_above, meta_beaten = above.get("metadata", False), beats.get("metadata", False)
-    matched_kept = None
+    matched_kept, matched_lower = None, False
     if ev.matched is not None:
         m = ev.matched
         km, nm, kr, nr = int(ev.cnn[m].sum()), int(m.sum()), int(ev.cnn[~m].sum()), int((~m).sum())
         p_low = stats.fisher_less_p(km, nm, kr, nr) if nr else 1.0
         p_above = stats.binom_above_p(km, nm, 0.5)
-        matched_kept = bool(p_low >= alpha and p_above < alpha)
+        matched_lower = bool(p_low < alpha)
+        matched_kept = bool(not matched_lower and p_above < alpha)
         nums.update(matched=(km, nm), p_matched_lower=p_low, p_matched_above_chance=p_above)
         reasons.append(
             f"matched {km}/{nm} = {100 * km / max(nm, 1):.1f} % (p = {p_above:.1g} above "
@@ -147,7 +166,11 @@ def decide(ev: Evidence, alpha: float = stats.ALPHA, station_change_days: float 
         )
     if ev.noise_step_days is not None:
         nums["noise_step_days"] = ev.noise_step_days
-        reasons.append(f"pre-P noise level steps {ev.noise_step_days:+.1f} days from the mainshock")
+        nums["noise_step_mainshock_share"] = ev.noise_step_share
+        reasons.append(
+            f"pre-P noise level: best step {ev.noise_step_days:+.1f} days from the mainshock, "
+            f"a step at the mainshock explains {100 * ev.noise_step_share:.0f} % as much"
+        )
     if ev.spearman is not None and np.isfinite(ev.spearman):
         nums["spearman_tstar_index"] = ev.spearman
         reasons.append(f"t* against the fault-state index: Spearman {ev.spearman:.2f}")
@@ -156,12 +179,16 @@ def decide(ev: Evidence, alpha: float = stats.ALPHA, station_change_days: float 
     if all(c is True for c in checks):
         return Verdict("fault-zone signal", tuple(reasons), nums)
     named = []
-    step_away = ev.noise_step_days is not None and abs(ev.noise_step_days) >= station_change_days
+    step_away = (
+        ev.noise_step_days is not None
+        and abs(ev.noise_step_days) >= station_change_days
+        and ev.noise_step_share < MAINSHOCK_SHARE
+    )
     if noise_above and step_away:
         named.append("station change")
     elif (noise_above and not noise_beaten) or in_noise:
         named.append("noise")
-    if matched_kept is False or (meta_above and not meta_beaten and not noise_above):
+    if matched_lower or (meta_above and not meta_beaten and not noise_above):
         named.append("composition")
     if named:
         return Verdict("confounded by " + " and ".join(named), tuple(reasons), nums)
@@ -231,13 +258,17 @@ def station_evidence(store, results: pd.DataFrame, station: str, mainshock=None)
     phys = df[df["control"] == "physics"]["statistic"].dropna()
     ev.spearman = float(phys.mean()) if len(phys) else None
     if mainshock is not None:
-        ev.noise_step_days = noise_step_days(store, station, mainshock)
+        step = noise_step(store, station, mainshock)
+        if step is not None:
+            ev.noise_step_days, ev.noise_step_share = step
     return ev
 
 
-def noise_step_days(store, station: str, mainshock, window_s=(-5.0, -0.5)) -> float | None:
+def noise_step(
+    store, station: str, mainshock, window_s=(-5.0, -0.5)
+) -> tuple[float, float] | None:
     """Days from the mainshock to the best step in the station's pre-P noise level (log
-    rms over every ok record of the cube)."""
+    rms over every ok record of the cube), and the share a mainshock step explains."""
     from faultprobe.analysis.controls import band_log_amplitudes
     from faultprobe.ml import dataset
 
@@ -247,10 +278,11 @@ def noise_step_days(store, station: str, mainshock, window_s=(-5.0, -0.5)) -> fl
     sl = dataset.read_station_slice(ds, [station], window_s, events=ok)
     feats, _ = band_log_amplitudes(sl.x.astype(np.float64), sl.sampling_rate, [])
     times = dataset.event_table(ds)["origin_time"].iloc[ok]
-    at = step_time(times, feats[:, -1])
-    if at is None:
+    found = step_time(times, feats[:, -1], pd.Timestamp(mainshock))
+    if found is None:
         return None
-    return float((at - pd.Timestamp(mainshock)).total_seconds() / 86400.0)
+    at, share = found
+    return float((at - pd.Timestamp(mainshock)).total_seconds() / 86400.0), share
 
 
 def verdict_table(store, results: pd.DataFrame, cfg) -> pd.DataFrame:
