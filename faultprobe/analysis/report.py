@@ -214,7 +214,14 @@ def _controls_section(
         "(Fisher exact, not lower at p &lt; 0.01) and masking a wave segment costs it "
         "accuracy (McNemar) more than masking the noise; what each control can and cannot "
         "rule out: docs/diagnostics.md.</p>",
-        _table_html(vt),
+        _table_html(vt, hidden=("the numbers that decided it",)),
+        "<p>The numbers that decided each verdict:</p><ul>"
+        + "".join(
+            f"<li><b>{html.escape(r['station'])}: {html.escape(r['verdict'])}</b>. "
+            f"{html.escape(r['the numbers that decided it'])}.</li>"
+            for _, r in vt.iterrows()
+        )
+        + "</ul>",
     ]
     for station in vt["station"]:
         drops = attribution_map(store, results, station)

@@ -264,9 +264,7 @@ def station_evidence(store, results: pd.DataFrame, station: str, mainshock=None)
     return ev
 
 
-def noise_step(
-    store, station: str, mainshock, window_s=(-5.0, -0.5)
-) -> tuple[float, float] | None:
+def noise_step(store, station: str, mainshock, window_s=(-5.0, -0.5)) -> tuple[float, float] | None:
     """Days from the mainshock to the best step in the station's pre-P noise level (log
     rms over every ok record of the cube), and the share a mainshock step explains."""
     from faultprobe.analysis.controls import band_log_amplitudes
