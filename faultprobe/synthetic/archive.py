@@ -296,12 +296,12 @@ class SyntheticArchive:
                     o = int(plan.ev_start[ix]) - int(plan.span_start[spans[k]])
                     n = min(seg_n, out[k].shape[1] - o)  # cut at an epoch's end
                     out[k][:, o : o + n] += recs[r, :, :n]
-        return [
-            np.clip(np.rint(ep.record(v) * ep.sensitivity), -FULL_SCALE, FULL_SCALE).astype(
-                np.int32
-            )
-            for v, ep in ((v, plan.epochs[plan.span_epoch[k]]) for v, k in zip(out, spans))
-        ]
+        counts = []
+        for v, k in zip(out, spans):  # through the epoch's instrument, then to counts
+            ep = plan.epochs[plan.span_epoch[k]]
+            c = np.clip(np.rint(ep.record(v) * ep.sensitivity), -FULL_SCALE, FULL_SCALE)
+            counts.append(c.astype(np.int32))
+        return counts
 
     def _records(self, plan: StationPlan, idx: np.ndarray, epoch: int = 0) -> np.ndarray:
         """Ground velocity of the segments of events idx (all of one epoch) at the station."""
