@@ -166,6 +166,7 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
+    from faultprobe.monitor.mcube import CubeError
     from faultprobe.monitor.service import monitor_root, run_monitor
     from faultprobe.monitor.state import MonitorError
     from faultprobe.store import Store
@@ -177,11 +178,14 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         )
     with Store(monitor_root(cfg)).lock("monitor", force=args.force, say=_say(args)):
         try:
-            run_monitor(cfg, args.model, once=args.once, max_polls=args.polls, say=_say(args))
-        except (MonitorError, KeyError) as err:
+            failed = run_monitor(
+                cfg, args.model, once=args.once, max_polls=args.polls, say=_say(args)
+            )
+        except (MonitorError, CubeError, KeyError) as err:
             print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
             return EXIT["input"]
-    return 0
+    # --once or --polls: a poll that could not read its events did not do its job
+    return EXIT["incomplete"] if failed and (args.once or args.polls) else 0
 
 
 def cmd_cluster_spec(args: argparse.Namespace) -> int:

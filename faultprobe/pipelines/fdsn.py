@@ -132,6 +132,7 @@ class FDSNSource:
         run: str = "local",
         breaker_failures: int = 8,
         refresh: bool = False,
+        remember_no_data: bool = True,
     ):
         self.url = url
         self.base = base_url(url)
@@ -143,6 +144,9 @@ class FDSNSource:
         self.max_bulk_items = max_bulk_items
         self.eida_token = eida_token
         self.refresh = refresh
+        # False (the monitor): a window answered without data is not recorded as fetched,
+        # so it is asked again later (late data); data that came is recorded as always.
+        self.remember_no_data = remember_no_data
         host = (urlparse(self.base).netloc or url).replace(":", "_")
         # An authenticated query is two HTTP requests (the digest challenge, then the query).
         rate = per_second / 2 if eida_token else per_second
@@ -256,7 +260,8 @@ class FDSNSource:
                 error = first_line(err)
                 if kind == NODATA:
                     self.state.success()
-                    self._remember(items, requests)
+                    if self.remember_no_data:
+                        self._remember(items, requests)
                     return
                 if kind == RATE:
                     wait = self._retry_handler_seconds() or self.backoff_s * 2 ** (tries - 1)
@@ -276,7 +281,8 @@ class FDSNSource:
                 continue
             self.state.success()
             if got is None:  # 200 without a body: no data
-                self._remember(items, requests)
+                if self.remember_no_data:
+                    self._remember(items, requests)
                 return
             self._accept(got, items, requests, failures)
             return
@@ -321,7 +327,8 @@ class FDSNSource:
                 reason = f"corrupt miniSEED record from {self.base}: {broken[0]}"
                 failures[(r, w)] = Fetched(None, "error", reason)
                 continue
-            keep.append((r, w, line))
+            if self.remember_no_data or any(matches(tr.id, code) and over(tr, line) for tr in good):
+                keep.append((r, w, line))
         self.cache.add(good)
         self._remember(keep, requests)
 
