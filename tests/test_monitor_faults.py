@@ -1,0 +1,239 @@
+"""`faultprobe monitor` through kills, half-written catalogs, revisions and late data.
+
+A monitor process is killed (SIGKILL, by itself, at a named step: faultprobe/monitor/
+crashpoints.py) at every step of an append and of a commit, one step per run, and started
+again: every event is scored exactly once, the cube opens with every event-axis array the
+same length, and the scores are those `faultprobe predict` gives for the same events.  A
+live catalog written in two parts across a poll, revised under the same id and empty for
+one poll, and waveforms that reach the loopback FDSN service two polls after their events,
+are taken as a real-time pipeline feeds them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+import zarr
+
+from faultprobe.catalogs.readers import read_catalog
+from faultprobe.cli import main
+from faultprobe.config import dump_toml, load_config
+from faultprobe.monitor import crashpoints, mcube, newevents
+from faultprobe.monitor.service import Monitor, run_monitor
+from faultprobe.monitor.state import MonitorStore
+
+pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
+
+
+def _lines(trained) -> tuple[list[str], list[str]]:
+    """The study catalog's header and event lines (Tan et al. 2021 layout)."""
+    text = Path(trained.cfg.catalog.path).read_text().splitlines(keepends=True)
+    head = [t for t in text if t.startswith("#") or not t.strip()]
+    return head, [t for t in text if t not in head]
+
+
+def _cfg(trained, folder: Path, catalog: Path, **monitor):
+    cfg = trained.cfg
+    mon = cfg.monitor.model_copy(
+        update={"store": str(folder / "monitor"), "start": cfg.study.start, "batch_events": 2,
+                "events": "catalog", **monitor}  # fmt: skip
+    )
+    cat = cfg.catalog.model_copy(update={"path": str(catalog)})
+    return cfg.model_copy(update={"monitor": mon, "catalog": cat})
+
+
+def _scores(root: Path) -> pd.DataFrame:
+    path = root / "predictions.parquet"
+    return pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=["source_id"])
+
+
+def _expected(cfg, start) -> set[str]:
+    """The events the study's selection keeps that the catalog reaches 25 s past."""
+    cat = read_catalog(cfg.catalog).events
+    return set(newevents.new_events(cat, cfg, set(), newevents.utc_now(), start)["event_id"])
+
+
+def _poll_in_child(cfg_path: str, run: str, env: dict) -> None:
+    """One poll in a process of its own (started by the forkserver: no threads of the
+    test process), with the kill point or trace of `env`."""
+    os.environ.update(env)
+    Monitor(load_config(cfg_path), run).poll()
+
+
+def _child(ctx, cfg_path: Path, run: str, **env) -> int:
+    proc = ctx.Process(target=_poll_in_child, args=(str(cfg_path), run, env))
+    proc.start()
+    proc.join(120)
+    return proc.exitcode
+
+
+def _check_cube(root: Path, n: int) -> None:
+    """Every event-axis array holds the n committed events; xarray opens the cube."""
+    url = str(root / "waveforms.zarr")
+    assert set(mcube.lengths(url).values()) == {n}
+    group = zarr.open_group(url, mode="r", use_consolidated=False)
+    assert set(mcube.event_arrays(group)) >= {"event", "waveform", "status", "origin_time"}
+    cube = xr.open_zarr(url)
+    assert cube.sizes["event"] == n and pd.Index(cube["event"].values).is_unique
+    np.testing.assert_array_equal(cube["event"].values, cube["event_id"].values)
+
+
+def test_a_kill_at_every_step_of_an_append_and_a_commit_loses_and_repeats_nothing(
+    small_trained, tmp_path
+):
+    head, lines = _lines(small_trained)
+    catalog = tmp_path / "catalog.txt"
+    catalog.write_text("".join(head + lines[:9]))
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["faultprobe.monitor.service", "faultprobe.ml.inference"])
+
+    # an uninterrupted run, tracing the steps it passes
+    ref_cfg = _cfg(small_trained, tmp_path / "ref", catalog)
+    ref_path = tmp_path / "ref.toml"
+    ref_path.write_text(dump_toml(ref_cfg))
+    trace = tmp_path / "trace.txt"
+    assert _child(ctx, ref_path, small_trained.run, **{crashpoints.TRACE: str(trace)}) == 0
+    want = _expected(ref_cfg, ref_cfg.study.start)
+    ref = _scores(tmp_path / "ref" / "monitor")
+    assert len(want) >= 4 and set(ref["source_id"]) == want and ref["source_id"].is_unique
+    steps = trace.read_text().split()
+    assert steps.count("commit.done") == -(-len(want) // 2)  # one commit per batch of 2
+
+    # ... and `faultprobe predict` on the same events from the archive's files
+    files = sorted(str(f) for f in Path(ref_cfg.waveforms.sds_root).rglob("IV.NRCA..HH?.D.*"))
+    out = tmp_path / "predict.parquet"
+    events = str(tmp_path / "ref" / "monitor" / "events.parquet")
+    assert main(["predict", small_trained.run, *files, "--events", events, "--out", str(out)]) == 0
+    both = ref.merge(pd.read_parquet(out), on="source_id", suffixes=("", "_predict"))
+    both = both[both["status"] == "ok"]
+    assert len(both) == (ref["status"] == "ok").sum() >= 3
+    np.testing.assert_allclose(both["p_post"], both["p_post_predict"], rtol=0, atol=1e-6)
+
+    # every step up to the end of the second batch (the first creates the cube, the second
+    # grows it), and the poll's last one; each as the N-th time the run reaches that name
+    end = [i for i, s in enumerate(steps) if s == "commit.done"][1]
+    points = [(s, steps[: i + 1].count(s)) for i, s in enumerate(steps[: end + 1])]
+    points.append(("poll.save", 1))
+    assert {"append.create", "append.grow", "append.write", "commit.state"} <= dict(points).keys()
+    for k, (name, nth) in enumerate(points):
+        folder = tmp_path / f"kill{k}"
+        cfg = _cfg(small_trained, folder, catalog)
+        path = folder / "monitor.toml"
+        folder.mkdir()
+        path.write_text(dump_toml(cfg))
+        code = _child(ctx, path, small_trained.run, **{crashpoints.KILL_AT: f"{name}:{nth}"})
+        assert code == -9, f"not killed at {name}:{nth}"
+        root = folder / "monitor"
+        store = MonitorStore(str(root), Path(small_trained.run).name)
+        n = store.state.committed
+        if n:
+            _check_cube(root, n)
+        assert len(_scores(root)) == n and not set(store.state.pending) & store.committed_ids()
+        Monitor(cfg, small_trained.run).poll()  # the restart
+        got = _scores(root)
+        assert got["source_id"].is_unique and set(got["source_id"]) == want, (name, nth)
+        _check_cube(root, len(want))
+        ev = pd.read_parquet(root / "events.parquet")
+        assert ev["source_id"].is_unique and set(ev["source_id"]) == want
+        assert len(pd.read_parquet(root / "traces.parquet")) == len(want)
+        state = MonitorStore(str(root), Path(small_trained.run).name).state
+        assert state.committed == len(want) and not state.pending
+        m = got.merge(ref, on="source_id", suffixes=("", "_ref"))
+        np.testing.assert_allclose(m["p_post"], m["p_post_ref"], rtol=0, atol=1e-6)
+        assert (m["status"] == m["status_ref"]).all()
+
+
+def test_half_written_revised_empty_catalogs_and_late_fdsn_data(small_trained, tmp_path, capsys):
+    from fdsn_loopback import FDSNService
+
+    head, lines = _lines(small_trained)
+    catalog = tmp_path / "catalog.txt"
+    # after the study: every event is decided at once (wall clock past the catalog delay)
+    now = pd.Timestamp(small_trained.cfg.study.end) + pd.Timedelta(days=1)
+    stations = pd.read_parquet(Path(small_trained.store) / "stations.parquet").rename(
+        columns={"station_code": "station", "station_network_code": "network"}
+    )
+    src = Path(small_trained.cfg.waveforms.sds_root)
+    live = tmp_path / "live-sds"
+    live.mkdir()
+    with FDSNService(str(live), stations, read_catalog(small_trained.cfg.catalog).events) as svc:
+        w = small_trained.cfg.waveforms.model_copy(
+            update={"source": "fdsn", "fdsn": svc.url, "cache": str(tmp_path / "cache"),
+                    "retry_backoff_s": 0.01}  # fmt: skip
+        )
+        cfg = _cfg(small_trained, tmp_path, catalog, replay=False, catalog_delay_s=0.0)
+        cfg = cfg.model_copy(update={"waveforms": w})
+        cfg_path = tmp_path / "monitor.toml"
+        cfg_path.write_text(dump_toml(cfg))
+        start = cfg.study.start
+        cut = 12
+        catalog.write_text("".join(head + lines[:cut]))
+        want = _expected(cfg, start)
+        mon = Monitor(cfg, small_trained.run)
+        root = tmp_path / "monitor"
+
+        # the events are there, their waveforms not yet: asked at every poll
+        first = mon.poll(now)
+        assert first.new == len(want) >= 3 and first.scored == 0 and first.waiting == len(want)
+        asked = svc.n_dataselect
+        assert mon.poll(now).waiting == len(want) and svc.n_dataselect > asked
+        for f in sorted(src.rglob("*.D.*")):  # two polls later the data reach the service
+            target = live / f.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, target)
+        third = mon.poll(now)
+        assert third.scored == len(want) and third.waiting == 0
+        got = _scores(root)
+        assert set(got["source_id"]) == want and (got["status"] == "ok").all()
+
+        # a line written in two parts across a poll: no phantom event
+        line = lines[cut]
+        eid = line.split()[-1]
+        assert len(eid) >= 2
+        with open(catalog, "a") as f:
+            f.write(line[:-2])  # the id cut short, no newline
+        half = mon.poll(now)
+        assert half.catalog == cut and half.new == 0
+        with open(catalog, "a") as f:
+            f.write(line[-2:])
+        whole = mon.poll(now)
+        assert whole.catalog == cut + 1
+        want_now = _expected(cfg, start)
+        assert want_now - want <= {eid}
+        got = _scores(root)
+        assert set(got["source_id"]) == want_now and got["source_id"].is_unique
+
+        # a revision of a scored event under the same id: no crash, no second score
+        scored = sorted(want)[0]
+        old = next(t for t in lines if t.split()[-1] == scored)
+        parts = old.split()
+        parts[13] = f"{float(parts[13]) + 0.01:.2f}"  # its magnitude revised
+        with open(catalog, "a") as f:
+            f.write("  ".join(parts) + "\n")
+        rev = mon.poll(now)
+        assert rev.revised_scored == [scored] and rev.scored == 0
+        assert "not scored again" in rev.render()
+        assert len(_scores(root)) == len(want_now)
+        assert mon.poll(now).revised_scored == []  # said once
+
+        # the catalog empty for one poll (rewritten in place): a warning, no exit
+        text = catalog.read_text()
+        catalog.write_text("")
+        said = []
+        assert run_monitor(cfg, small_trained.run, once=True, say=said.append) == 1
+        assert any("warning" in s and "empty" in s and str(catalog) in s for s in said)
+        capsys.readouterr()
+        assert main(["monitor", str(cfg_path), "--model", small_trained.run, "--once"]) == 1
+        err = capsys.readouterr().err
+        assert "warning:" in err and "read again at the next poll" in err
+        assert "Traceback" not in err
+        catalog.write_text(text)
+        again = Monitor(cfg, small_trained.run).poll(now)
+        assert again.scored == 0 and len(_scores(root)) == len(want_now)
