@@ -85,26 +85,63 @@ def _check_cube(root: Path, n: int) -> None:
     np.testing.assert_array_equal(cube["event"].values, cube["event_id"].values)
 
 
+PRELOAD = [  # what a poll imports, loaded once by the forkserver (a child starts in ms)
+    "faultprobe.monitor.service",
+    "faultprobe.ml.inference",
+    "faultprobe.ml.runs",
+    "faultprobe.ml.trainer",
+    "faultprobe.pipelines.blocks",
+    "faultprobe.pipelines.cube",
+    "faultprobe.pipelines.inputs",
+    "faultprobe.pipelines.plan",
+    "faultprobe.pipelines.response",
+    "faultprobe.catalogs.selection",
+    "test_monitor_faults",
+]
+
+
+def _kill_run(ctx, trained, folder: Path, catalog: Path, point: str, base: Path | None):
+    """A monitor (from a copy of `base`, or empty) that kills itself at `point`."""
+    cfg = _cfg(trained, folder, catalog)
+    folder.mkdir()
+    if base is not None:
+        shutil.copytree(base, folder / "monitor")
+    path = folder / "monitor.toml"
+    path.write_text(dump_toml(cfg))
+    assert _child(ctx, path, trained.run, **{crashpoints.KILL_AT: point}) == -9, point
+    return cfg
+
+
+def _steps(trace: list[str]) -> list[str]:
+    """Each step as NAME:N, the N-th time the run reaches NAME."""
+    return [f"{s}:{trace[: i + 1].count(s)}" for i, s in enumerate(trace)]
+
+
 def test_a_kill_at_every_step_of_an_append_and_a_commit_loses_and_repeats_nothing(
     small_trained, tmp_path
 ):
     head, lines = _lines(small_trained)
     catalog = tmp_path / "catalog.txt"
-    catalog.write_text("".join(head + lines[:9]))
+    ref_cfg = _cfg(small_trained, tmp_path / "ref", catalog)
+    for k in range(4, len(lines)):  # the first lines that give 4 events: two batches of 2
+        catalog.write_text("".join(head + lines[:k]))
+        want = _expected(ref_cfg, ref_cfg.study.start)
+        if len(want) >= 4:
+            break
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["faultprobe.monitor.service", "faultprobe.ml.inference"])
+    ctx.set_forkserver_preload(PRELOAD)
+    run_id = Path(small_trained.run).name
 
     # an uninterrupted run, tracing the steps it passes
-    ref_cfg = _cfg(small_trained, tmp_path / "ref", catalog)
     ref_path = tmp_path / "ref.toml"
     ref_path.write_text(dump_toml(ref_cfg))
-    trace = tmp_path / "trace.txt"
-    assert _child(ctx, ref_path, small_trained.run, **{crashpoints.TRACE: str(trace)}) == 0
-    want = _expected(ref_cfg, ref_cfg.study.start)
+    trace_file = tmp_path / "trace.txt"
+    assert _child(ctx, ref_path, small_trained.run, **{crashpoints.TRACE: str(trace_file)}) == 0
     ref = _scores(tmp_path / "ref" / "monitor")
-    assert len(want) >= 4 and set(ref["source_id"]) == want and ref["source_id"].is_unique
-    steps = trace.read_text().split()
-    assert steps.count("commit.done") == -(-len(want) // 2)  # one commit per batch of 2
+    assert set(ref["source_id"]) == want and ref["source_id"].is_unique
+    trace = trace_file.read_text().split()
+    done = [i for i, s in enumerate(trace) if s == "commit.done"]
+    assert len(done) == len(want) // 2 == 2  # one commit per batch of 2
 
     # ... and `faultprobe predict` on the same events from the archive's files
     files = sorted(str(f) for f in Path(ref_cfg.waveforms.sds_root).rglob("IV.NRCA..HH?.D.*"))
@@ -116,34 +153,35 @@ def test_a_kill_at_every_step_of_an_append_and_a_commit_loses_and_repeats_nothin
     assert len(both) == (ref["status"] == "ok").sum() >= 3
     np.testing.assert_allclose(both["p_post"], both["p_post_predict"], rtol=0, atol=1e-6)
 
-    # every step up to the end of the second batch (the first creates the cube, the second
-    # grows it), and the poll's last one; each as the N-th time the run reaches that name
-    end = [i for i, s in enumerate(steps) if s == "commit.done"][1]
-    points = [(s, steps[: i + 1].count(s)) for i, s in enumerate(steps[: end + 1])]
-    points.append(("poll.save", 1))
-    assert {"append.create", "append.grow", "append.write", "commit.state"} <= dict(points).keys()
-    for k, (name, nth) in enumerate(points):
+    # the first batch creates the cube: every step of it from an empty store; the second
+    # grows it: every step of it from a store where the first is committed (killed right
+    # after that commit); the poll's last step
+    first = _steps(trace[: done[0] + 1])
+    second = _steps(trace[done[0] + 1 : done[1] + 1])
+    assert {"append.create:1", "commit.state:1", "poll.pending:1"} <= set(first)
+    grows = [p for p in second if p.startswith("append.grow")]
+    assert len(grows) >= 10 and {"append.write:1", "append.ids:1"} <= set(second)
+    _kill_run(ctx, small_trained, tmp_path / "base", catalog, "commit.done:1", None)
+    base = tmp_path / "base" / "monitor"
+    assert MonitorStore(str(base), run_id).state.committed == 2
+    points = [(p, None) for p in first] + [(p, base) for p in second] + [("poll.save:1", None)]
+    for k, (point, start) in enumerate(points):
         folder = tmp_path / f"kill{k}"
-        cfg = _cfg(small_trained, folder, catalog)
-        path = folder / "monitor.toml"
-        folder.mkdir()
-        path.write_text(dump_toml(cfg))
-        code = _child(ctx, path, small_trained.run, **{crashpoints.KILL_AT: f"{name}:{nth}"})
-        assert code == -9, f"not killed at {name}:{nth}"
+        cfg = _kill_run(ctx, small_trained, folder, catalog, point, start)
         root = folder / "monitor"
-        store = MonitorStore(str(root), Path(small_trained.run).name)
+        store = MonitorStore(str(root), run_id)  # opening cuts back what was not committed
         n = store.state.committed
         if n:
             _check_cube(root, n)
         assert len(_scores(root)) == n and not set(store.state.pending) & store.committed_ids()
         Monitor(cfg, small_trained.run).poll()  # the restart
         got = _scores(root)
-        assert got["source_id"].is_unique and set(got["source_id"]) == want, (name, nth)
+        assert got["source_id"].is_unique and set(got["source_id"]) == want, point
         _check_cube(root, len(want))
         ev = pd.read_parquet(root / "events.parquet")
         assert ev["source_id"].is_unique and set(ev["source_id"]) == want
         assert len(pd.read_parquet(root / "traces.parquet")) == len(want)
-        state = MonitorStore(str(root), Path(small_trained.run).name).state
+        state = MonitorStore(str(root), run_id).state
         assert state.committed == len(want) and not state.pending
         m = got.merge(ref, on="source_id", suffixes=("", "_ref"))
         np.testing.assert_allclose(m["p_post"], m["p_post_ref"], rtol=0, atol=1e-6)
