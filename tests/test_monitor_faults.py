@@ -28,6 +28,7 @@ from faultprobe.config import dump_toml, load_config
 from faultprobe.monitor import crashpoints, mcube, newevents
 from faultprobe.monitor.service import Monitor, run_monitor
 from faultprobe.monitor.state import MonitorStore
+from faultprobe.pipelines.info import describe
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
@@ -42,8 +43,13 @@ def _lines(trained) -> tuple[list[str], list[str]]:
 def _cfg(trained, folder: Path, catalog: Path, **monitor):
     cfg = trained.cfg
     mon = cfg.monitor.model_copy(
-        update={"store": str(folder / "monitor"), "start": cfg.study.start, "batch_events": 2,
-                "events": "catalog", **monitor}  # fmt: skip
+        update={
+            "store": str(folder / "monitor"),
+            "start": cfg.study.start,
+            "batch_events": 2,
+            "events": "catalog",
+            **monitor,
+        }  # fmt: skip
     )
     cat = cfg.catalog.model_copy(update={"path": str(catalog)})
     return cfg.model_copy(update={"monitor": mon, "catalog": cat})
@@ -169,6 +175,8 @@ def test_a_kill_at_every_step_of_an_append_and_a_commit_loses_and_repeats_nothin
         folder = tmp_path / f"kill{k}"
         cfg = _kill_run(ctx, small_trained, folder, catalog, point, start)
         root = folder / "monitor"
+        said = describe(str(root))  # `faultprobe info`: lines, never a traceback
+        assert said.startswith("store ") and "monitor: run" in said
         store = MonitorStore(str(root), run_id)  # opening cuts back what was not committed
         n = store.state.committed
         if n:
@@ -203,8 +211,12 @@ def test_half_written_revised_empty_catalogs_and_late_fdsn_data(small_trained, t
     live.mkdir()
     with FDSNService(str(live), stations, read_catalog(small_trained.cfg.catalog).events) as svc:
         w = small_trained.cfg.waveforms.model_copy(
-            update={"source": "fdsn", "fdsn": svc.url, "cache": str(tmp_path / "cache"),
-                    "retry_backoff_s": 0.01}  # fmt: skip
+            update={
+                "source": "fdsn",
+                "fdsn": svc.url,
+                "cache": str(tmp_path / "cache"),
+                "retry_backoff_s": 0.01,
+            }  # fmt: skip
         )
         cfg = _cfg(small_trained, tmp_path, catalog, replay=False, catalog_delay_s=0.0)
         cfg = cfg.model_copy(update={"waveforms": w})

@@ -379,7 +379,11 @@ def run_monitor(
             say(result.render())
             for line in result.lines:
                 out(line)
-        except (newevents.EventServiceDown, newevents.CatalogUnavailable) as err:
+        except newevents.EventServiceDown as err:
+            failed += 1
+            say(f"warning: monitor: {err}; asked again at the next poll (in "
+                f"{cfg.monitor.poll_s:g} s)")  # fmt: skip
+        except newevents.CatalogUnavailable as err:
             failed += 1
             say(f"warning: monitor: {err} (in {cfg.monitor.poll_s:g} s)")
         polls += 1
