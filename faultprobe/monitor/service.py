@@ -151,14 +151,15 @@ class Monitor:
         self.watch = newevents.FileWatch()
 
     def _start(self) -> pd.Timestamp:
-        """`[monitor] start`, else the end of the run's training data, else now (kept in
+        """`[monitor] start`, else just after the run's latest event, else now (kept in
         state.json, so a restart does not move it)."""
         st = self.mstore.state
         if self.cfg.monitor.start is not None:
             return pd.Timestamp(self.cfg.monitor.start).tz_convert("UTC")
         if st.extra.get("start"):
             return pd.Timestamp(st.extra["start"]).tz_convert("UTC")
-        start = self.model.trained_until or newevents.utc_now()
+        until = self.model.trained_until
+        start = until + pd.Timedelta(milliseconds=1) if until is not None else newevents.utc_now()
         st.extra["start"] = start.isoformat()
         self.mstore.save()
         return start
