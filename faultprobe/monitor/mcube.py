@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from faultprobe.errors import InputError
 from faultprobe.monitor.crashpoints import reached
 from faultprobe.pipelines import cube
 from faultprobe.pipelines.plan import Plan
@@ -23,7 +24,7 @@ from faultprobe.pipelines.plan import Plan
 EVENT = "event"
 
 
-class CubeError(ValueError):
+class CubeError(InputError, ValueError):
     """The monitoring cube is not what the monitor wrote (the message says what to do)."""
 
 

@@ -31,16 +31,17 @@ import pandas as pd
 from faultprobe.catalogs.readers import CatalogError, read_catalog
 from faultprobe.catalogs.selection import select_events
 from faultprobe.config import StudyConfig
+from faultprobe.errors import InputError, ServiceFailure
 
 FAR_FUTURE = pd.Timestamp("2200-01-01T00:00:00Z")
 LINE_FORMATS = frozenset({"tan2021", "fdsn_text", "csv"})  # one event per line of text
 
 
-class EventServiceDown(RuntimeError):
+class EventServiceDown(ServiceFailure, RuntimeError):
     """The FDSN event service could not be used at this poll (asked again at the next)."""
 
 
-class CatalogUnavailable(RuntimeError):
+class CatalogUnavailable(InputError, RuntimeError):
     """The catalog file could not be read whole at this poll (read again at the next)."""
 
 

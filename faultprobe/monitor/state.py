@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from faultprobe.errors import InputError
 from faultprobe.monitor import mcube
 from faultprobe.monitor.crashpoints import reached
 from faultprobe.store import Store
@@ -36,7 +37,7 @@ KEYED = (EVENTS, TRACES, SCORES)  # tables with one or more rows per committed e
 FIELDS = ("run", "committed", "cursor", "polls", "pending", "revised")
 
 
-class MonitorError(ValueError):
+class MonitorError(InputError, ValueError):
     """The monitoring store cannot be used as asked (the message says what to do)."""
 
 
