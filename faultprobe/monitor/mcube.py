@@ -94,10 +94,14 @@ def append(url: str, ds: xr.Dataset, encoding: dict, committed: int) -> None:
         group = _group(url, "r+")
         arrays = event_arrays(group)
         wrong = {n: a.shape[0] for n, a in arrays.items() if a.shape[0] != committed}
-        if wrong or set(arrays) != {v for v in ds.variables if EVENT in ds[v].dims}:
-            raise CubeError(f"{url}: event-axis arrays {wrong or sorted(arrays)} do not "
-                            f"match the {committed} committed events; start the monitor "
-                            "again (it cuts them back)")  # fmt: skip
+        if wrong:  # the store was opened (and cut back) before: a bug, or another writer
+            raise CubeError(f"{url}: event-axis arrays {wrong} do not match the {committed} "
+                            "committed events; start the monitor again (it cuts them back)")  # fmt: skip
+        names = {v for v in ds.variables if EVENT in ds[v].dims}
+        if set(arrays) != names:
+            raise CubeError(f"{url} has other event variables ({sorted(set(arrays) ^ names)}) "
+                            "than this version writes; give the monitor a new store "
+                            "([monitor] store)")  # fmt: skip
         for _, arr in sorted(arrays.items()):
             arr.resize((committed + k, *arr.shape[1:]))
             reached("append.grow")
