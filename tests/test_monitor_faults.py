@@ -126,6 +126,7 @@ def _steps(trace: list[str]) -> list[str]:
     return [f"{s}:{trace[: i + 1].count(s)}" for i, s in enumerate(trace)]
 
 
+@pytest.mark.slow
 def test_a_kill_at_every_step_of_an_append_and_a_commit_loses_and_repeats_nothing(
     small_trained, tmp_path
 ):
@@ -202,6 +203,17 @@ def test_a_kill_at_every_step_of_an_append_and_a_commit_loses_and_repeats_nothin
         m = got.merge(ref, on="source_id", suffixes=("", "_ref"))
         np.testing.assert_allclose(m["p_post"], m["p_post_ref"], rtol=0, atol=1e-6)
         assert (m["status"] == m["status_ref"]).all()
+
+    # a cube out of step (as the old append left it): `faultprobe info` says so in a line,
+    # and the next start cuts it back
+    root = tmp_path / "ref" / "monitor"
+    group = zarr.open_group(str(root / "waveforms.zarr"), mode="r+", use_consolidated=False)
+    group["waveform"].resize((len(want) + 3, *group["waveform"].shape[1:]))
+    zarr.consolidate_metadata(group.store)
+    said = describe(str(root))
+    assert "cannot be opened (conflicting sizes" in said and "faultprobe monitor` again" in said
+    assert Monitor(ref_cfg, small_trained.run).mstore.recovered == 3
+    _check_cube(root, len(want))
 
 
 def test_half_written_revised_empty_catalogs_and_late_fdsn_data(small_trained, tmp_path, capsys):
