@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 import zarr
+from obspy import UTCDateTime, read
 
 from faultprobe.catalogs.readers import read_catalog
 from faultprobe.cli import main
@@ -255,8 +256,17 @@ def test_half_written_revised_empty_catalogs_and_late_fdsn_data(small_trained, t
         # the events are there, their waveforms not yet: asked at every poll
         first = mon.poll(now)
         assert first.new == len(want) >= 3 and first.scored == 0 and first.waiting == len(want)
+        # then the data up to 5 s after the first origin: its window only in part
+        origins = read_catalog(cfg.catalog).events.set_index("event_id")["origin_time"]
+        cut_at = UTCDateTime(origins[sorted(want, key=origins.get)[0]].to_pydatetime()) + 5
+        for f in sorted(src.rglob("*.D.*")):
+            part = read(str(f)).trim(endtime=cut_at)
+            if any(tr.stats.npts for tr in part):
+                (live / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+                part.write(str(live / f.relative_to(src)), format="MSEED")
         asked = svc.n_dataselect
-        assert mon.poll(now).waiting == len(want) and svc.n_dataselect > asked
+        second = mon.poll(now)
+        assert second.waiting == len(want) and second.scored == 0 and svc.n_dataselect > asked
         for f in sorted(src.rglob("*.D.*")):  # two polls later the data reach the service
             target = live / f.relative_to(src)
             target.parent.mkdir(parents=True, exist_ok=True)
