@@ -152,7 +152,9 @@ class Monitor:
             # its event is committed (complete, or give_up_s after it was first selected).
             self.source.remember_no_data = False
         self.start = self._start()
-        self.watch = newevents.FileWatch()
+        # what the last poll saw of the catalog file, kept across restarts (--once jobs)
+        seen = self.mstore.state.extra.get("catalog_seen")
+        self.watch = newevents.FileWatch(tuple(seen) if seen else None)
 
     def _start(self) -> pd.Timestamp:
         """`[monitor] start`, else just after the run's latest event, else now (kept in
@@ -190,6 +192,8 @@ class Monitor:
         oldest = min((pd.Timestamp(v["origin_time"]) for v in st.pending.values()), default=None)
         cat = newevents.read_now(self.cfg, cursor, self.start, self.watch, oldest)
         out.catalog = len(cat.events)
+        if self.watch.seen is not None:
+            st.extra["catalog_seen"] = list(self.watch.seen)
         todo = self._todo(cat, now, out)
         size = self.cfg.monitor.batch_events
         for lo in range(0, len(todo), size):
