@@ -2,7 +2,12 @@
 
 The rules (Laurenti et al. 2024): inside the study window, magnitude above a threshold,
 deeper than a minimum, inside the study box, within a distance of the fault segment, and
-isolated: no other event of the FULL catalog inside the event's waveform window.
+isolated: no other event of the FULL catalog inside the event's waveform window.  By
+default isolation is judged where the waves are, at the study's stations: another event
+disturbs a window only when its own waves (from its P to its S arrival) reach the station
+inside it, so an event hundreds of km away whose waves arrive after the window does not
+count (`isolation = "origin_time"`: the first stage's rule on origin times alone).
+docs/catalog.md describes both.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import pandas as pd
 
 from faultprobe.catalogs.geometry import distance_to_fault, in_box
 from faultprobe.config import PhaseInterval, StudyConfig
+from faultprobe.earth import PTable, arrival_tables
+from faultprobe.geodesy import great_circle_km
 
 # Checked in this order; an event is counted under the first rule it fails.
 REASONS = (
@@ -66,6 +73,77 @@ def isolated(
     return (hi - lo) == 1
 
 
+def arrivals_ns(
+    t_ns: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    depth_km: np.ndarray,
+    station: tuple[float, float],
+    tables: tuple[PTable, PTable],
+    coda_s: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """When each event's waves reach a station (its first P) and end there (its first S
+    plus `coda_s`), int64 ns; distances on the mean sphere, to about a second."""
+    p_table, s_table = tables
+    dist = great_circle_km(lat, lon, station[0], station[1])
+    z = np.clip(np.nan_to_num(depth_km, nan=0.0), p_table.depth_km[0], p_table.depth_km[-1])
+    tp = np.nan_to_num(p_table.travel_time(dist, z), nan=0.0)
+    ts = np.fmax(np.nan_to_num(s_table.travel_time(dist, z), nan=0.0), tp)
+    return t_ns + np.round(tp * 1e9).astype(np.int64), t_ns + np.round((ts + coda_s) * 1e9).astype(
+        np.int64
+    )
+
+
+def isolated_at_stations(
+    which: np.ndarray,
+    t_ns: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    depth_km: np.ndarray,
+    stations: list[tuple[float, float]],
+    tables: tuple[PTable, PTable],
+    before_s: float,
+    after_s: float,
+    coda_s: float = 0.0,
+) -> np.ndarray:
+    """True for each event `which` (indices into the catalog arrays) whose window at every
+    station, [P - before, P + after], no other catalog event's waves (P to S + coda) enter.
+
+    Per station: the events whose waves start before the window's end, less those whose
+    waves ended before its start (a subset of them), is the count of waves in the window;
+    two sorted arrays and two binary searches give it for all events at once.
+    """
+    ok = np.ones(len(which), dtype=bool)
+    if len(which) == 0:
+        return ok
+    t_ns = np.asarray(t_ns, np.int64)
+    # only events whose waves can reach any window matter: P >= 0, S <= the table's longest
+    s_max = float(np.nanmax(tables[1].p_s)) + coda_s
+    t_w = t_ns[which]
+    near = (t_ns <= t_w.max() + int((after_s + s_max) * 1e9)) & (
+        t_ns >= t_w.min() - int((before_s + s_max) * 1e9)
+    )
+    idx = np.flatnonzero(near)
+    t, la, lo, z = t_ns[idx], lat[idx], lon[idx], depth_km[idx]
+    own = np.searchsorted(idx, which)  # `which` are members of `idx`
+    for station in stations:
+        start, end = arrivals_ns(t, la, lo, z, station, tables, coda_s)
+        p = start[own]
+        lo_ns, hi_ns = p - int(before_s * 1e9), p + int(after_s * 1e9)
+        n = np.searchsorted(np.sort(start), hi_ns, side="right") - np.searchsorted(
+            np.sort(end), lo_ns, side="left"
+        )
+        ok &= n == 1  # the event itself only
+    return ok
+
+
+def receivers(cfg: StudyConfig, stations: pd.DataFrame | None) -> list[tuple[float, float]]:
+    """(lat, lon) of the study's stations; without a table, the mainshock epicenter."""
+    if stations is None or len(stations) == 0:
+        return [(cfg.mainshock.latitude, cfg.mainshock.longitude)]
+    return list(zip(stations["latitude"].to_numpy(float), stations["longitude"].to_numpy(float)))
+
+
 def assign_phases(
     times: pd.Series, mainshock: pd.Timestamp, phases: list[PhaseInterval]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -85,10 +163,14 @@ def assign_phases(
     return phase.astype(str), ttf
 
 
-def select_events(catalog: pd.DataFrame, cfg: StudyConfig) -> Selection:
+def select_events(
+    catalog: pd.DataFrame, cfg: StudyConfig, stations: pd.DataFrame | None = None
+) -> Selection:
     """Apply the study's selection to a normalised catalog (see `readers.CATALOG_COLUMNS`).
 
-    Linear apart from one sort of the origin times (isolation, and the output order).
+    `stations` (the stations table: latitude, longitude) are where the travel-time
+    isolation looks; without them, at the mainshock epicenter.  Linear apart from sorts of
+    the origin times or arrivals (isolation, and the output order).
     """
     sel, fault, main = cfg.selection, cfg.fault, cfg.mainshock
     t = _ns(catalog["origin_time"])
@@ -111,8 +193,18 @@ def select_events(catalog: pd.DataFrame, cfg: StudyConfig) -> Selection:
             depth < sel.min_depth_km,
             ~in_box(fault, sel.box, main, lat, lon),
             dist > sel.max_fault_distance_km,
-            ~isolated(t, np.sort(t), sel.isolation_before_s, sel.isolation_after_s),
         ]
+        alone = np.ones(len(t), dtype=bool)
+        if sel.isolation == "origin_time":
+            alone = isolated(t, np.sort(t), sel.isolation_before_s, sel.isolation_after_s)
+        else:  # only the events that pass every other rule are looked at
+            which = np.flatnonzero(~np.logical_or.reduce(fails)) if fails else np.arange(len(t))
+            alone[which] = isolated_at_stations(
+                which, t, lat, lon, depth, receivers(cfg, stations),
+                arrival_tables(cfg.waveforms.velocity_model), sel.isolation_before_s,
+                sel.isolation_after_s, sel.isolation_coda_s,
+            )  # fmt: skip
+        fails.append(~alone)
         reason = np.select(fails, np.arange(len(REASONS)), default=-1)
     keep = reason == -1
     counts = np.bincount(reason[~keep], minlength=len(REASONS))

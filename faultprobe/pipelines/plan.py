@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from faultprobe.config import Waveforms
-from faultprobe.pipelines.velocity import PTable, epicentral_km
+from faultprobe.geodesy import epicentral_km
+from faultprobe.pipelines.velocity import PTable
 
 OPERATIONAL = (
     "max_requests_per_second",

@@ -19,7 +19,8 @@ import pandas as pd
 from obspy import Stream, Trace, UTCDateTime
 
 from faultprobe import store as fp_store
-from faultprobe.pipelines.velocity import PTable, epicentral_km
+from faultprobe.geodesy import epicentral_km
+from faultprobe.pipelines.velocity import PTable
 
 DAY = 86_400.0
 T0 = UTCDateTime("2016-10-29T00:00:00Z")
