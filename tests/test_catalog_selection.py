@@ -257,8 +257,8 @@ def test_isolation_by_travel_time_at_the_stations(cfg):
 def test_travel_time_isolation_equals_a_pairwise_check():
     """The sorted-arrival counting gives what comparing every pair of events gives, at
     several stations, with events near and hundreds of km away."""
-    from faultprobe.earth import arrival_tables
     from faultprobe.catalogs.selection import arrivals_ns, isolated_at_stations
+    from faultprobe.earth import arrival_tables
 
     rng = np.random.default_rng(11)
     n = 400
