@@ -301,3 +301,17 @@ def test_the_origin_time_option_is_the_old_rule(cfg):
     assert 0 < len(keep) < len(rest)
     assert set(old.events["event_id"]) == keep
     assert old.rejected["not isolated in time"] == len(rest) - len(keep)
+
+
+def test_the_arrival_tables_are_taups_first_p_and_s():
+    from faultprobe.earth import arrival_tables
+    from faultprobe.geodesy import KM_PER_DEGREE
+    from faultprobe.pipelines.velocity import P_PHASES, S_PHASES, taup_model
+
+    model = taup_model("carannante2013")
+    p_table, s_table = arrival_tables("carannante2013")
+    for km, z in [(12.0, 8.0), (373.0, 11.0), (3210.0, 95.0)]:
+        for table, phases in ((p_table, P_PHASES), (s_table, S_PHASES)):
+            ref = min(a.time for a in model.get_travel_times(z, km / KM_PER_DEGREE, list(phases)))
+            got = table.travel_time(np.array([km]), np.array([z]))[0]
+            assert abs(got - ref) < 0.5, (km, z, phases[1], got, ref)
