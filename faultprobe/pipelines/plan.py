@@ -93,7 +93,7 @@ class Plan:
 def _check_columns(df: pd.DataFrame, wanted: list[str], name: str) -> None:
     missing = [c for c in wanted if c not in df.columns]
     if missing:
-        raise ValueError(f"{name}: missing columns {missing} (see DESIGN §3)")
+        raise ValueError(f"{name}: missing columns {missing} (see docs/architecture.md)")
 
 
 def _utc_ns(values: pd.Series) -> np.ndarray:
