@@ -259,6 +259,7 @@ def test_travel_time_isolation_equals_a_pairwise_check():
     several stations, with events near and hundreds of km away."""
     from faultprobe.catalogs.selection import arrivals_ns, isolated_at_stations
     from faultprobe.earth import arrival_tables
+    from faultprobe.geodesy import great_circle_km
 
     rng = np.random.default_rng(11)
     n = 400
@@ -273,7 +274,7 @@ def test_travel_time_isolation_equals_a_pairwise_check():
     got = isolated_at_stations(which, t, lat, lon, depth, stations, tables, 5.0, 25.0, 3.0)
     want = np.ones(len(which), dtype=bool)
     for st in stations:
-        a, b = arrivals_ns(t, lat, lon, depth, st, tables, 3.0)
+        a, b = arrivals_ns(t, great_circle_km(lat, lon, *st), depth, tables, 3.0)
         for k, i in enumerate(which):
             hit = (a <= a[i] + 25 * 10**9) & (b >= a[i] - 5 * 10**9)
             hit[i] = False
@@ -315,3 +316,24 @@ def test_the_arrival_tables_are_taups_first_p_and_s():
             ref = min(a.time for a in model.get_travel_times(z, km / KM_PER_DEGREE, list(phases)))
             got = table.travel_time(np.array([km]), np.array([z]))[0]
             assert abs(got - ref) < 0.5, (km, z, phases[1], got, ref)
+
+
+def test_the_amplitude_ratio_ignores_waves_too_weak_to_matter(cfg):
+    """With `isolation_amplitude_ratio`, a small event 370 km away whose S crosses the
+    window no longer counts; a large one still does, and so does a neighbour."""
+    t0 = pd.Timestamp("2016-10-08T00:00:00Z")
+    ago = pd.Timedelta(seconds=-100)  # its S reaches the stations inside the window
+    cat = pd.DataFrame(
+        [
+            row("a", t0), {**_far("small-far", t0 + ago, 370.0), "magnitude": 1.5},
+            row("b", t0 + pd.Timedelta(hours=1)),
+            {**_far("large-far", t0 + pd.Timedelta(hours=1) + ago, 370.0), "magnitude": 4.5},
+            row("c", t0 + pd.Timedelta(hours=2)),
+            row("near", t0 + pd.Timedelta(hours=2, seconds=3), mag=1.0),
+        ]
+    )  # fmt: skip
+    every = select_events(cat, cfg, _stations())
+    assert set(every.events["event_id"]) == set()
+    sel = cfg.selection.model_copy(update={"isolation_amplitude_ratio": 1.0})
+    loud = select_events(cat, cfg.model_copy(update={"selection": sel}), _stations())
+    assert set(loud.events["event_id"]) == {"a"}

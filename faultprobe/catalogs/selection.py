@@ -75,23 +75,27 @@ def isolated(
 
 def arrivals_ns(
     t_ns: np.ndarray,
-    lat: np.ndarray,
-    lon: np.ndarray,
+    dist_km: np.ndarray,
     depth_km: np.ndarray,
-    station: tuple[float, float],
     tables: tuple[PTable, PTable],
     coda_s: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """When each event's waves reach a station (its first P) and end there (its first S
-    plus `coda_s`), int64 ns; distances on the mean sphere, to about a second."""
+    """When each event's waves reach a station `dist_km` away (its first P) and end there
+    (its first S plus `coda_s`), int64 ns."""
     p_table, s_table = tables
-    dist = great_circle_km(lat, lon, station[0], station[1])
     z = np.clip(np.nan_to_num(depth_km, nan=0.0), p_table.depth_km[0], p_table.depth_km[-1])
-    tp = np.nan_to_num(p_table.travel_time(dist, z), nan=0.0)
-    ts = np.fmax(np.nan_to_num(s_table.travel_time(dist, z), nan=0.0), tp)
-    return t_ns + np.round(tp * 1e9).astype(np.int64), t_ns + np.round((ts + coda_s) * 1e9).astype(
-        np.int64
-    )
+    tp = np.nan_to_num(p_table.travel_time(dist_km, z), nan=0.0)
+    ts = np.fmax(np.nan_to_num(s_table.travel_time(dist_km, z), nan=0.0), tp)
+    start = t_ns + np.round(tp * 1e9).astype(np.int64)
+    return start, t_ns + np.round((ts + coda_s) * 1e9).astype(np.int64)
+
+
+def log_amplitude(magnitude: np.ndarray, hypocentral_km: np.ndarray) -> np.ndarray:
+    """log10 of the predicted Wood-Anderson amplitude (mm) of events at a distance: the
+    local-magnitude attenuation of Hutton & Boore (1987), -log A0 = 1.11 log10(r / 100)
+    + 0.00189 (r - 100) + 3."""
+    r = np.maximum(np.asarray(hypocentral_km, float), 1.0)
+    return np.asarray(magnitude, float) - (1.11 * np.log10(r / 100.0) + 0.00189 * (r - 100.0) + 3.0)
 
 
 def isolated_at_stations(
@@ -105,10 +109,14 @@ def isolated_at_stations(
     before_s: float,
     after_s: float,
     coda_s: float = 0.0,
+    magnitude: np.ndarray | None = None,
+    floors: list[float] | None = None,
 ) -> np.ndarray:
     """True for each event `which` (indices into the catalog arrays) whose window at every
     station, [P - before, P + after], no other catalog event's waves (P to S + coda) enter.
 
+    With `floors` (one log amplitude per station), only events whose predicted amplitude
+    there (`log_amplitude`; a missing magnitude counts as loud) reaches the floor count.
     Per station: the events whose waves start before the window's end, less those whose
     waves ended before its start (a subset of them), is the count of waves in the window;
     two sorted arrays and two binary searches give it for all events at once.
@@ -126,15 +134,34 @@ def isolated_at_stations(
     idx = np.flatnonzero(near)
     t, la, lo, z = t_ns[idx], lat[idx], lon[idx], depth_km[idx]
     own = np.searchsorted(idx, which)  # `which` are members of `idx`
-    for station in stations:
-        start, end = arrivals_ns(t, la, lo, z, station, tables, coda_s)
+    for k, station in enumerate(stations):
+        dist = great_circle_km(la, lo, station[0], station[1])
+        start, end = arrivals_ns(t, dist, z, tables, coda_s)
         p = start[own]
+        heard = np.ones(len(t), dtype=bool)
+        if floors is not None:
+            m = np.asarray(magnitude, float)[idx]
+            loud = log_amplitude(m, np.hypot(dist, np.nan_to_num(z))) >= floors[k]
+            heard = np.isnan(m) | loud
         lo_ns, hi_ns = p - int(before_s * 1e9), p + int(after_s * 1e9)
-        n = np.searchsorted(np.sort(start), hi_ns, side="right") - np.searchsorted(
-            np.sort(end), lo_ns, side="left"
+        n = np.searchsorted(np.sort(start[heard]), hi_ns, side="right") - np.searchsorted(
+            np.sort(end[heard]), lo_ns, side="left"
         )
-        ok &= n == 1  # the event itself only
+        ok &= n - heard[own] == 0  # nothing heard but the event itself
     return ok
+
+
+def amplitude_floors(cfg: StudyConfig, stations: list[tuple[float, float]]) -> list[float] | None:
+    """Per station, the log amplitude below which other events' waves do not count: 1 /
+    `isolation_amplitude_ratio` of a `min_magnitude` event's at the mainshock hypocenter."""
+    ratio, main = cfg.selection.isolation_amplitude_ratio, cfg.mainshock
+    if ratio is None:
+        return None
+    out = []
+    for lat, lon in stations:
+        r = np.hypot(great_circle_km(main.latitude, main.longitude, lat, lon), main.depth_km)
+        out.append(float(log_amplitude(cfg.selection.min_magnitude, r)) - np.log10(ratio))
+    return out
 
 
 def receivers(cfg: StudyConfig, stations: pd.DataFrame | None) -> list[tuple[float, float]]:
@@ -199,10 +226,11 @@ def select_events(
             alone = isolated(t, np.sort(t), sel.isolation_before_s, sel.isolation_after_s)
         else:  # only the events that pass every other rule are looked at
             which = np.flatnonzero(~np.logical_or.reduce(fails)) if fails else np.arange(len(t))
+            at = receivers(cfg, stations)
             alone[which] = isolated_at_stations(
-                which, t, lat, lon, depth, receivers(cfg, stations),
-                arrival_tables(cfg.waveforms.velocity_model), sel.isolation_before_s,
-                sel.isolation_after_s, sel.isolation_coda_s,
+                which, t, lat, lon, depth, at, arrival_tables(cfg.waveforms.velocity_model),
+                sel.isolation_before_s, sel.isolation_after_s, sel.isolation_coda_s,
+                mag, amplitude_floors(cfg, at),
             )  # fmt: skip
         fails.append(~alone)
         reason = np.select(fails, np.arange(len(REASONS)), default=-1)

@@ -163,6 +163,13 @@ class Selection(_Section):
     isolation_coda_s: float = Field(
         default=0.0, ge=0, description="how long another event's waves last after its S"
     )
+    isolation_amplitude_ratio: float | None = Field(
+        default=None,
+        gt=0,
+        description="travel_time only: another event's waves count at a station only when "
+        "their predicted amplitude there is at least 1/ratio of a min_magnitude event's at "
+        "the mainshock hypocenter (unset: every event counts; docs/catalog.md)",
+    )
 
 
 class Stations(_Section):
