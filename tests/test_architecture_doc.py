@@ -52,3 +52,44 @@ def test_every_store_item_and_cube_name_is_on_the_page():
     section = _section("### The cube")
     for name in [*cube.EVENT_COORDS, *cube.COORD_ATTRS, "waveform", "status", "p_time"]:
         assert f"`{name}`" in section, name
+
+
+RANK = {  # docs/architecture.md, "The rooms": a room imports only rooms of a lower rank
+    **dict.fromkeys(["config", "earth", "geodesy", "dsp", "columns", "store", "storelock"], 0),
+    "cluster": 1,
+    "synthetic": 2,
+    "catalogs": 2,
+    "pipelines": 3,
+    "ml": 4,
+    "analysis": 5,
+    "exports": 6,
+    "monitor": 6,
+    "cli": 7,
+}
+
+
+def test_the_dependencies_go_one_way():
+    import ast
+
+    package = ROOT / "faultprobe"
+    wrong = []
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package).with_suffix("").parts
+        room = parts[0]
+        if room in ("__init__", "__main__") or room not in RANK:  # testing: fixtures, a leaf
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("faultprobe"):
+                names = node.module.split(".")[1:2] or [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [
+                    a.name.split(".")[1] for a in node.names if a.name.startswith("faultprobe.")
+                ]
+            else:
+                continue
+            for target in names:
+                if target == "testing" or (
+                    target in RANK and target != room and RANK[target] >= max(RANK[room], 1)
+                ):
+                    wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {target}")
+    assert wrong == []
