@@ -225,7 +225,7 @@ def select_events(
         if sel.isolation == "origin_time":
             alone = isolated(t, np.sort(t), sel.isolation_before_s, sel.isolation_after_s)
         else:  # only the events that pass every other rule are looked at
-            which = np.flatnonzero(~np.logical_or.reduce(fails)) if fails else np.arange(len(t))
+            which = np.flatnonzero(~np.logical_or.reduce(fails))
             at = receivers(cfg, stations)
             alone[which] = isolated_at_stations(
                 which, t, lat, lon, depth, at, arrival_tables(cfg.waveforms.velocity_model),
