@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
+from faultprobe.errors import InputError
+
 DETRENDS = {"demean": "constant", "linear": "linear"}
+
+
+class BandError(InputError, ValueError):
+    """A frequency band that cannot be used (it must be 0 < low < high)."""
 
 
 def detrend(x: np.ndarray, kind: str) -> np.ndarray:
@@ -49,7 +55,7 @@ def bandpass(
     """
     lo, hi = band_hz
     if not 0 < lo < hi:
-        raise ValueError(f"band {list(band_hz)} Hz must be 0 < low < high")
+        raise BandError(f"band {list(band_hz)} Hz must be 0 < low < high")
     dtype = x.dtype if np.issubdtype(np.asarray(x).dtype, np.floating) else np.float64
     if taper is not None:
         x = detrend(x, "linear") * cosine_taper(x.shape[-1], taper)

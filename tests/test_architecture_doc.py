@@ -25,9 +25,10 @@ def test_the_status_table_is_the_codes_and_their_classes():
         if len(cells) == 4 and re.fullmatch(r"−?\d+", cells[0]):
             got[int(cells[0].replace("−", "-"))] = (cells[1], cells[2])
     assert got.pop(status.NOT_WRITTEN)[0] == "(not written)"
-    assert got == {c: (n, status.failure_class(n)) for n, c in status.CODES.items()}
+    assert got == {int(s): (s.label, str(s.failure)) for s in status.Status}
     order = _section("### Statuses").split("in the order ", 1)[1].split(" (", 1)[0]
-    assert [w.strip() for w in order.replace("\n", " ").split(",")] == status.SEVERITY
+    by_severity = [s.label for s in sorted(status.Status, key=lambda s: s.severity)]
+    assert [w.strip() for w in order.replace("\n", " ").split(",")] == by_severity
 
 
 def test_the_table_columns_are_the_names_on_disk():
