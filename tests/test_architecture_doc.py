@@ -56,7 +56,9 @@ def test_every_store_item_and_cube_name_is_on_the_page():
 
 
 RANK = {  # docs/architecture.md, "The rooms": a room imports only rooms of a lower rank
-    **dict.fromkeys(["config", "earth", "geodesy", "dsp", "columns", "store", "storelock"], 0),
+    **dict.fromkeys(
+        ["config", "errors", "earth", "geodesy", "dsp", "columns", "store", "storelock"], 0
+    ),
     "cluster": 1,
     "synthetic": 2,
     "catalogs": 2,
