@@ -4,7 +4,10 @@ The central Italy model of Carannante et al. (2013) is shipped as a TauP `.nd` f
 crust and upper mantle to 80 km, IASP91 below) together with the TauP model built from it
 (`obspy.taup.taup_create.build_taup_model`) and a precomputed table of first-P times.
 Travel times for every event x station pair then come from one vectorised bilinear
-interpolation instead of one TauP call per pair (~20 ms each).
+interpolation instead of one TauP call per pair (~20 ms each).  The same TauP models give
+the whole-Earth first-P and first-S tables of the selection's isolation rule
+(`build_arrival_table`; read by `faultprobe.earth.arrival_tables`).  This module builds
+the shipped files (`python -m faultprobe.pipelines.velocity`); `faultprobe.earth` reads them.
 """
 
 from __future__ import annotations
