@@ -27,6 +27,7 @@ from catalog_files import NORCIA_STATIONS, random_catalog, write_tan
 from faultprobe.catalogs.readers import read_tan2021
 from faultprobe.catalogs.selection import select_events
 from faultprobe.config import load_config
+from faultprobe.geodesy import EARTH_RADIUS_KM
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "norcia2016.toml"
 STATIONS = pd.DataFrame([{"latitude": la, "longitude": lo} for _, _, la, lo, *_ in NORCIA_STATIONS])
@@ -73,8 +74,8 @@ def loop_select(path: Path, cfg, limit: int) -> set[str]:
         ):
             continue
         mid = math.radians((lat + lat0) / 2)
-        e = 6371.0088 * math.radians(lon - lon0) * math.cos(mid)
-        n = 6371.0088 * math.radians(lat - lat0)
+        e = EARTH_RADIUS_KM * math.radians(lon - lon0) * math.cos(mid)
+        n = EARTH_RADIUS_KM * math.radians(lat - lat0)
         a_h = e * math.sin(s) + n * math.cos(s)
         x_h = -(e * math.cos(s) - n * math.sin(s))
         box = sel.box
