@@ -34,16 +34,21 @@ def _wgs84():
     return Geod(ellps="WGS84")
 
 
-def geodesic(lat1, lon1, lat2, lon2) -> tuple[np.ndarray, np.ndarray]:
+def geodesic(lat1, lon1, lat2, lon2, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 geodesic distance (km) and forward azimuth (degrees from north, 0-360) from
-    points 1 to points 2; arrays broadcast."""
-    lat1, lon1, lat2, lon2 = np.broadcast_arrays(
-        *(np.asarray(a, dtype=float) for a in (lat1, lon1, lat2, lon2))
-    )
-    shape = lat1.shape
-    az, _, metres = _wgs84().inv(lon1.ravel(), lat1.ravel(), lon2.ravel(), lat2.ravel())
-    km = np.asarray(metres, float).reshape(shape) / 1000.0
-    return km[()], np.mod(np.asarray(az, float).reshape(shape), 360.0)[()]  # 0-d: scalars
+    points 1 to points 2; arrays broadcast (events x stations is computed in slices of
+    about `chunk` pairs, so memory stays that of the result)."""
+    arrays = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (lat1, lon1, lat2, lon2)))
+    shape = arrays[0].shape
+    km, az = np.empty(shape), np.empty(shape)
+    rows = max(1, chunk // max(1, int(np.prod(shape[1:], dtype=np.int64)))) if shape else 1
+    for i in range(0, shape[0] if shape else 1, rows):
+        part = (slice(i, i + rows),) if shape else ()
+        la1, lo1, la2, lo2 = (np.ravel(a[part]) for a in arrays)
+        fwd, _, metres = _wgs84().inv(lo1, la1, lo2, la2)
+        km[part] = np.asarray(metres, float).reshape(km[part].shape) / 1000.0
+        az[part] = np.mod(np.asarray(fwd, float), 360.0).reshape(az[part].shape)
+    return km[()], az[()]  # 0-d: scalars
 
 
 def epicentral_km(lat1, lon1, lat2, lon2) -> np.ndarray:

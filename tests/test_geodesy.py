@@ -32,6 +32,9 @@ def test_geodesic_matches_obspy_and_broadcasts():
         assert km[i, 0] == pytest.approx(d_m / 1000.0, abs=1e-6)
         assert az[i, 0] == pytest.approx(a, abs=1e-6)
     assert np.ndim(geodesy.epicentral_km(42.0, 13.0, 42.1, 13.0)) == 0
+    sliced = geodesy.geodesic(lat[:, None], lon[:, None], lat[None, :5], lon[None, :5], chunk=7)
+    whole = geodesy.geodesic(lat[:, None], lon[:, None], lat[None, :5], lon[None, :5])
+    assert all(np.array_equal(a, b) for a, b in zip(sliced, whole))
 
 
 def test_the_sphere_and_the_tangent_plane_stay_close_to_the_geodesic():
