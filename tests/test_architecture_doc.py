@@ -62,6 +62,7 @@ RANK = {  # docs/architecture.md, "The rooms": a room imports only rooms of a lo
     "cluster": 1,
     "synthetic": 2,
     "catalogs": 2,
+    "derive": 3,
     "pipelines": 3,
     "ml": 4,
     "analysis": 5,

@@ -201,6 +201,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from faultprobe.cli.init import init_command
+
+    return init_command(args)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from faultprobe.exports.seisbench import export_seisbench
 
