@@ -56,9 +56,8 @@ def test_every_store_item_and_cube_name_is_on_the_page():
 
 
 RANK = {  # docs/architecture.md, "The rooms": a room imports only rooms of a lower rank
-    **dict.fromkeys(
-        ["config", "errors", "earth", "geodesy", "dsp", "columns", "store", "storelock"], 0
-    ),
+    **dict.fromkeys(["config", "errors", "earth", "geodesy", "dsp", "columns"], 0),
+    **dict.fromkeys(["store", "storelock", "_compat", "_optional", "configs"], 0),
     "cluster": 1,
     "synthetic": 2,
     "catalogs": 2,
