@@ -225,6 +225,16 @@ class Waveforms(_Section):
     clip_counts: float = Field(default=8_388_000.0, gt=0, description="|counts| taken as clipped")
     clip_run: int = Field(default=5, ge=2, description="flat samples at the peak = clipped")
 
+    @field_validator("velocity_model")
+    @classmethod
+    def _velocity_model(cls, v: str) -> str:
+        from faultprobe.earth import velocity_models
+
+        known = velocity_models()
+        if v not in known:
+            raise ValueError(f"unknown velocity model {v!r}; accepted: {', '.join(known)}")
+        return v
+
     @model_validator(mode="after")
     def _source(self) -> Waveforms:
         if self.source == "sds" and not self.sds_root:

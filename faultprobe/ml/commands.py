@@ -292,20 +292,12 @@ def predict_command(args: argparse.Namespace) -> int:
     from faultprobe.ml.inference import predict
 
     try:
-        events = None
-        if args.events:
-            read = pd.read_csv if args.events.endswith(".csv") else pd.read_parquet
-            events = read(args.events)
-            from faultprobe.columns import from_disk
-
-            events = from_disk(events, "events.parquet")
-            events["origin_time"] = pd.to_datetime(events["origin_time"], utc=True)
         inv = None
         if args.inventory:
-            from obspy import read_inventory
+            from faultprobe.catalogs.stations import read_stationxml
 
-            inv = read_inventory(args.inventory)
-        table = predict(args.run, args.files, inv, events=events, device=args.device)
+            inv = read_stationxml(args.inventory, "--inventory", "correct the path")
+        table = predict(args.run, args.files, inv, events=args.events, device=args.device)
     except (ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from faultprobe.pipelines.status import CODES
-from faultprobe.store import CUBE, EVENTS, STATIONS, TRACES, Store
+from faultprobe.store import CUBE, EVENTS, RESULTS, STATIONS, STUDY_TOML, TRACES, Store, StoreError
+
+# What any study store (or monitoring store) holds once a stage has written into it.
+STORE_ITEMS = (EVENTS, STATIONS, STUDY_TOML, CUBE, TRACES, RESULTS, "runs")
 
 
 def _size(store: Store, name: str) -> int:
@@ -22,6 +25,15 @@ def describe(root: str) -> str:
     store = Store(root)
     if not store.exists():
         raise FileNotFoundError(f"{root} does not exist")
+    if not store.fs.isdir(store.path()):
+        raise StoreError(
+            f"{root} is a file, not a study store; give the folder [study] store names"
+        )
+    if not any(store.exists(name) for name in STORE_ITEMS):
+        raise StoreError(
+            f"{root} is not a study store (none of {', '.join(STORE_ITEMS)} in it); give the "
+            "folder that [study] store names (`faultprobe catalog` creates it)"
+        )
     lines = [f"store {root}"]
     if store.exists(EVENTS):
         ev = store.read_table(EVENTS)

@@ -9,6 +9,7 @@ interpolation instead of one TauP call per pair (~20 ms each).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from faultprobe.earth import CARANNANTE2013
+from faultprobe.earth import CARANNANTE2013, obspy_velocity_models, velocity_models
 
 EARTH_RADIUS_KM = 6371.0
 KM_PER_DEGREE = np.pi * EARTH_RADIUS_KM / 180.0
@@ -104,15 +105,33 @@ def build_p_table(
     name: str, distances=TABLE_DISTANCES_KM, depths=TABLE_DEPTHS_KM, workers: int | None = None
 ) -> dict[str, np.ndarray]:
     """First-P travel times over a distance x depth grid with TauP (slow: run once)."""
-    workers = workers or os.cpu_count() or 1
     jobs = [(name, float(z), np.asarray(distances, float)) for z in depths]
-    with ProcessPoolExecutor(workers) as pool:
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    # spawn: the caller may run threads (a Dask client) that a fork would copy mid-lock
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         rows = list(pool.map(_first_p_row, jobs))
     return {
         "distance_km": np.asarray(distances, float),
         "depth_km": np.asarray(depths, float),
         "p_s": np.vstack(rows),
     }
+
+
+def cache_dir() -> Path:
+    """Where tables of ObsPy's models are kept: $XDG_CACHE_HOME/faultprobe (~/.cache)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "faultprobe"
+
+
+def write_p_table(name: str, path: Path, **grid) -> Path:
+    """Build a model's first-P table (`build_p_table`, the shipped grid unless given) and
+    write it atomically, so a killed build leaves no half table behind."""
+    table = build_p_table(name, **grid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.npz")
+    np.savez_compressed(tmp, **table)
+    os.replace(tmp, path)
+    return path
 
 
 class PTable:
@@ -133,13 +152,25 @@ class PTable:
         self.surface_vp = surface_vp
 
     @classmethod
-    def load(cls, name: str) -> PTable:
-        """The shipped table for `name` (carannante2013 or iasp91)."""
-        if name not in MODELS:
-            raise ValueError(f"unknown velocity model {name!r}; shipped: {sorted(MODELS)}")
-        path = _data_dir() / f"{name}_p_table.npz"
-        with np.load(path) as z:
+    def load(cls, name: str, say=None) -> PTable:
+        """The shipped table for `name` (carannante2013 or iasp91), or for another model of
+        ObsPy's TauPy (ak135, prem, …) the table built from it once and kept in the user's
+        cache (`cache_dir()`); `say` hears that it is being built."""
+        if name in MODELS:
+            path = _data_dir() / f"{name}_p_table.npz"
             vp0 = 5.63 if name == "carannante2013" else 5.8
+        elif name in obspy_velocity_models():
+            path = cache_dir() / f"{name}_p_table.npz"
+            if not path.exists():
+                if say is not None:
+                    say(f"building the first-P table of ObsPy's {name} model (once; {path}) …")
+                write_p_table(name, path)
+            vp0 = float(taup_model(name).model.s_mod.v_mod.evaluate_below(0.0, "p")[0])
+        else:
+            raise ValueError(
+                f"unknown velocity model {name!r}; accepted: {', '.join(velocity_models())}"
+            )
+        with np.load(path) as z:
             return cls(name, z["depth_km"], z["distance_km"], z["p_s"], vp0)
 
     def travel_time(
