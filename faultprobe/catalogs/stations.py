@@ -77,27 +77,30 @@ def read_stationxml(
     return parse_stationxml(data, f"{path} ({key})")
 
 
-def _root_tag(data: bytes) -> str | None:
-    """The root element of an XML document as {namespace}name, or None if it is not XML."""
+def _root_tag(data: bytes) -> str:
+    """The root element of an XML document as {namespace}name; `ValueError` if not XML."""
     from lxml import etree
 
     try:
         for _, element in etree.iterparse(io.BytesIO(data), events=("start",)):
             return str(element.tag)
-    except etree.XMLSyntaxError:
-        return None
-    return None
+    except etree.XMLSyntaxError as err:
+        raise ValueError(f"not an XML document: {err}") from None
+    raise ValueError("an empty document")
 
 
 def parse_stationxml(data: bytes, where: str) -> Inventory:
     """StationXML bytes; anything else (not XML, XML of another schema) is a `StationError`."""
-    tag = _root_tag(data)
-    if tag is None:
-        raise StationError(f"{where}: not StationXML (not an XML document); give a StationXML file")
+    try:
+        tag = _root_tag(data)
+    except ValueError as err:
+        raise StationError(
+            f"{where}: not readable StationXML ({err}); give a StationXML file"
+        ) from None
     if tag != f"{{{STATIONXML_NS}}}FDSNStationXML":
         raise StationError(
-            f"{where}: XML of another kind (root element {tag}), not FDSN StationXML "
-            f"(root FDSNStationXML in {STATIONXML_NS}); give a StationXML file"
+            f"{where}: not readable StationXML: XML of another kind (root element {tag}; "
+            f"StationXML has FDSNStationXML in {STATIONXML_NS}); give a StationXML file"
         )
     try:
         return read_inventory(io.BytesIO(data), format="STATIONXML")

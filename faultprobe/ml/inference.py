@@ -11,6 +11,7 @@ cube was built), then the run's time cut, band-pass and per-trace normalisation
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -68,12 +69,18 @@ def _read_waveforms(path: str):
     if os.path.isfile(path) and os.path.getsize(path) == 0:
         raise IngestError(f"{path}: the file is empty; {advice}")
     try:
-        return read(path)
+        with warnings.catch_warnings(record=True) as said:  # one per bad record, hundreds
+            warnings.simplefilter("always")
+            st = read(path)
     except Exception as err:  # ObsPy raises many kinds (TypeError, its own) for such files
         first = (str(err).splitlines() or [""])[0].strip() or type(err).__name__
         raise IngestError(
             f"{path}: not a waveform file ObsPy can read ({first}); {advice}"
         ) from None
+    if said:
+        first = (str(said[0].message).splitlines() or [""])[0]
+        warnings.warn(f"{path}: ObsPy read it with {len(said)} warnings ({first})", stacklevel=3)
+    return st
 
 
 def _inventory(inventory):
@@ -109,7 +116,7 @@ def read_events(events: str | Path | pd.DataFrame) -> pd.DataFrame:
             f"{', '.join(disk[c] for c in EVENT_COLUMNS)} (docs/tables.md, events.parquet)"
         )
     try:
-        df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True)
+        df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True).dt.as_unit("ns")
     except (ValueError, TypeError) as err:
         raise CatalogError(
             f"{where}: {disk['origin_time']} is not a date and time ({err})"

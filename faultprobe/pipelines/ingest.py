@@ -94,13 +94,10 @@ class Summary:
         )
 
     def nothing_found(self) -> str | None:
-        """One line when no window got any samples: the source is not what the config says."""
-        empty = ("no_data", "error", "wrong_data", "transient")
+        """One line when no window got any samples: the source is not what the config says;
+        or when none is usable and the StationXML lacks responses: it says so."""
         total = sum(self.status_counts.values())
-        if not total or sum(self.status_counts.get(k, 0) for k in empty) < total:
-            return None
-        top = max(empty, key=lambda k: self.status_counts.get(k, 0))
-        if self.no_response and top == "error":
+        if total and self.no_response and not self.status_counts.get("ok", 0):
             shown = ", ".join(self.no_response[:6])
             more = f" and {len(self.no_response) - 6} more" if len(self.no_response) > 6 else ""
             return (
@@ -109,6 +106,10 @@ class Summary:
                 "remove_response = true); add the responses to it, or set remove_response = "
                 "false, then run `faultprobe ingest` again"
             )
+        empty = ("no_data", "error", "wrong_data", "transient")
+        if not total or sum(self.status_counts.get(k, 0) for k in empty) < total:
+            return None
+        top = max(empty, key=lambda k: self.status_counts.get(k, 0))
         return (
             f"none of the {total} windows got any samples (mostly {top}); check the source in "
             "[waveforms] (sds_root, fdsn) and the station codes; traces.parquet says why per window"
