@@ -12,6 +12,7 @@ import pandas as pd
 from obspy import Inventory, UTCDateTime, read_inventory
 
 from faultprobe.config import Stations
+from faultprobe.errors import InputError, ServiceFailure
 
 STATION_COLUMNS = [
     "network",
@@ -31,12 +32,12 @@ DAY_S = 86_400.0
 STATIONXML_NS = "http://www.fdsn.org/xml/station/1"
 
 
-class StationError(ValueError):
+class StationError(InputError, ValueError):
     """Station metadata that cannot be read or holds none of the study's stations."""
 
 
-class StationServiceError(StationError):
-    """The FDSN station service could not be used (a service fault, not bad input)."""
+class StationServiceDown(ServiceFailure, StationError):
+    """The FDSN station service cannot be reached or refuses, and no saved copy exists."""
 
 
 @dataclass
@@ -138,7 +139,7 @@ def fetch_stationxml(cfg: Stations, start: datetime, end: datetime, timeout: flo
         ) from None
     except (FDSNException, OSError, ValueError) as err:
         first = (str(err).splitlines() or [type(err).__name__])[0]
-        raise StationServiceError(
+        raise StationServiceDown(
             f"cannot get station metadata from the FDSN station service {base} ({first}); "
             "check the network connection and [stations] fdsn, or give [stations] inventory = "
             "a StationXML file"

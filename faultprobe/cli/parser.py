@@ -15,6 +15,8 @@ every diagnostic of the paper as parallel Dask tasks.
 
 A study is described by one TOML file (see configs/). The usual order is:
 
+  faultprobe init --quakeml MAINSHOCK.xml --catalog CAT --inventory STATIONS.xml
+                                 derive a commented study config from a mainshock
   faultprobe synth CONFIG        simulate a sequence (offline default; real formats)
   faultprobe catalog CONFIG      select events -> events.parquet, stations.parquet
   faultprobe ingest CONFIG       waveforms -> waveforms.zarr, traces.parquet
@@ -38,8 +40,13 @@ On a batch system or Kubernetes only the config's [cluster] section changes;
 
 Exit codes: 0 done; 1 finished but incomplete (run the same command again); 2 bad input or
 config; 3 a web service could not be used; 4 the store is locked by another command;
-5 the disk is full or not writable; 130 interrupted.
+5 the disk is full or not writable; 130 interrupted. An expected failure is one line on
+stderr; anything else is a bug and shows its traceback (please report it). --debug shows
+the traceback of an expected failure too.
 """
+
+
+DEBUG_HELP = "show the traceback of an expected failure too, not only its one line"
 
 
 def _add_config(p: argparse.ArgumentParser, writes: bool = True) -> None:
@@ -65,7 +72,7 @@ def _common() -> argparse.ArgumentParser:
         "--debug",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="show the full traceback of an error",
+        help=DEBUG_HELP,
     )
     return p
 
@@ -77,9 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"faultprobe {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = [_common()]
+
+    from faultprobe.cli.init import INIT_HELP, add_init_arguments
+
+    p = sub.add_parser(
+        "init",
+        parents=common,
+        help="derive a commented study config from a mainshock, a catalog and stations",
+        description=INIT_HELP,
+    )
+    add_init_arguments(p)
+    p.set_defaults(handler=commands.cmd_init)
 
     p = sub.add_parser(
         "catalog",

@@ -13,6 +13,7 @@ from multiprocessing import resource_tracker
 from distributed import Client, WorkerPlugin
 
 from faultprobe.config import Cluster
+from faultprobe.errors import MissingExtra, ServiceFailure
 
 
 class ImportEngines(WorkerPlugin):
@@ -30,7 +31,7 @@ class ImportEngines(WorkerPlugin):
         import zarr  # noqa: F401
 
 
-class ClusterError(RuntimeError):
+class ClusterError(ServiceFailure, RuntimeError):
     """The configured cluster cannot be started or reached (the message says why)."""
 
 
@@ -93,7 +94,7 @@ def _make_cluster(cfg: Cluster):
         try:
             from dask_cuda import LocalCUDACluster
         except ImportError as err:
-            raise RuntimeError(
+            raise MissingExtra(
                 "cluster kind 'local-cuda' needs dask-cuda: pip install 'faultprobe[gpu]'"
             ) from err
         # One worker per visible GPU, so each run owns one device.

@@ -116,26 +116,9 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def train_command(cfg: StudyConfig, args: argparse.Namespace) -> int:
-    """Handler of `faultprobe train`: a bad option or station is an error line, exit 2."""
-    try:
-        return _train(cfg, args)
-    except (ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-def evaluate_command(args: argparse.Namespace) -> int:
-    """Handler of `faultprobe evaluate`."""
-    try:
-        return _evaluate(args)
-    except (ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-def _train(cfg: StudyConfig, args: argparse.Namespace) -> int:
+    """Handler of `faultprobe train`: a bad option or station is a `ModelError` (exit 2)."""
     from faultprobe.ml.experiment import run_experiment
-    from faultprobe.ml.spec import spec_from_config
+    from faultprobe.ml.spec import spec_from_config, validated
     from faultprobe.store import Store
 
     spec = spec_from_config(
@@ -173,7 +156,7 @@ def _train(cfg: StudyConfig, args: argparse.Namespace) -> int:
         upd["window_s"] = CPU_PRESET["window_s"]
     if args.width is not None:
         upd["model"] = {**spec.model.model_dump(), "width": args.width}
-    spec = type(spec).model_validate({**spec.model_dump(), **upd})
+    spec = validated(type(spec), {**spec.model_dump(), **upd})
     store = Store(cfg.study.store)
     seeds = list(cfg.train.seeds) if args.all_seeds else [spec.seed]
     _say_estimate(store, spec, len(seeds), args.overwrite)
@@ -208,9 +191,11 @@ def _say_estimate(store, spec, n_runs: int, overwrite: bool) -> None:
         print(advice, file=sys.stderr)
 
 
-def _evaluate(args: argparse.Namespace) -> int:
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Handler of `faultprobe evaluate`."""
     from faultprobe.ml.experiment import evaluate_run
     from faultprobe.ml.runs import run_folder_from_path
+    from faultprobe.ml.spec import validated
 
     folder = run_folder_from_path(args.run)
     spec = folder.spec()
@@ -223,7 +208,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.true_date:
         upd["false_mainshock"] = None
     if upd:
-        lab = type(lab).model_validate({**lab.model_dump(), **upd})
+        lab = validated(type(lab), {**lab.model_dump(), **upd})
     scores, preds = evaluate_run(
         folder,
         stations=tuple(args.stations) if args.stations else None,
@@ -291,16 +276,12 @@ def predict_command(args: argparse.Namespace) -> int:
 
     from faultprobe.ml.inference import predict
 
-    try:
-        inv = None
-        if args.inventory:
-            from faultprobe.catalogs.stations import read_stationxml
+    inv = None
+    if args.inventory:
+        from faultprobe.catalogs.stations import read_stationxml
 
-            inv = read_stationxml(args.inventory, "--inventory", "correct the path")
-        table = predict(args.run, args.files, inv, events=args.events, device=args.device)
-    except (ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        inv = read_stationxml(args.inventory, "--inventory", "correct the path")
+    table = predict(args.run, args.files, inv, events=args.events, device=args.device)
     if args.out:
         (table.to_csv if args.out.endswith(".csv") else table.to_parquet)(args.out, index=False)
         print(f"{len(table)} events: {args.out}", file=sys.stderr)

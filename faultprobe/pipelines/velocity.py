@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from faultprobe.config import ConfigError
 from faultprobe.earth import CARANNANTE2013, obspy_velocity_models, velocity_models
 
 EARTH_RADIUS_KM = 6371.0
@@ -167,7 +168,7 @@ class PTable:
                 write_p_table(name, path)
             vp0 = float(taup_model(name).model.s_mod.v_mod.evaluate_below(0.0, "p")[0])
         else:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown velocity model {name!r}; accepted: {', '.join(velocity_models())}"
             )
         with np.load(path) as z:
