@@ -101,7 +101,9 @@ def _check_columns(df: pd.DataFrame, wanted: list[str], name: str) -> None:
     if missing:
         disk = columns.mapping(name)
         names = ", ".join(disk.get(c, c) for c in missing)
-        raise PlanError(f"{name}: missing columns {names} (docs/tables.md lists its columns)")
+        raise PlanError(
+            f"{name}: missing columns {missing} (on disk {names}; docs/tables.md lists them)"
+        )
 
 
 def _utc_ns(values: pd.Series) -> np.ndarray:
