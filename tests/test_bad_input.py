@@ -271,6 +271,9 @@ def test_info_on_a_folder_that_is_not_a_store(tmp_path, toy, capsys):
     assert f"{tmp_path} is not a study store" in line and "[study] store" in line
     assert cli.main(["info", str(tmp_path / "notes.txt")]) == 2
     assert "is a file, not a study store" in _one_error_line(capsys)
+    (tmp_path / "new").mkdir()  # empty: a store nothing was written into yet
+    assert cli.main(["info", str(tmp_path / "new")]) == 0
+    assert "empty, nothing written yet" in capsys.readouterr().out
     assert cli.main(["info", toy.store]) == 0
     assert "traces by station and status" in capsys.readouterr().out
 
