@@ -208,3 +208,31 @@ def test_station_rate_change_is_written_and_documented(off, tmp_path):
     inv = read_inventory(str(undocumented / "stations.xml"))
     assert [c.sample_rate for c in inv.select(station="NRCA", channel="HHZ")[0][0]] == [100.0]
     assert {tr.stats.sampling_rate for tr in _traces(undocumented)} == {100.0, 200.0}
+
+
+def test_ingest_resamples_the_traces_after_a_rate_change(tmp_path):
+    """The real ingest reads each trace at its own rate: 200 Hz after the date, resampled."""
+    from small_study import local_client
+
+    from faultprobe.catalogs.study import build_catalog
+    from faultprobe.pipelines.ingest import ingest
+
+    table = small_study_table(
+        tmp_path,
+        effect=NO_EFFECT,
+        noise_segments_per_day=0,
+        station_changes=[{"station": "IV.NRCA", "time": CHANGE, "sampling_rate": 200.0}],
+    )
+    table["stations"]["codes"], table["stations"]["far"] = ["IV.NRCA"], []
+    cfg = parse_config(table, source="<confound test>")
+    synthesize(cfg, progress=False, parallel=False)
+    build_catalog(cfg, progress=False)
+    cluster, client = local_client()
+    with cluster, client:
+        ingest(cfg, progress=False, client=client)
+    traces = pd.read_parquet(Path(cfg.study.store) / "traces.parquet")
+    after = pd.DatetimeIndex(traces["trace_start_time"]) >= pd.Timestamp(CHANGE)
+    resampled = traces["reason"].str.contains("resampled 200 -> 100 Hz", regex=False)
+    assert after.sum() > 20 and (~after).sum() > 20
+    assert (resampled == after).all()
+    assert (traces["status"] == "ok").mean() > 0.9

@@ -42,7 +42,7 @@ class DecayOptions:
     window_s: float = 2.0  # signal (and noise) window length
     lead_s: float = 0.1  # the window starts this long before the phase
     band_hz: tuple[float, float] = (2.0, 40.0)
-    snr_min: float = 3.0  # amplitude signal-to-noise ratio a frequency needs
+    snr_min: float = 2.0  # amplitude signal-to-noise ratio a frequency needs
     min_freqs: int = 8  # fewer usable frequencies: no fit (NaN)
     nw: float = 2.5  # multitaper time-bandwidth product
     stress_drop_mpa: float = 2.0  # for the corner from the magnitude
@@ -69,12 +69,14 @@ def multitaper_amplitude(x: np.ndarray, dt: float, nw: float) -> tuple[np.ndarra
     pairs analysis would dominate the cost; adaptive weighting matters for spectra of
     high dynamic range, which the signal-to-noise band here keeps out.
     """
+    x = np.asarray(x, float)
     n = x.shape[-1]
+    freq = np.fft.rfftfreq(n, dt)
     k = max(int(round(2 * nw - 1)), 1)
     tapers, ratios = windows.dpss(n, nw, k, return_ratios=True)
-    spec = np.fft.rfft(np.asarray(x, float)[..., None, :] * tapers, axis=-1)
+    spec = np.fft.rfft(x[..., None, :] * tapers, axis=-1)
     power = np.tensordot(np.abs(spec) ** 2, ratios / ratios.sum(), axes=([-2], [0]))
-    return np.fft.rfftfreq(n, dt), np.sqrt(2.0 * dt * power)
+    return freq, np.sqrt(2.0 * dt * power)
 
 
 def cut_windows(x: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
@@ -94,6 +96,8 @@ def fit_decay(
 ) -> DecayFit:
     """Least-squares ln Ω0 and t* of displacement spectra amp (n, F) against noise (n, F).
 
+    Frequencies in the band where amp > snr_min · noise count, with the noise power
+    subtracted (noise left in would flatten the high end and bias t* low).
     The standard error is the least-squares one from the residuals, inflated by √(2 nw)
     because a multitaper spectrum's neighbouring frequencies are not independent (its
     resolution is 2 nw bins).  fc_hz (n,): the corner of each record, or (n, G) to fit:
@@ -104,7 +108,8 @@ def fit_decay(
     w = use[None, :] & (amp > opts.snr_min * noise) & np.isfinite(amp) & (amp > 0)
     x = -np.pi * freq[None, :]
     fcs = np.atleast_2d(np.asarray(fc_hz, float).T).T  # (n, G)
-    y0 = np.log(np.where(w, amp, 1.0))
+    clean = np.sqrt(np.maximum(amp**2 - noise**2, 0.0))  # the noise's power taken out
+    y0 = np.log(np.where(w, clean, 1.0))
     best = None
     for g in range(fcs.shape[1]):
         y = y0 + np.log1p((freq[None, :] / fcs[:, g : g + 1]) ** 2)

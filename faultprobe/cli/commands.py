@@ -26,8 +26,8 @@ def _writing(cfg, args: argparse.Namespace, command: str):
         try:
             yield
         except OSError as err:
-            if err.filename is None:  # raised in a Dask task, e.g. by zarr: say where
-                err.filename = cfg.study.store
+            if err.filename is None and err.errno is not None:  # raised in a Dask task, e.g.
+                err.filename = cfg.study.store  # by zarr: say where (a message of ours stays)
             raise
 
 
@@ -167,8 +167,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             update={"monitor": cfg.monitor.model_copy(update={"poll_s": args.interval})}
         )
     with Store(monitor_root(cfg)).lock("monitor", force=args.force, say=_say(args)):
-        run_monitor(cfg, args.model, once=args.once, max_polls=args.polls, say=_say(args))
-    return 0
+        failed = run_monitor(cfg, args.model, once=args.once, max_polls=args.polls, say=_say(args))
+    # --once or --polls: a poll that could not read its events did not do its job
+    return EXIT["incomplete"] if failed and (args.once or args.polls) else 0
 
 
 def cmd_cluster_spec(args: argparse.Namespace) -> int:

@@ -25,9 +25,10 @@ from obspy import Stream, Trace, UTCDateTime
 from obspy.core.inventory import Inventory
 
 from faultprobe.config import StudyConfig
+from faultprobe.geodesy import FaultFrame
 from faultprobe.synthetic.effect import dtstar_at
 from faultprobe.synthetic.events import catalog_span, simulate_events
-from faultprobe.synthetic.geometry import Frame, exposure
+from faultprobe.synthetic.geometry import exposure
 from faultprobe.synthetic.instrument import Epoch, station_epochs
 from faultprobe.synthetic.noise import noise_times_ns, render_noise
 from faultprobe.synthetic.records import render_batch
@@ -115,7 +116,7 @@ class SyntheticArchive:
         self.cfg = cfg
         self.stations = simulated_stations(cfg)
         self.events = simulate_events(cfg)
-        self.frame = Frame(cfg.mainshock, cfg.fault)
+        self.frame = FaultFrame(cfg.mainshock, cfg.fault)
         self.origin_ns = self.events["origin_time"].astype("int64").to_numpy()
         t0, t1 = catalog_span(cfg)
         self.noise_ns = noise_times_ns(cfg.synthetic, t0.value, t1.value)
@@ -296,12 +297,12 @@ class SyntheticArchive:
                     o = int(plan.ev_start[ix]) - int(plan.span_start[spans[k]])
                     n = min(seg_n, out[k].shape[1] - o)  # cut at an epoch's end
                     out[k][:, o : o + n] += recs[r, :, :n]
-        return [
-            np.clip(np.rint(ep.record(v) * ep.sensitivity), -FULL_SCALE, FULL_SCALE).astype(
-                np.int32
-            )
-            for v, ep in ((v, plan.epochs[plan.span_epoch[k]]) for v, k in zip(out, spans))
-        ]
+        counts = []
+        for v, k in zip(out, spans):  # through the epoch's instrument, then to counts
+            ep = plan.epochs[plan.span_epoch[k]]
+            c = np.clip(np.rint(ep.record(v) * ep.sensitivity), -FULL_SCALE, FULL_SCALE)
+            counts.append(c.astype(np.int32))
+        return counts
 
     def _records(self, plan: StationPlan, idx: np.ndarray, epoch: int = 0) -> np.ndarray:
         """Ground velocity of the segments of events idx (all of one epoch) at the station."""
