@@ -84,7 +84,7 @@ def snr(x: np.ndarray, time_s: np.ndarray, noise_window_s: tuple[float, float]) 
 def event_geometry(ds, store, station: str, pos: np.ndarray) -> pd.DataFrame:
     """Magnitude, depth, hypocentral and fault distance (km), azimuth and hour of day of
     the events at `pos` (NaN where the store does not know them)."""
-    from faultprobe.analysis.pairs import EARTH_KM_PER_DEG
+    from faultprobe.geodesy import geodesic
     from faultprobe.store import EVENTS, STATIONS
 
     ev = dataset.event_table(ds).iloc[pos].reset_index(drop=True)
@@ -111,10 +111,9 @@ def event_geometry(ds, store, station: str, pos: np.ndarray) -> pd.DataFrame:
         row = st[st["station"].astype(str) == code]
         if len(row):
             slat, slon = float(row["latitude"].iloc[0]), float(row["longitude"].iloc[0])
-            east = (lon - slon) * EARTH_KM_PER_DEG * np.cos(np.radians(slat))
-            north = (lat - slat) * EARTH_KM_PER_DEG
-            az = np.arctan2(east, north)  # from the station to the event
-            out["hypocentral_km"] = np.sqrt(east**2 + north**2 + depth**2)
+            km, az_deg = geodesic(slat, slon, lat, lon)  # from the station to the event
+            az = np.radians(az_deg)
+            out["hypocentral_km"] = np.sqrt(km**2 + depth**2)
             out["azimuth_sin"], out["azimuth_cos"] = np.sin(az), np.cos(az)
     if store.exists(EVENTS):
         cat = store.read_table(EVENTS)
