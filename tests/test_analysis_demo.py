@@ -108,6 +108,12 @@ def test_report_has_every_figure_as_a_real_png(demo):
     for want in ("map.png", "counts.png", "false_dates.png", "bands.png", "pairs.png"):
         assert want in names
     assert any(n.startswith("confusion_") for n in names)
+    # the control panel per station: a verdict row and an attribution map each
+    assert {"attribution_IV_NRCA.png", "attribution_IV_SMA1.png"} <= names
+    assert page.count("Controls and the verdict") == 1
+    controls = _ok(results, "controls")
+    assert set(controls["station"]) == {"IV.NRCA", "IV.SMA1"}
+    assert set(controls["control"]) >= {"cnn", "noise", "metadata", "matched", "attribution"}
     for name in names:
         blob = (Path(index).parent / name).read_bytes()
         assert blob[:8] == b"\x89PNG\r\n\x1a\n", name
