@@ -394,7 +394,7 @@ def bench_stream(folder: Path, n_events: int, epochs: int) -> float:
     from faultprobe.ml.experiment import select_events
     from faultprobe.ml.model import FaultNet
     from faultprobe.ml.spec import Labelling, RunSpec, Training
-    from faultprobe.ml.toycube import ToyStudy, write_toy_store
+    from faultprobe.testing.toycube import ToyStudy, write_toy_store
     from faultprobe.ml.trainer import fit, use_threads
 
     store = write_toy_store(

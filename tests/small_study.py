@@ -51,7 +51,7 @@ def local_client():
 def ingested_study(folder: Path) -> Ingested:
     from faultprobe.catalogs.study import build_catalog
     from faultprobe.pipelines.ingest import ingest
-    from faultprobe.synthetic.presets import small_study
+    from faultprobe.testing.studies import small_study
     from faultprobe.synthetic.run import synthesize
 
     cfg = small_study(folder, background_per_day=10.0, omori_k=5.0)

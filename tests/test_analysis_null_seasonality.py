@@ -28,7 +28,7 @@ from faultprobe.config import parse_config
 from faultprobe.ml import dataset
 from faultprobe.pipelines.ingest import ingest
 from faultprobe.store import Store
-from faultprobe.synthetic.presets import small_study_table
+from faultprobe.testing.studies import small_study_table
 from faultprobe.synthetic.run import synthesize
 
 pytestmark = pytest.mark.slow

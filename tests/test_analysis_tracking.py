@@ -32,7 +32,7 @@ from faultprobe.analysis.tracking import run_tracking
 from faultprobe.cli import main
 from faultprobe.config import FaultZoneEffect, dump_toml, parse_config
 from faultprobe.ml import splits
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 from faultprobe.store import Store
 from faultprobe.synthetic.effect import dtstar_at
 

@@ -22,7 +22,7 @@ import xarray as xr
 from distributed import Client, Event, LocalCluster
 
 from faultprobe import cli
-from faultprobe.pipelines.toyarchive import toy_inventory, write_toy_config, write_toy_study
+from faultprobe.testing.defects import toy_inventory, write_toy_config, write_toy_study
 from faultprobe.store import TRACES, Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")

@@ -12,7 +12,7 @@ from faultprobe.analysis.runner import run_grid
 from faultprobe.config import parse_config
 from faultprobe.ml.runs import METRICS, RunFolder
 from faultprobe.ml.slicecache import SliceCache
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 from faultprobe.store import Store
 
 

@@ -9,7 +9,7 @@ from distributed import Client, LocalCluster
 
 from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import ingest
-from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 from faultprobe.store import Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")

@@ -12,7 +12,7 @@ from faultprobe.ml.experiment import run_experiment
 from faultprobe.ml.model import FaultNet
 from faultprobe.ml.runs import PREDICTIONS, RunFolder
 from faultprobe.ml.spec import Labelling, Model, RunSpec, Training
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 from faultprobe.ml.trainer import fit
 from faultprobe.store import Store
 

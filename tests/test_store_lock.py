@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 from faultprobe.store import Store
 from faultprobe.storelock import LOCK, LockInfo, StoreLocked, acquire, release
 
