@@ -11,8 +11,8 @@ from faultprobe.analysis.estimate import Calibration, GridEstimate, run_seconds
 from faultprobe.analysis.grid import expand
 from faultprobe.cli import main
 from faultprobe.config import dump_toml, parse_config
-from faultprobe.testing.toycube import ToyStudy, write_toy_store
 from faultprobe.store import Store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from study_tables import norcia_table
 from faultprobe.analysis.grid import GridRun, expand
 from faultprobe.analysis.runner import gpu_workers, read_results, run_grid
 from faultprobe.config import dump_toml, parse_config
-from faultprobe.testing.toycube import ToyStudy, write_toy_store
 from faultprobe.store import Store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 
 def _raw(root: str, **experiments) -> dict:

@@ -22,8 +22,8 @@ import xarray as xr
 from distributed import Client, Event, LocalCluster
 
 from faultprobe import cli
-from faultprobe.testing.defects import toy_inventory, write_toy_config, write_toy_study
 from faultprobe.store import TRACES, Store
+from faultprobe.testing.defects import toy_inventory, write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 

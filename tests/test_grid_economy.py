@@ -12,8 +12,8 @@ from faultprobe.analysis.runner import run_grid
 from faultprobe.config import parse_config
 from faultprobe.ml.runs import METRICS, RunFolder
 from faultprobe.ml.slicecache import SliceCache
-from faultprobe.testing.toycube import ToyStudy, write_toy_store
 from faultprobe.store import Store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 
 def _cfg(root: str):

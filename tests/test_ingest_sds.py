@@ -11,7 +11,6 @@ from obspy.clients.filesystem.sds import Client as SDSClient
 
 from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import IngestError, ingest
-from faultprobe.testing.defects import write_toy_config, write_toy_study
 from faultprobe.pipelines.velocity import (
     KM_PER_DEGREE,
     PTable,
@@ -20,6 +19,7 @@ from faultprobe.pipelines.velocity import (
     taup_model,
 )
 from faultprobe.store import TRACES, Store
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 

@@ -12,9 +12,9 @@ from faultprobe.ml.experiment import run_experiment
 from faultprobe.ml.model import FaultNet
 from faultprobe.ml.runs import PREDICTIONS, RunFolder
 from faultprobe.ml.spec import Labelling, Model, RunSpec, Training
-from faultprobe.testing.toycube import ToyStudy, write_toy_store
 from faultprobe.ml.trainer import fit
 from faultprobe.store import Store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 MAIN = "2016-10-30T06:40:17Z"
 TOY = ToyStudy(n_events=200, window_s=(-1.0, 2.0), dtstar_jump=0.02, seed=5)

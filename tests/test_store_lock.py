@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from faultprobe.testing.defects import write_toy_config, write_toy_study
 from faultprobe.store import Store
 from faultprobe.storelock import LOCK, LockInfo, StoreLocked, acquire, release
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 
 
 def test_lock_file_says_who_holds_it_and_a_second_writer_is_refused(tmp_path):

@@ -12,8 +12,8 @@ from faultprobe.pipelines.velocity import PTable, epicentral_km
 from faultprobe.synthetic.archive import SyntheticArchive
 from faultprobe.synthetic.events import simulate_events
 from faultprobe.synthetic.geometry import Frame, exposure
-from faultprobe.testing.studies import small_study
 from faultprobe.synthetic.run import synthesize
+from faultprobe.testing.studies import small_study
 
 
 def test_gutenberg_richter_b_value_is_recovered(tmp_path):

@@ -12,8 +12,8 @@ from faultprobe.synthetic.archive import SyntheticArchive
 from faultprobe.synthetic.effect import dtstar_at
 from faultprobe.synthetic.events import brune_fc
 from faultprobe.synthetic.noise import render_noise
-from faultprobe.testing.studies import small_study
 from faultprobe.synthetic.records import render_batch
+from faultprobe.testing.studies import small_study
 
 FS = 100.0
 
