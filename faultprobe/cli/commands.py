@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import sys
 
+from faultprobe._optional import MissingExtra
 from faultprobe.cli.errors import EXIT
 from faultprobe.config import ConfigError, load_config
 
@@ -190,7 +191,7 @@ def cmd_cluster_spec(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     try:
         text = render_spec(cfg.cluster)
-    except RuntimeError as err:  # an optional engine (dask-jobqueue) is missing
+    except (RuntimeError, MissingExtra) as err:  # an optional engine (dask-jobqueue) is missing
         print(f"error: {args.config}: [cluster] kind {cfg.cluster.kind!r}: {err}", file=sys.stderr)
         return EXIT["input"]
     sys.stdout.write(text)

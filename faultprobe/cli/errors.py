@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 
+from faultprobe._optional import MissingExtra
 from faultprobe.cluster.connect import ClusterError
 from faultprobe.config import ConfigError
 
@@ -48,6 +49,8 @@ def one_line(err: BaseException) -> tuple[str, str] | None:
 
     if isinstance(err, StoreLocked):
         return str(err), "locked"
+    if isinstance(err, MissingExtra):  # an optional dependency: the message names its extra
+        return str(err), "input"
     if isinstance(err, ClusterError):  # the batch system or Kubernetes API said no
         return str(err), "service"
     if type(err).__name__ == "KilledWorker":  # distributed's; not imported for --help

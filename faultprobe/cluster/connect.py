@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 from distributed import Client, WorkerPlugin
 
+from faultprobe._optional import MissingExtra, need
 from faultprobe.config import Cluster
 
 
@@ -35,7 +36,7 @@ def _start(cfg: Cluster):
     """`_make_cluster`, with what went wrong said in one line naming the cluster kind."""
     try:
         return _make_cluster(cfg)
-    except RuntimeError as err:  # a missing optional engine: its message says what to install
+    except (RuntimeError, MissingExtra) as err:  # a missing engine: the message names its extra
         raise ClusterError(f"[cluster] {err}") from None
     except Exception as err:  # the batch system or the Kubernetes API said no
         raise ClusterError(
@@ -63,12 +64,9 @@ def _make_cluster(cfg: Cluster):
             cluster.adapt(minimum=cfg.adapt.minimum, maximum=cfg.adapt.maximum)
         return cluster
     if cfg.kind == "local-cuda":
-        try:
-            from dask_cuda import LocalCUDACluster
-        except ImportError as err:
-            raise RuntimeError(
-                "cluster kind 'local-cuda' needs dask-cuda: pip install 'faultprobe[gpu]'"
-            ) from err
+        LocalCUDACluster = need(
+            "dask_cuda", extra="gpu", what="cluster kind 'local-cuda'"
+        ).LocalCUDACluster
         # One worker per visible GPU, so each run owns one device.
         return LocalCUDACluster(
             threads_per_worker=1,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from faultprobe import _compat
 from faultprobe.earth import CARANNANTE2013
 
 EARTH_RADIUS_KM = 6371.0
@@ -32,10 +33,7 @@ def _data_dir() -> Path:
 
 def _iasp91_rows() -> np.ndarray:
     """IASP91 (depth, vp, vs, rho) rows from ObsPy's tvel file."""
-    import obspy.taup
-
-    path = Path(obspy.taup.__file__).parent / "data" / "iasp91.tvel"
-    return np.loadtxt(path, skiprows=2)
+    return np.loadtxt(_compat.taup_data_file("iasp91.tvel"), skiprows=2)
 
 
 def carannante_nd_text() -> str:
