@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import http.server
 import io
+import re
 import socket
 import threading
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,3 +137,23 @@ def test_taup_data_file():
     assert path.is_file()
     rows = np.loadtxt(path, skiprows=2)
     assert rows.shape[1] == 4 and rows[0, 0] == 0.0
+
+
+PRIVATE = re.compile(
+    r"from (obspy|zarr|http)[\w.]* import [^\n]*\b_[a-z]"  # an underscore name imported
+    r"|(obspy|zarr)(\.\w+)*\._[a-z]"  # an underscore module or attribute
+    r"|\bzarr\.core\b"  # zarr's internals
+    r"|_discover_services|\._url_opener|\._build_url|[\"']_sock[\"']|obspy\.taup\.__file__"
+)
+
+
+def test_no_private_api_outside_compat():
+    package = Path(_compat.__file__).parent
+    found = [
+        f"{path.relative_to(package)}:{n}: {line.strip()}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "_compat.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if PRIVATE.search(line) and not line.lstrip().startswith("#")
+    ]
+    assert found == [], "private APIs outside faultprobe/_compat.py:\n" + "\n".join(found)
