@@ -36,6 +36,9 @@ from faultprobe.store import Store
 from faultprobe.synthetic.effect import dtstar_at
 from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
+# trains models end to end: the fast tier (-m 'not slow') leaves it out
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = pd.Timestamp("2016-10-30T06:40:17Z")
 EFFECT = {"dtstar_pre_max": 0.01, "dtstar_jump": 0.06}

@@ -143,6 +143,7 @@ def _small_disk() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_a_full_disk(tmp_path, toy):
     store, cfg = _twin(tmp_path, toy, None)
     full = _cli(cfg, _small_disk)

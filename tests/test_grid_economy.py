@@ -26,6 +26,7 @@ def _cfg(root: str):
     )
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_second_run_on_a_slice_reads_the_cache_and_gives_the_same_result(tmp_path):
     from distributed import Client, LocalCluster
 

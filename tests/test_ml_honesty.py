@@ -32,6 +32,9 @@ from faultprobe.ml.runs import RunFolder
 from faultprobe.ml.spec import Labelling, Model, RunSpec, Training
 from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
+# trains models end to end: the fast tier (-m 'not slow') leaves it out
+pytestmark = pytest.mark.slow
+
 MAIN = "2016-10-30T06:40:17Z"
 EFFECT = {"dtstar_pre_max": 0.01, "dtstar_jump": 0.06, "noise_level": 1.5e-8}
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from distributed import Client, LocalCluster, wait
 
@@ -51,6 +52,7 @@ def _run(root: str, seed: int) -> dict:
     return run_experiment(Store(root), _spec(seed), log=None)
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_two_runs_on_one_two_thread_worker_equal_the_same_runs_one_after_the_other(tmp_path):
     together, apart = str(tmp_path / "together"), str(tmp_path / "apart")
     for root in (together, apart):

@@ -93,6 +93,7 @@ def toy(tmp_path):
     return study, write_toy_config(str(tmp_path), study, waveforms={"block_size": 2})
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_two_concurrent_ingests(toy):
     study, config = toy
     first = _start(config)
@@ -108,6 +109,7 @@ def test_two_concurrent_ingests(toy):
     assert not (Path(study.store) / LOCK).exists()
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_a_killed_ingest_leaves_a_lock_the_next_run_takes_over(toy):
     study, config = toy
     first = _start(config)
