@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from faultprobe.errors import MissingExtra
+
 #: The pip distribution of each optional top-level module.
 DISTRIBUTIONS = {
     "dask_cuda": "dask-cuda",
@@ -15,12 +17,8 @@ DISTRIBUTIONS = {
 }
 
 
-class MissingExtra(ImportError):
-    """An optional dependency is not installed; the message names the extra to install."""
-
-
 def need(module: str, extra: str, what: str | None = None) -> ModuleType:
-    """`import module`, or a MissingExtra saying `what` needs it and which extra has it.
+    """`import module`, or a MissingExtra naming what needs it and the extra that has it.
 
     An ImportError raised inside an installed module (a broken install) is left as it is.
     """
@@ -32,6 +30,5 @@ def need(module: str, extra: str, what: str | None = None) -> ModuleType:
             raise
         dist = DISTRIBUTIONS.get(top, top)
         raise MissingExtra(
-            f"{what or module} needs {dist}, which is not installed: "
-            f'pip install "faultprobe[{extra}]"'
+            f'{what or module}: {dist} is not installed; pip install "faultprobe[{extra}]"'
         ) from err

@@ -18,12 +18,13 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
+from faultprobe.errors import LockedError
 from faultprobe.store import Store, StoreError
 
 LOCK = "faultprobe.lock"
 
 
-class StoreLocked(StoreError):
+class StoreLocked(LockedError, StoreError):
     """Another command holds the store's lock."""
 
 

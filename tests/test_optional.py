@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from faultprobe._optional import MissingExtra, need
+from faultprobe._optional import need
 from faultprobe.cli.errors import EXIT, one_line
+from faultprobe.errors import MissingExtra
 
 OPTIONAL = ("h5py", "ruptures", "multitaper", "matplotlib", "dask_jobqueue", "dask_kubernetes")
 
@@ -75,16 +76,16 @@ def test_a_missing_extra_is_one_line_naming_it():
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 3, done.stdout
     for line, module in zip(lines, ("matplotlib", "multitaper", "ruptures"), strict=True):
-        assert f'needs {module}, which is not installed: pip install "faultprobe[analysis]"' in line
-        assert line.endswith(" | input"), line
+        assert f'{module} is not installed; pip install "faultprobe[analysis]"' in line
+        assert line.endswith(f" | {EXIT['input']}"), line
 
 
 def test_need(tmp_path, monkeypatch):
     assert need("json", extra="analysis").dumps([1]) == "[1]"
     with pytest.raises(MissingExtra, match=r'pip install "faultprobe\[datasets\]"') as info:
         need("faultprobe_not_a_module", extra="datasets", what="the thing")
-    assert str(info.value).startswith("the thing needs faultprobe_not_a_module")
-    assert one_line(info.value) == (str(info.value), "input") and EXIT["input"] == 2
+    assert str(info.value).startswith("the thing: faultprobe_not_a_module is not installed")
+    assert one_line(info.value) == (str(info.value), EXIT["input"]) and EXIT["input"] == 2
     # an ImportError inside an installed module is a broken install, not a missing extra
     (tmp_path / "fp_broken_extra.py").write_text("import fp_absent_dependency\n")
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from faultprobe._optional import need
+from faultprobe.errors import InputError
 
 #: The normalised trace table (one row per trace of the dataset).
 TRACE_COLUMNS = [
@@ -59,7 +60,7 @@ LAYOUTS = ("seisbench", "laurenti2024")
 NAT = np.iinfo(np.int64).min
 
 
-class DatasetError(ValueError):
+class DatasetError(InputError, ValueError):
     """A dataset folder that cannot be read; the message names the file and what is wrong."""
 
 

@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterator
 
 from distributed import Client, WorkerPlugin
 
-from faultprobe._optional import MissingExtra, need
+from faultprobe._optional import need
 from faultprobe.config import Cluster
+from faultprobe.errors import ServiceFailure
 
 
 class ImportEngines(WorkerPlugin):
@@ -28,7 +29,7 @@ class ImportEngines(WorkerPlugin):
         import zarr  # noqa: F401
 
 
-class ClusterError(RuntimeError):
+class ClusterError(ServiceFailure, RuntimeError):
     """The configured cluster cannot be started or reached (the message says why)."""
 
 
@@ -36,7 +37,7 @@ def _start(cfg: Cluster):
     """`_make_cluster`, with what went wrong said in one line naming the cluster kind."""
     try:
         return _make_cluster(cfg)
-    except (RuntimeError, MissingExtra) as err:  # a missing engine: the message names its extra
+    except RuntimeError as err:  # a missing optional engine: its message says what to install
         raise ClusterError(f"[cluster] {err}") from None
     except Exception as err:  # the batch system or the Kubernetes API said no
         raise ClusterError(
