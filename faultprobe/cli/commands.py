@@ -167,8 +167,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             update={"monitor": cfg.monitor.model_copy(update={"poll_s": args.interval})}
         )
     with Store(monitor_root(cfg)).lock("monitor", force=args.force, say=_say(args)):
-        run_monitor(cfg, args.model, once=args.once, max_polls=args.polls, say=_say(args))
-    return 0
+        failed = run_monitor(cfg, args.model, once=args.once, max_polls=args.polls, say=_say(args))
+    # --once or --polls: a poll that could not read its events did not do its job
+    return EXIT["incomplete"] if failed and (args.once or args.polls) else 0
 
 
 def cmd_cluster_spec(args: argparse.Namespace) -> int:
@@ -199,6 +200,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     index = run_demo(args.out, progress=not args.quiet, changes=parse_changes(args.set))
     print(f"report: {index}")
     return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from faultprobe.cli.init import init_command
+
+    return init_command(args)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
