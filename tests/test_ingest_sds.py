@@ -10,14 +10,9 @@ from obspy import UTCDateTime
 from obspy.clients.filesystem.sds import Client as SDSClient
 
 from faultprobe.config import load_config
+from faultprobe.geodesy import KM_PER_DEGREE, epicentral_km
 from faultprobe.pipelines.ingest import IngestError, ingest
-from faultprobe.pipelines.velocity import (
-    KM_PER_DEGREE,
-    PTable,
-    carannante_nd_text,
-    epicentral_km,
-    taup_model,
-)
+from faultprobe.pipelines.velocity import PTable, carannante_nd_text, taup_model
 from faultprobe.store import TRACES, Store
 from faultprobe.testing.defects import write_toy_config, write_toy_study
 

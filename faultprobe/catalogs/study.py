@@ -150,14 +150,14 @@ def build_catalog(
         )
     say(f"reading {cfg.catalog.format} catalog {cfg.catalog.path} …")
     read = read_catalog(cfg.catalog)
-    say(f"selecting from {len(read.events)} events …")
-    selection = select_events(read.events, cfg)
     if cfg.stations.inventory is None and cfg.stations.fdsn is None:
         say(f"station metadata from the dataset {cfg.waveforms.dataset} …")
         stations, fetched = _dataset_stations(cfg), None
     else:
         inv, fetched = _stations_xml(cfg, out, refresh_stations, say)
         stations = station_table(inv, cfg.stations, cfg.study.start, cfg.study.end)
+    say(f"selecting from {len(read.events)} events …")
+    selection = select_events(read.events, cfg, stations.stations)  # isolation at the stations
     if fetched is not None:
         out.write_bytes(fetched, st.STATIONXML)
         say(f"  saved to {out.url(st.STATIONXML)}")

@@ -145,13 +145,30 @@ class Selection(_Section):
     min_depth_km: float = 2.0
     min_magnitude: float = 0.5
     box: Box = Box()
+    isolation: Literal["travel_time", "origin_time"] = Field(
+        default="travel_time",
+        description="travel_time: another event's waves (P to S + isolation_coda_s) at a "
+        "station inside [P - before, P + after] drop an event; origin_time: another origin "
+        "inside [origin - before, origin + after] does (docs/catalog.md)",
+    )
     isolation_before_s: float = Field(
-        default=5.0, ge=0, description="another event this long before an origin drops it"
+        default=5.0, ge=0, description="the isolation window's start before the P (or origin)"
     )
     isolation_after_s: float = Field(
         default=25.0,
         ge=0,
-        description="another event this long after an origin drops it (20 s window + P time)",
+        description="the isolation window's end after the P (or origin): the 20 s waveform "
+        "window and 5 s to spare (or the P time)",
+    )
+    isolation_coda_s: float = Field(
+        default=0.0, ge=0, description="how long another event's waves last after its S"
+    )
+    isolation_amplitude_ratio: float | None = Field(
+        default=None,
+        gt=0,
+        description="travel_time only: another event's waves count at a station only when "
+        "their predicted amplitude there is at least 1/ratio of a min_magnitude event's at "
+        "the mainshock hypocenter (unset: every event counts; docs/catalog.md)",
     )
 
 

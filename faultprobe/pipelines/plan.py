@@ -15,7 +15,8 @@ import pandas as pd
 
 from faultprobe.config import Waveforms
 from faultprobe.errors import InputError
-from faultprobe.pipelines.velocity import PTable, epicentral_km
+from faultprobe.geodesy import epicentral_km
+from faultprobe.pipelines.velocity import PTable
 
 OPERATIONAL = (
     "max_requests_per_second",
@@ -97,7 +98,7 @@ class PlanError(InputError, ValueError):
 def _check_columns(df: pd.DataFrame, wanted: list[str], name: str) -> None:
     missing = [c for c in wanted if c not in df.columns]
     if missing:
-        raise PlanError(f"{name}: missing columns {missing} (see DESIGN §3)")
+        raise PlanError(f"{name}: missing columns {missing} (see docs/architecture.md)")
 
 
 def _utc_ns(values: pd.Series) -> np.ndarray:
