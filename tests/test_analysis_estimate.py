@@ -40,6 +40,7 @@ def _config(tmp_path, root: str, epochs: int) -> str:
     return str(path)
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_plan_lists_runs_with_estimates_and_runs_nothing(toy_root, tmp_path, capsys):
     path = _config(tmp_path, toy_root, epochs=3)
     assert main(["experiments", path, "--plan", "-q"]) == 0
@@ -58,6 +59,7 @@ def _raw_of(path: str) -> dict:
         return tomllib.load(f)
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_grid_above_an_hour_needs_yes(toy_root, tmp_path, capsys):
     path = _config(tmp_path, toy_root, epochs=200_000)  # hours of steps, even on a fast machine
     assert main(["experiments", path, "-q"]) == 2

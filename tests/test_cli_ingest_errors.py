@@ -169,6 +169,7 @@ def _scheduler_tasks(dask_scheduler) -> int:
     return len(dask_scheduler.tasks)
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_ctrl_c(tmp_path, toy, address):
     """Ctrl-C while the ingest waits on the cluster: one line, exit 130, lock gone, the next
     run finishes. Both workers are held busy first, so the interrupt cannot come too late."""
