@@ -111,3 +111,24 @@ def arrival_tables(name: str) -> tuple[PTable, PTable]:
             PTable(f"{name} P", depth, dist, z["p_s"], 0.0),
             PTable(f"{name} S", depth, dist, z["s_s"], 0.0),
         )
+
+
+# Velocity models with a first-P table shipped in faultprobe/data (docs/ingest.md).
+SHIPPED_VELOCITY_MODELS = ("carannante2013", "iasp91")
+
+
+def obspy_velocity_models() -> list[str]:
+    """The 1-D models ObsPy's TauPy ships built (ak135, prem, …), found without importing it."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("obspy")
+    if spec is None or spec.origin is None:
+        return []
+    return sorted(p.stem for p in (Path(spec.origin).parent / "taup" / "data").glob("*.npz"))
+
+
+def velocity_models() -> list[str]:
+    """Every name `[waveforms] velocity_model` accepts: the shipped models, then ObsPy's."""
+    obspy = [m for m in obspy_velocity_models() if m not in SHIPPED_VELOCITY_MODELS]
+    return [*SHIPPED_VELOCITY_MODELS, *obspy]

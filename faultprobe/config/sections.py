@@ -219,7 +219,10 @@ class Waveforms(_Section):
     max_concurrent_requests: int = Field(default=2, ge=1)
     sampling_rate: float = Field(default=100.0, gt=0)
     window_s: tuple[float, float] = (-5.0, 20.0)
-    velocity_model: Literal["carannante2013", "iasp91"] = "carannante2013"
+    velocity_model: str = Field(
+        default="carannante2013",
+        description="carannante2013 or iasp91 (shipped), or one of ObsPy's TauPy models",
+    )
     block_size: int = Field(default=256, ge=1, description="events per task and chunk")
     max_gap_s: float = Field(default=0.1, ge=0, description="gaps up to this are filled")
     remove_response: bool = False
@@ -241,6 +244,16 @@ class Waveforms(_Section):
     )
     clip_counts: float = Field(default=8_388_000.0, gt=0, description="|counts| taken as clipped")
     clip_run: int = Field(default=5, ge=2, description="flat samples at the peak = clipped")
+
+    @field_validator("velocity_model")
+    @classmethod
+    def _velocity_model(cls, v: str) -> str:
+        from faultprobe.earth import velocity_models
+
+        known = velocity_models()
+        if v not in known:
+            raise ValueError(f"unknown velocity model {v!r}; accepted: {', '.join(known)}")
+        return v
 
     @model_validator(mode="after")
     def _source(self) -> Waveforms:

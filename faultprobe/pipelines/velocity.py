@@ -12,6 +12,7 @@ the shipped files (`python -m faultprobe.pipelines.velocity`); `faultprobe.earth
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -19,7 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from faultprobe import _compat
-from faultprobe.earth import CARANNANTE2013, MODELS, PTable, data_dir  # noqa: F401 (PTable: the ingest's reader)
+from faultprobe.config import ConfigError
+from faultprobe.earth import (
+    CARANNANTE2013,
+    MODELS,
+    PTable,
+    data_dir,
+    obspy_velocity_models,
+    velocity_models,
+)
 from faultprobe.geodesy import KM_PER_DEGREE
 
 TABLE_DISTANCES_KM = np.arange(0.0, 151.0, 1.0)
@@ -108,9 +117,10 @@ def build_p_table(
     name: str, distances=TABLE_DISTANCES_KM, depths=TABLE_DEPTHS_KM, workers: int | None = None
 ) -> dict[str, np.ndarray]:
     """First-P travel times over a distance x depth grid with TauP (slow: run once)."""
-    workers = workers or os.cpu_count() or 1
     jobs = [(name, float(z), np.asarray(distances, float)) for z in depths]
-    with ProcessPoolExecutor(workers) as pool:
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    # spawn: the caller may run threads (a Dask client) that a fork would copy mid-lock
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         rows = list(pool.map(_first_p_row, jobs))
     return {
         "distance_km": np.asarray(distances, float),
@@ -137,6 +147,43 @@ def build_arrival_table(
             row[~ok] = np.interp(dist[~ok], dist[ok], row[ok])
         out[key] = rows
     return out
+
+
+def cache_dir() -> Path:
+    """Where tables of ObsPy's models are kept: $XDG_CACHE_HOME/faultprobe (~/.cache)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "faultprobe"
+
+
+def write_p_table(name: str, path: Path, **grid) -> Path:
+    """Build a model's first-P table (`build_p_table`, the shipped grid unless given) and
+    write it atomically, so a killed build leaves no half table behind."""
+    table = build_p_table(name, **grid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.npz")
+    np.savez_compressed(tmp, **table)
+    os.replace(tmp, path)
+    return path
+
+
+def load_p_table(name: str, say=None) -> PTable:
+    """The first-P table of `name`: shipped (carannante2013, iasp91), or for another model of
+    ObsPy's TauPy (ak135, prem, …) built from it once and kept in the user's cache
+    (`cache_dir()`); `say` hears that it is being built."""
+    if name in MODELS:
+        return PTable.load(name)
+    if name not in obspy_velocity_models():
+        raise ConfigError(
+            f"unknown velocity model {name!r}; accepted: {', '.join(velocity_models())}"
+        )
+    path = cache_dir() / f"{name}_p_table.npz"
+    if not path.exists():
+        if say is not None:
+            say(f"building the first-P table of ObsPy's {name} model (once; {path}) …")
+        write_p_table(name, path)
+    vp0 = float(taup_model(name).model.s_mod.v_mod.evaluate_below(0.0, "p")[0])
+    with np.load(path) as z:
+        return PTable(name, z["depth_km"], z["distance_km"], z["p_s"], vp0)
 
 
 def main() -> None:
