@@ -47,8 +47,8 @@ from faultprobe.analysis.verdict import (
     verdict_table,
 )
 from faultprobe.config import NoiseChange, parse_config
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
 from faultprobe.store import Store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = {"noise_level": 1.5e-8}

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from faultprobe._optional import need
 from faultprobe.config import ControlsGrid
 from faultprobe.ml import dataset
 
@@ -134,11 +135,11 @@ def classify(
 ) -> np.ndarray:
     """Predictions of a small gradient-boosting classifier fitted on the `train` rows, for
     the `test` rows (NaN features are handled by the trees)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    ensemble = need("sklearn.ensemble", extra="analysis", what="the controls' classifiers")
 
     if features.shape[1] == 0 or len(np.unique(y[train])) < 2:
         return np.zeros(int(test.sum()), dtype=np.int64)
-    clf = HistGradientBoostingClassifier(
+    clf = ensemble.HistGradientBoostingClassifier(
         max_iter=100, max_leaf_nodes=8, learning_rate=0.1, l2_regularization=1.0,
         random_state=seed, early_stopping=False,
     )  # fmt: skip
@@ -278,8 +279,6 @@ def matched_control(ds, store, run, preds, pos, opts: ControlsGrid) -> tuple[dic
 def physics_control(ds, store, run, preds, pos, opts: ControlsGrid) -> tuple[dict, float]:
     """Logistic regression on t*; statistic: Spearman of its running median with the
     fault-state index (NaN without a tracking result)."""
-    from sklearn.linear_model import LogisticRegression
-
     from faultprobe.analysis import physics
     from faultprobe.analysis.tracking import read_tracking, station_label
 
@@ -300,7 +299,8 @@ def physics_control(ds, store, run, preds, pos, opts: ControlsGrid) -> tuple[dic
     if len(np.unique(y[train])) < 2:
         pred = np.zeros(int(test.sum()), dtype=np.int64)
     else:
-        pred = LogisticRegression().fit(z[train], y[train]).predict(z[test]).astype(np.int64)
+        linear = need("sklearn.linear_model", extra="analysis", what="the physics control")
+        pred = linear.LogisticRegression().fit(z[train], y[train]).predict(z[test]).astype(np.int64)
     rho = float("nan")
     tracked = (
         read_tracking(store, station_label(store, station)) if store.exists("tracking") else None
