@@ -7,7 +7,8 @@ service down, a second writer, a full disk, Ctrl-C) end in one line on stderr an
 code (`EXIT`); `--debug` shows the traceback instead.
 
 The parts: `parser` (the sub-commands and their options), `commands` (one handler each),
-`errors` (exit codes and the one-line messages).
+`errors` (exit codes and the one-line messages), `output` (log lines and progress bars on
+stderr, `-v`/`-q`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import sys
 
 from faultprobe.cli.errors import EXIT, one_line
+from faultprobe.cli.output import level_of, terminal
 from faultprobe.cli.parser import build_parser
 
 __all__ = ["EXIT", "build_parser", "main"]
@@ -28,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return args.handler(args)
+        with terminal(level_of(args)):
+            return args.handler(args)
     except KeyboardInterrupt:
         if getattr(args, "debug", False):
             raise
