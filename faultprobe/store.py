@@ -150,12 +150,12 @@ class Store:
             return f.read()
 
     @contextlib.contextmanager
-    def lock(self, command: str, force: bool = False, say=None) -> Iterator:
+    def lock(self, command: str, force: bool = False) -> Iterator:
         """Hold the store's lock while `command` writes (see `faultprobe.storelock`)."""
         from faultprobe.storelock import acquire, release
 
         existed = self.exists()
-        info = acquire(self, command, force=force, say=say)
+        info = acquire(self, command, force=force)
         try:
             yield info
         finally:

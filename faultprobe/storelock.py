@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import uuid
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from faultprobe.store import Store, StoreError
 
 LOCK = "faultprobe.lock"
+log = logging.getLogger(__name__)
 
 
 class StoreLocked(StoreError):
@@ -115,12 +117,12 @@ def _create(store: Store, info: LockInfo) -> bool:
     return held is not None and held.token == info.token
 
 
-def acquire(store: Store, command: str, force: bool = False, say=None) -> LockInfo:
+def acquire(store: Store, command: str, force: bool = False) -> LockInfo:
     """Take the store's lock for `command`, or raise `StoreLocked` saying who holds it.
 
-    See the module's docstring for when a lock held by someone else is taken over.
+    See the module's docstring for when a lock held by someone else is taken over (a
+    warning is logged when it is).
     """
-    say = say or (lambda msg: None)
     mine = LockInfo.mine(command)
     for _ in range(3):
         if _create(store, mine):
@@ -131,9 +133,11 @@ def acquire(store: Store, command: str, force: bool = False, say=None) -> LockIn
         stale = held.stale() if held.token != "unreadable" else True
         where = store.url(LOCK)
         if stale:
-            say(f"note: {where} was left by {held.describe()}, which is gone; taking it over")
+            log.warning(
+                f"note: {where} was left by {held.describe()}, which is gone; taking it over"
+            )
         elif stale is None and force:
-            say(f"warning: breaking {where} held by {held.describe()} (--force)")
+            log.warning(f"warning: breaking {where} held by {held.describe()} (--force)")
         elif stale is None:
             raise StoreLocked(
                 f"{store.root} is locked by {held.describe()}; if no faultprobe command runs "
