@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from distributed import Client, WorkerPlugin
 
 from faultprobe.config import Cluster
+
+log = logging.getLogger(__name__)
 
 
 class ImportEngines(WorkerPlugin):
@@ -87,10 +89,10 @@ def _make_cluster(cfg: Cluster):
 
 
 @contextlib.contextmanager
-def connect(cfg: Cluster, say: Callable[[str], None] | None = None) -> Iterator[Client]:
+def connect(cfg: Cluster) -> Iterator[Client]:
     """Yield a Dask client for the configured cluster; everything started here is closed.
 
-    `say` (e.g. print to stderr) receives the dashboard link once the scheduler is up.
+    The dashboard link is logged (info) once the scheduler is up.
     """
     cluster = None if cfg.kind == "address" else _start(cfg)
     try:
@@ -103,8 +105,9 @@ def connect(cfg: Cluster, say: Callable[[str], None] | None = None) -> Iterator[
             f"({err}); check that it runs and the address and port"
         ) from None
     client.register_plugin(ImportEngines())
-    if say is not None:
-        say(f"Dask dashboard: {client.dashboard_link} ({cfg.kind} cluster)")
+    log.info(f"Dask dashboard: {client.dashboard_link} ({cfg.kind} cluster)")
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(describe(client))
     try:
         yield client
     except BaseException:
