@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 import numpy as np
 
 from faultprobe.config import StudyConfig
+
+log = logging.getLogger(__name__)
 
 TRAIN_HELP = (
     "Train the paper's CNN on one station's (or several stations') slice of the cube and "
@@ -85,7 +88,6 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--name", default="", help="a tag added to the run id")
     p.add_argument("--overwrite", action="store_true", help="retrain even if the run exists")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
@@ -134,7 +136,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 
 def _train(cfg: StudyConfig, args: argparse.Namespace) -> int:
-    from faultprobe.ml.experiment import run_experiment
+    from faultprobe.ml.experiment import result_line, run_experiment
     from faultprobe.ml.spec import spec_from_config
     from faultprobe.store import Store
 
@@ -176,13 +178,15 @@ def _train(cfg: StudyConfig, args: argparse.Namespace) -> int:
     spec = type(spec).model_validate({**spec.model_dump(), **upd})
     store = Store(cfg.study.store)
     seeds = list(cfg.train.seeds) if args.all_seeds else [spec.seed]
-    _say_estimate(store, spec, len(seeds), args.overwrite)
+    _log_estimate(store, spec, len(seeds), args.overwrite)
     acc = []
     for seed in seeds:
         run = spec.model_copy(update={"seed": seed})
-        result = run_experiment(store, run, progress=not args.quiet, overwrite=args.overwrite)
+        result = run_experiment(store, run, overwrite=args.overwrite)
         if result.get("cached"):
             print(f"run {run.run_id} already finished (use --overwrite to retrain)")
+        else:
+            print(result_line(store, result))
         print(_render_scores(result["test"]))
         acc.append(result["test"]["accuracy"])
     if len(acc) > 1:
@@ -191,7 +195,7 @@ def _train(cfg: StudyConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def _say_estimate(store, spec, n_runs: int, overwrite: bool) -> None:
+def _log_estimate(store, spec, n_runs: int, overwrite: bool) -> None:
     """On a CPU, the expected training time (and the CPU preset's advice) before starting."""
     from faultprobe.ml.estimate import cpu_advice, estimate_run, needs_estimate
     from faultprobe.ml.runs import METRICS, RunFolder
@@ -202,10 +206,10 @@ def _say_estimate(store, spec, n_runs: int, overwrite: bool) -> None:
         return
     est = estimate_run(store, spec)
     what = "this run" if n_runs == 1 else f"each of the {n_runs} runs"
-    print(est.render(what), file=sys.stderr)
+    log.info(est.render(what))
     advice = cpu_advice(spec)
     if advice and est.seconds > 600:
-        print(advice, file=sys.stderr)
+        log.info(advice)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -237,7 +241,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         from faultprobe.columns import to_disk
 
         to_disk(preds, "predictions.parquet").to_parquet(args.out, index=False)
-        print(f"predictions: {args.out}", file=sys.stderr)
+        log.info(f"predictions: {args.out}")
     return 0
 
 
@@ -311,7 +315,7 @@ def predict_command(args: argparse.Namespace) -> int:
         return 2
     if args.out:
         (table.to_csv if args.out.endswith(".csv") else table.to_parquet)(args.out, index=False)
-        print(f"{len(table)} events: {args.out}", file=sys.stderr)
+        log.info(f"{len(table)} events: {args.out}")
     else:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table.to_string(index=False))
