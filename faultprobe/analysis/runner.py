@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 from distributed import WorkerPlugin
 
+from faultprobe import progress
 from faultprobe.analysis.grid import GridRun
 from faultprobe.analysis.scoring import RESULT_COLUMNS, failed_row, frame, result_row
 from faultprobe.store import RESULTS, Store
@@ -74,7 +75,7 @@ def execute_run(root: str, storage_options: dict | None, runs_json: list[str]) -
     worker, device = _worker_identity()
     t0 = time.perf_counter()
     try:
-        metrics = run_experiment(store, first.spec, log=None, cache=_worker_cache())
+        metrics = run_experiment(store, first.spec, cache=_worker_cache())
         preds = RunFolder(store, first.run_id).read_table(PREDICTIONS)
         rows = [result_row(run, metrics, preds) for run in runs]
     except Exception as err:  # a failed run is a row, never the end of the grid
@@ -158,9 +159,7 @@ def run_grid(
     runs: list[GridRun],
     client,
     *,
-    progress: bool = True,
     retry_failed: bool = True,
-    on_row: Callable[[dict], None] | None = None,
     cache_bytes: int = 0,
     worker_resources: dict[str, float] | None = None,
 ) -> pd.DataFrame:
@@ -169,7 +168,6 @@ def run_grid(
     `cache_bytes` > 0 gives every worker a slice cache of that size; `worker_resources`
     are those the cluster's workers declare (a `GPU` there means one GPU per run)."""
     from distributed import as_completed
-    from tqdm.auto import tqdm
 
     todo = pending(runs, read_results(store), retry_failed)
     if not todo:
@@ -193,7 +191,7 @@ def run_grid(
         ): group
         for (sub, run_id), group in groups.items()
     }
-    bar = tqdm(total=len(futures), desc="runs", unit="run", disable=not progress)
+    bar = progress.bar(total=len(futures), desc="runs", unit="run")
     try:
         for fut in as_completed(list(futures)):
             try:
@@ -204,9 +202,6 @@ def run_grid(
             append_results(store, rows)
             bar.update(1)
             bar.set_postfix_str(f"{rows[0]['run_id']}: {rows[0]['status']}")
-            if on_row:
-                for row in rows:
-                    on_row(row)
     finally:
         bar.close()
     return read_results(store)
