@@ -12,9 +12,9 @@ and written to monitor.parquet.
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -38,6 +38,7 @@ from faultprobe.store import STATIONS, Store
 # Statuses that may change when more data arrive: the event waits for them.
 WAIT = frozenset({"no_data", "gap", "missing_component", "transient", "error"})
 MONITOR = "monitor"
+log = logging.getLogger(__name__)
 # The monitoring cube's codec when [waveforms] codec is "auto": small appends, written
 # often, favour speed over the last per cent of size (benchmarks/monitor.py).
 FAST_CODEC = "blosc-lz4-5-shuffle"
@@ -102,16 +103,15 @@ def monitor_root(cfg: StudyConfig) -> str:
 class Monitor:
     """A monitoring store followed with one run; `poll()` does one round."""
 
-    def __init__(self, cfg: StudyConfig, run: str, say: Callable[[str], None] | None = None):
+    def __init__(self, cfg: StudyConfig, run: str):
         from faultprobe.pipelines.blocks import make_source
         from faultprobe.pipelines.inputs import run_info
 
         self.cfg = cfg
-        self.say = say or (lambda msg: None)
         self.model = load_run(run)
         self.mstore = MonitorStore(monitor_root(cfg), self.model.folder.run_id)
         if self.mstore.recovered:
-            self.say(f"monitor: {self.mstore.recovered} uncommitted events of a stopped batch "
+            log.warning(f"monitor: {self.mstore.recovered} uncommitted events of a stopped batch "
                      "removed from the cube; they are done again")  # fmt: skip
         self.stations = self._stations()
         self.info = run_info(cfg, run="monitor")
@@ -285,30 +285,26 @@ def run_monitor(
     *,
     once: bool = False,
     max_polls: int | None = None,
-    say: Callable[[str], None] | None = None,
-    out: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> int:
-    """Poll until stopped (or once, or `max_polls` times); returns the polls done.
+) -> Iterator[str]:
+    """Poll until stopped (or once, or `max_polls` times), yielding each due alert line.
 
-    An event service that cannot be reached is said and asked again at the next poll."""
-    say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    out = out or (lambda msg: print(msg, flush=True))
-    mon = Monitor(cfg, run, say=say)
-    say(f"monitor: run {mon.model.folder.run_id} on {mon.model.label}; store "
+    Each poll's outcome is logged (info); an event service that cannot be reached is a
+    warning and asked again at the next poll."""
+    mon = Monitor(cfg, run)
+    log.info(f"monitor: run {mon.model.folder.run_id} on {mon.model.label}; store "
         f"{mon.mstore.store.url()}; {mon.mstore.state.committed} events so far")  # fmt: skip
     polls = 0
     while True:
         try:
             result = mon.poll()
-            say(result.render())
-            for line in result.lines:
-                out(line)
+            log.info(result.render())
+            yield from result.lines
         except newevents.EventServiceDown as err:
-            say(f"monitor: {err}; asking again in {cfg.monitor.poll_s:g} s")
+            log.warning(f"monitor: {err}; asking again in {cfg.monitor.poll_s:g} s")
         polls += 1
         if once or (max_polls is not None and polls >= max_polls):
-            return polls
+            return
         sleep(cfg.monitor.poll_s)
 
 
