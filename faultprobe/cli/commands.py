@@ -13,16 +13,12 @@ from faultprobe.cli.errors import EXIT
 from faultprobe.config import ConfigError, load_config
 
 
-def _say(args: argparse.Namespace):
-    return lambda msg: print(msg, file=sys.stderr, flush=True)
-
-
 @contextlib.contextmanager
 def _writing(cfg, args: argparse.Namespace, command: str):
     """Hold the store's lock while a command writes into it."""
     from faultprobe.store import Store
 
-    with Store(cfg.study.store).lock(command, force=getattr(args, "force", False), say=_say(args)):
+    with Store(cfg.study.store).lock(command, force=getattr(args, "force", False)):
         try:
             yield
         except OSError as err:
@@ -36,9 +32,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     with _writing(cfg, args, "catalog"):
-        summary = build_catalog(
-            cfg, progress=not args.quiet, force=args.force, refresh_stations=args.refresh_stations
-        )
+        summary = build_catalog(cfg, force=args.force, refresh_stations=args.refresh_stations)
     print(summary.render())
     return 0
 
@@ -48,7 +42,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     with _writing(cfg, args, "ingest"):
-        summary = ingest(cfg, progress=not args.quiet, retry_failed=args.retry_failed)
+        summary = ingest(cfg, retry_failed=args.retry_failed)
     print(summary.render())
     if not summary.complete:
         print(summary.listing(), file=sys.stderr)
@@ -76,7 +70,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
             f"{args.config}: no [synthetic] section; `faultprobe synth` simulates the sequence "
             "that section describes (see configs/synthetic-norcia.toml and docs/synthetic.md)"
         )
-    summary = synthesize(cfg, progress=not args.quiet, parallel=not args.serial)
+    summary = synthesize(cfg, parallel=not args.serial)
     print(summary.render())
     return 0
 
@@ -120,20 +114,16 @@ def _confirm(estimate, yes: bool) -> bool:
 
 
 def cmd_experiments(args: argparse.Namespace) -> int:
-    from faultprobe.analysis.experiments import GridDeclined, run_experiments
+    from faultprobe.analysis.experiments import GridDeclined, plan_listing, run_experiments
 
     cfg = load_config(args.config)
     if args.plan:  # lists and stops: nothing is written, no lock taken
-        run_experiments(
-            cfg, progress=not args.quiet, grids=args.grid or None,
-            retry_failed=not args.keep_failed, plan_only=True,
-        )  # fmt: skip
+        print(plan_listing(cfg, grids=args.grid or None, retry_failed=not args.keep_failed))
         return 0
     try:
         with _writing(cfg, args, "experiments"):
             results = run_experiments(
                 cfg,
-                progress=not args.quiet,
                 grids=args.grid or None,
                 retry_failed=not args.keep_failed,
                 confirm=None if args.yes else (lambda est: _confirm(est, False)),
@@ -156,7 +146,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         cfg = cfg.model_copy(update={"track": cfg.track.model_copy(update=track)})
     with _writing(cfg, args, "track"):
         try:
-            results = run_tracking(cfg, args.stations, progress=not args.quiet, say=_say(args))
+            results = run_tracking(cfg, args.stations)
         except (KeyError, ValueError) as err:  # an unknown station, too few events per fold
             print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
             return EXIT["input"]
@@ -175,9 +165,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         cfg = cfg.model_copy(
             update={"monitor": cfg.monitor.model_copy(update={"poll_s": args.interval})}
         )
-    with Store(monitor_root(cfg)).lock("monitor", force=args.force, say=_say(args)):
+    with Store(monitor_root(cfg)).lock("monitor", force=args.force):
         try:
-            run_monitor(cfg, args.model, once=args.once, max_polls=args.polls, say=_say(args))
+            for line in run_monitor(cfg, args.model, once=args.once, max_polls=args.polls):
+                print(line, flush=True)
         except (MonitorError, KeyError) as err:
             print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
             return EXIT["input"]
@@ -209,7 +200,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from faultprobe.analysis.demo import run_demo
 
-    index = run_demo(args.out, progress=not args.quiet)
+    index = run_demo(args.out)
     print(f"report: {index}")
     return 0
 
