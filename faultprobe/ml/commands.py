@@ -206,10 +206,10 @@ def _log_estimate(store, spec, n_runs: int, overwrite: bool) -> None:
         return
     est = estimate_run(store, spec)
     what = "this run" if n_runs == 1 else f"each of the {n_runs} runs"
-    log.info(est.render(what))
+    log.warning(est.render(what))  # a warning: training on a CPU is slow, also with -q
     advice = cpu_advice(spec)
     if advice and est.seconds > 600:
-        log.info(advice)
+        log.warning(advice)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -111,8 +111,8 @@ class Monitor:
         self.model = load_run(run)
         self.mstore = MonitorStore(monitor_root(cfg), self.model.folder.run_id)
         if self.mstore.recovered:
-            log.warning(f"monitor: {self.mstore.recovered} uncommitted events of a stopped batch "
-                     "removed from the cube; they are done again")  # fmt: skip
+            log.warning(f"monitor: {self.mstore.recovered} uncommitted events of a stopped "
+                        "batch removed from the cube; they are done again")  # fmt: skip
         self.stations = self._stations()
         self.info = run_info(cfg, run="monitor")
         self.source = make_source(cfg, self.info)
