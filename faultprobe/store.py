@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from faultprobe import columns as cols
+from faultprobe.errors import InputError
 
 EVENTS = "events.parquet"
 STATIONS = "stations.parquet"
@@ -35,7 +36,7 @@ WRITTEN_BY = {
 }
 
 
-class StoreError(RuntimeError):
+class StoreError(InputError, RuntimeError):
     """The store cannot be used as asked; the message names the item and what to do."""
 
 

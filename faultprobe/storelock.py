@@ -19,13 +19,14 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
+from faultprobe.errors import LockedError
 from faultprobe.store import Store, StoreError
 
 LOCK = "faultprobe.lock"
 log = logging.getLogger(__name__)
 
 
-class StoreLocked(StoreError):
+class StoreLocked(LockedError, StoreError):
     """Another command holds the store's lock."""
 
 

@@ -17,7 +17,7 @@ from obspy import UTCDateTime
 
 from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import ingest
-from faultprobe.pipelines.status import CODES
+from faultprobe.pipelines.status import Status
 from faultprobe.pipelines.toyarchive import T0, write_toy_config, write_toy_study
 from faultprobe.store import TRACES, Store
 
@@ -85,7 +85,7 @@ def test_another_stations_miniseed_from_a_service(tmp_path, toy, client):
         assert first.complete  # a permanent failure: the store is complete
         cube = _cube(cfg.study.store).sel(station="IV.NRCA")
         assert np.isnan(cube.waveform.values).all()
-        assert set(np.unique(cube.status.values)) <= {CODES["wrong_data"], CODES["no_data"]}
+        assert set(np.unique(cube.status.values)) <= {Status.WRONG_DATA, Status.NO_DATA}
         cache = tmp_path / "cache"
         assert not list(cache.rglob("*DEF*"))  # never cached
         assert not list(cache.rglob("IV.NRCA*.D.*"))  # nor filed under the asked station

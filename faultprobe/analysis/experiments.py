@@ -20,13 +20,14 @@ from faultprobe.analysis.runner import pending, read_results, run_grid, sub_stor
 from faultprobe.cluster.connect import declared_resources
 from faultprobe.config import StudyConfig
 from faultprobe.config.sections import parse_bytes_field
+from faultprobe.errors import InputError
 from faultprobe.store import Store
 
 PAIRS = "pairs"
 log = logging.getLogger(__name__)
 
 
-class GridDeclined(RuntimeError):
+class GridDeclined(InputError, RuntimeError):
     """The user (or the missing --yes) stopped a long grid before it started."""
 
 

@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from faultprobe.ml.errors import ModelError
+
 EPS = 1e-12
 
 
@@ -38,7 +40,7 @@ def post_mask(class_names: list[str]) -> np.ndarray:
     """Which classes are post-mainshock (`post`, `post1`…); the others are pre."""
     mask = np.array([str(c).startswith("post") for c in class_names])
     if mask.all() or not mask.any():
-        raise ValueError(f"classes {class_names} need both pre and post classes")
+        raise ModelError(f"classes {class_names} need both pre and post classes")
     return mask
 
 
@@ -55,7 +57,7 @@ def calibration_threshold(scores: np.ndarray) -> tuple[float, int, int]:
     with n and m: a new exchangeable score exceeds it with probability ~ Beta(n - m + 1, m)."""
     s = np.sort(np.asarray(scores, dtype=np.float64))
     if s.size == 0:
-        raise ValueError("no calibration events to set the decision threshold")
+        raise ModelError("no calibration events to set the decision threshold")
     m = (s.size + 1) // 2
     return float(s[m - 1]), int(s.size), int(m)
 

@@ -25,6 +25,7 @@ import pandas as pd
 from faultprobe import progress
 from faultprobe.analysis import faultstate
 from faultprobe.config import StudyConfig, Track
+from faultprobe.ml.errors import ModelError
 from faultprobe.ml.spec import RunSpec, spec_from_config
 from faultprobe.store import Store
 
@@ -133,7 +134,7 @@ def _balanced(codes: np.ndarray, lab: np.ndarray, n: int, seed: int, fold: int) 
             keep = labels.balance(np.where(inside, lab, -1), n, seed * 1000 + fold * 10 + offset)
         except ValueError as err:
             name = {0: "training", 1: "validation", 2: "calibration"}[offset]
-            raise ValueError(
+            raise ModelError(
                 f"fold {fold}: the other folds leave a class without {name} events ({err}); "
                 "use fewer [track] classes or more folds"
             ) from None

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from faultprobe.errors import InputError
+
 #: The normalised trace table (one row per trace of the dataset).
 TRACE_COLUMNS = [
     "file",  # HDF5 file holding the samples
@@ -57,7 +59,7 @@ LAYOUTS = ("seisbench", "laurenti2024")
 NAT = np.iinfo(np.int64).min
 
 
-class DatasetError(ValueError):
+class DatasetError(InputError, ValueError):
     """A dataset folder that cannot be read; the message names the file and what is wrong."""
 
 

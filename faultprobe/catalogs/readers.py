@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from faultprobe.config import CatalogSource
+from faultprobe.errors import InputError
 
 CATALOG_COLUMNS = [
     "event_id",
@@ -35,7 +36,7 @@ TAN_COLUMNS = [
 _TAN_REQUIRED = ["year", "month", "day", "hour", "minute", "second", "latitude", "longitude", "depth_km", "id"]  # fmt: skip
 
 
-class CatalogError(ValueError):
+class CatalogError(InputError, ValueError):
     """A catalog file that cannot be read at all."""
 
 

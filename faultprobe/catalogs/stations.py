@@ -11,6 +11,7 @@ import pandas as pd
 from obspy import Inventory, UTCDateTime, read_inventory
 
 from faultprobe.config import Stations
+from faultprobe.errors import InputError, ServiceFailure
 
 STATION_COLUMNS = [
     "network",
@@ -26,8 +27,12 @@ STATION_COLUMNS = [
 ]
 
 
-class StationError(ValueError):
+class StationError(InputError, ValueError):
     """Station metadata that cannot be read or holds none of the study's stations."""
+
+
+class StationServiceDown(ServiceFailure, StationError):
+    """The FDSN station service cannot be reached or refuses, and no saved copy exists."""
 
 
 @dataclass
@@ -97,7 +102,7 @@ def fetch_stationxml(cfg: Stations, start: datetime, end: datetime, timeout: flo
         ) from None
     except (FDSNException, OSError, ValueError) as err:
         first = (str(err).splitlines() or [type(err).__name__])[0]
-        raise StationError(
+        raise StationServiceDown(
             f"cannot get station metadata from the FDSN station service {base} ({first}); "
             "check the network connection and [stations] fdsn, or give [stations] inventory = "
             "a StationXML file"

@@ -4,7 +4,9 @@ Each handler parses nothing itself beyond its arguments: it loads the study conf
 (`faultprobe.config.load_config`) and hands typed objects to the stage's functions. Commands
 that write into the store hold its lock while they run. Expected failures (bad input, a
 service down, a second writer, a full disk, Ctrl-C) end in one line on stderr and an exit
-code (`EXIT`); `--debug` shows the traceback instead.
+code: a `faultprobe.errors.FaultprobeError` carries both, and nothing but its type decides
+(`errors.one_line`). Any other exception is a bug and ends in its traceback; `--debug`
+shows the traceback of an expected failure too.
 
 The parts: `parser` (the sub-commands and their options), `commands` (one handler each),
 `errors` (exit codes and the one-line messages), `output` (log lines and progress bars on
@@ -48,4 +50,4 @@ def main(argv: list[str] | None = None) -> int:
         if known is None or getattr(args, "debug", False):
             raise
         print(f"error: {known[0]}", file=sys.stderr)
-        return EXIT[known[1]]
+        return known[1]

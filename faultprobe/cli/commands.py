@@ -114,23 +114,19 @@ def _confirm(estimate, yes: bool) -> bool:
 
 
 def cmd_experiments(args: argparse.Namespace) -> int:
-    from faultprobe.analysis.experiments import GridDeclined, plan_listing, run_experiments
+    from faultprobe.analysis.experiments import plan_listing, run_experiments
 
     cfg = load_config(args.config)
     if args.plan:  # lists and stops: nothing is written, no lock taken
         print(plan_listing(cfg, grids=args.grid or None, retry_failed=not args.keep_failed))
         return 0
-    try:
-        with _writing(cfg, args, "experiments"):
-            results = run_experiments(
-                cfg,
-                grids=args.grid or None,
-                retry_failed=not args.keep_failed,
-                confirm=None if args.yes else (lambda est: _confirm(est, False)),
-            )
-    except GridDeclined as err:
-        print(f"experiments: {err}", file=sys.stderr)
-        return EXIT["input"]
+    with _writing(cfg, args, "experiments"):  # a declined grid is a GridDeclined (exit 2)
+        results = run_experiments(
+            cfg,
+            grids=args.grid or None,
+            retry_failed=not args.keep_failed,
+            confirm=None if args.yes else (lambda est: _confirm(est, False)),
+        )
     ok = int((results["status"] == "ok").sum())
     failed = int((results["status"] == "failed").sum())
     print(f"{ok} runs ok, {failed} failed; results: {cfg.study.store}/results.parquet")
@@ -145,11 +141,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     if track:
         cfg = cfg.model_copy(update={"track": cfg.track.model_copy(update=track)})
     with _writing(cfg, args, "track"):
-        try:
-            results = run_tracking(cfg, args.stations)
-        except (KeyError, ValueError) as err:  # an unknown station, too few events per fold
-            print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
-            return EXIT["input"]
+        results = run_tracking(cfg, args.stations)
     for r in results:
         print(r.render())
     return 0
@@ -157,7 +149,6 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     from faultprobe.monitor.service import monitor_root, run_monitor
-    from faultprobe.monitor.state import MonitorError
     from faultprobe.store import Store
 
     cfg = load_config(args.config)
@@ -166,24 +157,20 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             update={"monitor": cfg.monitor.model_copy(update={"poll_s": args.interval})}
         )
     with Store(monitor_root(cfg)).lock("monitor", force=args.force):
-        try:
-            for line in run_monitor(cfg, args.model, once=args.once, max_polls=args.polls):
-                print(line, flush=True)
-        except (MonitorError, KeyError) as err:
-            print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
-            return EXIT["input"]
+        for line in run_monitor(cfg, args.model, once=args.once, max_polls=args.polls):
+            print(line, flush=True)
     return 0
 
 
 def cmd_cluster_spec(args: argparse.Namespace) -> int:
     from faultprobe.cluster.spec import render_spec
+    from faultprobe.errors import MissingExtra
 
     cfg = load_config(args.config)
     try:
         text = render_spec(cfg.cluster)
-    except RuntimeError as err:  # an optional engine (dask-jobqueue) is missing
-        print(f"error: {args.config}: [cluster] kind {cfg.cluster.kind!r}: {err}", file=sys.stderr)
-        return EXIT["input"]
+    except MissingExtra as err:  # an optional engine (dask-jobqueue) is missing
+        raise ConfigError(f"{args.config}: [cluster] kind {cfg.cluster.kind!r}: {err}") from None
     sys.stdout.write(text)
     return 0
 

@@ -41,8 +41,13 @@ keeps only warnings and errors and no bars, -v adds debug lines.
 
 Exit codes: 0 done; 1 finished but incomplete (run the same command again); 2 bad input or
 config; 3 a web service could not be used; 4 the store is locked by another command;
-5 the disk is full or not writable; 130 interrupted.
+5 the disk is full or not writable; 130 interrupted. An expected failure is one line on
+stderr; anything else is a bug and shows its traceback (please report it). --debug shows
+the traceback of an expected failure too.
 """
+
+
+DEBUG_HELP = "show the traceback of an expected failure too, not only its one line"
 
 
 def _add_config(p: argparse.ArgumentParser, writes: bool = True) -> None:
@@ -80,7 +85,7 @@ def _common() -> argparse.ArgumentParser:
         "--debug",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="show the full traceback of an error",
+        help=DEBUG_HELP,
     )
     _output(p, default=argparse.SUPPRESS)
     return p
@@ -93,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"faultprobe {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     _output(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = [_common()]

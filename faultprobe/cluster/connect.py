@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from distributed import Client, WorkerPlugin
 
 from faultprobe.config import Cluster
+from faultprobe.errors import MissingExtra, ServiceFailure
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class ImportEngines(WorkerPlugin):
         import zarr  # noqa: F401
 
 
-class ClusterError(RuntimeError):
+class ClusterError(ServiceFailure, RuntimeError):
     """The configured cluster cannot be started or reached (the message says why)."""
 
 
@@ -68,7 +69,7 @@ def _make_cluster(cfg: Cluster):
         try:
             from dask_cuda import LocalCUDACluster
         except ImportError as err:
-            raise RuntimeError(
+            raise MissingExtra(
                 "cluster kind 'local-cuda' needs dask-cuda: pip install 'faultprobe[gpu]'"
             ) from err
         # One worker per visible GPU, so each run owns one device.

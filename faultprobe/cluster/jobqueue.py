@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from faultprobe.config import Cluster
+from faultprobe.errors import MissingExtra
 
 # The address a printed job script names; the real one is known once the scheduler runs.
 PLACEHOLDER_SCHEDULER = "tcp://SCHEDULER-ADDRESS:8786"
@@ -19,7 +20,7 @@ def _module():
     try:
         import dask_jobqueue
     except ImportError as err:
-        raise RuntimeError(
+        raise MissingExtra(
             "cluster kinds 'slurm' and 'pbs' need dask-jobqueue: pip install 'faultprobe[hpc]'"
         ) from err
     return dask_jobqueue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from faultprobe.cluster.jobqueue import resources_arg
 from faultprobe.config import Cluster, Kubernetes
+from faultprobe.errors import MissingExtra
 
 API_VERSION = "kubernetes.dask.org/v1"
 SCHEDULER_PORT = 8786
@@ -184,7 +185,7 @@ def make_kube_cluster(cfg: Cluster):
     try:
         from dask_kubernetes.operator import KubeCluster
     except ImportError as err:
-        raise RuntimeError(
+        raise MissingExtra(
             "cluster kind 'kubernetes' needs dask-kubernetes: pip install 'faultprobe[cloud]'"
         ) from err
     try:  # the API first: a KubeCluster half made would be reaped noisily at exit

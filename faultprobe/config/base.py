@@ -12,8 +12,10 @@ from pydantic import (
     ConfigDict,
 )
 
+from faultprobe.errors import InputError
 
-class ConfigError(ValueError):
+
+class ConfigError(InputError, ValueError):
     """A study config that cannot be used; the message names the file and the key."""
 
 

@@ -202,7 +202,7 @@ class Waveforms(_Section):
     max_concurrent_requests: int = Field(default=2, ge=1)
     sampling_rate: float = Field(default=100.0, gt=0)
     window_s: tuple[float, float] = (-5.0, 20.0)
-    velocity_model: str = "carannante2013"
+    velocity_model: Literal["carannante2013", "iasp91"] = "carannante2013"
     block_size: int = Field(default=256, ge=1, description="events per task and chunk")
     max_gap_s: float = Field(default=0.1, ge=0, description="gaps up to this are filled")
     remove_response: bool = False

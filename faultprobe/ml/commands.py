@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 
 import numpy as np
 
 from faultprobe.config import StudyConfig
+from faultprobe.ml.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -118,26 +118,9 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def train_command(cfg: StudyConfig, args: argparse.Namespace) -> int:
-    """Handler of `faultprobe train`: a bad option or station is an error line, exit 2."""
-    try:
-        return _train(cfg, args)
-    except (ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-def evaluate_command(args: argparse.Namespace) -> int:
-    """Handler of `faultprobe evaluate`."""
-    try:
-        return _evaluate(args)
-    except (ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-def _train(cfg: StudyConfig, args: argparse.Namespace) -> int:
+    """Handler of `faultprobe train`: a bad option or station is a `ModelError` (exit 2)."""
     from faultprobe.ml.experiment import result_line, run_experiment
-    from faultprobe.ml.spec import spec_from_config
+    from faultprobe.ml.spec import spec_from_config, validated
     from faultprobe.store import Store
 
     spec = spec_from_config(
@@ -175,7 +158,7 @@ def _train(cfg: StudyConfig, args: argparse.Namespace) -> int:
         upd["window_s"] = CPU_PRESET["window_s"]
     if args.width is not None:
         upd["model"] = {**spec.model.model_dump(), "width": args.width}
-    spec = type(spec).model_validate({**spec.model_dump(), **upd})
+    spec = validated(type(spec), {**spec.model_dump(), **upd})
     store = Store(cfg.study.store)
     seeds = list(cfg.train.seeds) if args.all_seeds else [spec.seed]
     _log_estimate(store, spec, len(seeds), args.overwrite)
@@ -212,9 +195,11 @@ def _log_estimate(store, spec, n_runs: int, overwrite: bool) -> None:
         log.warning(advice)
 
 
-def _evaluate(args: argparse.Namespace) -> int:
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Handler of `faultprobe evaluate`."""
     from faultprobe.ml.experiment import evaluate_run
     from faultprobe.ml.runs import run_folder_from_path
+    from faultprobe.ml.spec import validated
 
     folder = run_folder_from_path(args.run)
     spec = folder.spec()
@@ -227,7 +212,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.true_date:
         upd["false_mainshock"] = None
     if upd:
-        lab = type(lab).model_validate({**lab.model_dump(), **upd})
+        lab = validated(type(lab), {**lab.model_dump(), **upd})
     scores, preds = evaluate_run(
         folder,
         stations=tuple(args.stations) if args.stations else None,
@@ -289,30 +274,39 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="write the table here (.parquet or .csv) instead of printing it")
 
 
+def _read_events(path: str):
+    """The `--events` table (Parquet or CSV), with in-memory names; a `ModelError` naming it."""
+    import pandas as pd
+
+    from faultprobe.columns import from_disk
+
+    read = pd.read_csv if path.endswith(".csv") else pd.read_parquet
+    try:
+        events = from_disk(read(path), "events.parquet")
+    except (OSError, ValueError) as err:  # missing, or not a table pandas can read
+        raise ModelError(f"--events {path}: cannot read the events table ({err})") from None
+    if "origin_time" not in events:
+        raise ModelError(f"--events {path}: no source_origin_time column")
+    try:
+        events["origin_time"] = pd.to_datetime(events["origin_time"], utc=True)
+    except ValueError as err:
+        raise ModelError(f"--events {path}: source_origin_time is not a time ({err})") from None
+    return events
+
+
 def predict_command(args: argparse.Namespace) -> int:
     """Handler of `faultprobe predict`."""
     import pandas as pd
 
     from faultprobe.ml.inference import predict
 
-    try:
-        events = None
-        if args.events:
-            read = pd.read_csv if args.events.endswith(".csv") else pd.read_parquet
-            events = read(args.events)
-            from faultprobe.columns import from_disk
+    events = _read_events(args.events) if args.events else None
+    inv = None
+    if args.inventory:
+        from faultprobe.catalogs.stations import read_stationxml
 
-            events = from_disk(events, "events.parquet")
-            events["origin_time"] = pd.to_datetime(events["origin_time"], utc=True)
-        inv = None
-        if args.inventory:
-            from obspy import read_inventory
-
-            inv = read_inventory(args.inventory)
-        table = predict(args.run, args.files, inv, events=events, device=args.device)
-    except (ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        inv = read_stationxml(args.inventory)
+    table = predict(args.run, args.files, inv, events=events, device=args.device)
     if args.out:
         (table.to_csv if args.out.endswith(".csv") else table.to_parquet)(args.out, index=False)
         log.info(f"{len(table)} events: {args.out}")

@@ -16,17 +16,10 @@ import pandas as pd
 import xarray as xr
 from scipy import signal
 
+from faultprobe.errors import NotFoundError
+from faultprobe.ml.errors import ModelError
+from faultprobe.pipelines.status import NOT_WRITTEN, Status, names
 from faultprobe.store import CUBE, Store
-
-STATUS_NAMES = {
-    0: "ok",
-    1: "no_data",
-    2: "gap",
-    3: "clipped",
-    4: "bad_rate",
-    5: "missing_component",
-    6: "error",
-}
 
 
 def status_name(ds: xr.Dataset, code: int) -> str:
@@ -36,7 +29,7 @@ def status_name(ds: xr.Dataset, code: int) -> str:
         meanings = str(attrs["flag_meanings"]).split()
         table = dict(zip(np.atleast_1d(attrs["flag_values"]).tolist(), meanings))
         return table.get(code, "not_written" if code == -1 else str(code))
-    return STATUS_NAMES.get(code, str(code))
+    return str(names(np.array([code]))[0]) if NOT_WRITTEN <= code < len(Status) else str(code)
 
 
 def open_cube(store: Store) -> xr.Dataset:
@@ -80,7 +73,7 @@ def station_positions(ds: xr.Dataset, stations: tuple[str, ...] | list[str]) -> 
         elif "." in want and want.split(".", 1)[1] in codes:
             out.append(codes.index(want.split(".", 1)[1]))
         else:
-            raise KeyError(f"station {want!r} is not in the cube (it has {', '.join(full)})")
+            raise NotFoundError(f"station {want!r} is not in the cube (it has {', '.join(full)})")
     return out
 
 
@@ -112,7 +105,7 @@ def time_slice(t: np.ndarray, window_s: tuple[float, float] | None) -> slice:
     lo = int(np.searchsorted(t, window_s[0] - 1e-9))
     hi = int(np.searchsorted(t, window_s[1] - 1e-9))
     if hi - lo < 16:
-        raise ValueError(f"window {list(window_s)} s keeps {hi - lo} samples of the cube")
+        raise ModelError(f"window {list(window_s)} s keeps {hi - lo} samples of the cube")
     return slice(lo, hi)
 
 
@@ -151,7 +144,7 @@ def bandpass(x: np.ndarray, band_hz: tuple[float, float], fs: float, order: int 
     lo, hi = band_hz
     nyq = fs / 2
     if not 0 < lo < hi:
-        raise ValueError(f"band {list(band_hz)} Hz must be 0 < low < high")
+        raise ModelError(f"band {list(band_hz)} Hz must be 0 < low < high")
     if hi >= nyq:
         sos = signal.butter(order, lo, btype="highpass", fs=fs, output="sos")
     else:

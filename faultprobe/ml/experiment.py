@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from faultprobe.ml import dataset, labels, metrics, splits, stream
+from faultprobe.ml.errors import ModelError
 from faultprobe.ml.model import FaultNet
 from faultprobe.ml.runs import (
     CHECKPOINT,
@@ -72,7 +73,7 @@ def select_events(ds, spec: RunSpec) -> EventSelection:
     events = dataset.event_table(ds)
     ok, counts = _status(ds, spec.stations)
     if not ok.any():
-        raise ValueError(
+        raise ModelError(
             f"no event has usable traces at {', '.join(spec.stations)} (trace statuses: {counts})"
         )
     lab, names = labels.make_labels(events["origin_time"], spec.labelling)
@@ -151,7 +152,7 @@ def run_experiment(
     y, codes = sel.labels[used], sel.split[used]
     sizes = np.bincount(codes, minlength=3)
     if sizes.min() == 0:
-        raise ValueError(
+        raise ModelError(
             f"run {spec.run_id}: train/val/test have {sizes.tolist()} events; "
             "too few usable events for this labelling and split"
         )
@@ -255,7 +256,7 @@ def evaluate_run(
     use_threads(spec.training.threads)
     lab = labelling or spec.labelling
     if lab.n_classes != spec.labelling.n_classes:
-        raise ValueError(
+        raise ModelError(
             f"the run has {spec.labelling.n_classes} classes; labelling has {lab.n_classes}"
         )
     stations = tuple(stations or spec.stations)

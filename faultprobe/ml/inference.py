@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from faultprobe import columns
+from faultprobe.errors import NotFoundError
 from faultprobe.ml import dataset
+from faultprobe.ml.errors import ModelError
 from faultprobe.ml.runs import METRICS, RunFolder, run_folder_from_path
 
 NAT = np.iinfo(np.int64).min
@@ -133,14 +135,14 @@ def _predict_array(folder, spec, names, x: np.ndarray, device: str) -> pd.DataFr
         x = x[None]
     want = 3 * len(spec.stations)
     if x.ndim != 3 or x.shape[1] != want:
-        raise ValueError(f"expected windows of shape (n, {want}, time), got {x.shape}")
+        raise ModelError(f"expected windows of shape (n, {want}, time), got {x.shape}")
     time = _time_axis(s)
     if x.shape[-1] == len(time):
         x = _inputs(spec, x, time, s.sampling_rate)
     else:  # already the run's cut
         n_cut = len(time[dataset.time_slice(time, spec.window_s)])
         if x.shape[-1] != n_cut:
-            raise ValueError(
+            raise ModelError(
                 f"windows have {x.shape[-1]} samples; the cube's have {len(time)} and the "
                 f"run's cut {n_cut}"
             )
@@ -159,7 +161,7 @@ def _stations(folder: RunFolder, cfg, codes: Iterable[str]) -> pd.DataFrame:
     for code in codes:
         hit = table[(full == code) | (table["station"] == code.split(".")[-1])]
         if hit.empty:
-            raise KeyError(f"station {code!r} is not in {folder.store.url(STATIONS)}")
+            raise NotFoundError(f"station {code!r} is not in {folder.store.url(STATIONS)}")
         rows.append(hit.iloc[0])
     return pd.DataFrame(rows).reset_index(drop=True)
 
@@ -194,7 +196,7 @@ def _predict_stream(folder, spec, names, stream, inventory, events, p_times, dev
     p_ns = _given_p(plan, p_times) if p_times is not None else plan.p_time_ns
     keep = np.ones(len(events), bool) if given else _covered(events, p_ns, s.window_s, stream)
     if not keep.any():
-        raise ValueError(
+        raise ModelError(
             "no event of the run's store has its window in these traces (give events=)"
         )
     idx = np.flatnonzero(keep)
@@ -238,7 +240,9 @@ def _given_p(plan, p_times: pd.DataFrame) -> np.ndarray:
         if "station" in p_times:
             j = col.get(str(p_times["station"].iloc[k]))
             if j is None:
-                raise KeyError(f"p_times: station {p_times['station'].iloc[k]!r} is not the run's")
+                raise NotFoundError(
+                    f"p_times: station {p_times['station'].iloc[k]!r} is not the run's"
+                )
             p[i, j] = ns
         else:
             p[i, :] = ns

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from faultprobe.ml.errors import ModelError
 from faultprobe.ml.spec import Labelling
 
 UNLABELLED = -1
@@ -41,7 +42,7 @@ def month_edges(times: pd.DatetimeIndex, n: int) -> pd.DatetimeIndex:
     the last (n + 1 edges; ties go to the later months).  Aug 30 - Dec 30 and n = 4 gives
     September ... December, the paper's months."""
     if len(times) == 0:
-        raise ValueError("calendar labelling without edges needs events to place the months")
+        raise ModelError("calendar labelling without edges needs events to place the months")
     months = times.tz_convert("UTC").tz_localize(None).to_period("M")
     first, last = months.min(), months.max()
     span = pd.period_range(first, max(last, first + (n - 1)), freq="M")
@@ -104,7 +105,7 @@ def make_labels(
         edge_times = _utc(list(labelling.edges)) if labelling.edges else month_edges(times, n)
         edges = _seconds_from(edge_times, ref)
         if edges.size != n + 1 or np.any(np.diff(edges) <= 0):
-            raise ValueError(f"calendar labelling with {n} classes needs {n + 1} rising edges")
+            raise ModelError(f"calendar labelling with {n} classes needs {n + 1} rising edges")
         b = np.searchsorted(edges, t, side="right") - 1
         lab = np.where((b >= 0) & (b < n), b, UNLABELLED).astype(np.int64)
         if labelling.edges:
@@ -123,7 +124,7 @@ def balance(labels: np.ndarray, n_classes: int, seed: int) -> np.ndarray:
     valid = labels >= 0
     counts = np.bincount(labels[valid], minlength=n_classes)
     if counts.min() == 0:
-        raise ValueError(f"cannot balance classes: counts per class are {counts.tolist()}")
+        raise ModelError(f"cannot balance classes: counts per class are {counts.tolist()}")
     m = counts.min()
     rng = np.random.default_rng(seed)
     key = rng.random(labels.size)

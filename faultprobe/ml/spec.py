@@ -12,12 +12,15 @@ import hashlib
 import json
 import re
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from faultprobe.config import StudyConfig, UTCTime
 from faultprobe.config.sections import parse_bytes_field
+from faultprobe.ml.errors import ModelError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Frozen(BaseModel):
@@ -158,6 +161,24 @@ class RunSpec(_Frozen):
         return re.sub(r"[^A-Za-z0-9_+.-]", "_", f"{sta}-{tag}{name}-s{self.seed}-{digest}")
 
 
+def validated(model: type[M], data: dict) -> M:
+    """`model.model_validate(data)`; a choice it rejects is a `ModelError` saying which."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ModelError(_one_line(err)) from None
+
+
+def _one_line(err: ValidationError) -> str:
+    """The run options a `ValidationError` rejects, on one line."""
+    parts = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{key}: {msg}" if key else msg)
+    return "run options: " + "; ".join(parts) + " (check the options given and [train])"
+
+
 def spec_from_config(
     cfg: StudyConfig,
     *,
@@ -180,6 +201,18 @@ def spec_from_config(
         kind = "phases"
     if kind == "ttf" and n == 2:
         kind = "binary"
+    try:
+        spec = _spec(cfg, stations, n, kind, seed, false_mainshock)
+    except ValidationError as err:
+        raise ModelError(_one_line(err)) from None
+    if not overrides:
+        return spec
+    return validated(RunSpec, {**spec.model_dump(), **overrides})
+
+
+def _spec(cfg: StudyConfig, stations, n: int, kind: str, seed, false_mainshock) -> RunSpec:
+    """The spec of `spec_from_config`, before its overrides (pydantic checks it)."""
+    t = cfg.train
     lab = Labelling(
         kind=kind,
         n_classes=n,
@@ -189,7 +222,7 @@ def spec_from_config(
         exclude_phases=t.exclude_phases,
         edges=tuple(t.calendar_edges),
     )
-    spec = RunSpec(
+    return RunSpec(
         stations=tuple(stations or t.stations or [cfg.stations.codes[0]]),
         labelling=lab,
         split=Split(kind=t.split, fractions=t.fractions, purge_s=t.purge_s, blocks=t.blocks),
@@ -212,6 +245,3 @@ def spec_from_config(
             else None,
         ),
     )
-    if not overrides:
-        return spec
-    return RunSpec.model_validate({**spec.model_dump(), **overrides})

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from faultprobe.ml.errors import ModelError
 from faultprobe.ml.spec import Split
 
 TRAIN, VAL, TEST, UNUSED = 0, 1, 2, -1
@@ -78,7 +79,7 @@ def blocked_split(
     n_val_b, n_test_b = max(n_val_b, 1), max(n_test_b, 1)
     n_train_b = blocks - n_val_b - n_test_b
     if n_train_b < 1:
-        raise ValueError(f"{blocks} blocks are too few for fractions {list(fractions)}")
+        raise ModelError(f"{blocks} blocks are too few for fractions {list(fractions)}")
     rng = np.random.default_rng(seed)
     out = np.full(labels.shape, UNUSED, dtype=np.int8)
     for c in np.unique(labels[labels >= 0]):
@@ -113,7 +114,7 @@ def time_folds(t: np.ndarray, n_folds: int) -> np.ndarray:
     """Fold of every event: `n_folds` equal-count contiguous blocks in time (0 = earliest)."""
     t = np.asarray(t, dtype=np.float64)
     if n_folds < 2 or n_folds > t.size:
-        raise ValueError(f"{n_folds} folds for {t.size} events: need 2 <= folds <= events")
+        raise ModelError(f"{n_folds} folds for {t.size} events: need 2 <= folds <= events")
     out = np.empty(t.size, dtype=np.int64)
     out[np.argsort(t, kind="stable")] = (np.arange(t.size) * n_folds) // t.size
     return out
@@ -140,7 +141,7 @@ def crossfit_split(
     labels = np.asarray(labels)
     held = np.asarray(folds) == fold
     if not held.any():
-        raise ValueError(f"fold {fold} holds no event")
+        raise ModelError(f"fold {fold} holds no event")
     out = np.full(t.shape, UNUSED, dtype=np.int8)
     out[held] = TEST
     lo, hi = t[held].min(), t[held].max()

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from faultprobe import progress
+from faultprobe.ml.errors import ModelError
 from faultprobe.ml.spec import Training
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' asked for, but torch sees no CUDA GPU")
+        raise ModelError("device 'cuda' asked for, but torch sees no CUDA GPU")
     return torch.device(device)
 
 
@@ -49,7 +50,7 @@ def resolve_threads(threads: int) -> int:
     env = os.environ.get(THREADS_ENV, "").strip()
     if env:
         if not env.isdigit() or int(env) < 1:
-            raise ValueError(f"{THREADS_ENV}={env!r}: give a whole number of threads >= 1")
+            raise ModelError(f"{THREADS_ENV}={env!r}: give a whole number of threads >= 1")
         return int(env)
     try:
         from distributed import get_worker

@@ -22,11 +22,12 @@ import pandas as pd
 from faultprobe.catalogs.readers import read_catalog
 from faultprobe.catalogs.selection import select_events
 from faultprobe.config import StudyConfig
+from faultprobe.errors import ServiceFailure
 
 FAR_FUTURE = pd.Timestamp("2200-01-01T00:00:00Z")
 
 
-class EventServiceDown(RuntimeError):
+class EventServiceDown(ServiceFailure, RuntimeError):
     """The FDSN event service could not be used at this poll (asked again at the next)."""
 
 

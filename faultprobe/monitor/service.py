@@ -33,10 +33,14 @@ from faultprobe.monitor.state import (
     MonitorError,
     MonitorStore,
 )
+from faultprobe.pipelines.status import Status
 from faultprobe.store import STATIONS, Store
 
 # Statuses that may change when more data arrive: the event waits for them.
-WAIT = frozenset({"no_data", "gap", "missing_component", "transient", "error"})
+WAIT = frozenset(
+    s.label
+    for s in (Status.NO_DATA, Status.GAP, Status.MISSING_COMPONENT, Status.TRANSIENT, Status.ERROR)
+)
 MONITOR = "monitor"
 log = logging.getLogger(__name__)
 # The monitoring cube's codec when [waveforms] codec is "auto": small appends, written

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from faultprobe.errors import InputError
 from faultprobe.monitor import mcube
 from faultprobe.store import Store
 
@@ -30,7 +31,7 @@ EVENTS, TRACES, SCORES = "events.parquet", "traces.parquet", "predictions.parque
 INDEX, ALERTS, PENDING = "index.parquet", "monitor.parquet", "pending.parquet"
 
 
-class MonitorError(ValueError):
+class MonitorError(InputError, ValueError):
     """The monitoring store cannot be used as asked (the message says what to do)."""
 
 

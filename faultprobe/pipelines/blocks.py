@@ -22,7 +22,7 @@ from faultprobe.pipelines.inputs import RunInfo, run_info
 from faultprobe.pipelines.plan import Plan, StationInfo
 from faultprobe.pipelines.preprocess import NS, Settings, process
 from faultprobe.pipelines.sources import Fetched, Request, SDSSource, Source, WindowSource
-from faultprobe.pipelines.status import PERMANENT, TRANSIENT, failure_class, names
+from faultprobe.pipelines.status import Failure, Status, failure_class, names
 from faultprobe.store import Store
 
 NAT = np.iinfo(np.int64).min
@@ -232,7 +232,8 @@ def run_block(
 
 def retry_statuses(retry_failed: bool) -> frozenset[str]:
     """Statuses asked again by a run: transient ones always, permanent ones on request."""
-    return TRANSIENT | PERMANENT if retry_failed else TRANSIENT
+    transient = Status.labels(Failure.TRANSIENT)
+    return transient | Status.labels(Failure.PERMANENT) if retry_failed else transient
 
 
 def retry_block(

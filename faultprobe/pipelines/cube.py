@@ -21,7 +21,7 @@ import zarr.codecs
 from faultprobe import __version__
 from faultprobe.pipelines.plan import Plan
 from faultprobe.pipelines.preprocess import COMPONENTS
-from faultprobe.pipelines.status import CODES, NOT_WRITTEN
+from faultprobe.pipelines.status import NOT_WRITTEN, Status
 
 warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
 
@@ -176,7 +176,9 @@ def template(
     ds["waveform"].attrs.update(waveform_attrs(attrs.get("preprocessing") or {}))
     ds["time"].attrs.update(units="s", long_name="time relative to the theoretical P arrival")
     ds["status"].attrs.update(
-        flag_values=list(CODES.values()), flag_meanings=" ".join(CODES), not_written=NOT_WRITTEN
+        flag_values=[int(s) for s in Status],
+        flag_meanings=" ".join(s.label for s in Status),
+        not_written=NOT_WRITTEN,
     )
     ds["p_time"].attrs.update(long_name="P arrival the window is cut around (UTC)")
     ds["start_time"].attrs.update(long_name="time of the window's first sample (UTC)")

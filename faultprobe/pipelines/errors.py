@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from faultprobe.errors import InputError, ServiceFailure
 
-class IngestError(ValueError):
+
+class IngestError(InputError, ValueError):
     """The store cannot be ingested as asked (the message says why and what to do)."""
 
 
-class ServiceUnavailable(IngestError):
+class ServiceUnavailable(ServiceFailure, IngestError):
     """The waveform service cannot be used now (down, unreachable, refusing)."""

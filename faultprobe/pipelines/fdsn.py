@@ -24,6 +24,7 @@ import io
 import socket
 import time
 import urllib.error
+from enum import StrEnum
 from urllib.parse import urlparse
 
 import numpy as np
@@ -43,6 +44,7 @@ from obspy.clients.fdsn.header import (
     FDSNUnauthorizedException,
 )
 
+from faultprobe.errors import ServiceFailure
 from faultprobe.pipelines.dcstate import state_for
 from faultprobe.pipelines.fdsnhttp import (
     ServiceDown,
@@ -62,34 +64,36 @@ from faultprobe.pipelines.sources import Fetched, Request, SDSSource, matches
 
 # -- what can go wrong with one request -----------------------------------------------------
 
-NODATA, RATE, DOWN, SERVER, REJECTED, DENIED = (
-    "nodata",
-    "rate",
-    "down",
-    "server",
-    "rejected",
-    "denied",
-)
+
+class Kind(StrEnum):
+    """The kind of a failed request: what the source does next (see the module docstring)."""
+
+    NODATA = "nodata"  # permanent: remembered as asked
+    RATE = "rate"  # pause every request for Retry-After, then ask again
+    DOWN = "down"  # transient: back off and retry, then leave for the next run
+    SERVER = "server"  # split in halves to isolate the bad items
+    REJECTED = "rejected"  # split in halves; a single item is an error
+    DENIED = "denied"  # an error: the token or the permissions
 
 
-class BadAnswer(Exception):
+class BadAnswer(ServiceFailure):
     """A 200 answer that is not miniSEED (e.g. an HTML error page)."""
 
 
-def classify(err: BaseException) -> str:
+def classify(err: BaseException) -> Kind:
     """The kind of a failed request (see the module docstring)."""
     if isinstance(err, FDSNNoDataException):
-        return NODATA
+        return Kind.NODATA
     if isinstance(err, FDSNTooManyRequestsException | FDSNServiceUnavailableException):
-        return RATE
+        return Kind.RATE
     if isinstance(err, FDSNBadRequestException | FDSNRequestTooLargeException):
-        return REJECTED
+        return Kind.REJECTED
     if isinstance(err, FDSNUnauthorizedException | FDSNForbiddenException):
-        return DENIED
+        return Kind.DENIED
     if isinstance(err, FDSNInternalServerException):
-        return SERVER
+        return Kind.SERVER
     if isinstance(err, FDSNException) and "Unknown HTTP code: 404" in str(err):
-        return NODATA
+        return Kind.NODATA
     if isinstance(
         err,
         FDSNTimeoutException
@@ -102,13 +106,15 @@ def classify(err: BaseException) -> str:
         | http.client.HTTPException
         | OSError,
     ):
-        return DOWN
+        return Kind.DOWN
     if isinstance(err, FDSNException):
         # "Unknown Error (URLError …)", 504 and other codes without their own class
         return (
-            SERVER if "HTTP code: 5" not in str(err) and "Unknown Error" not in str(err) else DOWN
+            Kind.SERVER
+            if "HTTP code: 5" not in str(err) and "Unknown Error" not in str(err)
+            else Kind.DOWN
         )
-    return SERVER
+    return Kind.SERVER
 
 
 class FDSNSource:
@@ -230,7 +236,7 @@ class FDSNSource:
 
     def _bulk(self, items, requests, failures, attempts) -> None:
         """One bulk request with retries; split in halves when the service rejects it."""
-        error, kind = "no attempt", DOWN
+        error, kind = "no attempt", Kind.DOWN
         tries = waits = 0
         while tries < self.max_attempts:
             reason = self.state.tripped()
@@ -254,11 +260,11 @@ class FDSNSource:
             except Exception as err:
                 kind = classify(err)
                 error = first_line(err)
-                if kind == NODATA:
+                if kind == Kind.NODATA:
                     self.state.success()
                     self._remember(items, requests)
                     return
-                if kind == RATE:
+                if kind == Kind.RATE:
                     wait = self._retry_handler_seconds() or self.backoff_s * 2 ** (tries - 1)
                     self.limiter.pause(wait)
                     error = f"{type(err).__name__} (retry after {wait:g} s)"
@@ -268,9 +274,9 @@ class FDSNSource:
                         waits += 1
                         tries -= 1  # a rate-limit answer is not the items' fault
                     continue
-                if kind in (REJECTED, DENIED):
+                if kind in (Kind.REJECTED, Kind.DENIED):
                     break
-                if kind == DOWN:
+                if kind == Kind.DOWN:
                     self.state.failure(error)
                 time.sleep(self.backoff_s * 2 ** (tries - 1))
                 continue
@@ -280,12 +286,12 @@ class FDSNSource:
                 return
             self._accept(got, items, requests, failures)
             return
-        if kind in (REJECTED, SERVER) and len(items) > 1:
+        if kind in (Kind.REJECTED, Kind.SERVER) and len(items) > 1:
             half = len(items) // 2
             self._bulk(items[:half], requests, failures, attempts)
             self._bulk(items[half:], requests, failures, attempts)
             return
-        status = "error" if kind in (REJECTED, DENIED) else "transient"
+        status = "error" if kind in (Kind.REJECTED, Kind.DENIED) else "transient"
         self._fail(items, failures, attempts, status, error)
 
     def _retry_handler_seconds(self) -> float | None:
@@ -339,6 +345,7 @@ class FDSNSource:
 __all__ = [
     "BadAnswer",
     "FDSNSource",
+    "Kind",
     "ServiceDown",
     "ServiceError",
     "base_url",

@@ -25,12 +25,14 @@ from datetime import UTC
 from obspy.clients.fdsn import Client
 from obspy.clients.fdsn.header import FDSNForbiddenException, FDSNUnauthorizedException
 
+from faultprobe.errors import InputError, ServiceFailure
 
-class ServiceError(RuntimeError):
+
+class ServiceError(InputError, RuntimeError):
     """The service cannot be used as configured (unknown, token refused): stop before the run."""
 
 
-class ServiceDown(ServiceError):
+class ServiceDown(ServiceFailure, ServiceError):
     """The service cannot be reached or answers with a server error: try again later."""
 
 

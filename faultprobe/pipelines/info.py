@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from faultprobe.pipelines.status import CODES
+from faultprobe.pipelines.status import Status
 from faultprobe.store import CUBE, EVENTS, STATIONS, TRACES, Store
 
 
@@ -34,7 +34,7 @@ def describe(root: str) -> str:
         tr = store.read_table(TRACES)
         code = (tr["network"] + "." + tr["station"]).rename("station")
         table = pd.crosstab(code, tr["status"]).reindex(
-            columns=[c for c in CODES if c in set(tr["status"])]
+            columns=[s.label for s in Status if s.label in set(tr["status"])]
         )
         lines.append("traces by station and status:")
         lines.extend("  " + row for row in table.to_string().splitlines())

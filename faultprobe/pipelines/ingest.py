@@ -38,9 +38,9 @@ from faultprobe.pipelines.blocks import (
 )
 from faultprobe.pipelines.errors import IngestError, ServiceUnavailable
 from faultprobe.pipelines.inputs import RunInfo, changed, inputs_of, run_info
-from faultprobe.pipelines.plan import Plan, make_plan
+from faultprobe.pipelines.plan import Plan, PlanError, make_plan
 from faultprobe.pipelines.sources import Source
-from faultprobe.pipelines.status import CODES, TRANSIENT
+from faultprobe.pipelines.status import Failure, Status
 from faultprobe.store import CUBE, EVENTS, STATIONS, Store
 
 MAX_LISTED = 10
@@ -94,7 +94,9 @@ class Summary:
 
     def nothing_found(self) -> str | None:
         """One line when no window got any samples: the source is not what the config says."""
-        empty = ("no_data", "error", "wrong_data", "transient")
+        empty = [
+            s.label for s in (Status.NO_DATA, Status.ERROR, Status.WRONG_DATA, Status.TRANSIENT)
+        ]
         total = sum(self.status_counts.values())
         if not total or sum(self.status_counts.get(k, 0) for k in empty) < total:
             return None
@@ -171,7 +173,7 @@ def _prepare(
         k = min(len(first.event_ids), 32)
         sample = BlockSpec(0, 0, k, first.event_ids[:k], first.p_ns[:k], first.stations)
         batch, _ = process_block(cfg, sample, source=source, info=info)
-        good = batch.waveform[batch.status == CODES["ok"]]
+        good = batch.waveform[batch.status == Status.OK]
         codec, measured = cube.choose_codec(good if len(good) else batch.waveform)
     else:
         codec, measured = cube.codec_by_name(w.codec), {}
@@ -219,9 +221,7 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
             cfg.waveforms,
             cfg.stations.network_aliases,
         )
-    except ValueError as err:
-        if isinstance(err, IngestError):
-            raise
+    except PlanError as err:
         raise IngestError(
             f"{store.root}: {err} (run `faultprobe catalog` again to rewrite the tables)"
         ) from None
@@ -270,8 +270,8 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
         _run(cfg, todo, url, client, info=info, again=again, statuses=statuses)
     traces = ledger.compact(store, plan.n_blocks)
     _check(store, plan, traces)
-    counts = {k: int((traces["status"] == k).sum()) for k in CODES}
-    transient = traces[traces["status"].isin(TRANSIENT)]
+    counts = {s.label: int((traces["status"] == s.label).sum()) for s in Status}
+    transient = traces[traces["status"].isin(Status.labels(Failure.TRANSIENT))]
     complete = not len(transient)
     attrs = {"complete": complete, "status_counts": counts, **_content_attrs(cfg, plan, codec)}
     cube.finalize(url, attrs)
@@ -347,7 +347,7 @@ def _run(
     client,
     info: RunInfo | None = None,
     again: list[BlockSpec] = (),
-    statuses: frozenset[str] = TRANSIENT,
+    statuses: frozenset[str] = Status.labels(Failure.TRANSIENT),
 ) -> None:
     from distributed import wait
 
@@ -356,7 +356,7 @@ def _run(
 
     info = info or run_info(cfg)
     network = cfg.waveforms.source == "fdsn"
-    retry_info = replace(info, refresh=statuses != TRANSIENT)
+    retry_info = replace(info, refresh=statuses != Status.labels(Failure.TRANSIENT))
 
     def go(c) -> None:
         c.run(_quiet_task_errors)

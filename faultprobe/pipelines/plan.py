@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from faultprobe.config import Waveforms
+from faultprobe.errors import InputError
 from faultprobe.pipelines.velocity import PTable, epicentral_km
 
 OPERATIONAL = (
@@ -89,10 +90,14 @@ class Plan:
         return slice(i * self.block_size, min((i + 1) * self.block_size, len(self.events)))
 
 
+class PlanError(InputError, ValueError):
+    """An events or stations table the plan cannot be made from (the message says why)."""
+
+
 def _check_columns(df: pd.DataFrame, wanted: list[str], name: str) -> None:
     missing = [c for c in wanted if c not in df.columns]
     if missing:
-        raise ValueError(f"{name}: missing columns {missing} (see DESIGN §3)")
+        raise PlanError(f"{name}: missing columns {missing} (see DESIGN §3)")
 
 
 def _utc_ns(values: pd.Series) -> np.ndarray:
@@ -117,7 +122,7 @@ def make_plan(
     _check_columns(stations, STATION_COLUMNS, "stations.parquet")
     if events["event_id"].duplicated().any():
         dup = events.loc[events["event_id"].duplicated(), "event_id"].iloc[0]
-        raise ValueError(f"events.parquet: event_id {dup!r} appears more than once")
+        raise PlanError(f"events.parquet: event_id {dup!r} appears more than once")
     events = events.reset_index(drop=True)
     stations = stations.reset_index(drop=True)
     aliases = aliases or {}

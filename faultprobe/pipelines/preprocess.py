@@ -17,7 +17,7 @@ import numpy as np
 from scipy import signal
 
 from faultprobe.pipelines.sources import Fetched
-from faultprobe.pipelines.status import CODES, worst
+from faultprobe.pipelines.status import Status, worst
 
 COMPONENTS = ("E", "N", "Z")
 NS = 10**9
@@ -210,11 +210,11 @@ def process(
     fetch_len = (s.window_s[1] - s.window_s[0]) + 2 * s.pad_s
     for i, it in enumerate(items):
         if it.stream is None:
-            status[i], reason[i] = CODES[it.status], it.reason
+            status[i], reason[i] = Status.of(it.status), it.reason
             continue
         nat = to_native(it.stream, int(windows_ns[i]) - int(s.pad_s * NS), fetch_len, orientation)
         if isinstance(nat, tuple):
-            status[i], reason[i] = CODES[nat[0]], nat[1]
+            status[i], reason[i] = Status.of(nat[0]), nat[1]
             continue
         nat.notes = it.notes + nat.notes
         seeds[i] = list(nat.seed_ids)
@@ -262,33 +262,33 @@ def _process_rate(
     y, bad = _resample(_fill_nan(x), rate, s.sampling_rate)
     for r in range(m):
         if bad:
-            code[r], why[r] = CODES["bad_rate"], [bad]
+            code[r], why[r] = Status.BAD_RATE, [bad]
             continue
         if dead.all(axis=-1)[r] and n_nonfinite[r]:
-            code[r] = CODES["non_finite"]
+            code[r] = Status.NON_FINITE
             why[r].append(f"{int(n_nonfinite[r])} non-finite samples (NaN/Inf), no finite ones")
             continue
         if dead.all(axis=-1)[r]:
-            code[r] = CODES["no_data"]
+            code[r] = Status.NO_DATA
             why[r].append(
                 "all samples zero (dead channel)" if zero[r].any() else "no samples in the window"
             )
             continue
         if dead[r].any():
-            code[r] = CODES["missing_component"]
+            code[r] = Status.MISSING_COMPONENT
             for c in np.flatnonzero(dead[r]):
                 why[r].append(f"{COMPONENTS[c]} {'all zero' if zero[r, c] else 'missing'}")
         if partial_gap[r]:
             if gap_s[r] > s.max_gap_s:
-                code[r] = worst(code[r : r + 1], np.array([CODES["gap"]]))[0]
+                code[r] = worst(code[r : r + 1], np.array([Status.GAP]))[0]
                 why[r].append(f"gap of {gap_s[r]:.2f} s in the window")
             else:
                 why[r].append(f"filled gap of {gap_s[r]:.2f} s")
         if clipped[r]:
-            code[r] = worst(code[r : r + 1], np.array([CODES["clipped"]]))[0]
+            code[r] = worst(code[r : r + 1], np.array([Status.CLIPPED]))[0]
             why[r].append("clipped (flat top at the peak value)")
         if n_nonfinite[r]:
-            code[r] = worst(code[r : r + 1], np.array([CODES["non_finite"]]))[0]
+            code[r] = worst(code[r : r + 1], np.array([Status.NON_FINITE]))[0]
             comps = "".join(COMPONENTS[c] for c in np.flatnonzero(nonfinite[r].any(axis=-1)))
             why[r].append(
                 f"{int(n_nonfinite[r])} non-finite samples (NaN/Inf) in {comps}; NaN there"
@@ -313,7 +313,7 @@ def _process_rate(
             cut[r, 0] = np.sin(a1) * c1 + np.sin(a2) * c2
             cut[r, 1] = np.cos(a1) * c1 + np.cos(a2) * c2
     # Put the missing samples back as NaN (mapped from the native grid).
-    holes = np.flatnonzero(nan.any(axis=-1).any(axis=-1) & (code != CODES["no_data"]))
+    holes = np.flatnonzero(nan.any(axis=-1).any(axis=-1) & (code != Status.NO_DATA))
     if len(holes):
         t_out = (
             j0[holes, None] * NS / s.sampling_rate + np.arange(T)[None, :] * NS / s.sampling_rate
@@ -338,12 +338,12 @@ def _process_rate(
         seeds = [nat.seed_ids for _, nat in group]
         cut, problems = remove_response(cut, seeds, t_ns, responses, s.sampling_rate)
         for r, problem in enumerate(problems):
-            if problem and code[r] != CODES["no_data"]:
-                code[r] = CODES["error"]
+            if problem and code[r] != Status.NO_DATA:
+                code[r] = Status.ERROR
                 why[r].append(problem)
     if s.bandpass_hz is not None:
         cut = bandpass(np.nan_to_num(cut), s.bandpass_hz, s.sampling_rate)
-    nodata = code == CODES["no_data"]
+    nodata = code == Status.NO_DATA
     cut[nodata] = np.nan
     out[idx] = cut.astype(np.float32)
     status[idx] = code
