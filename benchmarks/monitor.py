@@ -79,7 +79,10 @@ def _catalog(lines: pd.DataFrame, path: Path) -> None:
 
 
 def _monitor_cfg(cfg, store: Path, sds: Path, catalog: Path, **monitor):
-    mon = cfg.monitor.model_copy(update={"store": str(store), "replay": True, **monitor})
+    # start: the study's own events replayed (in-sample for the run, as the lines say)
+    mon = cfg.monitor.model_copy(
+        update={"store": str(store), "replay": True, "start": cfg.study.start, **monitor}
+    )
     return cfg.model_copy(update={
         "monitor": mon,
         "waveforms": cfg.waveforms.model_copy(update={"sds_root": str(sds)}),

@@ -1,4 +1,5 @@
-"""Earth models shared by the simulator and the ingest, kept in one place so the two agree."""
+"""Earth models shared by the simulator and the ingest, kept in one place so the two agree,
+and the source formulas the simulator and the physics baseline share."""
 
 from __future__ import annotations
 
@@ -18,3 +19,15 @@ CARANNANTE2013 = np.array(
         [80.0, 7.92, 4.33],
     ]
 )
+
+BETA_FC_M_S = 3300.0  # shear velocity in the Brune corner-frequency formula
+
+
+def moment(mw: np.ndarray) -> np.ndarray:
+    """Seismic moment (N·m) of moment magnitude."""
+    return 10.0 ** (1.5 * np.asarray(mw, float) + 9.1)
+
+
+def brune_fc(mw: np.ndarray, stress_drop_mpa: np.ndarray) -> np.ndarray:
+    """Brune corner frequency fc = 0.4906 β (Δσ/M0)^(1/3) in SI units (Hz)."""
+    return 0.4906 * BETA_FC_M_S * (np.asarray(stress_drop_mpa) * 1e6 / moment(mw)) ** (1 / 3)

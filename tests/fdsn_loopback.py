@@ -16,6 +16,8 @@ Misbehaviour, as a real data centre shows it:
 - `impostor`: {asked station: served station}: the answer carries the other station's
   miniSEED (with its own codes);
 - `down()` / `up()`: stop listening / listen again on the same port.
+`quakeml` ({event id: QuakeML bytes}) serves those files to event queries by `eventid` (an
+unknown id answers 204, no data).
 Every request of any kind is logged with its arrival time (`log`), every dataselect line
 asked is kept (`asked`), and the answers cut off by the client are timed (`cut`).
 """
@@ -59,6 +61,14 @@ PARAMS = {
         "channel",
         "level",
         "format",
+        "latitude",
+        "longitude",
+        "minradius",
+        "maxradius",
+        "minlatitude",
+        "maxlatitude",
+        "minlongitude",
+        "maxlongitude",
     ],
     "event": [
         "starttime",
@@ -155,6 +165,7 @@ class FDSNService:
         impostor: dict[str, str] | None = None,
         tls: tuple[str, str] | None = None,
         tokens: dict[str, tuple[str, str]] | None = None,
+        quakeml: dict[str, bytes] | None = None,
     ):
         self.sds = SDSClient(sds_root)
         self.stations = stations
@@ -166,6 +177,7 @@ class FDSNService:
         self.impostor = dict(impostor or {})
         self.tls = tls
         self.tokens = dict(tokens or {})  # token text -> (user, password)
+        self.quakeml = dict(quakeml or {})  # event id -> QuakeML file
         self.lock = threading.Lock()
         self.n_dataselect = 0
         # (arrival time, method, resource, dataselect request number or 0)
@@ -310,6 +322,11 @@ class FDSNService:
         q = {k: v[0] for k, v in parse_qs(url.query).items()}
         if service == "station":
             return self._send(h, 200, self._stationxml(), "application/xml")
+        if service == "event" and "eventid" in q and self.quakeml:
+            body = self.quakeml.get(q["eventid"])
+            return (
+                self._send(h, 204) if body is None else self._send(h, 200, body, "application/xml")
+            )
         if service == "event":
             return self._send(h, 200, self._quakeml(), "application/xml")
         if resource == "queryauth" and not self._authorized(h, method):

@@ -36,7 +36,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarnin
 
 def _cfg(trained, store: Path, sds_root: str | None = None, **monitor):
     cfg = trained.cfg
-    mon = cfg.monitor.model_copy(update={"store": str(store), "replay": True, **monitor})
+    # start: the study's own events are replayed (in-sample for the run), as a past sequence
+    mon = cfg.monitor.model_copy(
+        update={"store": str(store), "replay": True, "start": cfg.study.start, **monitor}
+    )
     w = cfg.waveforms.model_copy(update={"sds_root": sds_root or cfg.waveforms.sds_root})
     return cfg.model_copy(update={"monitor": mon, "waveforms": w})
 
@@ -67,11 +70,11 @@ def test_a_crash_before_the_commit_is_cut_back_and_done_again(small_trained, tmp
     calls = {"n": 0}
     real = MonitorStore.commit
 
-    def commit_then_die(self, n_new, **extra):
+    def commit_then_die(self, ids):
         calls["n"] += 1
         if calls["n"] == 2:  # the second batch is in the cube and the tables, not committed
             raise RuntimeError("killed")
-        return real(self, n_new, **extra)
+        return real(self, ids)
 
     monkeypatch.setattr(MonitorStore, "commit", commit_then_die)
     with pytest.raises(RuntimeError, match="killed"):

@@ -58,6 +58,7 @@ class CatalogRead:
 
     events: pd.DataFrame
     problems: list[RowProblem] = field(default_factory=list)
+    revised: list[str] = field(default_factory=list)  # ids whose later row replaced one
 
 
 def _problems(path: str, lines: np.ndarray, reason: str | np.ndarray) -> list[RowProblem]:
@@ -178,7 +179,7 @@ def _tan_ragged(path: Path, skip: int) -> tuple[pd.DataFrame, np.ndarray, list[R
     return num[~bad], line_no[~bad], problems
 
 
-def read_tan2021(path: str | Path, magnitude: str = "mw") -> CatalogRead:
+def read_tan2021(path: str | Path, magnitude: str = "mw", revisions: bool = False) -> CatalogRead:
     """Read the Tan et al. (2021) catalog text (header, then 16 whitespace-separated columns)."""
     path = Path(path)
     if not path.is_file():
@@ -205,10 +206,26 @@ def read_tan2021(path: str | Path, magnitude: str = "mw") -> CatalogRead:
             "ml": num["ml"].to_numpy(float),
         }
     )
-    check_unique_ids(path, df["event_id"], line_no)
+    df, line_no, revised = latest_rows(path, df, line_no, revisions)
     problems += _range_problems(str(path), df, line_no)
     keep = _in_range(df)
-    return CatalogRead(_finish(df[keep], magnitude), sorted(problems, key=lambda p: p.line))
+    problems = sorted(problems, key=lambda p: p.line)
+    return CatalogRead(_finish(df[keep], magnitude), problems, revised)
+
+
+def latest_rows(
+    path: str | Path, df: pd.DataFrame, lines, revisions: bool
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """The rows with unique ids: with `revisions` (a live catalog, docs/monitoring.md) a
+    repeated id is a revision and its last row stands; else a repeated id is an error."""
+    lines = np.asarray(lines)
+    if not revisions:
+        check_unique_ids(path, df["event_id"], lines)
+        return df, lines, []
+    ids = df["event_id"].astype(str)
+    last = ~ids.duplicated(keep="last").to_numpy()
+    revised = sorted(set(ids[~last]))
+    return df[last], lines[last], revised
 
 
 def check_unique_ids(path: str | Path, ids, lines) -> None:
@@ -250,7 +267,7 @@ def _event_id_from_resource(rid: str) -> str:
     return rid.rstrip("/").rsplit("/", 1)[-1]
 
 
-def read_quakeml(path: str | Path, magnitude: str = "mw") -> CatalogRead:
+def read_quakeml(path: str | Path, magnitude: str = "mw", revisions: bool = False) -> CatalogRead:
     """Read QuakeML with ObsPy; events without an origin are reported by their position."""
     from obspy import read_events
 
@@ -261,10 +278,10 @@ def read_quakeml(path: str | Path, magnitude: str = "mw") -> CatalogRead:
         cat = read_events(str(path))
     except Exception as err:  # ObsPy raises many kinds for unreadable XML
         raise CatalogError(f"{path}: cannot read QuakeML ({err})") from None
-    return quakeml_events(cat, str(path), magnitude)
+    return quakeml_events(cat, str(path), magnitude, revisions)
 
 
-def quakeml_events(cat, where: str, magnitude: str = "mw") -> CatalogRead:
+def quakeml_events(cat, where: str, magnitude: str = "mw", revisions: bool = False) -> CatalogRead:
     """An ObsPy Catalog (a QuakeML file, an FDSN event service's answer) as a normalised
     catalog; events without an origin are reported by their position in `where`."""
     path = where
@@ -297,12 +314,12 @@ def quakeml_events(cat, where: str, magnitude: str = "mw") -> CatalogRead:
     df = pd.DataFrame(
         rows, columns=["event_id", "origin_time", "latitude", "longitude", "depth_km", "mw", "ml"]
     )
-    check_unique_ids(f"{path} (event number)", df["event_id"], items)
+    df, _, revised = latest_rows(f"{path} (event number)", df, items, revisions)
     df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True)
-    return CatalogRead(_finish(df, magnitude), problems)
+    return CatalogRead(_finish(df, magnitude), problems, revised)
 
 
-def read_fdsn_text(path: str | Path, magnitude: str = "mw") -> CatalogRead:
+def read_fdsn_text(path: str | Path, magnitude: str = "mw", revisions: bool = False) -> CatalogRead:
     """Read FDSN event text (pipe separated, `#EventID|Time|Latitude|…` header)."""
     path = Path(path)
     if not path.is_file():
@@ -346,12 +363,14 @@ def read_fdsn_text(path: str | Path, magnitude: str = "mw") -> CatalogRead:
         }
     )
     df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True)
-    check_unique_ids(path, df["event_id"], line_no)
+    df, line_no, revised = latest_rows(path, df, line_no, revisions)
     problems += _range_problems(str(path), df, line_no)
-    return CatalogRead(_finish(df[_in_range(df)], magnitude), problems)
+    return CatalogRead(_finish(df[_in_range(df)], magnitude), problems, revised)
 
 
-def read_csv_catalog(path: str | Path, source: CatalogSource) -> CatalogRead:
+def read_csv_catalog(
+    path: str | Path, source: CatalogSource, revisions: bool = False
+) -> CatalogRead:
     """Read a CSV catalog using the column mapping of the config."""
     path = Path(path)
     if not path.is_file():
@@ -416,9 +435,9 @@ def read_csv_catalog(path: str | Path, source: CatalogSource) -> CatalogRead:
             "ml": np.where(mtype == "mw", np.nan, mag),
         }
     )
-    check_unique_ids(path, df["event_id"], line_no)
+    df, line_no, revised = latest_rows(path, df, line_no, revisions)
     problems += _range_problems(str(path), df, line_no)
-    return CatalogRead(_finish(df[_in_range(df)], source.magnitude), problems)
+    return CatalogRead(_finish(df[_in_range(df)], source.magnitude), problems, revised)
 
 
 TAN2021_ORIGIN = (
@@ -427,9 +446,10 @@ TAN2021_ORIGIN = (
 )
 
 
-def read_catalog(source: CatalogSource) -> CatalogRead:
+def read_catalog(source: CatalogSource, revisions: bool = False) -> CatalogRead:
     """Read the catalog a config names, in its format; a file that is missing or cannot be
-    read is a `CatalogError` naming it, the config key and where the file comes from."""
+    read is a `CatalogError` naming it, the config key and where the file comes from.
+    With `revisions` (a live catalog) a repeated id is a revision: its last row stands."""
     if source.format in ("seisbench", "laurenti2024"):  # a dataset folder's metadata
         from faultprobe.catalogs.datasets import DatasetError, catalog_from_traces, read_traces
 
@@ -444,12 +464,12 @@ def read_catalog(source: CatalogSource) -> CatalogRead:
         raise CatalogError(f"{path}: catalog file not found (catalog.path){hint}")
     try:
         if source.format == "tan2021":
-            return read_tan2021(source.path, source.magnitude)
+            return read_tan2021(source.path, source.magnitude, revisions)
         if source.format == "quakeml":
-            return read_quakeml(source.path, source.magnitude)
+            return read_quakeml(source.path, source.magnitude, revisions)
         if source.format == "fdsn_text":
-            return read_fdsn_text(source.path, source.magnitude)
-        return read_csv_catalog(source.path, source)
+            return read_fdsn_text(source.path, source.magnitude, revisions)
+        return read_csv_catalog(source.path, source, revisions)
     except OSError as err:
         raise CatalogError(f"{path}: cannot read the catalog ({err.strerror or err})") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:

@@ -85,6 +85,14 @@ def assign_phases(
     return phase.astype(str), ttf
 
 
+def counts_by_month(events: pd.DataFrame) -> pd.DataFrame:
+    """Selected events per calendar month (UTC) and phase."""
+    if events.empty:
+        return pd.DataFrame()
+    month = events["origin_time"].dt.tz_convert("UTC").dt.strftime("%Y-%m")
+    return pd.crosstab(month, events["phase"]).rename_axis(index="month", columns=None)
+
+
 def select_events(catalog: pd.DataFrame, cfg: StudyConfig) -> Selection:
     """Apply the study's selection to a normalised catalog (see `readers.CATALOG_COLUMNS`).
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from faultprobe import store as st
 from faultprobe.catalogs.readers import CatalogError, CatalogRead, read_catalog
-from faultprobe.catalogs.selection import Selection, select_events
+from faultprobe.catalogs.selection import Selection, counts_by_month, select_events
 from faultprobe.catalogs.stations import (
     StationTable,
     fetch_stationxml,
@@ -45,11 +45,7 @@ class CatalogSummary:
     invalidated: list[str] = field(default_factory=list)
 
     def by_month(self) -> pd.DataFrame:
-        ev = self.selection.events
-        if ev.empty:
-            return pd.DataFrame()
-        month = ev["origin_time"].dt.tz_convert("UTC").dt.strftime("%Y-%m")
-        return pd.crosstab(month, ev["phase"]).rename_axis(index="month", columns=None)
+        return counts_by_month(self.selection.events)
 
     def render(self) -> str:
         ev, sel = self.selection.events, self.selection

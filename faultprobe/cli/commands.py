@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Generator
 
 from faultprobe.cli.errors import EXIT
 from faultprobe.config import ConfigError, load_config
@@ -157,9 +158,18 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             update={"monitor": cfg.monitor.model_copy(update={"poll_s": args.interval})}
         )
     with Store(monitor_root(cfg)).lock("monitor", force=args.force):
-        for line in run_monitor(cfg, args.model, once=args.once, max_polls=args.polls):
-            print(line, flush=True)
-    return 0
+        failed = _print_each(run_monitor(cfg, args.model, once=args.once, max_polls=args.polls))
+    # --once or --polls: a poll that could not read its events did not do its job
+    return EXIT["incomplete"] if failed and (args.once or args.polls) else 0
+
+
+def _print_each(lines: Generator[str, None, int]) -> int:
+    """Print each line a generator yields as it comes (stdout); return what it returns."""
+    while True:
+        try:
+            print(next(lines), flush=True)
+        except StopIteration as done:
+            return done.value
 
 
 def cmd_cluster_spec(args: argparse.Namespace) -> int:
@@ -190,6 +200,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     index = run_demo(args.out)
     print(f"report: {index}")
     return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from faultprobe.cli.init import init_command
+
+    return init_command(args)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

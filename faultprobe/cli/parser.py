@@ -15,6 +15,8 @@ every diagnostic of the paper as parallel Dask tasks.
 
 A study is described by one TOML file (see configs/). The usual order is:
 
+  faultprobe init --quakeml MAINSHOCK.xml --catalog CAT --inventory STATIONS.xml
+                                 derive a commented study config from a mainshock
   faultprobe synth CONFIG        simulate a sequence (offline default; real formats)
   faultprobe catalog CONFIG      select events -> events.parquet, stations.parquet
   faultprobe ingest CONFIG       waveforms -> waveforms.zarr, traces.parquet
@@ -102,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     _output(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = [_common()]
+
+    from faultprobe.cli.init import INIT_HELP, add_init_arguments
+
+    p = sub.add_parser(
+        "init",
+        parents=common,
+        help="derive a commented study config from a mainshock, a catalog and stations",
+        description=INIT_HELP,
+    )
+    add_init_arguments(p)
+    p.set_defaults(handler=commands.cmd_init)
 
     p = sub.add_parser(
         "catalog",

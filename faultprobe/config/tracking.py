@@ -85,7 +85,11 @@ class Monitor(_Section):
     )
     fdsn_event: str | None = Field(default=None, description="FDSN event service (name or URL)")
     start: UTCTime | None = Field(
-        default=None, description="events from this origin time on (default: the study start)"
+        default=None,
+        description="events from this origin time on; default: the end of the run's data "
+        "(its latest training, validation or test event; now when unknown), so the monitor "
+        "scores only events the run never saw; an earlier start replays them, and every "
+        "line from such events says 'in-sample'",
     )
     poll_s: float = Field(default=60.0, gt=0, description="seconds between polls")
     lookback_s: float = Field(

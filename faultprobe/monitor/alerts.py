@@ -5,7 +5,9 @@ events (commit order, the order the monitor saw them), with the exact chance ban
 run's calibration (`faultstate.chance_counts`).  A line is due when the index crosses the
 threshold (either way) or a change point appears on the post-like sequence that is not
 within `min_size` events of one already reported.  Each line has a key (kind and event),
-so one written before a crash is never written again.
+so one written before a crash is never written again.  A line whose index window holds an
+event the run was trained or tested on says "in-sample" (`[monitor] start` before the end
+of the run's data): its index is not a measurement on new events.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ ALERT_COLUMNS = [
     "origin_time",
     "index",
     "threshold",
+    "in_sample",
     "message",
 ]
 
@@ -31,13 +34,14 @@ ALERT_COLUMNS = [
 def index_after_each(
     scores: pd.DataFrame, width: int, n_cal: int, m_cal: int, level: float = 0.99
 ) -> pd.DataFrame:
-    """The index after every scored event (NaN until `width` events are scored)."""
+    """The index after every scored event (NaN until `width` events are scored), and
+    whether its window holds an in-sample event."""
     s = scores[scores["post_like"].notna()].reset_index(drop=True)
     y = s["post_like"].astype(float).to_numpy()
-    csum = np.concatenate([[0.0], np.cumsum(y)])
     j = np.arange(len(y))
     full = j >= width - 1
-    index = np.where(full, (csum[j + 1] - csum[np.maximum(j + 1 - width, 0)]) / width, np.nan)
+    index = np.where(full, _window_sums(y, width) / width, np.nan)
+    seen = s["in_sample"].fillna(False).astype(float).to_numpy() if "in_sample" in s else 0 * y
     lo, hi = faultstate.chance_counts(width, n_cal, m_cal, level)
     return pd.DataFrame(
         {
@@ -47,8 +51,16 @@ def index_after_each(
             "index": index,
             "chance_lo": lo / width,
             "chance_hi": hi / width,
+            "in_sample": _window_sums(seen, width) > 0,
         }
     )
+
+
+def _window_sums(y: np.ndarray, width: int) -> np.ndarray:
+    """Sum of the last `width` values at every position (fewer at the start)."""
+    csum = np.concatenate([[0.0], np.cumsum(y)])
+    j = np.arange(len(y))
+    return csum[j + 1] - csum[np.maximum(j + 1 - width, 0)]
 
 
 def due(
@@ -87,6 +99,9 @@ def due(
 
 def _row(index: pd.DataFrame, j: int, kind: str, station: str, threshold: float, text: str):
     eid = str(index["event_id"].iloc[j])
+    in_sample = bool(index["in_sample"].iloc[j]) if "in_sample" in index else False
+    if in_sample:
+        text += " (in-sample: the run was trained or tested on events of this window)"
     return {
         "key": f"{kind}:{eid}",
         "written_time": pd.NaT,
@@ -96,6 +111,7 @@ def _row(index: pd.DataFrame, j: int, kind: str, station: str, threshold: float,
         "origin_time": index["origin_time"].iloc[j],
         "index": float(index["index"].iloc[j]),
         "threshold": threshold,
+        "in_sample": in_sample,
         "message": text,
     }
 

@@ -3,32 +3,64 @@ pass the study's selection and can be decided.
 
 The catalog is the study's `[catalog]` file read again at every poll, or an FDSN event
 service asked for the events since the last poll (less `lookback_s`, for late reports).
-The study's rules (`faultprobe.catalogs.selection.select_events`) keep the events, with the
-study window opened from `[monitor] start` on.  The isolation rule looks `isolation_after_s`
-past an origin, so an event is decided only once the catalog reaches that far: its latest
-event is later, or (unless `replay`) the wall clock is `catalog_delay_s` past that.
+A live file is read only as far as it is complete: a last line without its newline waits
+for the next poll (unless the file has not changed since the last one), and a file whose
+size or time changed during the read, or that is empty or unreadable, is read again at the
+next poll (`CatalogUnavailable`).  A repeated id is a revision: its latest row stands.
+The study's rules (`faultprobe.catalogs.selection.select_events`) keep the events, with
+the study window opened from the monitor's start on (`[monitor] start`, by default the end
+of the run's training data).  The isolation rule looks `isolation_after_s` past an origin,
+so an event is decided only once the catalog reaches that far: its latest event is later,
+or (unless `replay`) the wall clock is `catalog_delay_s` past that.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 
-from faultprobe.catalogs.readers import read_catalog
+from faultprobe.catalogs.readers import CatalogError, read_catalog
 from faultprobe.catalogs.selection import select_events
 from faultprobe.config import StudyConfig
-from faultprobe.errors import ServiceFailure
+from faultprobe.errors import InputError, ServiceFailure
 
 FAR_FUTURE = pd.Timestamp("2200-01-01T00:00:00Z")
+LINE_FORMATS = frozenset({"tan2021", "fdsn_text", "csv"})  # one event per line of text
 
 
 class EventServiceDown(ServiceFailure, RuntimeError):
     """The FDSN event service could not be used at this poll (asked again at the next)."""
+
+
+class CatalogUnavailable(InputError, RuntimeError):
+    """The catalog file could not be read whole at this poll (read again at the next)."""
+
+
+@dataclass
+class CatalogNow:
+    """The catalog at this poll: its events (latest row of each id), the ids that had a
+    revision, and the event-service cursor for the next poll."""
+
+    events: pd.DataFrame
+    revised: list[str] = field(default_factory=list)
+    cursor: pd.Timestamp | None = None
+
+
+@dataclass
+class FileWatch:
+    """What the last poll saw of the catalog file (size, mtime), to tell a last line
+    still being written from a file that simply ends without a newline."""
+
+    seen: tuple[int, int] | None = None
 
 
 def _iso(t: pd.Timestamp) -> str:
@@ -37,7 +69,7 @@ def _iso(t: pd.Timestamp) -> str:
 
 def fetch_fdsn_events(
     service: str, start: pd.Timestamp, end: pd.Timestamp, timeout: float, magnitude: str
-) -> pd.DataFrame:
+) -> CatalogNow:
     """Events of an FDSN event service between start and end, as a normalised catalog."""
     from obspy import read_events
 
@@ -62,42 +94,103 @@ def fetch_fdsn_events(
         reason = getattr(err, "reason", err)
         raise EventServiceDown(f"event service {service} cannot be reached ({reason})") from None
     if code == 204 or not body.strip():
-        return quakeml_events([], url, magnitude).events
+        return CatalogNow(quakeml_events([], url, magnitude).events)
     try:
         cat = read_events(io.BytesIO(body))
     except Exception as err:  # ObsPy raises many kinds for unreadable XML
         raise EventServiceDown(f"event service {service}: not QuakeML ({err})") from None
-    return quakeml_events(cat, url, magnitude).events
+    read = quakeml_events(cat, url, magnitude, revisions=True)
+    return CatalogNow(read.events, read.revised)
+
+
+def complete_part(data: bytes, unchanged: bool) -> bytes:
+    """The lines of a text catalog that are complete: a last line without its newline is
+    left for the next poll, unless the file has not changed since the last poll."""
+    if data.endswith(b"\n") or unchanged:
+        return data
+    return data[: data.rfind(b"\n") + 1]
+
+
+def read_catalog_file(cfg: StudyConfig, watch: FileWatch) -> CatalogNow:
+    """The [catalog] file as far as it is complete (see the module docstring)."""
+    source = cfg.catalog
+    if source.format not in LINE_FORMATS | {"quakeml"}:  # a dataset folder's metadata
+        read = _read(source, source.path, revisions=True)
+        return CatalogNow(read.events, read.revised)
+    path = Path(source.path)
+    again = "read again at the next poll"
+    try:
+        before = os.stat(path)
+        data = path.read_bytes()
+        after = os.stat(path)
+    except OSError as err:
+        raise CatalogUnavailable(
+            f"{path}: cannot read the catalog ({err.strerror or err}; catalog.path); {again}"
+        ) from None
+    sig = (after.st_size, after.st_mtime_ns)
+    if (before.st_size, before.st_mtime_ns) != sig or len(data) != after.st_size:
+        raise CatalogUnavailable(f"{path}: the catalog changed while it was read; {again}")
+    if not data.strip():
+        raise CatalogUnavailable(f"{path}: the catalog is empty; {again}")
+    unchanged, watch.seen = watch.seen == sig, sig
+    if source.format in LINE_FORMATS:
+        data = complete_part(data, unchanged)
+    with tempfile.TemporaryDirectory(prefix="faultprobe-catalog-") as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_bytes(data)
+        try:
+            read = _read(source, str(copy), revisions=True)
+        except CatalogError as err:
+            raise CatalogUnavailable(f"{str(err).replace(str(copy), str(path))}; {again}") from None
+    return CatalogNow(read.events, read.revised)
+
+
+def _read(source, path: str, revisions: bool):
+    return read_catalog(source.model_copy(update={"path": path}), revisions=revisions)
 
 
 def read_now(
-    cfg: StudyConfig, cursor: pd.Timestamp | None, now: pd.Timestamp
-) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+    cfg: StudyConfig,
+    cursor: pd.Timestamp | None,
+    start: pd.Timestamp,
+    watch: FileWatch,
+    since: pd.Timestamp | None = None,
+) -> CatalogNow:
     """The catalog to select from at this poll, and the next cursor (event service only):
     the latest origin time it answered, so the next poll asks from there (less
-    `lookback_s`) whether the events are live or a past sequence fed now."""
+    `lookback_s`, and back to `since`, the oldest pending event) whether the events are
+    live or a past sequence fed now."""
     mon = cfg.monitor
     if mon.events == "catalog":
-        return read_catalog(cfg.catalog).events, None
-    start = monitor_start(cfg) if cursor is None else cursor
-    start = start - pd.Timedelta(seconds=mon.lookback_s + cfg.selection.isolation_before_s)
-    events = fetch_fdsn_events(
-        mon.fdsn_event, start, FAR_FUTURE, mon.request_timeout_s, cfg.catalog.magnitude
+        return read_catalog_file(cfg, watch)
+    begin = start if cursor is None else cursor
+    begin = begin - pd.Timedelta(seconds=mon.lookback_s)
+    if since is not None:
+        begin = min(begin, since)
+    begin = begin - pd.Timedelta(seconds=cfg.selection.isolation_before_s)
+    now = fetch_fdsn_events(
+        mon.fdsn_event, begin, FAR_FUTURE, mon.request_timeout_s, cfg.catalog.magnitude
     )
-    if events.empty:
-        return events, cursor
-    latest = pd.Timestamp(events["origin_time"].max()).tz_convert("UTC")
-    return events, latest if cursor is None else max(cursor, latest)
+    if now.events.empty:
+        now.cursor = cursor
+        return now
+    latest = pd.Timestamp(now.events["origin_time"].max()).tz_convert("UTC")
+    now.cursor = latest if cursor is None else max(cursor, latest)
+    return now
 
 
-def monitor_start(cfg: StudyConfig) -> pd.Timestamp:
-    return pd.Timestamp(cfg.monitor.start or cfg.study.start).tz_convert("UTC")
+def monitor_start(cfg: StudyConfig, default: pd.Timestamp | None = None) -> pd.Timestamp:
+    """`[monitor] start`, else `default` (the end of the run's training data), else the
+    study start."""
+    t = cfg.monitor.start or default or cfg.study.start
+    return pd.Timestamp(t).tz_convert("UTC")
 
 
-def monitoring_config(cfg: StudyConfig) -> StudyConfig:
+def monitoring_config(cfg: StudyConfig, start: pd.Timestamp | None = None) -> StudyConfig:
     """The study's config with its window opened: from the monitor's start, no end."""
+    begin = monitor_start(cfg, start)
     study = cfg.study.model_copy(
-        update={"start": monitor_start(cfg).to_pydatetime(), "end": FAR_FUTURE.to_pydatetime()}
+        update={"start": begin.to_pydatetime(), "end": FAR_FUTURE.to_pydatetime()}
     )
     return cfg.model_copy(update={"study": study})
 
@@ -106,17 +199,33 @@ def utc_now() -> pd.Timestamp:
     return pd.Timestamp(datetime.now(UTC))
 
 
-def new_events(
-    catalog: pd.DataFrame, cfg: StudyConfig, known: set[str], now: pd.Timestamp
-) -> pd.DataFrame:
-    """Events of the catalog that pass the selection, are not known yet and can be decided
-    (the catalog reaches `isolation_after_s` past them), in origin-time order."""
+def selected(catalog: pd.DataFrame, cfg: StudyConfig, start: pd.Timestamp) -> pd.DataFrame:
+    """The catalog's events that pass the study's selection from `start` on."""
+    return select_events(catalog, monitoring_config(cfg, start)).events
+
+
+def decidable(
+    sel: pd.DataFrame, catalog: pd.DataFrame, cfg: StudyConfig, now: pd.Timestamp
+) -> pd.Series:
+    """Which selected events the catalog reaches `isolation_after_s` past."""
     if catalog.empty:
-        return select_events(catalog, monitoring_config(cfg)).events
-    sel = select_events(catalog, monitoring_config(cfg)).events
+        return pd.Series(False, index=sel.index)
     horizon = pd.Timestamp(catalog["origin_time"].max()).tz_convert("UTC")
     if not cfg.monitor.replay:
         horizon = max(horizon, now - pd.Timedelta(seconds=cfg.monitor.catalog_delay_s))
     reach = sel["origin_time"] + pd.Timedelta(seconds=cfg.selection.isolation_after_s)
-    keep = (reach <= horizon) & ~sel["event_id"].astype(str).isin(known)
+    return reach <= horizon
+
+
+def new_events(
+    catalog: pd.DataFrame,
+    cfg: StudyConfig,
+    known: set[str],
+    now: pd.Timestamp,
+    start: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Events of the catalog that pass the selection, are not known yet and can be decided
+    (the catalog reaches `isolation_after_s` past them), in origin-time order."""
+    sel = selected(catalog, cfg, start)
+    keep = decidable(sel, catalog, cfg, now) & ~sel["event_id"].astype(str).isin(known)
     return sel[keep.to_numpy()].reset_index(drop=True)

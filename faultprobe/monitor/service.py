@@ -1,20 +1,23 @@
 """The monitor's loop: poll, select, ingest, score, commit, index, lines.
 
 One poll reads the catalog (file or event service), adds the new selected events to the
-pending ones, and for each batch of pending events runs the ingest's `process_block` on
-the configured waveform source.  An event whose windows are all there (or that has waited
-`give_up_s` since it was selected) is committed with the batch: appended to the
-monitoring cube, scored by `faultprobe.predict` (the trained run, on the cube's windows as
-they are stored), its rows added to the tables, then state.json written.  The others stay
-pending for the next poll.  Then the index is brought up to date and the due lines printed
-and written to monitor.parquet.
+pending ones (state.json), and for each batch of pending events runs the ingest's
+`process_block` on the configured waveform source.  An event whose windows are all there
+(or that has waited `give_up_s` since it was selected) is committed with the batch:
+appended to the monitoring cube, scored by `faultprobe.predict` (the trained run, on the
+cube's windows as they are stored), its rows added to the tables, then state.json written
+with it committed and no longer pending (one atomic write, state.py).  The others stay
+pending for the next poll; a pending event's row is its latest in the catalog (a revision
+stands), a committed one is never scored again.  Then the index is brought up to date and
+the due lines printed and written to monitor.parquet; a line whose index window holds
+events the run saw in training says "in-sample".
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -23,6 +26,7 @@ import pandas as pd
 from faultprobe.analysis import faultstate
 from faultprobe.config import StudyConfig
 from faultprobe.monitor import alerts, mcube, newevents
+from faultprobe.monitor.crashpoints import reached
 from faultprobe.monitor.state import (
     ALERTS,
     EVENTS,
@@ -58,6 +62,8 @@ class RunModel:
     threshold: float
     n_calib: int
     m_calib: int
+    seen: frozenset[str] = frozenset()  # ids of the events it was trained and tested on
+    trained_until: pd.Timestamp | None = None  # the latest origin time among them
 
     @property
     def label(self) -> str:
@@ -77,7 +83,11 @@ def load_run(path: str) -> RunModel:
     probs = test[[f"p_{c}" for c in classes]].to_numpy(np.float64)
     odds = faultstate.post_log_odds(probs, faultstate.post_mask(classes))
     threshold, n, m = faultstate.calibration_threshold(odds)
-    return RunModel(folder, folder.spec().stations, classes, threshold, n, m)
+    seen = frozenset(preds["event_id"].astype(str)) if "event_id" in preds else frozenset()
+    until = None
+    if "origin_time" in preds and preds["origin_time"].notna().any():
+        until = pd.Timestamp(preds["origin_time"].max()).tz_convert("UTC")
+    return RunModel(folder, folder.spec().stations, classes, threshold, n, m, seen, until)
 
 
 @dataclass
@@ -88,16 +98,33 @@ class PollResult:
     new: int = 0
     scored: int = 0
     not_ok: int = 0
+    in_sample: int = 0
     waiting: int = 0
+    revised_scored: list[str] = field(default_factory=list)
+    revised_pending: int = 0
+    dropped: int = 0
     lines: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def render(self) -> str:
-        return (
+        extra = f", {self.in_sample} in-sample" if self.in_sample else ""
+        text = (
             f"poll: {self.catalog} catalog events, {self.new} newly selected, {self.scored} "
-            f"committed ({self.not_ok} without usable traces), {self.waiting} waiting for "
-            f"waveforms ({self.seconds:.1f} s)"
+            f"committed ({self.not_ok} without usable traces{extra}), {self.waiting} waiting "
+            f"for waveforms ({self.seconds:.1f} s)"
         )
+        if self.revised_scored:
+            shown = ", ".join(self.revised_scored[:5]) + (
+                " …" if len(self.revised_scored) > 5 else ""
+            )
+            text += (f"; {len(self.revised_scored)} revised in the catalog after they were "
+                     f"scored ({shown}): not scored again")  # fmt: skip
+        if self.revised_pending:
+            text += f"; {self.revised_pending} waiting events revised: their latest row is used"
+        if self.dropped:
+            text += (f"; {self.dropped} waiting events no longer pass the selection (revised "
+                     "or gone from the catalog): dropped")  # fmt: skip
+        return text
 
 
 def monitor_root(cfg: StudyConfig) -> str:
@@ -120,6 +147,28 @@ class Monitor:
         self.stations = self._stations()
         self.info = run_info(cfg, run="monitor")
         self.source = make_source(cfg, self.info)
+        if hasattr(self.source, "remember_no_data"):
+            # Late data: a window without data yet is asked again at the next poll, until
+            # its event is committed (complete, or give_up_s after it was first selected).
+            self.source.remember_no_data = False
+        self.start = self._start()
+        # what the last poll saw of the catalog file, kept across restarts (--once jobs)
+        seen = self.mstore.state.extra.get("catalog_seen")
+        self.watch = newevents.FileWatch(tuple(seen) if seen else None)
+
+    def _start(self) -> pd.Timestamp:
+        """`[monitor] start`, else just after the run's latest event, else now (kept in
+        state.json, so a restart does not move it)."""
+        st = self.mstore.state
+        if self.cfg.monitor.start is not None:
+            return pd.Timestamp(self.cfg.monitor.start).tz_convert("UTC")
+        if st.extra.get("start"):
+            return pd.Timestamp(st.extra["start"]).tz_convert("UTC")
+        until = self.model.trained_until
+        start = until + pd.Timedelta(milliseconds=1) if until is not None else newevents.utc_now()
+        st.extra["start"] = start.isoformat()
+        self.mstore.save()
+        return start
 
     def _stations(self) -> pd.DataFrame:
         """The run's stations as rows of the study's stations table, in the run's order."""
@@ -140,37 +189,64 @@ class Monitor:
         out = PollResult()
         st = self.mstore.state
         cursor = pd.Timestamp(st.cursor) if st.cursor else None
-        catalog, next_cursor = newevents.read_now(self.cfg, cursor, now)
-        out.catalog = len(catalog)
-        pending = self.mstore.table(PENDING)
-        known = self.mstore.committed_ids()
-        if pending is not None:
-            known |= set(pending["event_id"].astype(str))
-        fresh = newevents.new_events(catalog, self.cfg, known, now)
-        fresh["first_seen"] = now
-        out.new = len(fresh)
-        todo = fresh if pending is None or pending.empty else pd.concat([pending, fresh])
-        todo = todo.sort_values(["origin_time", "event_id"], kind="stable").reset_index(drop=True)
-        waiting = []
+        oldest = min((pd.Timestamp(v["origin_time"]) for v in st.pending.values()), default=None)
+        cat = newevents.read_now(self.cfg, cursor, self.start, self.watch, oldest)
+        out.catalog = len(cat.events)
+        if self.watch.seen is not None:
+            st.extra["catalog_seen"] = list(self.watch.seen)
+        todo = self._todo(cat, now, out)
         size = self.cfg.monitor.batch_events
         for lo in range(0, len(todo), size):
             chunk = todo.iloc[lo : lo + size].reset_index(drop=True)
-            left, committed, not_ok = self._batch(chunk, now)
-            waiting.append(left)
+            committed, not_ok, in_sample = self._batch(chunk, now)
             out.scored += committed
             out.not_ok += not_ok
-        left = pd.concat(waiting, ignore_index=True) if waiting else todo.iloc[:0]
-        out.waiting = len(left)
-        self.mstore.store.write_table(left, PENDING)
+            out.in_sample += in_sample
+        out.waiting = len(st.pending)
+        left = todo[todo["event_id"].astype(str).isin(list(st.pending))].reset_index(drop=True)
+        self.mstore.store.write_table(left, PENDING)  # a copy for reading; state.json counts
         st.polls += 1
-        st.cursor = next_cursor.isoformat() if next_cursor is not None else None
+        st.cursor = cat.cursor.isoformat() if cat.cursor is not None else None
+        reached("poll.save")
         self.mstore.save()
         out.lines = self.update_index()
         out.seconds = time.perf_counter() - t0
         return out
 
-    def _batch(self, events: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.DataFrame, int, int]:
-        """Process a batch; commit the events that are ready; return the others."""
+    def _todo(self, cat: newevents.CatalogNow, now: pd.Timestamp, out: PollResult):
+        """The pending events (their latest rows) and the new ones, in origin-time order;
+        the pending ones of state.json updated (one atomic write) when they changed."""
+        st = self.mstore.state
+        committed = self.mstore.committed_ids()
+        sel = newevents.selected(cat.events, self.cfg, self.start)
+        ids = sel["event_id"].astype(str)
+        waiting = ids.isin(list(st.pending)).to_numpy()
+        ready = newevents.decidable(sel, cat.events, self.cfg, now).to_numpy()
+        fresh = ready & ~waiting & ~ids.isin(committed).to_numpy()
+        seen = set(st.revised)
+        new_rev = [e for e in cat.revised if e not in seen]
+        out.revised_scored = [e for e in new_rev if e in committed]
+        out.revised_pending = sum(e in st.pending for e in new_rev)
+        st.revised = sorted(seen | set(new_rev))
+        gone = set(st.pending) - set(ids[waiting])
+        out.dropped, out.new = len(gone), int(fresh.sum())
+        if gone or fresh.any():
+            for e in gone:
+                st.pending.pop(e)
+            for e, t in zip(ids[fresh], sel.loc[fresh, "origin_time"]):
+                st.pending[e] = {"first_seen": now.isoformat(), "origin_time": t.isoformat()}
+            reached("poll.pending")
+            self.mstore.save()
+        todo = sel[waiting | fresh].copy()
+        todo["first_seen"] = pd.to_datetime(
+            [st.pending[e]["first_seen"] for e in todo["event_id"].astype(str)], utc=True
+        )
+        todo = todo.sort_values(["origin_time", "event_id"], kind="stable")
+        return todo.reset_index(drop=True)
+
+    def _batch(self, events: pd.DataFrame, now: pd.Timestamp) -> tuple[int, int, int]:
+        """Process a batch; commit the events that are ready (the others stay pending);
+        how many were committed, without usable traces and in-sample."""
         from faultprobe.pipelines.blocks import BlockSpec, process_block
         from faultprobe.pipelines.plan import make_plan
 
@@ -184,15 +260,12 @@ class Monitor:
         waited = (now - pd.DatetimeIndex(events["first_seen"])).total_seconds().to_numpy()
         ready = ~np.isin(status, list(WAIT)).any(axis=1) | (waited >= cfg.monitor.give_up_s)
         if not ready.any():
-            return events, 0, 0
+            return 0, 0, 0
         take = np.flatnonzero(ready)
         self._commit(events.iloc[take].reset_index(drop=True), plan, batch, rows, take, now)
         ok = (status[take] == "ok").all(axis=1)
-        return (
-            events.iloc[np.flatnonzero(~ready)].reset_index(drop=True),
-            len(take),
-            int((~ok).sum()),
-        )
+        in_sample = int(np.isin(ids[take], list(self.model.seen)).sum())
+        return len(take), int((~ok).sum()), in_sample
 
     def _commit(self, events, plan, batch, rows, take, now) -> None:
         from faultprobe.pipelines import cube
@@ -221,14 +294,18 @@ class Monitor:
         ds, enc = mcube.batch_dataset(plan_now, sub, w.n_samples, s.sampling_rate, s.window_s,
                                       attrs)  # fmt: skip
         scores = self._scores(events, sub, n_st, now)
-        mcube.append(self.mstore.cube_url, ds, enc)  # a crash from here: cut back on opening
+        # A kill from here to the commit is cut back when the store is opened again.
+        mcube.append(self.mstore.cube_url, ds, enc, self.mstore.state.committed)
         keep = events.drop(columns=["first_seen"]).assign(
             first_seen=pd.DatetimeIndex(events["first_seen"]), committed_time=now
         )
         self.mstore.append_rows(EVENTS, keep)
+        reached("commit.events")
         self.mstore.append_rows(TRACES, sub_rows.drop(columns=["failure"], errors="ignore"))
+        reached("commit.traces")
         self.mstore.append_rows(SCORES, scores)
-        self.mstore.commit(len(events))
+        reached("commit.scores")
+        self.mstore.commit(list(events["event_id"].astype(str)))
 
     def _scores(self, events, batch, n_st: int, now: pd.Timestamp) -> pd.DataFrame:
         """The run's probabilities (faultprobe.predict on the stored windows), the post
@@ -258,6 +335,7 @@ class Monitor:
         out["score"] = score
         out["post_like"] = pd.array(np.where(ok, score > 0, pd.NA), dtype="boolean")
         out["status"] = np.where(ok, "ok", "not_usable")
+        out["in_sample"] = out["event_id"].isin(m.seen).to_numpy()
         out["scored_time"] = pd.Timestamp.now(tz="UTC")
         out["poll_time"] = now
         return out
@@ -290,25 +368,32 @@ def run_monitor(
     once: bool = False,
     max_polls: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[str]:
-    """Poll until stopped (or once, or `max_polls` times), yielding each due alert line.
+) -> Generator[str, None, int]:
+    """Poll until stopped (or once, or `max_polls` times), yielding each due alert line;
+    returns how many of the polls could not read the catalog (0: every poll did its job).
 
-    Each poll's outcome is logged (info); an event service that cannot be reached is a
-    warning and asked again at the next poll."""
+    Each poll's outcome is logged (info); an event service that cannot be reached, or a
+    catalog file that is empty, unreadable or changing while read, is a warning and is
+    read again at the next poll."""
     mon = Monitor(cfg, run)
     log.info(f"monitor: run {mon.model.folder.run_id} on {mon.model.label}; store "
         f"{mon.mstore.store.url()}; {mon.mstore.state.committed} events so far")  # fmt: skip
-    polls = 0
+    polls = failed = 0
     while True:
         try:
             result = mon.poll()
             log.info(result.render())
             yield from result.lines
         except newevents.EventServiceDown as err:
-            log.warning(f"monitor: {err}; asking again in {cfg.monitor.poll_s:g} s")
+            failed += 1
+            log.warning(f"warning: monitor: {err}; asked again at the next poll (in "
+                        f"{cfg.monitor.poll_s:g} s)")  # fmt: skip
+        except newevents.CatalogUnavailable as err:
+            failed += 1
+            log.warning(f"warning: monitor: {err} (in {cfg.monitor.poll_s:g} s)")
         polls += 1
         if once or (max_polls is not None and polls >= max_polls):
-            return
+            return failed
         sleep(cfg.monitor.poll_s)
 
 

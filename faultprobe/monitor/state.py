@@ -4,14 +4,17 @@ MONITOR/ (default STORE/monitor) holds waveforms.zarr (the monitoring cube), eve
 (the monitored events, in commit order), traces.parquet (what happened to every event and
 station), predictions.parquet (the run's class probabilities, the post score and whether
 the event is post-like), index.parquet (the index after every event), monitor.parquet (the
-lines printed: threshold crossings and change points), pending.parquet (selected events
-whose waveforms have not all arrived) and state.json.
+lines printed: threshold crossings and change points), pending.parquet (a copy, for
+reading, of the selected events whose waveforms have not all arrived) and state.json.
 
-A batch is committed by writing state.json (atomic: temporary file, then rename) with the
-new count of committed events, after the cube and the tables hold them.  Opening the store
-cuts the cube and the tables back to the committed count, so a crash at any point before
-the commit leaves the store as it was before the batch (its events are done again) and a
-crash after it leaves the batch done: no event is lost or scored twice.
+state.json is the one record of what counts: the number of committed events (the cube's
+first ones) and the pending events (id and when each was first selected), written
+atomically (temporary file, then rename) as the last step of every commit.  A batch is
+written to the cube and the tables first; opening the store cuts every event-axis array
+of the cube back to the committed count and drops the table rows of other events, so a
+kill at any step before the commit leaves the store as it was before the batch (its events
+are done again) and a kill after it leaves the batch done and out of the pending ones: no
+event is lost or scored twice (docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -23,12 +26,15 @@ import pandas as pd
 
 from faultprobe.errors import InputError
 from faultprobe.monitor import mcube
+from faultprobe.monitor.crashpoints import reached
 from faultprobe.store import Store
 
 STATE = "state.json"
 CUBE = "waveforms.zarr"
 EVENTS, TRACES, SCORES = "events.parquet", "traces.parquet", "predictions.parquet"
 INDEX, ALERTS, PENDING = "index.parquet", "monitor.parquet", "pending.parquet"
+KEYED = (EVENTS, TRACES, SCORES)  # tables with one or more rows per committed event
+FIELDS = ("run", "committed", "cursor", "polls", "pending", "revised")
 
 
 class MonitorError(InputError, ValueError):
@@ -43,17 +49,18 @@ class State:
     committed: int = 0
     cursor: str | None = None  # end of the last event-service query (UTC ISO)
     polls: int = 0
+    pending: dict[str, str] = field(default_factory=dict)  # event id -> first seen (UTC ISO)
+    revised: list[str] = field(default_factory=list)  # revised ids already reported
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
-        d = {"run": self.run, "committed": self.committed, "cursor": self.cursor,
-             "polls": self.polls, **self.extra}  # fmt: skip
-        return json.dumps(d, indent=1, sort_keys=True)
+        d = {k: getattr(self, k) for k in FIELDS}
+        return json.dumps({**d, **self.extra}, indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> State:
         d = json.loads(text)
-        known = {k: d.pop(k) for k in ("run", "committed", "cursor", "polls") if k in d}
+        known = {k: d.pop(k) for k in FIELDS if k in d}
         return cls(**known, extra=d)
 
 
@@ -73,7 +80,13 @@ class MonitorStore:
     def _read_state(self, run: str) -> State:
         if not self.store.exists(STATE):
             return State(run=run)
-        state = State.from_json(self.store.read_text(STATE))
+        try:
+            state = State.from_json(self.store.read_text(STATE))
+        except (ValueError, TypeError) as err:
+            raise MonitorError(
+                f"{self.store.url(STATE)} is not the monitor's state ({err}); it is written "
+                "atomically, so it was changed by hand: restore it or move the store away"
+            ) from None
         if state.run != run:
             raise MonitorError(
                 f"{self.store.url()} monitors run {state.run}, not {run}; give the monitor "
@@ -87,24 +100,29 @@ class MonitorStore:
     def recover(self) -> int:
         """Cut the cube and the tables back to the committed events; how many were cut."""
         n = self.state.committed
-        have = mcube.length(self.cube_url) or 0
-        if have < n:
-            raise MonitorError(
-                f"{self.cube_url} holds {have} events but {self.store.url(STATE)} says "
-                f"{n} were committed; the monitoring store was changed by hand: move it away "
-                "and start again"
-            )
-        cut = mcube.truncate(self.cube_url, n)
-        ids = set(mcube.event_ids(self.cube_url)[:n]) if n else set()
-        for name in (EVENTS, TRACES, SCORES):
+        try:
+            cut = mcube.truncate(self.cube_url, n)
+        except mcube.CubeError as err:
+            raise MonitorError(f"{err}; {self.store.url(STATE)} says {n} events were "
+                               "committed: the monitoring store was changed by hand; move "
+                               "it away and start again") from None  # fmt: skip
+        ids = self.committed_ids()
+        for name in KEYED:
             df = self.table(name)
-            if df is not None and (~df["event_id"].astype(str).isin(ids)).any():
-                self.store.write_table(df[df["event_id"].astype(str).isin(ids)], name)
+            if df is None:
+                continue
+            keep = df["event_id"].astype(str).isin(ids).to_numpy()
+            if not keep.all():
+                self.store.write_table(df[keep].reset_index(drop=True), name)
+        stale = [e for e in self.state.pending if e in ids]
+        if stale:  # cannot happen (one atomic write), kept as a guard
+            self.state.pending = {e: t for e, t in self.state.pending.items() if e not in ids}
+            self.save()
         return cut
 
     def committed_ids(self) -> set[str]:
         n = self.state.committed
-        return set(mcube.event_ids(self.cube_url)[:n]) if n else set()
+        return set(mcube.event_ids(self.cube_url, n)) if n else set()
 
     def append_rows(self, name: str, rows: pd.DataFrame) -> pd.DataFrame:
         """The table with `rows` added (atomic rewrite)."""
@@ -113,11 +131,15 @@ class MonitorStore:
         self.store.write_table(both, name)
         return both
 
-    def commit(self, n_new: int, **extra) -> None:
-        """Make the batch count: one atomic write of state.json."""
-        self.state.committed += n_new
-        self.state.extra.update(extra)
+    def commit(self, ids: list[str]) -> None:
+        """Make the batch count: its events committed and no longer pending, in one
+        atomic write of state.json."""
+        self.state.committed += len(ids)
+        for e in ids:
+            self.state.pending.pop(e, None)
+        reached("commit.state")
         self.save()
+        reached("commit.done")
 
     def save(self) -> None:
         self.store.write_text(self.state.to_json(), STATE)

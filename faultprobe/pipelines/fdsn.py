@@ -117,6 +117,25 @@ def classify(err: BaseException) -> Kind:
     return Kind.SERVER
 
 
+def whole_window(stream: Stream, code: str, t0: UTCDateTime, t1: UTCDateTime) -> bool:
+    """Whether three channels of `code` each cover [t0, t1] without a gap (the records of
+    a window that came whole: one that came in part is asked again by the monitor)."""
+    spans: dict[str, list] = {}
+    for tr in stream:
+        if matches(tr.id, code) and tr.stats.starttime <= t1 and tr.stats.endtime >= t0:
+            spans.setdefault(tr.id, []).append((tr.stats.starttime, tr.stats.endtime))
+    whole = 0
+    for seed_id, parts in spans.items():
+        slack = 1.5 / next(tr.stats.sampling_rate for tr in stream if tr.id == seed_id)
+        reach = t0
+        for a, b in sorted(parts):
+            if a > reach + slack:
+                break
+            reach = max(reach, b)
+        whole += reach >= t1 - slack
+    return whole >= 3
+
+
 class FDSNSource:
     """Bulk dataselect with limits, retries, checks and a local SDS cache."""
 
@@ -138,6 +157,7 @@ class FDSNSource:
         run: str = "local",
         breaker_failures: int = 8,
         refresh: bool = False,
+        remember_no_data: bool = True,
     ):
         self.url = url
         self.base = base_url(url)
@@ -149,6 +169,9 @@ class FDSNSource:
         self.max_bulk_items = max_bulk_items
         self.eida_token = eida_token
         self.refresh = refresh
+        # False (the monitor): a window answered without data, or with only part of it, is
+        # not recorded as fetched, so it is asked again later (late data).
+        self.remember_no_data = remember_no_data
         host = (urlparse(self.base).netloc or url).replace(":", "_")
         # An authenticated query is two HTTP requests (the digest challenge, then the query).
         rate = per_second / 2 if eida_token else per_second
@@ -262,7 +285,8 @@ class FDSNSource:
                 error = first_line(err)
                 if kind == Kind.NODATA:
                     self.state.success()
-                    self._remember(items, requests)
+                    if self.remember_no_data:
+                        self._remember(items, requests)
                     return
                 if kind == Kind.RATE:
                     wait = self._retry_handler_seconds() or self.backoff_s * 2 ** (tries - 1)
@@ -282,7 +306,8 @@ class FDSNSource:
                 continue
             self.state.success()
             if got is None:  # 200 without a body: no data
-                self._remember(items, requests)
+                if self.remember_no_data:
+                    self._remember(items, requests)
                 return
             self._accept(got, items, requests, failures)
             return
@@ -327,7 +352,8 @@ class FDSNSource:
                 reason = f"corrupt miniSEED record from {self.base}: {broken[0]}"
                 failures[(r, w)] = Fetched(None, "error", reason)
                 continue
-            keep.append((r, w, line))
+            if self.remember_no_data or whole_window(good, code, line[4], line[5]):
+                keep.append((r, w, line))
         self.cache.add(good)
         self._remember(keep, requests)
 

@@ -43,8 +43,25 @@ def describe(root: str) -> str:
             lines.append(
                 f"{transient} windows failed transiently: `faultprobe ingest` asks them again"
             )
+    if store.exists("state.json"):  # a monitoring store (docs/monitoring.md)
+        import json
+
+        state = json.loads(store.read_text("state.json"))
+        lines.append(f"monitor: run {state.get('run')}, {state.get('committed', 0)} events "
+                     f"committed, {len(state.get('pending') or {})} waiting")  # fmt: skip
     if store.exists(CUBE):
-        ds = xr.open_zarr(store.url(CUBE))
+        try:
+            ds = xr.open_zarr(store.url(CUBE))
+        except Exception as err:  # xarray and zarr raise many kinds for a damaged cube
+            again = (
+                "start `faultprobe monitor` again: it cuts the cube back to its committed events"
+                if store.exists("state.json")
+                else "run `faultprobe ingest` again"
+            )
+            first = (str(err).splitlines() or [type(err).__name__])[0]
+            lines.append(f"cube: {store.url(CUBE)} cannot be opened ({first}); {again}")
+            lines.append(f"store size on disk: {_size(store, '') / 1e6:.1f} MB")
+            return "\n".join(lines)
         dims = " x ".join(f"{k} {v}" for k, v in ds.sizes.items())
         w = ds["waveform"]
         chunks = w.encoding.get("chunks") or w.data.chunksize
