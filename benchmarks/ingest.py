@@ -73,7 +73,7 @@ def bench_reading(days: int, per_day: int) -> None:
 def bench_preprocessing(n: int) -> None:
     from obspy import Stream, Trace
 
-    from faultprobe.pipelines.preprocess import bandpass
+    from faultprobe.dsp import bandpass
 
     rng = np.random.default_rng(0)
     x = rng.normal(0, 100, (n, 2500)).cumsum(axis=1)

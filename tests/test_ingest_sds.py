@@ -10,15 +10,10 @@ from obspy import UTCDateTime
 from obspy.clients.filesystem.sds import Client as SDSClient
 
 from faultprobe.config import load_config
+from faultprobe.geodesy import KM_PER_DEGREE, epicentral_km
 from faultprobe.pipelines.ingest import IngestError, ingest
 from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
-from faultprobe.pipelines.velocity import (
-    KM_PER_DEGREE,
-    PTable,
-    carannante_nd_text,
-    epicentral_km,
-    taup_model,
-)
+from faultprobe.pipelines.velocity import PTable, carannante_nd_text, taup_model
 from faultprobe.store import TRACES, Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")

@@ -13,6 +13,8 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
+from faultprobe.geodesy import KM_PER_DEGREE
+
 PHASE_COLORS = {"pre": "#d95f02", "post": "#1b9e77"}
 # log axes with plain numbers (0.5, 2) instead of 5 x 10^-1
 _plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
@@ -111,7 +113,7 @@ def _scale_bar(ax, lat0: float, km: float = 10.0) -> None:
     """A 10 km bar in the lower left corner."""
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    dlon = km / (111.195 * np.cos(np.radians(lat0)))
+    dlon = km / (KM_PER_DEGREE * np.cos(np.radians(lat0)))
     x, y = x0 + 0.05 * (x1 - x0), y0 + 0.04 * (y1 - y0)
     ax.plot([x, x + dlon], [y, y], "k", lw=3)
     ax.annotate(f"{km:g} km", (x + dlon / 2, y), xytext=(0, 4), textcoords="offset points",

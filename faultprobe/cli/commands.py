@@ -23,8 +23,8 @@ def _writing(cfg, args: argparse.Namespace, command: str):
         try:
             yield
         except OSError as err:
-            if err.filename is None:  # raised in a Dask task, e.g. by zarr: say where
-                err.filename = cfg.study.store
+            if err.filename is None and err.errno is not None:  # raised in a Dask task, e.g.
+                err.filename = cfg.study.store  # by zarr: say where (a message of ours stays)
             raise
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import signal
+import threading
 from collections.abc import Iterator
+from multiprocessing import resource_tracker
 
 from distributed import Client, WorkerPlugin
 
@@ -37,6 +40,8 @@ class ClusterError(ServiceFailure, RuntimeError):
 def _start(cfg: Cluster):
     """`_make_cluster`, with what went wrong said in one line naming the cluster kind."""
     try:
+        if cfg.kind in {"local", "local-cuda"}:
+            return _start_local(cfg)
         return _make_cluster(cfg)
     except RuntimeError as err:  # a missing optional engine: its message says what to install
         raise ClusterError(f"[cluster] {err}") from None
@@ -46,6 +51,28 @@ def _start(cfg: Cluster):
             f"({type(err).__name__}: {err}); `faultprobe cluster-spec CONFIG` shows what "
             "would be submitted"
         ) from None
+
+
+def _start_local(cfg: Cluster):
+    """A local cluster started with SIGINT blocked in this thread: the threads it starts (its
+    event loop) and the worker processes they spawn, later ones too, keep it blocked, so a
+    Ctrl-C at a terminal, which reaches the whole process group, is the driver's alone (one
+    line, exit 130; it closes the cluster). One pressed meanwhile closes the new cluster,
+    then interrupts. Only the main thread blocks (Python handles signals there)."""
+    if threading.current_thread() is not threading.main_thread():
+        return _make_cluster(cfg)
+    # The first spawn starts multiprocessing's resource tracker, which unblocks SIGINT in
+    # the spawning thread afterwards; started here first, it leaves the loop's mask alone.
+    resource_tracker.ensure_running()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        cluster = _make_cluster(cfg)
+        if signal.SIGINT in signal.sigpending():
+            with _quiet("distributed"):
+                cluster.close()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a pending Ctrl-C is raised here
+    return cluster
 
 
 def _make_cluster(cfg: Cluster):
@@ -105,11 +132,16 @@ def connect(cfg: Cluster) -> Iterator[Client]:
             f"[cluster] cannot reach the Dask scheduler at {cfg.address or 'the new cluster'} "
             f"({err}); check that it runs and the address and port"
         ) from None
-    client.register_plugin(ImportEngines())
-    log.info(f"Dask dashboard: {client.dashboard_link} ({cfg.kind} cluster)")
-    if log.isEnabledFor(logging.DEBUG):
-        log.debug(describe(client))
+    except BaseException:  # Ctrl-C while the client connects: the cluster goes too
+        if cluster is not None:
+            with _quiet("distributed"):
+                cluster.close()
+        raise
     try:
+        client.register_plugin(ImportEngines())
+        log.info(f"Dask dashboard: {client.dashboard_link} ({cfg.kind} cluster)")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(describe(client))
         yield client
     except BaseException:
         # An interrupt or an error can leave a message to the scheduler half-sent; closing

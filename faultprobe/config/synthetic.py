@@ -69,7 +69,7 @@ class OmoriSequence(_Section):
 
 
 class FaultZoneEffect(_Section):
-    """The injected, time-varying fault-zone attenuation change (DESIGN.md §5)."""
+    """The injected, time-varying fault-zone attenuation change (docs/synthetic.md)."""
 
     dtstar_pre_max: float = Field(
         default=0.0, ge=0, description="extra t* (s) reached just before the mainshock"

@@ -1,6 +1,6 @@
 """The Zarr cube: template written once, block regions written by tasks, checks at the end.
 
-Layout (DESIGN §3): dims event, station, component (E, N, Z), time (s relative to P);
+Layout (docs/architecture.md): dims event, station, component (E, N, Z), time (s relative to P);
 `waveform` float32 chunked (block_size, 1, 3, n_time) so one station's slice reads alone;
 `status` int8 (-1 = not written yet); `p_time` and `start_time` datetime64.
 """

@@ -25,9 +25,10 @@ from obspy import Stream, Trace, UTCDateTime
 from obspy.core.inventory import Inventory
 
 from faultprobe.config import StudyConfig
+from faultprobe.geodesy import FaultFrame
 from faultprobe.synthetic.effect import dtstar_at
 from faultprobe.synthetic.events import catalog_span, simulate_events
-from faultprobe.synthetic.geometry import Frame, exposure
+from faultprobe.synthetic.geometry import exposure
 from faultprobe.synthetic.instrument import Epoch, station_epochs
 from faultprobe.synthetic.noise import noise_times_ns, render_noise
 from faultprobe.synthetic.records import render_batch
@@ -115,7 +116,7 @@ class SyntheticArchive:
         self.cfg = cfg
         self.stations = simulated_stations(cfg)
         self.events = simulate_events(cfg)
-        self.frame = Frame(cfg.mainshock, cfg.fault)
+        self.frame = FaultFrame(cfg.mainshock, cfg.fault)
         self.origin_ns = self.events["origin_time"].astype("int64").to_numpy()
         t0, t1 = catalog_span(cfg)
         self.noise_ns = noise_times_ns(cfg.synthetic, t0.value, t1.value)

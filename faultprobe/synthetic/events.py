@@ -17,7 +17,7 @@ import pandas as pd
 
 from faultprobe.config import CompositionChange, StudyConfig
 from faultprobe.earth import BETA_FC_M_S, brune_fc, moment  # noqa: F401 (re-exported)
-from faultprobe.synthetic.geometry import Frame
+from faultprobe.geodesy import KM_PER_DEGREE, FaultFrame
 
 DAY_NS = 86_400 * 10**9
 
@@ -69,7 +69,7 @@ def simulate_events(cfg: StudyConfig) -> pd.DataFrame:
     rng = np.random.default_rng([syn.seed, 1])
     t0, t1 = catalog_span(cfg)
     span_days = (t1 - t0).total_seconds() / 86400.0
-    frame = Frame(cfg.mainshock, cfg.fault)
+    frame = FaultFrame(cfg.mainshock, cfg.fault)
 
     # expected counts per component: background, one Omori sequence per shock, regions
     comps: list[tuple[str, float]] = [("background", syn.background_per_day * span_days)]
@@ -105,7 +105,7 @@ def simulate_events(cfg: StudyConfig) -> pd.DataFrame:
             reg = next(r for r in syn.regions if r.name == kind.split(":", 1)[1])
             enu0 = frame.enu(reg.latitude, reg.longitude, reg.depth_km)
             enu = enu0 + rng.normal(0.0, reg.radius_km / 2.0, (n, 3))
-            enu[:, 2] = np.clip(enu[:, 2], -frame.hypo.depth_km + 0.5, None)
+            enu[:, 2] = np.clip(enu[:, 2], -frame.hypocenter.depth_km + 0.5, None)
             fu, fv, fw = frame.to_fault(enu)
         else:
             lo, hi = cfg.fault.along_strike_km
@@ -220,7 +220,7 @@ def shift_composition(
 def _catalog_columns(df: pd.DataFrame, rng, loc_err_km: float) -> pd.DataFrame:
     """What a catalog reports: perturbed locations, rounded Mw, ML, errors, some NaN."""
     n = len(df)
-    km_lat = 111.195
+    km_lat = KM_PER_DEGREE
     km_lon = km_lat * np.cos(np.radians(df["latitude"].to_numpy()))
     err = rng.normal(0.0, loc_err_km, (n, 3))
     df["cat_latitude"] = np.round(df["latitude"] + err[:, 0] / km_lat, 5)
