@@ -21,7 +21,7 @@ from distributed import LocalCluster
 
 import faultprobe
 from faultprobe import cli
-from faultprobe.pipelines.toyarchive import toy_inventory, write_toy_config, write_toy_study
+from faultprobe.testing.defects import toy_inventory, write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 

@@ -24,8 +24,8 @@ import xarray as xr
 from distributed import Client, Event, LocalCluster
 
 from faultprobe import cli
-from faultprobe.pipelines.toyarchive import toy_inventory, write_toy_config, write_toy_study
 from faultprobe.store import TRACES, Store
+from faultprobe.testing.defects import toy_inventory, write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
@@ -146,6 +146,7 @@ def _small_disk() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_a_full_disk(tmp_path, toy):
     store, cfg = _twin(tmp_path, toy, None)
     full = _cli(cfg, _small_disk)
@@ -171,6 +172,7 @@ def _scheduler_tasks(dask_scheduler) -> int:
     return len(dask_scheduler.tasks)
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_ctrl_c(tmp_path, toy, address):
     """Ctrl-C while the ingest waits on the cluster: one line, exit 130, lock gone, the next
     run finishes. Both workers are held busy first, so the interrupt cannot come too late."""

@@ -227,6 +227,7 @@ def _returned(gen):
         return done.value
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_half_written_revised_empty_catalogs_and_late_fdsn_data(
     small_trained, tmp_path, capsys, caplog
 ):

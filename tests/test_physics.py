@@ -21,8 +21,8 @@ from faultprobe.analysis import physics
 from faultprobe.config import parse_config
 from faultprobe.ml.dataset import open_cube
 from faultprobe.store import Store
-from faultprobe.synthetic.presets import small_study_table
 from faultprobe.synthetic.records import render_batch
+from faultprobe.testing.studies import small_study_table
 
 SHAPED = {
     "dtstar_pre_max": 0.03,

@@ -20,8 +20,8 @@ from scipy import signal
 
 from faultprobe.catalogs.readers import read_tan2021
 from faultprobe.config import parse_config
-from faultprobe.synthetic.presets import small_study_table
 from faultprobe.synthetic.run import synthesize
+from faultprobe.testing.studies import small_study_table
 
 NO_EFFECT = {"dtstar_pre_max": 0.0, "dtstar_jump": 0.0}
 MAIN = UTCDateTime("2016-10-29T23:59:50Z")

@@ -13,8 +13,8 @@ from faultprobe.pipelines.velocity import PTable
 from faultprobe.synthetic.archive import SyntheticArchive
 from faultprobe.synthetic.events import simulate_events
 from faultprobe.synthetic.geometry import exposure
-from faultprobe.synthetic.presets import small_study
 from faultprobe.synthetic.run import synthesize
+from faultprobe.testing.studies import small_study
 
 
 def test_gutenberg_richter_b_value_is_recovered(tmp_path):
@@ -112,7 +112,7 @@ def test_catalog_only_mode_writes_just_the_catalog(tmp_path):
 
 def test_a_station_missing_from_the_tables_is_named(tmp_path):
     from faultprobe.config import parse_config
-    from faultprobe.synthetic.presets import small_study_table
+    from faultprobe.testing.studies import small_study_table
 
     table = small_study_table(tmp_path)
     table["stations"]["codes"].append("XX.NOPE")

@@ -21,6 +21,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from faultprobe._optional import need
 from faultprobe.config import PairsAnalysis
 from faultprobe.geodesy import KM_PER_DEGREE
 
@@ -125,8 +126,9 @@ class PairSpectra:
 
 def multitaper_amplitude(x: np.ndarray, dt: float, nw: float) -> tuple[np.ndarray, np.ndarray]:
     """Amplitude spectra (sqrt of the adaptive multitaper PSD) of traces x (..., n)."""
-    from multitaper import MTSpec
-    from multitaper import utils as mtutils
+    what = "the pair spectra (multitaper)"
+    MTSpec = need("multitaper", extra="analysis", what=what).MTSpec
+    mtutils = need("multitaper.utils", extra="analysis", what=what)
 
     flat = np.asarray(x, dtype=np.float64).reshape(-1, x.shape[-1])
     n = flat.shape[-1]

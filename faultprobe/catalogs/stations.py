@@ -11,6 +11,7 @@ from datetime import datetime
 import pandas as pd
 from obspy import Inventory, UTCDateTime, read_inventory
 
+from faultprobe import _compat
 from faultprobe.config import Stations
 from faultprobe.errors import InputError, ServiceFailure
 
@@ -112,7 +113,6 @@ def parse_stationxml(data: bytes, where: str) -> Inventory:
 
 def fetch_stationxml(cfg: Stations, start: datetime, end: datetime, timeout: float = 60.0) -> bytes:
     """The study's stations (channel level) from the FDSN station service, as StationXML."""
-    from obspy.clients.fdsn import Client
     from obspy.clients.fdsn.header import URL_MAPPINGS, FDSNException, FDSNNoDataException
 
     base = URL_MAPPINGS.get(str(cfg.fdsn).upper(), cfg.fdsn)
@@ -123,7 +123,7 @@ def fetch_stationxml(cfg: Stations, start: datetime, end: datetime, timeout: flo
     stations = sorted({c.split(".")[1] for c in codes})
     buf = io.BytesIO()
     try:
-        client = Client(cfg.fdsn, timeout=timeout, _discover_services=False)
+        client = _compat.fdsn_client(cfg.fdsn, timeout)
         client.get_stations(
             network=",".join(networks),
             station=",".join(stations),

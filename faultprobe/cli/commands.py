@@ -195,9 +195,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from faultprobe.analysis.demo import run_demo
+    from faultprobe.analysis.demo import parse_changes, run_demo
 
-    index = run_demo(args.out)
+    index = run_demo(args.out, changes=parse_changes(args.set))
     print(f"report: {index}")
     return 0
 

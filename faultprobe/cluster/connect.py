@@ -12,8 +12,9 @@ from multiprocessing import resource_tracker
 
 from distributed import Client, WorkerPlugin
 
+from faultprobe._optional import need
 from faultprobe.config import Cluster
-from faultprobe.errors import MissingExtra, ServiceFailure
+from faultprobe.errors import ServiceFailure
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +94,9 @@ def _make_cluster(cfg: Cluster):
             cluster.adapt(minimum=cfg.adapt.minimum, maximum=cfg.adapt.maximum)
         return cluster
     if cfg.kind == "local-cuda":
-        try:
-            from dask_cuda import LocalCUDACluster
-        except ImportError as err:
-            raise MissingExtra(
-                "cluster kind 'local-cuda' needs dask-cuda: pip install 'faultprobe[gpu]'"
-            ) from err
+        LocalCUDACluster = need(
+            "dask_cuda", extra="gpu", what="cluster kind 'local-cuda'"
+        ).LocalCUDACluster
         # One worker per visible GPU, so each run owns one device.
         return LocalCUDACluster(
             threads_per_worker=1,

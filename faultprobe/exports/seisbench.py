@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from faultprobe import progress
+from faultprobe._optional import need
 from faultprobe.store import EVENTS, STATIONS, TRACES, Store
 
 #: faultprobe's split names -> SeisBench's.
@@ -82,7 +83,7 @@ def export_seisbench(
     root: str, out: str | Path, stations: list[str] | None = None, run: str | None = None
 ) -> ExportSummary:
     """Write the ok traces of `stations` (default: all) to OUT as a SeisBench dataset."""
-    import h5py
+    h5py = need("h5py", extra="datasets", what="SeisBench datasets (HDF5)")
 
     from faultprobe.ml.dataset import open_cube, sampling_rate, station_positions
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from faultprobe import _compat
 from faultprobe.config import ConfigError
 from faultprobe.earth import (
     CARANNANTE2013,
@@ -49,10 +50,7 @@ S_PHASES = ("s", "S", "Sn", "Sdiff", "SKS", "SKIKS")
 
 def _iasp91_rows() -> np.ndarray:
     """IASP91 (depth, vp, vs, rho) rows from ObsPy's tvel file."""
-    import obspy.taup
-
-    path = Path(obspy.taup.__file__).parent / "data" / "iasp91.tvel"
-    return np.loadtxt(path, skiprows=2)
+    return np.loadtxt(_compat.taup_data_file("iasp91.tvel"), skiprows=2)
 
 
 def carannante_nd_text() -> str:
