@@ -18,7 +18,7 @@ from fdsn_loopback import FDSNService
 from test_config import toml_text
 
 from faultprobe import cli
-from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 from faultprobe.store import EVENTS, STATIONS, Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
