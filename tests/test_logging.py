@@ -18,8 +18,8 @@ from fdsn_loopback import FDSNService
 from test_config import toml_text
 
 from faultprobe import cli
-from faultprobe.testing.defects import write_toy_config, write_toy_study
 from faultprobe.store import EVENTS, STATIONS, Store
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
