@@ -227,6 +227,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_survey(args: argparse.Namespace) -> int:
+    from faultprobe.survey import load_survey, run_survey
+    from faultprobe.survey.tables import render
+
+    survey = load_survey(args.survey)
+    result = run_survey(survey, say=_say(args))
+    print(render(result.table, result.transfer))
+    print(f"survey tables: {survey.survey.store}/survey.parquet, transfer.parquet")
+    for o in result.failed:
+        print(f"error: study {o.name or '?'} ({o.config}): {o.error}", file=sys.stderr)
+    if result.failed:
+        names = ", ".join(o.name or o.config for o in result.failed)
+        print(
+            f"error: {len(result.failed)} of {len(result.outcomes)} studies failed ({names}); "
+            "fix them and run the same command again (finished work is kept)",
+            file=sys.stderr,
+        )
+        return max(o.exit_code for o in result.failed)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from faultprobe.analysis.demo import run_demo
 
