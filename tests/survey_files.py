@@ -24,7 +24,7 @@ def survey_file(folder: Path, configs: list[str], name: str = "survey") -> str:
     studies = "\n".join(f'[[studies]]\nconfig = "{c}"\n' for c in configs)
     text = (
         f'[survey]\nname = "{name}"\nstore = "{folder / (name + "-out")}"\n\n'
-        "[cluster]\nkind = \"local\"\nn_workers = 2\nthreads_per_worker = 1\n\n" + studies
+        '[cluster]\nkind = "local"\nn_workers = 2\nthreads_per_worker = 1\n\n' + studies
     )
     path = folder / f"{name}.toml"
     path.write_text(text)

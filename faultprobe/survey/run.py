@@ -10,6 +10,7 @@ middle and run again finishes the rest.  A study that fails is named and the oth
 from __future__ import annotations
 
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -95,6 +96,17 @@ def _drive(path: str, client, grids: list[str], say) -> Outcome:
         return Outcome(path, name, text, 1)
 
 
+def _one_at_a_time(say: Callable[[str], None]) -> Callable[[str], None]:
+    """`say` from several study threads without their lines running into each other."""
+    lock = threading.Lock()
+
+    def said(msg: str) -> None:
+        with lock:
+            say(msg)
+
+    return said
+
+
 def run_survey(
     survey: Survey,
     *,
@@ -104,7 +116,7 @@ def run_survey(
     """Run every study of the survey on one cluster; write and return its tables."""
     from faultprobe.cluster.connect import connect
 
-    say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    say = _one_at_a_time(say or (lambda msg: print(msg, file=sys.stderr, flush=True)))
     if client is None:
         with connect(survey.cluster, say=say) as c:
             return run_survey(survey, client=c, say=say)
