@@ -26,7 +26,7 @@ def simulated(tmp_path_factory) -> tuple[Path, dict]:
     return folder, build_grid_study(folder, classes=(2,))
 
 
-def survey_cmd(path: str, **kw) -> list[str]:
+def survey_cmd(path: str) -> list[str]:
     return [sys.executable, "-m", "faultprobe.cli", "survey", path]
 
 
@@ -100,3 +100,12 @@ def test_survey_killed_and_resumed_equals_uninterrupted(simulated, tmp_path):
     table_run = pd.read_parquet(run / "survey-out" / "survey.parquet")
     cols = ["sequence", "station", "n_correct", "n_events"]
     pd.testing.assert_frame_equal(table_run[cols], table_ref[cols])
+
+
+def test_a_survey_file_that_cannot_be_used_is_one_line(tmp_path):
+    path = tmp_path / "survey.toml"
+    path.write_text('[survey]\nname = "x"\nstore = "out"\n\n[[studies]]\nconfg = "a.toml"\n')
+    out = subprocess.run(survey_cmd(str(path)), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and "studies.0" in lines[0], out.stderr

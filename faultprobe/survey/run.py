@@ -125,8 +125,13 @@ def run_survey(
     with out.lock("survey", say=say):
         paths = [s.config for s in survey.studies]
         n = opts.parallel or len(paths)
-        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="study") as pool:
+        pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="study")
+        try:
             outcomes = list(pool.map(lambda p: _drive(p, client, opts.grids, say), paths))
+        except BaseException:  # Ctrl-C: do not wait for the studies; closing the client
+            pool.shutdown(wait=False, cancel_futures=True)  # ends their tasks' waits
+            raise
+        pool.shutdown()
         from faultprobe.survey.tables import survey_table, transfer_matrix
 
         done = [o for o in outcomes if not o.exit_code]
