@@ -35,7 +35,7 @@ def bench_reading(days: int, per_day: int) -> None:
 
     from faultprobe.pipelines.plan import StationInfo
     from faultprobe.pipelines.sources import Request, SDSSource
-    from faultprobe.pipelines.toyarchive import T0, write_toy_study
+    from faultprobe.testing.defects import T0, write_toy_study
 
     d = tempfile.mkdtemp()
     t0 = time.perf_counter()
@@ -73,7 +73,7 @@ def bench_reading(days: int, per_day: int) -> None:
 def bench_preprocessing(n: int) -> None:
     from obspy import Stream, Trace
 
-    from faultprobe.pipelines.preprocess import bandpass
+    from faultprobe.dsp import bandpass
 
     rng = np.random.default_rng(0)
     x = rng.normal(0, 100, (n, 2500)).cumsum(axis=1)
@@ -111,7 +111,7 @@ def bench_workers(n_events: int) -> str:
 
     from faultprobe.config import load_config
     from faultprobe.pipelines import ingest as ing
-    from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
+    from faultprobe.testing.defects import write_toy_config, write_toy_study
 
     d = tempfile.mkdtemp()
     study = write_toy_study(d, n_events=n_events, days=3, corrupt=False)

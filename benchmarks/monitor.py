@@ -2,7 +2,7 @@
 
     python benchmarks/monitor.py [--folder DIR] [--events 5]
 
-Builds the small synthetic study (faultprobe.synthetic.presets.small_study: SDS archive,
+Builds the small synthetic study (faultprobe.testing.studies.small_study: SDS archive,
 catalog, ingest on a local Dask cluster) and a narrow run (width 0.25, 2 epochs, CPU),
 then follows a live copy of it with `faultprobe.monitor` (catalog mode, as a replay):
 
@@ -46,8 +46,8 @@ def build(folder: Path):
     from faultprobe.ml.experiment import run_experiment
     from faultprobe.ml.spec import spec_from_config
     from faultprobe.pipelines.ingest import ingest
-    from faultprobe.synthetic.presets import small_study
     from faultprobe.synthetic.run import synthesize
+    from faultprobe.testing.studies import small_study
 
     cfg = small_study(folder, background_per_day=40.0, omori_k=40.0)
     cfg = cfg.model_copy(update={"waveforms": cfg.waveforms.model_copy(update={"block_size": 64})})

@@ -394,8 +394,8 @@ def bench_stream(folder: Path, n_events: int, epochs: int) -> float:
     from faultprobe.ml.experiment import select_events
     from faultprobe.ml.model import FaultNet
     from faultprobe.ml.spec import Labelling, RunSpec, Training
-    from faultprobe.ml.toycube import ToyStudy, write_toy_store
     from faultprobe.ml.trainer import fit, use_threads
+    from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
     store = write_toy_store(
         str(folder / "toy"), ToyStudy(n_events=n_events, window_s=(-5.0, 20.0), seed=3)

@@ -28,8 +28,8 @@ from faultprobe.ml import dataset, metrics
 from faultprobe.ml.experiment import _inputs, select_events
 from faultprobe.ml.model import FaultNet, n_parameters
 from faultprobe.ml.spec import Labelling, Model, RunSpec, Training
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
 from faultprobe.ml.trainer import _autocast, resolve_device, resolve_precision
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 MAIN = "2016-10-30T06:40:17Z"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,8 +41,13 @@ class StoreError(InputError, RuntimeError):
     """The store cannot be used as asked; the message names the item and what to do."""
 
 
+TMP_MARK = ".tmp-"
+# Folders of the store with their own writer and lock (the monitoring store), left alone.
+OWN_LOCK = ("monitor",)
+
+
 def _tmp_name(target: str) -> str:
-    return f"{target}.tmp-{os.getpid()}-{threading.get_ident()}"
+    return f"{target}{TMP_MARK}{os.getpid()}-{threading.get_ident()}"
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,29 @@ class Store:
             raise
         return target
 
+    def stale_temp_files(self) -> list[str]:
+        """Temporary files of `_write` (up to two folders deep) left by a killed writer; only
+        meaningful while this process holds the store's lock (no other writer runs)."""
+        found = []
+        for depth in range(3):
+            found += self.fs.glob(self.path(*["*"] * depth, f"*{TMP_MARK}*"))
+        base = self._base + "/"
+        return sorted(
+            f for f in found if f.startswith(base) and f[len(base) :].split("/")[0] not in OWN_LOCK
+        )
+
+    def remove_stale_temp(self, say=None) -> int:
+        """Delete what `stale_temp_files` lists (a kill between write and rename left them)."""
+        stale = self.stale_temp_files()
+        for f in stale:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm(f, recursive=True)
+        if stale and say is not None:
+            names = ", ".join(f.rsplit("/", 1)[-1] for f in stale[:3])
+            more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
+            say(f"note: removed {len(stale)} temporary files left by a killed run ({names}{more})")
+        return len(stale)
+
     def write_table(self, df: pd.DataFrame, name: str) -> str:
         """Write a DataFrame as Parquet (atomically: temporary file, then rename), with the
         table's on-disk column names (`faultprobe.columns`)."""
@@ -114,8 +143,10 @@ class Store:
         (`faultprobe.columns`); a missing or unreadable table is a clear error."""
         target = self.path(name)
         if not self.fs.exists(target):
+            remedy = WRITTEN_BY.get(posixpath.basename(name))
             raise FileNotFoundError(
-                f"{self.url(name)} does not exist (run the stage that writes it)"
+                f"{self.url(name)} does not exist (run "
+                + (f"`{remedy}` first)" if remedy else "the stage that writes it)")
             )
         try:
             with self.fs.open(target, "rb") as f:
@@ -158,6 +189,8 @@ class Store:
         existed = self.exists()
         info = acquire(self, command, force=force, say=say)
         try:
+            if existed:
+                self.remove_stale_temp(say)
             yield info
         finally:
             release(self, info)

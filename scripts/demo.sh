@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/venv.sh
 "$PY" -m pip install -q --disable-pip-version-check torch==2.13.0
-"$PY" -m pip install -q --disable-pip-version-check -e .
+"$PY" -m pip install -q --disable-pip-version-check -e ".[analysis]"
 "$(dirname "$PY")/faultprobe" demo "$@"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from faultprobe.pipelines.toyarchive import toy_inventory
+from faultprobe.testing.defects import toy_inventory
 
 TAN_HEADER = [
     "# Machine-learning-based high-resolution earthquake catalog",

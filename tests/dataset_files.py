@@ -14,7 +14,7 @@ from obspy.clients.filesystem.sds import Client as SDSClient
 
 from faultprobe.config import StudyConfig, parse_config
 from faultprobe.store import EVENTS, STATIONS, Store
-from faultprobe.synthetic.presets import small_study_table
+from faultprobe.testing.studies import small_study_table
 
 
 def raw_windows(cfg: StudyConfig, before_s: float = 9.0, after_s: float = 25.0) -> list[dict]:

@@ -38,7 +38,7 @@ from obspy import Stream, UTCDateTime
 from obspy.clients.filesystem.sds import Client as SDSClient
 from obspy.core.event import Catalog, Event, Magnitude, Origin, ResourceIdentifier
 
-from faultprobe.pipelines.toyarchive import toy_inventory
+from faultprobe.testing.defects import toy_inventory
 
 PARAMS = {
     "dataselect": [

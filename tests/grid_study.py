@@ -15,8 +15,8 @@ TABLES = ("events.parquet", "stations.parquet", "study.toml")
 def build_grid_study(folder: Path, classes: tuple[int, ...] = (2, 4)) -> dict:
     """Simulate and select the study into folder/store; returns its raw config table."""
     from faultprobe.catalogs.study import build_catalog
-    from faultprobe.synthetic.presets import small_study_table
     from faultprobe.synthetic.run import synthesize
+    from faultprobe.testing.studies import small_study_table
 
     table = small_study_table(folder)
     table["selection"] = {"mode": "analyst"}

@@ -51,8 +51,8 @@ def local_client():
 def ingested_study(folder: Path) -> Ingested:
     from faultprobe.catalogs.study import build_catalog
     from faultprobe.pipelines.ingest import ingest
-    from faultprobe.synthetic.presets import small_study
     from faultprobe.synthetic.run import synthesize
+    from faultprobe.testing.studies import small_study
 
     cfg = small_study(folder, background_per_day=10.0, omori_k=5.0)
     cfg = cfg.model_copy(update={"waveforms": cfg.waveforms.model_copy(update={"block_size": 32})})

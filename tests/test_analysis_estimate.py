@@ -11,8 +11,8 @@ from faultprobe.analysis.estimate import Calibration, GridEstimate, run_seconds
 from faultprobe.analysis.grid import expand
 from faultprobe.cli import main
 from faultprobe.config import dump_toml, parse_config
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
 from faultprobe.store import Store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,7 @@ def _config(tmp_path, root: str, epochs: int) -> str:
     return str(path)
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_plan_lists_runs_with_estimates_and_runs_nothing(toy_root, tmp_path, capsys):
     path = _config(tmp_path, toy_root, epochs=3)
     assert main(["experiments", path, "--plan", "-q"]) == 0
@@ -58,6 +59,7 @@ def _raw_of(path: str) -> dict:
         return tomllib.load(f)
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_grid_above_an_hour_needs_yes(toy_root, tmp_path, capsys):
     path = _config(tmp_path, toy_root, epochs=200_000)  # hours of steps, even on a fast machine
     assert main(["experiments", path, "-q"]) == 2

@@ -36,8 +36,8 @@ from faultprobe.analysis.runner import run_grid
 from faultprobe.config import parse_config
 from faultprobe.ml.runs import PREDICTIONS, RunFolder
 from faultprobe.ml.spec import Phase
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
 from faultprobe.store import Store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 pytestmark = pytest.mark.slow
 

@@ -28,8 +28,8 @@ from faultprobe.config import parse_config
 from faultprobe.ml import dataset
 from faultprobe.pipelines.ingest import ingest
 from faultprobe.store import Store
-from faultprobe.synthetic.presets import small_study_table
 from faultprobe.synthetic.run import synthesize
+from faultprobe.testing.studies import small_study_table
 
 pytestmark = pytest.mark.slow
 

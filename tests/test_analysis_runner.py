@@ -15,8 +15,8 @@ from study_tables import norcia_table
 from faultprobe.analysis.grid import GridRun, expand
 from faultprobe.analysis.runner import gpu_workers, read_results, run_grid
 from faultprobe.config import dump_toml, parse_config
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
 from faultprobe.store import Store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 
 def _raw(root: str, **experiments) -> dict:
@@ -51,6 +51,7 @@ def client():
         yield c
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_failed_run_is_recorded_and_the_others_finish(toy_root, client, tmp_path):
     cfg = parse_config(_raw(toy_root, table1={"classes": [2], "seeds": [1]}))
     runs = expand(cfg, grids=["table1"])
@@ -70,6 +71,7 @@ def test_failed_run_is_recorded_and_the_others_finish(toy_root, client, tmp_path
     assert len(again[again["key"].isin([r.key for r in runs])]) == 3
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_killed_grid_restarts_with_only_the_missing_runs(toy_root, tmp_path):
     root = str(tmp_path / "store")
     write_toy_store(root, ToyStudy(n_events=240, window_s=(-1.0, 2.0), dtstar_jump=0.02, seed=3))

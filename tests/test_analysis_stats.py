@@ -55,3 +55,19 @@ def test_pooled_verdicts():
     assert stats.pool([62, 62, 62], [100] * 3, 2).verdict().startswith("weakly above chance")
     assert stats.pool([90], [100], 2).verdict() == "1 seed(s): a verdict needs 3"
     assert stats.linear_r2([1, 2, 3, 4], [2, 4, 6, 8.5]) > 0.99
+
+
+def test_one_chance_interval_and_the_power_formulas_are_the_exact_tests():
+    """The diagnostics and the run summaries share one chance interval; the vectorised
+    formulas inside the power functions give the p-values of scipy's exact tests."""
+    from faultprobe.ml import metrics
+
+    assert stats.chance_interval is metrics.chance_interval
+    assert np.isnan(metrics.chance_interval(0, 2)[0])
+    lo, hi = sps.binom.interval(0.99, 100, 0.5)
+    assert metrics.chance_interval(100, 2) == (lo / 100, hi / 100)
+    for k, n, p0 in [(60, 100, 0.5), (3, 40, 0.25), (0, 5, 0.5), (120, 120, 0.9)]:
+        assert sps.binom.sf(k - 1, n, p0) == pytest.approx(stats.binom_above_p(k, n, p0), rel=1e-12)
+    for k1, n1, k2, n2 in [(5, 43, 52, 57), (20, 40, 25, 40), (0, 3, 3, 3), (7, 7, 0, 9)]:
+        hyper = sps.hypergeom.cdf(k1, n1 + n2, k1 + k2, n1)
+        assert hyper == pytest.approx(stats.fisher_less_p(k1, n1, k2, n2), rel=1e-12)

@@ -32,9 +32,12 @@ from faultprobe.analysis.tracking import run_tracking
 from faultprobe.cli import main
 from faultprobe.config import FaultZoneEffect, dump_toml, parse_config
 from faultprobe.ml import splits
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
 from faultprobe.store import Store
 from faultprobe.synthetic.effect import dtstar_at
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
+
+# trains models end to end: the fast tier (-m 'not slow') leaves it out
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = pd.Timestamp("2016-10-30T06:40:17Z")

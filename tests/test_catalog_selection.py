@@ -213,3 +213,127 @@ def test_stations_from_an_fdsn_station_service(tmp_path):
     assert table.stations["station"].tolist() == ["NRCA", "T1212", "SMA1"]
     assert table.stations["sampling_rate"].tolist() == [100.0, 125.0, 100.0]
     assert table.missing == []
+
+
+def _stations() -> pd.DataFrame:
+    return pd.DataFrame([{"latitude": la, "longitude": lo} for _, _, la, lo, *_ in NORCIA_STATIONS])
+
+
+def _rule(cfg, rule: str):
+    sel = cfg.selection.model_copy(update={"isolation": rule})
+    return cfg.model_copy(update={"selection": sel})
+
+
+def _far(eid, t, km, azimuth=200.0):
+    """A catalog event `km` from the epicenter (outside the box: never itself selected)."""
+    la, lo = destination(42.83, 13.11, azimuth, km)
+    return row(eid, t, lat=float(la), lon=float(lo), depth=10.0)
+
+
+def test_isolation_by_travel_time_at_the_stations(cfg):
+    """An event 370 km away inside the old origin-time window does not disturb the window
+    (its P reaches the stations ~55 s later); a nearby one still does; a far event whose S
+    reaches the stations inside the window does, though its origin is 100 s earlier."""
+    t0 = pd.Timestamp("2016-10-08T00:00:00Z")
+    cat = pd.DataFrame(
+        [
+            row("quiet", t0),
+            _far("far-after", t0 + pd.Timedelta(seconds=10), 370.0),
+            _far("far-before", t0 - pd.Timedelta(seconds=4), 370.0, azimuth=300.0),
+            row("near", t0 + pd.Timedelta(hours=1)),
+            row("neighbour", t0 + pd.Timedelta(hours=1, seconds=3), u=5.0),
+            row("shaken", t0 + pd.Timedelta(hours=2)),
+            _far("s-waves", t0 + pd.Timedelta(hours=2, seconds=-100), 370.0),
+        ]
+    )
+    by_time = select_events(cat, _rule(cfg, "origin_time"), _stations())
+    by_waves = select_events(cat, _rule(cfg, "travel_time"), _stations())
+    assert set(by_time.events["event_id"]) == {"shaken"}
+    assert set(by_waves.events["event_id"]) == {"quiet"}
+    assert cfg.selection.isolation == "travel_time"  # the default
+    assert set(select_events(cat, cfg, _stations()).events["event_id"]) == {"quiet"}
+
+
+def test_travel_time_isolation_equals_a_pairwise_check():
+    """The sorted-arrival counting gives what comparing every pair of events gives, at
+    several stations, with events near and hundreds of km away."""
+    from faultprobe.catalogs.selection import arrivals_ns, isolated_at_stations
+    from faultprobe.earth import arrival_tables
+    from faultprobe.geodesy import great_circle_km
+
+    rng = np.random.default_rng(11)
+    n = 400
+    t = np.sort(rng.uniform(0, 4 * 3600, n) * 1e9).astype(np.int64)
+    far = rng.uniform(size=n) < 0.3
+    km = np.where(far, rng.uniform(50, 900, n), rng.uniform(0, 20, n))
+    lat, lon = destination(42.83, 13.11, rng.uniform(0, 360, n), km)
+    depth = rng.uniform(0, 30, n)
+    which = np.flatnonzero(~far)
+    stations = [(42.84, 13.09), (42.70, 13.25), (42.63, 13.34)]
+    tables = arrival_tables("carannante2013")
+    got = isolated_at_stations(which, t, lat, lon, depth, stations, tables, 5.0, 25.0, 3.0)
+    want = np.ones(len(which), dtype=bool)
+    for st in stations:
+        a, b = arrivals_ns(t, great_circle_km(lat, lon, *st), depth, tables, 3.0)
+        for k, i in enumerate(which):
+            hit = (a <= a[i] + 25 * 10**9) & (b >= a[i] - 5 * 10**9)
+            hit[i] = False
+            want[k] &= not hit.any()
+    assert want.sum() not in (0, len(which))  # some of each
+    assert got.tolist() == want.tolist()
+
+
+def test_the_origin_time_option_is_the_old_rule(cfg):
+    """`isolation = "origin_time"` keeps exactly the events with no other origin in
+    [t - 5 s, t + 25 s] among those that pass the other rules (checked pair by pair)."""
+    cat = random_catalog(3000, seed=8, t0="2016-09-01", days=3)
+    cat["magnitude"], cat["magnitude_type"] = cat["mw"], "Mw"
+    old = select_events(cat, _rule(cfg, "origin_time"))
+    loose = cfg.selection.model_copy(
+        update={"isolation": "origin_time", "isolation_before_s": 0.0, "isolation_after_s": 0.0}
+    )
+    rest = select_events(cat, cfg.model_copy(update={"selection": loose})).events
+    t = cat["origin_time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    keep = set()
+    for eid, ti in zip(rest["event_id"], rest["origin_time"].dt.tz_localize(None).to_numpy()):
+        dt = (t - ti) / np.timedelta64(1, "s")
+        if ((dt >= -5.0) & (dt <= 25.0)).sum() == 1:
+            keep.add(eid)
+    assert 0 < len(keep) < len(rest)
+    assert set(old.events["event_id"]) == keep
+    assert old.rejected["not isolated in time"] == len(rest) - len(keep)
+
+
+def test_the_arrival_tables_are_taups_first_p_and_s():
+    from faultprobe.earth import arrival_tables
+    from faultprobe.geodesy import KM_PER_DEGREE
+    from faultprobe.pipelines.velocity import P_PHASES, S_PHASES, taup_model
+
+    model = taup_model("carannante2013")
+    p_table, s_table = arrival_tables("carannante2013")
+    for km, z in [(12.0, 8.0), (373.0, 11.0), (3210.0, 95.0)]:
+        for table, phases in ((p_table, P_PHASES), (s_table, S_PHASES)):
+            ref = min(a.time for a in model.get_travel_times(z, km / KM_PER_DEGREE, list(phases)))
+            got = table.travel_time(np.array([km]), np.array([z]))[0]
+            assert abs(got - ref) < 0.5, (km, z, phases[1], got, ref)
+
+
+def test_the_amplitude_ratio_ignores_waves_too_weak_to_matter(cfg):
+    """With `isolation_amplitude_ratio`, a small event 370 km away whose S crosses the
+    window no longer counts; a large one still does, and so does a neighbour."""
+    t0 = pd.Timestamp("2016-10-08T00:00:00Z")
+    ago = pd.Timedelta(seconds=-100)  # its S reaches the stations inside the window
+    cat = pd.DataFrame(
+        [
+            row("a", t0), {**_far("small-far", t0 + ago, 370.0), "magnitude": 1.5},
+            row("b", t0 + pd.Timedelta(hours=1)),
+            {**_far("large-far", t0 + pd.Timedelta(hours=1) + ago, 370.0), "magnitude": 4.5},
+            row("c", t0 + pd.Timedelta(hours=2)),
+            row("near", t0 + pd.Timedelta(hours=2, seconds=3), mag=1.0),
+        ]
+    )  # fmt: skip
+    every = select_events(cat, cfg, _stations())
+    assert set(every.events["event_id"]) == set()
+    sel = cfg.selection.model_copy(update={"isolation_amplitude_ratio": 1.0})
+    loud = select_events(cat, cfg.model_copy(update={"selection": sel}), _stations())
+    assert set(loud.events["event_id"]) == {"a"}

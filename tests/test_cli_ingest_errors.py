@@ -6,9 +6,11 @@ gives."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,8 +24,8 @@ import xarray as xr
 from distributed import Client, Event, LocalCluster
 
 from faultprobe import cli
-from faultprobe.pipelines.toyarchive import toy_inventory, write_toy_config, write_toy_study
 from faultprobe.store import TRACES, Store
+from faultprobe.testing.defects import toy_inventory, write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
@@ -127,13 +129,14 @@ def test_a_corrected_stationxml_redoes_the_blocks_built_from_the_old_one(
     _same_store(store, ref)
 
 
-def _cli(config: str, preexec=None) -> subprocess.Popen:
+def _cli(config: str, preexec=None, session: bool = False) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "faultprobe.cli", "ingest", config, "-q"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=preexec,
+        start_new_session=session,
     )
 
 
@@ -143,6 +146,7 @@ def _small_disk() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_a_full_disk(tmp_path, toy):
     store, cfg = _twin(tmp_path, toy, None)
     full = _cli(cfg, _small_disk)
@@ -168,6 +172,7 @@ def _scheduler_tasks(dask_scheduler) -> int:
     return len(dask_scheduler.tasks)
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_ctrl_c(tmp_path, toy, address):
     """Ctrl-C while the ingest waits on the cluster: one line, exit 130, lock gone, the next
     run finishes. Both workers are held busy first, so the interrupt cannot come too late."""
@@ -196,6 +201,73 @@ def test_ctrl_c(tmp_path, toy, address):
         "interrupted; run the same command again to finish (finished work is kept)"
     ]
     assert not Path(store, "faultprobe.lock").exists()
+    again = _cli(cfg)
+    _, err = again.communicate(timeout=180)
+    assert again.returncode == 0, err
+    _same_store(store, toy.store)
+
+
+def _writer_of(fifo: Path, run: subprocess.Popen, timeout: float = 120.0) -> int:
+    """Open the FIFO for writing once a reader (a worker's task) has it open; the reader
+    then waits in read() until the returned descriptor is closed."""
+    t0 = time.time()
+    while True:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: no reader yet
+            assert time.time() - t0 < timeout and run.poll() is None, run.communicate()
+            time.sleep(0.1)
+
+
+def _worker_importing(run: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Wait until a worker process of the CLI is importing its libraries (NumPy's core is
+    mapped, so Python's own Ctrl-C handler is in place there)."""
+    import psutil
+
+    t0 = time.time()
+    while True:
+        with contextlib.suppress(psutil.Error, OSError):
+            for k in psutil.Process(run.pid).children(recursive=True):
+                if "spawn_main" in " ".join(k.cmdline()):
+                    if "_multiarray_umath" in Path(f"/proc/{k.pid}/maps").read_text():
+                        return
+        assert time.time() - t0 < timeout and run.poll() is None, run.communicate()
+        time.sleep(0.02)
+
+
+def _interrupted(run: subprocess.Popen) -> None:
+    """Ctrl-C at a terminal: SIGINT to the whole process group; only the promised line."""
+    os.killpg(run.pid, signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err
+    assert err.strip().splitlines() == [
+        "interrupted; run the same command again to finish (finished work is kept)"
+    ]
+
+
+def test_ctrl_c_in_a_terminal_reaches_the_workers_too(tmp_path, toy):
+    """Ctrl-C at a terminal reaches the local cluster's worker processes too: once while they
+    start (importing), once while a task reads a day file (a FIFO holds it until we let go).
+    Each time only the promised line, exit 130, no lock left; the next run is a clean one."""
+    sds = tmp_path / "sds"
+    shutil.copytree(toy.sds_root, sds)
+    store, cfg = _twin(tmp_path, toy, None, sds_root=str(sds))
+    run = _cli(cfg, session=True)
+    _worker_importing(run)
+    _interrupted(run)
+    day = sorted(sds.rglob("*.D.*"))[0]
+    real = day.read_bytes()
+    day.unlink()
+    os.mkfifo(day)
+    run = _cli(cfg, session=True)
+    fd = _writer_of(day, run)
+    try:
+        _interrupted(run)
+    finally:
+        os.close(fd)
+    assert not Path(store, "faultprobe.lock").exists()
+    day.unlink()
+    day.write_bytes(real)
     again = _cli(cfg)
     _, err = again.communicate(timeout=180)
     assert again.returncode == 0, err

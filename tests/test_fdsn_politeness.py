@@ -20,7 +20,7 @@ from fdsn_loopback import FDSNService, self_signed
 from faultprobe import cli
 from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import ingest
-from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 

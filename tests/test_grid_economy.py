@@ -12,8 +12,8 @@ from faultprobe.analysis.runner import run_grid
 from faultprobe.config import parse_config
 from faultprobe.ml.runs import METRICS, RunFolder
 from faultprobe.ml.slicecache import SliceCache
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
 from faultprobe.store import Store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 
 def _cfg(root: str):
@@ -26,6 +26,7 @@ def _cfg(root: str):
     )
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_second_run_on_a_slice_reads_the_cache_and_gives_the_same_result(tmp_path):
     from distributed import Client, LocalCluster
 

@@ -18,7 +18,7 @@ from obspy import read
 
 from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import ingest
-from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
@@ -91,6 +91,7 @@ def test_sds_archive_filed_under_the_alias(toy):
     _same_cube(study.store, cfg.study.store)
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_fdsn_service_answering_under_the_alias(toy):
     d, study, refiled = toy
     with FDSNService(str(refiled), study.stations, study.events) as svc:

@@ -17,7 +17,7 @@ from obspy import UTCDateTime
 from faultprobe.config import load_config
 from faultprobe.pipelines.fdsn import redact
 from faultprobe.pipelines.ingest import ingest
-from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 

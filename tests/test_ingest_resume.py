@@ -18,7 +18,7 @@ from distributed import Client, LocalCluster
 
 from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import ingest
-from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
@@ -54,6 +54,7 @@ def _kill_when(
     return False
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     study = write_toy_study(str(a), n_events=16)

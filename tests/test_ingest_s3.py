@@ -9,8 +9,8 @@ from distributed import Client, LocalCluster
 
 from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import ingest
-from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 from faultprobe.store import Store
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 

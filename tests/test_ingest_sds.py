@@ -10,16 +10,11 @@ from obspy import UTCDateTime
 from obspy.clients.filesystem.sds import Client as SDSClient
 
 from faultprobe.config import load_config
+from faultprobe.geodesy import KM_PER_DEGREE, epicentral_km
 from faultprobe.pipelines.ingest import IngestError, ingest
-from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
-from faultprobe.pipelines.velocity import (
-    KM_PER_DEGREE,
-    PTable,
-    carannante_nd_text,
-    epicentral_km,
-    taup_model,
-)
+from faultprobe.pipelines.velocity import PTable, carannante_nd_text, taup_model
 from faultprobe.store import TRACES, Store
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
@@ -195,7 +190,7 @@ def test_travel_time_table_and_shipped_model():
 def test_response_removal_matches_obspy(tmp_path, client):
     from obspy import read_inventory
 
-    from faultprobe.pipelines.toyarchive import write_toy_inventory
+    from faultprobe.testing.defects import write_toy_inventory
 
     study = write_toy_study(str(tmp_path), n_events=4, days=1)
     inv_path = write_toy_inventory(str(tmp_path), study)

@@ -23,8 +23,8 @@ from faultprobe import cli
 # Imported here, so that the 5 s below measure the command, not first imports.
 from faultprobe.pipelines import fdsn, ingest  # noqa: F401
 from faultprobe.pipelines.info import describe
-from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 from faultprobe.store import TRACES, Store
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 

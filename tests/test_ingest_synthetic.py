@@ -15,7 +15,7 @@ from faultprobe.pipelines.ingest import ingest
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 
-presets = pytest.importorskip("faultprobe.synthetic.presets")
+presets = pytest.importorskip("faultprobe.testing.studies")
 
 
 def test_sds_cube_equals_synthetic_source_cube(tmp_path):

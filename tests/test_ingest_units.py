@@ -126,7 +126,7 @@ def test_an_empty_selection_is_a_clear_error(tmp_path):
 
     from faultprobe.config import load_config
     from faultprobe.pipelines.ingest import IngestError, ingest
-    from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
+    from faultprobe.testing.defects import write_toy_config, write_toy_study
 
     study = write_toy_study(str(tmp_path), n_events=4, days=1)
     study.events.iloc[:0].to_parquet(f"{study.store}/events.parquet")

@@ -18,8 +18,8 @@ from obspy import UTCDateTime
 from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import ingest
 from faultprobe.pipelines.status import Status
-from faultprobe.pipelines.toyarchive import T0, write_toy_config, write_toy_study
 from faultprobe.store import TRACES, Store
+from faultprobe.testing.defects import T0, write_toy_config, write_toy_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from faultprobe.ml import dataset
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,7 @@ def test_train_prints_its_estimate_on_a_cpu(small_ingested, tmp_path, capsys):
     assert "estimated time for this run on this CPU" in err and "600-sample windows" in err
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_experiments_say_their_estimate_before_the_grid(small_ingested, tmp_path):
     from faultprobe.analysis.experiments import run_experiments
 

@@ -30,7 +30,10 @@ from faultprobe.config import dump_toml, parse_config
 from faultprobe.ml.experiment import evaluate_run, run_experiment
 from faultprobe.ml.runs import RunFolder
 from faultprobe.ml.spec import Labelling, Model, RunSpec, Training
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
+
+# trains models end to end: the fast tier (-m 'not slow') leaves it out
+pytestmark = pytest.mark.slow
 
 MAIN = "2016-10-30T06:40:17Z"
 EFFECT = {"dtstar_pre_max": 0.01, "dtstar_jump": 0.06, "noise_level": 1.5e-8}

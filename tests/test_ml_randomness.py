@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from distributed import Client, LocalCluster, wait
 
@@ -12,9 +13,9 @@ from faultprobe.ml.experiment import run_experiment
 from faultprobe.ml.model import FaultNet
 from faultprobe.ml.runs import PREDICTIONS, RunFolder
 from faultprobe.ml.spec import Labelling, Model, RunSpec, Training
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
 from faultprobe.ml.trainer import fit
 from faultprobe.store import Store
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 MAIN = "2016-10-30T06:40:17Z"
 TOY = ToyStudy(n_events=200, window_s=(-1.0, 2.0), dtstar_jump=0.02, seed=5)
@@ -51,6 +52,7 @@ def _run(root: str, seed: int) -> dict:
     return run_experiment(Store(root), _spec(seed), log=None)
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_two_runs_on_one_two_thread_worker_equal_the_same_runs_one_after_the_other(tmp_path):
     together, apart = str(tmp_path / "together"), str(tmp_path / "apart")
     for root in (together, apart):

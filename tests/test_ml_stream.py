@@ -11,8 +11,8 @@ from faultprobe.ml import dataset, splits, stream
 from faultprobe.ml.experiment import run_experiment, select_events
 from faultprobe.ml.model import FaultNet
 from faultprobe.ml.spec import Labelling, RunSpec, Training
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
 from faultprobe.ml.trainer import fit, predict, use_threads
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 
 @pytest.fixture(scope="module")

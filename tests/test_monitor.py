@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+import zarr_v3
 
 from faultprobe.catalogs.readers import read_catalog
 from faultprobe.catalogs.selection import select_events
@@ -65,6 +66,9 @@ def test_a_crash_before_the_commit_is_cut_back_and_done_again(small_trained, tmp
     assert ref.poll().scored == 0  # nothing new: nothing done
     ref_scores = _scores(tmp_path / "ref")
     assert set(ref_scores["source_id"]) == want and ref_scores["source_id"].is_unique
+    # the monitoring cube's data types are all Zarr v3 ones (tests/test_zarr_v3.py)
+    mcube = tmp_path / "ref" / "waveforms.zarr"
+    assert zarr_v3.arrays(mcube)["event"] == "string" and zarr_v3.unspecified(mcube) == {}
 
     cfg = _cfg(small_trained, tmp_path / "crash", events="catalog", batch_events=16)
     calls = {"n": 0}

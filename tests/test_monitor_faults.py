@@ -217,6 +217,7 @@ def test_a_kill_at_every_step_of_an_append_and_a_commit_loses_and_repeats_nothin
     _check_cube(root, len(want))
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_half_written_revised_empty_catalogs_and_late_fdsn_data(small_trained, tmp_path, capsys):
     from fdsn_loopback import FDSNService
 

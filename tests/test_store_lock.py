@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from faultprobe.pipelines.toyarchive import write_toy_config, write_toy_study
 from faultprobe.store import Store
 from faultprobe.storelock import LOCK, LockInfo, StoreLocked, acquire, release
+from faultprobe.testing.defects import write_toy_config, write_toy_study
 
 
 def test_lock_file_says_who_holds_it_and_a_second_writer_is_refused(tmp_path):
@@ -93,6 +93,7 @@ def toy(tmp_path):
     return study, write_toy_config(str(tmp_path), study, waveforms={"block_size": 2})
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_two_concurrent_ingests(toy):
     study, config = toy
     first = _start(config)
@@ -108,6 +109,7 @@ def test_two_concurrent_ingests(toy):
     assert not (Path(study.store) / LOCK).exists()
 
 
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
 def test_a_killed_ingest_leaves_a_lock_the_next_run_takes_over(toy):
     study, config = toy
     first = _start(config)

@@ -8,12 +8,13 @@ import pytest
 
 from faultprobe.catalogs.geometry import distance_to_fault
 from faultprobe.config import ConfigError
-from faultprobe.pipelines.velocity import PTable, epicentral_km
+from faultprobe.geodesy import FaultFrame, epicentral_km
+from faultprobe.pipelines.velocity import PTable
 from faultprobe.synthetic.archive import SyntheticArchive
 from faultprobe.synthetic.events import simulate_events
-from faultprobe.synthetic.geometry import Frame, exposure
-from faultprobe.synthetic.presets import small_study
+from faultprobe.synthetic.geometry import exposure
 from faultprobe.synthetic.run import synthesize
+from faultprobe.testing.studies import small_study
 
 
 def test_gutenberg_richter_b_value_is_recovered(tmp_path):
@@ -66,7 +67,7 @@ def test_p_arrivals_match_the_taup_table_of_the_ingest(tmp_path):
 
 def test_exposure_is_the_fraction_of_the_ray_in_the_damage_zone(tmp_path):
     cfg = small_study(tmp_path)
-    frame = Frame(cfg.mainshock, cfg.fault)
+    frame = FaultFrame(cfg.mainshock, cfg.fault)
     src = np.zeros((1, 3))  # the hypocenter, on the plane
     across = frame.to_enu(0.0, 0.0, 10.0)[None, :]  # 10 km along the fault normal
     inside = frame.to_enu(5.0, -3.0, 0.0)[None, :]  # in the plane, inside the rupture
@@ -80,7 +81,7 @@ def test_exposure_dilutes_with_distance_except_along_the_fault(tmp_path):
     """Stations across strike see less of the zone the farther they are; a station on the
     fault's along-strike extension (IV.SMA1's place) keeps a large share at any distance."""
     cfg = small_study(tmp_path, background_per_day=100.0, omori_k=0.0)
-    frame = Frame(cfg.mainshock, cfg.fault)
+    frame = FaultFrame(cfg.mainshock, cfg.fault)
     truth = SyntheticArchive(cfg).truth()
     ev = truth[truth["kind"] == "background"]
     src = frame.enu(ev["latitude"], ev["longitude"], ev["depth_km"])
@@ -111,7 +112,7 @@ def test_catalog_only_mode_writes_just_the_catalog(tmp_path):
 
 def test_a_station_missing_from_the_tables_is_named(tmp_path):
     from faultprobe.config import parse_config
-    from faultprobe.synthetic.presets import small_study_table
+    from faultprobe.testing.studies import small_study_table
 
     table = small_study_table(tmp_path)
     table["stations"]["codes"].append("XX.NOPE")

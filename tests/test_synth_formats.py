@@ -15,8 +15,8 @@ from faultprobe.catalogs.readers import read_tan2021
 from faultprobe.cli import main
 from faultprobe.config import dump_toml
 from faultprobe.synthetic.archive import SyntheticArchive
-from faultprobe.synthetic.presets import small_study
 from faultprobe.synthetic.run import synthesize
+from faultprobe.testing.studies import small_study
 
 
 @pytest.fixture(scope="module")

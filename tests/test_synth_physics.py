@@ -12,8 +12,8 @@ from faultprobe.synthetic.archive import SyntheticArchive
 from faultprobe.synthetic.effect import dtstar_at
 from faultprobe.synthetic.events import brune_fc
 from faultprobe.synthetic.noise import render_noise
-from faultprobe.synthetic.presets import small_study
 from faultprobe.synthetic.records import render_batch
+from faultprobe.testing.studies import small_study
 
 FS = 100.0
 
@@ -150,7 +150,7 @@ def test_effect_history_grows_jumps_and_heals():
 def test_catalog_pairs_read_through_the_archive_recover_the_truth(tmp_path):
     """Co-located pre/post pairs of the simulated catalog, read as counts like the SDS files."""
     from faultprobe.config import parse_config
-    from faultprobe.synthetic.presets import small_study_table
+    from faultprobe.testing.studies import small_study_table
 
     table = small_study_table(
         tmp_path,

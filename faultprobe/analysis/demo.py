@@ -1,6 +1,6 @@
 """`faultprobe demo`: the whole method on a small simulated sequence, in one command.
 
-Writes DIR/demo.toml (configs/synthetic-norcia.toml, made smaller: one near and one far
+Writes DIR/demo.toml (the packaged configs/synthetic-norcia.toml, made smaller: one near and one far
 station, fewer events, a light model, the fault-zone effect confined above 10 Hz), then
 simulates, selects, ingests, runs a small grid over three seeds (binary at both stations,
 one false date, three bands), the pair spectra, and writes DIR/study/report/index.html.
@@ -13,11 +13,13 @@ import textwrap
 import time
 import tomllib
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 from faultprobe.config import StudyConfig, dump_toml, load_config, parse_config
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "configs" / "synthetic-norcia.toml"
+#: The realistic synthetic config, package data (the repository's configs/ holds the same file).
+TEMPLATE = Path(str(resources.files("faultprobe") / "configs" / "synthetic-norcia.toml"))
 
 #: What the demo changes in the template (a dotted key -> value).
 DEMO_SIZE: dict[str, object] = {
@@ -56,6 +58,25 @@ DEMO_SIZE: dict[str, object] = {
 }
 
 
+def parse_changes(items: list[str]) -> dict[str, object]:
+    """`KEY=VALUE` strings (a dotted config key, a TOML value) as a changes dict for the demo."""
+    from faultprobe.config import ConfigError
+
+    changes: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep or not key.strip():
+                raise tomllib.TOMLDecodeError("no KEY=")
+            changes[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise ConfigError(
+                f"--set {item!r}: give a dotted config key and a TOML value, e.g. "
+                "--set train.epochs=2 or --set 'stations.far=[\"IV.SMA1\"]'"
+            ) from None
+    return changes
+
+
 def _set(table: dict, dotted: str, value: object) -> None:
     *head, last = dotted.split(".")
     for k in head:
@@ -88,7 +109,7 @@ def demo_config(out: Path, template: Path = TEMPLATE, changes: dict | None = Non
     """Write OUT/demo.toml: the template made small, every path inside OUT."""
     if not template.exists():
         raise FileNotFoundError(
-            f"{template} does not exist: the demo needs the repository's configs/ folder"
+            f"{template} does not exist: reinstall faultprobe (its configs are package data)"
         )
     raw = tomllib.loads(template.read_text())
     for key, value in {**DEMO_SIZE, **(changes or {})}.items():

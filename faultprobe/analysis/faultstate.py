@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from faultprobe._optional import need
 from faultprobe.ml.errors import ModelError
 
 EPS = 1e-12
@@ -200,7 +201,7 @@ def change_points(
     kernel change-point detection (linear kernel, ruptures) with the penalty
     `penalty` x 0.25 x (log n + `fold_term`), `fold_term` being events per fold over
     calibration events per fold model (0 for one model)."""
-    import ruptures
+    ruptures = need("ruptures", extra="analysis", what="change-point detection (fault state)")
 
     y = np.asarray(y, dtype=np.float64)
     if y.size < 2 * min_size:

@@ -2,31 +2,44 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
+from faultprobe._optional import need
+from faultprobe.geodesy import KM_PER_DEGREE
+
 PHASE_COLORS = {"pre": "#d95f02", "post": "#1b9e77"}
-# log axes with plain numbers (0.5, 2) instead of 5 x 10^-1
-_plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
-# minor ticks labelled only at 2, 3 and 5 times a power of ten (0.9 and 1 would collide)
-_plain_minor = matplotlib.ticker.FuncFormatter(
-    lambda v, _: f"{v:g}" if round(v / 10 ** np.floor(np.log10(v)), 6) in (2, 3, 5) else ""
-)
 DPI = 110
+
+
+@functools.cache
+def _pyplot():
+    """matplotlib.pyplot on the Agg backend, imported on first use (the analysis extra)."""
+    matplotlib = need("matplotlib", extra="analysis", what="the report's figures")
+    matplotlib.use("Agg")
+    return need("matplotlib.pyplot", extra="analysis", what="the report's figures")
+
+
+def _plain():
+    """Log-axis labels as plain numbers (0.5, 2) instead of 5 x 10^-1."""
+    return _pyplot().FuncFormatter(lambda v, _: f"{v:g}")
+
+
+def _plain_minor():
+    """Minor ticks labelled only at 2, 3 and 5 times a power of ten (0.9 and 1 would collide)."""
+    return _pyplot().FuncFormatter(
+        lambda v, _: f"{v:g}" if round(v / 10 ** np.floor(np.log10(v)), 6) in (2, 3, 5) else ""
+    )
 
 
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
 
 
@@ -66,7 +79,7 @@ def event_map(
     """Map of the events (by phase, sized by magnitude), the fault segment's surface
     projection and its top edge, the study box, the mainshock (star), the other large
     shocks, the stations and the far control stations (hollow)."""
-    fig, ax = plt.subplots(figsize=(7, 7))
+    fig, ax = _pyplot().subplots(figsize=(7, 7))
     if frame is not None:
         ax.fill(frame.fault_lon, frame.fault_lat, color="0.85", zorder=0,
                 label="fault segment (surface projection)")  # fmt: skip
@@ -111,7 +124,7 @@ def _scale_bar(ax, lat0: float, km: float = 10.0) -> None:
     """A 10 km bar in the lower left corner."""
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    dlon = km / (111.195 * np.cos(np.radians(lat0)))
+    dlon = km / (KM_PER_DEGREE * np.cos(np.radians(lat0)))
     x, y = x0 + 0.05 * (x1 - x0), y0 + 0.04 * (y1 - y0)
     ax.plot([x, x + dlon], [y, y], "k", lw=3)
     ax.annotate(f"{km:g} km", (x + dlon / 2, y), xytext=(0, 4), textcoords="offset points",
@@ -120,7 +133,7 @@ def _scale_bar(ax, lat0: float, km: float = 10.0) -> None:
 
 def event_counts(events: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:
     """Events per day, stacked by phase, with the mainshock marked."""
-    fig, ax = plt.subplots(figsize=(8, 3))
+    fig, ax = _pyplot().subplots(figsize=(8, 3))
     t = pd.DatetimeIndex(events["origin_time"]).tz_convert("UTC").tz_localize(None)
     days = pd.date_range(t.min().floor("D"), t.max().ceil("D") + pd.Timedelta(days=1), freq="D")
     bottom = np.zeros(len(days) - 1)
@@ -145,7 +158,7 @@ def confusion(cm: np.ndarray, classes: list[str], title: str, path: Path) -> Pat
     cm = np.asarray(cm, dtype=float)
     frac = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     n = len(classes)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * n, 1.0 + 0.6 * n))
+    fig, ax = _pyplot().subplots(figsize=(1.2 + 0.6 * n, 1.0 + 0.6 * n))
     ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
     for i in range(n):
         for j in range(n):
@@ -164,7 +177,7 @@ def false_dates(t2: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:
     """Fig. 4b: per false mainshock date, the accuracy against the true labels and FP, the
     share of the false interval's test events classified with the false (training) label;
     the model trained with the true date as a reference line."""
-    fig, ax = plt.subplots(figsize=(10.5, 3.8))
+    fig, ax = _pyplot().subplots(figsize=(10.5, 3.8))
     fake = t2[t2["false_date"] != ""]
     true = t2[t2["false_date"] == ""]
     d = pd.to_datetime(fake["false_date"], utc=True).dt.tz_localize(None)
@@ -195,7 +208,7 @@ def false_dates(t2: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:
 
 def bands(bt: pd.DataFrame, n_classes: int, path: Path) -> Path:
     """Fig. 5c: accuracy per band-pass band against the raw-trace baseline."""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = _pyplot().subplots(figsize=(7, 3.5))
     b = bt[bt["low_hz"].notna()]
     raw = bt[bt["low_hz"].isna()]
     ax.errorbar((b["low_hz"] + b["high_hz"]) / 2, 100 * b["accuracy_mean"],
@@ -223,7 +236,7 @@ def pair_spectra(
     """Fig. 6: the closest pair's spectra per component (titled with the two events, their
     separation and magnitude difference) and the median post/pre ratio over all pairs."""
     comps = ["E", "N", "Z"]
-    fig, axes = plt.subplots(2, 3, figsize=(11.5, 6.5), sharex=True)
+    fig, axes = _pyplot().subplots(2, 3, figsize=(11.5, 6.5), sharex=True)
     ex = examples[examples["pair"] == 0]
     label = ""
     if len(ex):
@@ -250,8 +263,8 @@ def pair_spectra(
             ax.semilogy(s["freq_hz"][diff], 10 ** s["median_log10_ratio"][diff], ".",
                         color="#e31a1c", ms=2, label="differs from 1")  # fmt: skip
         ax.axhline(1.0, color="r", ls="--", lw=0.8)
-        ax.yaxis.set_major_formatter(_plain)
-        ax.yaxis.set_minor_formatter(_plain_minor)
+        ax.yaxis.set_major_formatter(_plain())
+        ax.yaxis.set_minor_formatter(_plain_minor())
         ax.set_xlabel("frequency (Hz)")
         ax.set_xscale("linear")
     axes[0, 0].set_ylabel(f"amplitude spectral density ({units}/√Hz)")
@@ -268,7 +281,7 @@ def pair_spectra(
 
 def seasonality(st: pd.DataFrame, path: Path) -> Path:
     """Accuracy per 4-month span, noise windows and event records."""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = _pyplot().subplots(figsize=(7, 3.5))
     for src, g in st.groupby("source"):
         t = pd.to_datetime(g["span start"])
         ax.plot(t, 100 * g["accuracy_mean"], "o-" if src == "noise" else "s", label=src)
@@ -291,7 +304,7 @@ def fault_state(
     """The fault state through the cycle: per station (near first, far after) the index
     with its bootstrap band and chance band, change points and shocks marked; on a synthetic
     study the injected Δt*(t) of the station's paths on a second axis."""
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.8 * len(panels)), sharex=True,
+    fig, axes = _pyplot().subplots(len(panels), 1, figsize=(9, 2.8 * len(panels)), sharex=True,
                              squeeze=False)  # fmt: skip
     naive = lambda t: pd.DatetimeIndex(t).tz_convert("UTC").tz_localize(None)  # noqa: E731
     peaks = [np.nanmax(np.abs(d)) for _, d in (truth or {}).values() if len(d)]

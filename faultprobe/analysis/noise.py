@@ -225,8 +225,11 @@ def _noise_dataset(cfg, stations, codes, parts, before, fs, n_t) -> xr.Dataset:
     status[np.arange(n), owner] = 0
     ref = pd.to_datetime(starts, utc=True) - pd.Timedelta(seconds=before)
     ms = pd.Timestamp(cfg.mainshock.time)
-    nets = [c.split(".")[0] for c in stations]
-    names = [c.split(".")[1] for c in stations]
+    # text as object arrays: zarr writes them as variable-length strings (Zarr v3's `string`),
+    # as the event cube does; numpy's fixed-length `<U` has no Zarr v3 specification
+    nets = np.array([c.split(".")[0] for c in stations], dtype=object)
+    names = np.array([c.split(".")[1] for c in stations], dtype=object)
+    event_ids = np.array([f"noise-{names[o]}-{t}" for o, t in zip(owner, starts)], dtype=object)
     return xr.Dataset(
         {
             "waveform": (("event", "station", "component", "time"), wf),
@@ -235,12 +238,12 @@ def _noise_dataset(cfg, stations, codes, parts, before, fs, n_t) -> xr.Dataset:
         coords={
             "event": np.arange(n),
             "station": names,
-            "component": ["E", "N", "Z"],
+            "component": np.array(["E", "N", "Z"], dtype=object),
             "time": np.round(before + np.arange(n_t) / fs, 6),
-            "event_id": ("event", [f"noise-{names[o]}-{t}" for o, t in zip(owner, starts)]),
+            "event_id": ("event", event_ids),
             "origin_time": ("event", ref.tz_localize(None).to_numpy()),
             "magnitude": ("event", np.full(n, np.nan)),
-            "phase": ("event", np.full(n, "noise")),
+            "phase": ("event", np.full(n, "noise", dtype=object)),
             "ttf_s": ("event", (ref - ms).total_seconds().to_numpy()),
             "network": ("station", nets),
         },

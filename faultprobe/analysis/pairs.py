@@ -21,16 +21,16 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from faultprobe._optional import need
 from faultprobe.config import PairsAnalysis
-
-EARTH_KM_PER_DEG = 111.195
+from faultprobe.geodesy import KM_PER_DEGREE
 
 
 def local_km(lat: np.ndarray, lon: np.ndarray, depth_km: np.ndarray) -> np.ndarray:
     """East, north, down (km) about the mean position: flat-earth, fine over tens of km."""
     lat0 = float(np.mean(lat))
-    east = (np.asarray(lon) - np.mean(lon)) * EARTH_KM_PER_DEG * np.cos(np.radians(lat0))
-    north = (np.asarray(lat) - lat0) * EARTH_KM_PER_DEG
+    east = (np.asarray(lon) - np.mean(lon)) * KM_PER_DEGREE * np.cos(np.radians(lat0))
+    north = (np.asarray(lat) - lat0) * KM_PER_DEGREE
     return np.column_stack([east, north, np.asarray(depth_km, float)])
 
 
@@ -126,8 +126,9 @@ class PairSpectra:
 
 def multitaper_amplitude(x: np.ndarray, dt: float, nw: float) -> tuple[np.ndarray, np.ndarray]:
     """Amplitude spectra (sqrt of the adaptive multitaper PSD) of traces x (..., n)."""
-    from multitaper import MTSpec
-    from multitaper import utils as mtutils
+    what = "the pair spectra (multitaper)"
+    MTSpec = need("multitaper", extra="analysis", what=what).MTSpec
+    mtutils = need("multitaper.utils", extra="analysis", what=what)
 
     flat = np.asarray(x, dtype=np.float64).reshape(-1, x.shape[-1])
     n = flat.shape[-1]

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from faultprobe.ml.metrics import chance_interval
+
 ALPHA = 0.01  # significance of every verdict and shape test
 MIN_SEEDS = 3
 
@@ -30,22 +32,17 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 
 def binom_above_p(k: int, n: int, p0: float) -> float:
     """One-sided exact binomial p-value of k successes in n against a rate of p0 (H1: > p0)."""
-    return float(stats.binom.sf(k - 1, n, p0)) if n > 0 else 1.0
+    if n <= 0:
+        return 1.0
+    return float(stats.binomtest(int(k), int(n), p0, alternative="greater").pvalue)
 
 
 def fisher_less_p(k1: int, n1: int, k2: int, n2: int) -> float:
     """One-sided Fisher exact p-value of H1: k1/n1 < k2/n2 (conditional on the margins)."""
     if n1 <= 0 or n2 <= 0:
         return 1.0
-    return float(stats.hypergeom.cdf(k1, n1 + n2, k1 + k2, n1))
-
-
-def chance_band(n: int, n_classes: int, level: float = 0.99) -> tuple[float, float]:
-    """The central `level` interval of accuracy at chance (1 / n_classes) on n events."""
-    if n <= 0:
-        return float("nan"), float("nan")
-    lo, hi = stats.binom.interval(level, n, 1.0 / n_classes)
-    return float(lo / n), float(hi / n)
+    table = [[int(k1), int(n1 - k1)], [int(k2), int(n2 - k2)]]
+    return float(stats.fisher_exact(table, alternative="less").pvalue)
 
 
 def inside_chance_every_seed(
@@ -57,7 +54,7 @@ def inside_chance_every_seed(
     understate the spread)."""
     level = 1.0 - alpha / max(len(n), 1)
     for k, m in zip(correct, n):
-        lo, hi = chance_band(m, n_classes, level)
+        lo, hi = chance_interval(m, n_classes, level)
         if not lo <= k / m <= hi:
             return False
     return True

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from faultprobe._optional import need
 from faultprobe.errors import InputError
 
 #: The normalised trace table (one row per trace of the dataset).
@@ -160,7 +161,7 @@ def _sampling_rates(folder: Path, chunk: str, df: pd.DataFrame, path: Path) -> n
 
 def read_data_format(path: Path) -> dict:
     """The `data_format` group of a SeisBench waveform file, decoded to str/float."""
-    import h5py
+    h5py = need("h5py", extra="datasets", what="SeisBench datasets (HDF5)")
 
     out: dict = {}
     try:

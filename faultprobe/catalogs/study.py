@@ -69,6 +69,10 @@ class CatalogSummary:
         lines.append(f"stations: {len(sta)} ({', '.join(sta['network'] + '.' + sta['station'])})")
         if self.stations.missing:
             lines.append(f"  not found in the station metadata: {', '.join(self.stations.missing)}")
+        for line in self.stations.inactive:
+            lines.append(f"  not used: {line}")
+        for line in self.stations.partial:
+            lines.append(f"  warning: {line}")
         lines.append(f"written to {self.store}")
         if self.invalidated:
             lines.append(
@@ -133,6 +137,17 @@ def _same(store: st.Store, name: str, df: pd.DataFrame) -> bool:
     return old.equals(new)
 
 
+def _unreadable(cfg: StudyConfig, read: CatalogRead) -> str:
+    """The line for a catalog none of whose rows could be read: the reader's problems."""
+    shown = "; ".join(f"line {p.line}: {p.reason}" for p in read.problems[:3])
+    more = f"; … {len(read.problems) - 3} more" if len(read.problems) > 3 else ""
+    return (
+        f"{cfg.catalog.path}: none of its {len(read.problems)} rows could be read as a "
+        f"{cfg.catalog.format} catalog (catalog.format): {shown}{more}; nothing written: fix "
+        "the file or catalog.format (and for CSV its column names, docs/catalog.md)"
+    )
+
+
 def build_catalog(
     cfg: StudyConfig, progress: bool = True, force: bool = False, refresh_stations: bool = False
 ) -> CatalogSummary:
@@ -150,14 +165,16 @@ def build_catalog(
         )
     say(f"reading {cfg.catalog.format} catalog {cfg.catalog.path} …")
     read = read_catalog(cfg.catalog)
-    say(f"selecting from {len(read.events)} events …")
-    selection = select_events(read.events, cfg)
+    if read.events.empty and read.problems:
+        raise CatalogError(_unreadable(cfg, read))
     if cfg.stations.inventory is None and cfg.stations.fdsn is None:
         say(f"station metadata from the dataset {cfg.waveforms.dataset} …")
         stations, fetched = _dataset_stations(cfg), None
     else:
         inv, fetched = _stations_xml(cfg, out, refresh_stations, say)
         stations = station_table(inv, cfg.stations, cfg.study.start, cfg.study.end)
+    say(f"selecting from {len(read.events)} events …")
+    selection = select_events(read.events, cfg, stations.stations)  # isolation at the stations
     if fetched is not None:
         out.write_bytes(fetched, st.STATIONXML)
         say(f"  saved to {out.url(st.STATIONXML)}")

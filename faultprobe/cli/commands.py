@@ -26,8 +26,8 @@ def _writing(cfg, args: argparse.Namespace, command: str):
         try:
             yield
         except OSError as err:
-            if err.filename is None:  # raised in a Dask task, e.g. by zarr: say where
-                err.filename = cfg.study.store
+            if err.filename is None and err.errno is not None:  # raised in a Dask task, e.g.
+                err.filename = cfg.study.store  # by zarr: say where (a message of ours stays)
             raise
 
 
@@ -249,9 +249,9 @@ def cmd_survey(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from faultprobe.analysis.demo import run_demo
+    from faultprobe.analysis.demo import parse_changes, run_demo
 
-    index = run_demo(args.out, progress=not args.quiet)
+    index = run_demo(args.out, progress=not args.quiet, changes=parse_changes(args.set))
     print(f"report: {index}")
     return 0
 

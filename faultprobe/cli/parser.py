@@ -407,6 +407,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--out", default="faultprobe-demo", help="output folder")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one demo setting: a dotted config key and a TOML value, e.g. "
+        "--set train.epochs=2 (repeatable; applied after the demo's own changes)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=commands.cmd_demo)
     return parser

@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import signal
+import threading
 from collections.abc import Callable, Iterator
+from multiprocessing import resource_tracker
 
 from distributed import Client, WorkerPlugin
 
+from faultprobe._optional import need
 from faultprobe.config import Cluster
-from faultprobe.errors import MissingExtra, ServiceFailure
+from faultprobe.errors import ServiceFailure
 
 
 class ImportEngines(WorkerPlugin):
@@ -35,6 +39,8 @@ class ClusterError(ServiceFailure, RuntimeError):
 def _start(cfg: Cluster):
     """`_make_cluster`, with what went wrong said in one line naming the cluster kind."""
     try:
+        if cfg.kind in {"local", "local-cuda"}:
+            return _start_local(cfg)
         return _make_cluster(cfg)
     except RuntimeError as err:  # a missing optional engine: its message says what to install
         raise ClusterError(f"[cluster] {err}") from None
@@ -44,6 +50,28 @@ def _start(cfg: Cluster):
             f"({type(err).__name__}: {err}); `faultprobe cluster-spec CONFIG` shows what "
             "would be submitted"
         ) from None
+
+
+def _start_local(cfg: Cluster):
+    """A local cluster started with SIGINT blocked in this thread: the threads it starts (its
+    event loop) and the worker processes they spawn, later ones too, keep it blocked, so a
+    Ctrl-C at a terminal, which reaches the whole process group, is the driver's alone (one
+    line, exit 130; it closes the cluster). One pressed meanwhile closes the new cluster,
+    then interrupts. Only the main thread blocks (Python handles signals there)."""
+    if threading.current_thread() is not threading.main_thread():
+        return _make_cluster(cfg)
+    # The first spawn starts multiprocessing's resource tracker, which unblocks SIGINT in
+    # the spawning thread afterwards; started here first, it leaves the loop's mask alone.
+    resource_tracker.ensure_running()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        cluster = _make_cluster(cfg)
+        if signal.SIGINT in signal.sigpending():
+            with _quiet("distributed"):
+                cluster.close()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a pending Ctrl-C is raised here
+    return cluster
 
 
 def _make_cluster(cfg: Cluster):
@@ -64,12 +92,9 @@ def _make_cluster(cfg: Cluster):
             cluster.adapt(minimum=cfg.adapt.minimum, maximum=cfg.adapt.maximum)
         return cluster
     if cfg.kind == "local-cuda":
-        try:
-            from dask_cuda import LocalCUDACluster
-        except ImportError as err:
-            raise MissingExtra(
-                "cluster kind 'local-cuda' needs dask-cuda: pip install 'faultprobe[gpu]'"
-            ) from err
+        LocalCUDACluster = need(
+            "dask_cuda", extra="gpu", what="cluster kind 'local-cuda'"
+        ).LocalCUDACluster
         # One worker per visible GPU, so each run owns one device.
         return LocalCUDACluster(
             threads_per_worker=1,
@@ -103,10 +128,15 @@ def connect(cfg: Cluster, say: Callable[[str], None] | None = None) -> Iterator[
             f"[cluster] cannot reach the Dask scheduler at {cfg.address or 'the new cluster'} "
             f"({err}); check that it runs and the address and port"
         ) from None
-    client.register_plugin(ImportEngines())
-    if say is not None:
-        say(f"Dask dashboard: {client.dashboard_link} ({cfg.kind} cluster)")
+    except BaseException:  # Ctrl-C while the client connects: the cluster goes too
+        if cluster is not None:
+            with _quiet("distributed"):
+                cluster.close()
+        raise
     try:
+        client.register_plugin(ImportEngines())
+        if say is not None:
+            say(f"Dask dashboard: {client.dashboard_link} ({cfg.kind} cluster)")
         yield client
     except BaseException:
         # An interrupt or an error can leave a message to the scheduler half-sent; closing

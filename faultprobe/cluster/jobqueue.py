@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import sys
 
+from faultprobe._optional import need
 from faultprobe.config import Cluster
-from faultprobe.errors import MissingExtra
 
 # The address a printed job script names; the real one is known once the scheduler runs.
 PLACEHOLDER_SCHEDULER = "tcp://SCHEDULER-ADDRESS:8786"
 
 
 def _module():
-    try:
-        import dask_jobqueue
-    except ImportError as err:
-        raise MissingExtra(
-            "cluster kinds 'slurm' and 'pbs' need dask-jobqueue: pip install 'faultprobe[hpc]'"
-        ) from err
-    return dask_jobqueue
+    return need("dask_jobqueue", extra="hpc", what="cluster kinds 'slurm' and 'pbs'")
 
 
 def resources_arg(resources: dict[str, float]) -> list[str]:

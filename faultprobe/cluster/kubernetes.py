@@ -9,9 +9,9 @@ YAML for `kubectl apply -f -`; `connect` hands the same dict to `KubeCluster`.
 
 from __future__ import annotations
 
+from faultprobe._optional import need
 from faultprobe.cluster.jobqueue import resources_arg
 from faultprobe.config import Cluster, Kubernetes
-from faultprobe.errors import MissingExtra
 
 API_VERSION = "kubernetes.dask.org/v1"
 SCHEDULER_PORT = 8786
@@ -182,15 +182,10 @@ def to_yaml(resources: list[dict]) -> str:
 
 def make_kube_cluster(cfg: Cluster):
     """A started KubeCluster from the same spec (needs a Kubernetes API and the operator)."""
-    try:
-        from dask_kubernetes.operator import KubeCluster
-    except ImportError as err:
-        raise MissingExtra(
-            "cluster kind 'kubernetes' needs dask-kubernetes: pip install 'faultprobe[cloud]'"
-        ) from err
+    what = "cluster kind 'kubernetes'"
+    KubeCluster = need("dask_kubernetes.operator", extra="cloud", what=what).KubeCluster
+    kr8s = need("kr8s", extra="cloud", what=what)
     try:  # the API first: a KubeCluster half made would be reaped noisily at exit
-        import kr8s
-
         kr8s.api(namespace=cfg.kubernetes.namespace)
     except Exception as err:
         raise RuntimeError(

@@ -145,13 +145,30 @@ class Selection(_Section):
     min_depth_km: float = 2.0
     min_magnitude: float = 0.5
     box: Box = Box()
+    isolation: Literal["travel_time", "origin_time"] = Field(
+        default="travel_time",
+        description="travel_time: another event's waves (P to S + isolation_coda_s) at a "
+        "station inside [P - before, P + after] drop an event; origin_time: another origin "
+        "inside [origin - before, origin + after] does (docs/catalog.md)",
+    )
     isolation_before_s: float = Field(
-        default=5.0, ge=0, description="another event this long before an origin drops it"
+        default=5.0, ge=0, description="the isolation window's start before the P (or origin)"
     )
     isolation_after_s: float = Field(
         default=25.0,
         ge=0,
-        description="another event this long after an origin drops it (20 s window + P time)",
+        description="the isolation window's end after the P (or origin): the 20 s waveform "
+        "window and 5 s to spare (or the P time)",
+    )
+    isolation_coda_s: float = Field(
+        default=0.0, ge=0, description="how long another event's waves last after its S"
+    )
+    isolation_amplitude_ratio: float | None = Field(
+        default=None,
+        gt=0,
+        description="travel_time only: another event's waves count at a station only when "
+        "their predicted amplitude there is at least 1/ratio of a min_magnitude event's at "
+        "the mainshock hypocenter (unset: every event counts; docs/catalog.md)",
     )
 
 
@@ -202,7 +219,10 @@ class Waveforms(_Section):
     max_concurrent_requests: int = Field(default=2, ge=1)
     sampling_rate: float = Field(default=100.0, gt=0)
     window_s: tuple[float, float] = (-5.0, 20.0)
-    velocity_model: Literal["carannante2013", "iasp91"] = "carannante2013"
+    velocity_model: str = Field(
+        default="carannante2013",
+        description="carannante2013 or iasp91 (shipped), or one of ObsPy's TauPy models",
+    )
     block_size: int = Field(default=256, ge=1, description="events per task and chunk")
     max_gap_s: float = Field(default=0.1, ge=0, description="gaps up to this are filled")
     remove_response: bool = False
@@ -224,6 +244,16 @@ class Waveforms(_Section):
     )
     clip_counts: float = Field(default=8_388_000.0, gt=0, description="|counts| taken as clipped")
     clip_run: int = Field(default=5, ge=2, description="flat samples at the peak = clipped")
+
+    @field_validator("velocity_model")
+    @classmethod
+    def _velocity_model(cls, v: str) -> str:
+        from faultprobe.earth import velocity_models
+
+        known = velocity_models()
+        if v not in known:
+            raise ValueError(f"unknown velocity model {v!r}; accepted: {', '.join(known)}")
+        return v
 
     @model_validator(mode="after")
     def _source(self) -> Waveforms:

@@ -69,7 +69,7 @@ class OmoriSequence(_Section):
 
 
 class FaultZoneEffect(_Section):
-    """The injected, time-varying fault-zone attenuation change (DESIGN.md §5)."""
+    """The injected, time-varying fault-zone attenuation change (docs/synthetic.md)."""
 
     dtstar_pre_max: float = Field(
         default=0.0, ge=0, description="extra t* (s) reached just before the mainshock"
@@ -98,6 +98,106 @@ class FaultZoneEffect(_Section):
     @classmethod
     def _band(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
         return _valid_band(v)
+
+
+class NoiseChange(_Section):
+    """A confound: the ambient noise changes after the mainshock (docs/synthetic.md)."""
+
+    level_factor: float = Field(
+        default=1.0, gt=0, description="noise rms times this just after the mainshock"
+    )
+    band_hz: tuple[float, float] | None = Field(
+        default=None, description="band whose noise amplitude is multiplied by band_factor"
+    )
+    band_factor: float = Field(default=1.0, ge=0, description="amplitude factor in band_hz")
+    slope: float = Field(
+        default=0.0, description="spectral tilt: amplitude times (f / pivot_hz)^slope"
+    )
+    pivot_hz: float = Field(default=5.0, gt=0, description="frequency the tilt leaves alone")
+    decay_days: float | None = Field(
+        default=None, gt=0, description="the change decays as exp(-t/decay_days) (None: a step)"
+    )
+
+    @field_validator("band_hz")
+    @classmethod
+    def _band(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        return _valid_band(v)
+
+    @property
+    def spectral(self) -> bool:
+        """Whether the change alters the noise's spectral shape (not only its level)."""
+        return (self.band_hz is not None and self.band_factor != 1.0) or self.slope != 0.0
+
+    @property
+    def active(self) -> bool:
+        """Whether the switch is on (any knob away from its neutral default)."""
+        return self.level_factor != 1.0 or self.spectral
+
+
+class CompositionChange(_Section):
+    """A confound: events after the mainshock are drawn differently (docs/synthetic.md)."""
+
+    magnitude_shift: float = Field(
+        default=0.0, description="added to every post-mainshock magnitude (< 0: smaller)"
+    )
+    along_strike_km: tuple[float, float] | None = Field(
+        default=None, description="post events along strike in this range (default: fault's)"
+    )
+    depth_km: tuple[float, float] | None = Field(
+        default=None, description="post events in this depth range (default: depth_km)"
+    )
+    hours_utc: tuple[float, float] | None = Field(
+        default=None, description="post events moved into this UTC hour-of-day window [h1, h2)"
+    )
+
+    @field_validator("along_strike_km", "depth_km")
+    @classmethod
+    def _range(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and v[1] <= v[0]:
+            raise ValueError(f"expected [low, high] with low < high, got {list(v)}")
+        return v
+
+    @field_validator("hours_utc")
+    @classmethod
+    def _hours(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not 0 <= v[0] < v[1] <= 24:
+            raise ValueError(f"expected [h1, h2] with 0 <= h1 < h2 <= 24, got {list(v)}")
+        return v
+
+    @property
+    def active(self) -> bool:
+        """Whether the switch is on (any knob away from its neutral default)."""
+        return self.magnitude_shift != 0.0 or any(
+            x is not None for x in (self.along_strike_km, self.depth_km, self.hours_utc)
+        )
+
+
+class StationChange(_Section):
+    """A confound: one station's gain, response or sampling rate changes on a date."""
+
+    station: str = Field(description="NET.STA")
+    time: UTCTime = Field(description="when the change takes effect")
+    gain_factor: float = Field(default=1.0, gt=0, description="counts per m/s times this")
+    sensor_corner_hz: float | None = Field(
+        default=None, gt=0, description="a 2nd-order high-pass (a geophone's natural frequency)"
+    )
+    lowpass_hz: float | None = Field(
+        default=None, gt=0, description="a 4th-order Butterworth low-pass (a new digitiser)"
+    )
+    sampling_rate: float | None = Field(default=None, gt=0, description="new rate (Hz)")
+    documented: bool = Field(
+        default=True, description="StationXML gets a new channel epoch with the change"
+    )
+
+    @field_validator("station")
+    @classmethod
+    def _code(cls, v: str) -> str:
+        return SyntheticStation._code(v)
+
+    @field_validator("sampling_rate")
+    @classmethod
+    def _exact_rate(cls, v: float | None) -> float | None:
+        return None if v is None else SyntheticStation._exact_rate(v)
 
 
 class Synthetic(_Section):
@@ -130,6 +230,16 @@ class Synthetic(_Section):
     q_p: float = Field(default=350.0, gt=0)
     q_s: float = Field(default=250.0, gt=0)
     effect: FaultZoneEffect = FaultZoneEffect()
+    noise_change: NoiseChange = Field(
+        default_factory=NoiseChange, description="post-mainshock noise change (a confound)"
+    )
+    composition_change: CompositionChange = Field(
+        default_factory=CompositionChange,
+        description="post-mainshock catalog composition change (a confound)",
+    )
+    station_changes: list[StationChange] = Field(
+        default_factory=list, description="station changes on dates (confounds)"
+    )
     noise_level: float = Field(default=3e-8, ge=0, description="noise rms (m/s)")
     noise_seasonal_amplitude: float = Field(default=0.3, ge=0, lt=1)
     noise_seasonal_peak_day: float = Field(default=15.0, description="day of year of the peak")

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from faultprobe.catalogs.geometry import box_coordinates, local_xy
+from faultprobe.catalogs.geometry import box_coordinates
 from faultprobe.config import Fault, Shock
+from faultprobe.geodesy import local_xy
 
 #: the post-mainshock rate counts as back to normal below this multiple of the pre rate
 RATE_FACTOR = 2.0

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 from obspy import UTCDateTime
 
-from faultprobe.catalogs.geometry import box_coordinates, local_xy
+from faultprobe.catalogs.geometry import box_coordinates
 from faultprobe.catalogs.stations import _pick_channels, parse_stationxml, read_stationxml
 from faultprobe.config import Box, Fault, Shock
 from faultprobe.derive.errors import DeriveError, ServiceError
+from faultprobe.geodesy import KM_PER_DEGREE, local_xy
 
 CANDIDATE_COLUMNS = [
     "code", "network", "station", "latitude", "longitude", "elevation_m", "band",
@@ -37,7 +38,7 @@ def fetch_inventory(
         Client(url, timeout=timeout).get_stations(
             latitude=main.latitude,
             longitude=main.longitude,
-            maxradius=radius_km / 111.19,
+            maxradius=radius_km / KM_PER_DEGREE,
             starttime=UTCDateTime(start),
             endtime=UTCDateTime(end),
             level="channel",

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from faultprobe._optional import need
 from faultprobe.store import EVENTS, STATIONS, TRACES, Store
 
 #: faultprobe's split names -> SeisBench's.
@@ -81,7 +82,7 @@ def export_seisbench(
     root: str, out: str | Path, stations: list[str] | None = None, run: str | None = None
 ) -> ExportSummary:
     """Write the ok traces of `stations` (default: all) to OUT as a SeisBench dataset."""
-    import h5py
+    h5py = need("h5py", extra="datasets", what="SeisBench datasets (HDF5)")
     from tqdm.auto import tqdm
 
     from faultprobe.ml.dataset import open_cube, sampling_rate, station_positions

@@ -13,7 +13,6 @@ import sys
 import numpy as np
 
 from faultprobe.config import StudyConfig
-from faultprobe.ml.errors import ModelError
 
 TRAIN_HELP = (
     "Train the paper's CNN on one station's (or several stations') slice of the cube and "
@@ -277,39 +276,18 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="write the table here (.parquet or .csv) instead of printing it")
 
 
-def _read_events(path: str):
-    """The `--events` table (Parquet or CSV), with in-memory names; a `ModelError` naming it."""
-    import pandas as pd
-
-    from faultprobe.columns import from_disk
-
-    read = pd.read_csv if path.endswith(".csv") else pd.read_parquet
-    try:
-        events = from_disk(read(path), "events.parquet")
-    except (OSError, ValueError) as err:  # missing, or not a table pandas can read
-        raise ModelError(f"--events {path}: cannot read the events table ({err})") from None
-    if "origin_time" not in events:
-        raise ModelError(f"--events {path}: no source_origin_time column")
-    try:
-        events["origin_time"] = pd.to_datetime(events["origin_time"], utc=True)
-    except ValueError as err:
-        raise ModelError(f"--events {path}: source_origin_time is not a time ({err})") from None
-    return events
-
-
 def predict_command(args: argparse.Namespace) -> int:
     """Handler of `faultprobe predict`."""
     import pandas as pd
 
     from faultprobe.ml.inference import predict
 
-    events = _read_events(args.events) if args.events else None
     inv = None
     if args.inventory:
         from faultprobe.catalogs.stations import read_stationxml
 
-        inv = read_stationxml(args.inventory)
-    table = predict(args.run, args.files, inv, events=events, device=args.device)
+        inv = read_stationxml(args.inventory, "--inventory", "correct the path")
+    table = predict(args.run, args.files, inv, events=args.events, device=args.device)
     if args.out:
         (table.to_csv if args.out.endswith(".csv") else table.to_parquet)(args.out, index=False)
         print(f"{len(table)} events: {args.out}", file=sys.stderr)

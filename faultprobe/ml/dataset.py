@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import signal
 
+from faultprobe.dsp import bandpass
 from faultprobe.errors import NotFoundError
 from faultprobe.ml.errors import ModelError
 from faultprobe.pipelines.status import NOT_WRITTEN, Status, names
@@ -137,19 +137,6 @@ def read_station_slice(
             counts[f"{sta}:{status_name(ds, int(c))}"] = int(k)
     x = wf.reshape(n_ev, n_sta * n_comp, n_t)
     return StationSlice(x=x, ok=ok, status_counts=counts, sampling_rate=sampling_rate(ds))
-
-
-def bandpass(x: np.ndarray, band_hz: tuple[float, float], fs: float, order: int = 4) -> np.ndarray:
-    """Zero-phase Butterworth band-pass over the last axis of a whole batch (float32 out)."""
-    lo, hi = band_hz
-    nyq = fs / 2
-    if not 0 < lo < hi:
-        raise ModelError(f"band {list(band_hz)} Hz must be 0 < low < high")
-    if hi >= nyq:
-        sos = signal.butter(order, lo, btype="highpass", fs=fs, output="sos")
-    else:
-        sos = signal.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
-    return signal.sosfiltfilt(sos, x, axis=-1).astype(np.float32)
 
 
 def normalise(x: np.ndarray) -> np.ndarray:

@@ -10,6 +10,8 @@ cube was built), then the run's time cut, band-pass and per-trace normalisation
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,10 +19,13 @@ import numpy as np
 import pandas as pd
 
 from faultprobe import columns
+from faultprobe.catalogs.readers import CatalogError
 from faultprobe.errors import NotFoundError
 from faultprobe.ml import dataset
 from faultprobe.ml.errors import ModelError
-from faultprobe.ml.runs import METRICS, RunFolder, run_folder_from_path
+from faultprobe.ml.runs import RunFolder, run_folder_from_path
+from faultprobe.pipelines.errors import IngestError
+from faultprobe.pipelines.plan import EVENT_COLUMNS
 
 NAT = np.iinfo(np.int64).min
 
@@ -42,15 +47,100 @@ def _study(folder: RunFolder):
 
 def _as_stream(data):
     """An ObsPy Stream from a Stream, one path or several (any format ObsPy reads)."""
-    from obspy import Stream, read
+    from obspy import Stream
 
     if isinstance(data, Stream):
         return data
     paths = [data] if isinstance(data, str | Path) else list(data)
     st = Stream()
     for p in paths:
-        st += read(str(p))
+        st += _read_waveforms(str(p))
     return st
+
+
+def _read_waveforms(path: str):
+    """One waveform file (or glob pattern); what ObsPy cannot read is an `IngestError` naming
+    the file."""
+    from obspy import read
+
+    advice = "give miniSEED (or SAC, ...) files with the run's stations"
+    if os.path.isdir(path):
+        raise IngestError(f"{path} is a directory; give miniSEED files (e.g. {path}/*.mseed)")
+    if not any(c in path for c in "*?[") and not os.path.exists(path):
+        raise IngestError(f"{path}: waveform file not found; {advice}")
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        raise IngestError(f"{path}: the file is empty; {advice}")
+    try:
+        with warnings.catch_warnings(record=True) as said:  # one per bad record, hundreds
+            warnings.simplefilter("always")
+            st = read(path)
+    except Exception as err:  # ObsPy raises many kinds (TypeError, its own) for such files
+        first = (str(err).splitlines() or [""])[0].strip() or type(err).__name__
+        raise IngestError(
+            f"{path}: not a waveform file ObsPy can read ({first}); {advice}"
+        ) from None
+    if said:
+        first = (str(said[0].message).splitlines() or [""])[0]
+        warnings.warn(f"{path}: ObsPy read it with {len(said)} warnings ({first})", stacklevel=3)
+    return st
+
+
+def _inventory(inventory):
+    """An ObsPy Inventory, or the one a StationXML path holds (None stays None)."""
+    from obspy import Inventory
+
+    from faultprobe.catalogs.stations import StationError, read_stationxml
+
+    if inventory is None or isinstance(inventory, Inventory):
+        return inventory
+    if isinstance(inventory, str | Path):
+        return read_stationxml(str(inventory), "inventory=", "give the path of a StationXML file")
+    raise StationError(
+        f"inventory= is a {type(inventory).__name__}; give an ObsPy Inventory or the path of a "
+        "StationXML file"
+    )
+
+
+def read_events(events: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """The events to predict (a DataFrame, or a Parquet or CSV file) with the short names and
+    UTC origin times; one without the needed columns is a `CatalogError` naming them."""
+    where = "events="
+    if isinstance(events, str | Path):
+        where = str(events)
+        events = _read_table_file(where)
+    df = columns.from_disk(events, "events.parquet")
+    disk = columns.mapping("events.parquet")
+    missing = [c for c in EVENT_COLUMNS if c not in df.columns]
+    if missing:
+        names = ", ".join(f"{disk[c]} (or {c})" for c in missing)
+        raise CatalogError(
+            f"{where}: no column {names}; an events table needs "
+            f"{', '.join(disk[c] for c in EVENT_COLUMNS)} (docs/tables.md, events.parquet)"
+        )
+    try:
+        df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True).dt.as_unit("ns")
+    except (ValueError, TypeError) as err:
+        raise CatalogError(
+            f"{where}: {disk['origin_time']} is not a date and time ({err})"
+        ) from None
+    return df
+
+
+def _read_table_file(path: str) -> pd.DataFrame:
+    """A CSV (by its suffix) or Parquet file; unreadable is a `CatalogError` naming it."""
+    import pyarrow as pa
+
+    if os.path.isdir(path):
+        raise CatalogError(f"{path} is a directory; give an events table (.parquet or .csv)")
+    if not os.path.exists(path):
+        raise CatalogError(f"{path}: events table not found")
+    csv = path.lower().endswith(".csv")
+    try:
+        return pd.read_csv(path) if csv else pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as err:
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        kind = "CSV" if csv else "Parquet (name a CSV file *.csv)"
+        raise CatalogError(f"{path}: not a readable {kind} table ({first})") from None
 
 
 def _time_axis(settings) -> np.ndarray:
@@ -90,7 +180,7 @@ def predict(
     stream_or_array,
     inventory=None,
     *,
-    events: pd.DataFrame | None = None,
+    events: pd.DataFrame | str | Path | None = None,
     p_times: pd.DataFrame | None = None,
     device: str = "auto",
 ) -> pd.DataFrame:
@@ -101,22 +191,24 @@ def predict(
     cube's window start; or already the run's cut).  For traces, `events` (source_id,
     source_origin_time UTC, source_latitude_deg, source_longitude_deg, source_depth_km, as
     in events.parquet) says which windows to cut; default:
-    the run's store's events that the traces cover.  `p_times` (source_id, p_time and, for a
+    the run's store's events that the traces cover; a Parquet or CSV path is read.  `p_times` (source_id, p_time and, for a
     multi-station run, station) replaces the theoretical P.  `inventory` (ObsPy Inventory)
-    orients 1/2 components and removes the response when the study's cube did.
+    (ObsPy Inventory, or a StationXML path) orients 1/2 components and removes the response
+    when the study's cube did.
 
     Returns source_id, (for traces) source_origin_time, status_<STA>, p_time_<STA> and
     reason, then pred, pred_class and p_<class> for every class (NaN where a trace is not
     usable); the names of predictions.parquet (docs/tables.md).
     """
     folder = _folder(run)
+    inventory = _inventory(inventory)
     spec = folder.spec()
-    names = list(folder.read_json(METRICS)["test"]["classes"])
+    names = folder.classes()
     if isinstance(stream_or_array, np.ndarray):
         out = _predict_array(folder, spec, names, stream_or_array, device)
     else:
         if events is not None:  # as pandas reads events.parquet, or with the short names
-            events = columns.from_disk(events, "events.parquet")
+            events = read_events(events)
         if p_times is not None:
             p_times = p_times.rename(columns={"source_id": "event_id"})
         out = _predict_stream(

@@ -46,7 +46,11 @@ def _num(v: float) -> float | None:
 
 
 def chance_interval(n: int, n_classes: int, level: float = 0.99) -> tuple[float, float]:
-    """The `level` binomial interval of accuracy on n balanced events at chance."""
+    """The central `level` binomial interval of accuracy at chance (1 / n_classes) on n
+    balanced events; (nan, nan) for n = 0.  The one chance interval of the project: the
+    run summaries and the diagnostics' verdicts (`faultprobe.analysis.stats`) use it."""
+    if n <= 0:
+        return float("nan"), float("nan")
     lo, hi = stats.binom.interval(level, n, 1.0 / n_classes)
     return float(lo / n), float(hi / n)
 

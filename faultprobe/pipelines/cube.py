@@ -1,6 +1,6 @@
 """The Zarr cube: template written once, block regions written by tasks, checks at the end.
 
-Layout (DESIGN §3): dims event, station, component (E, N, Z), time (s relative to P);
+Layout (docs/architecture.md): dims event, station, component (E, N, Z), time (s relative to P);
 `waveform` float32 chunked (block_size, 1, 3, n_time) so one station's slice reads alone;
 `status` int8 (-1 = not written yet); `p_time` and `start_time` datetime64.
 """
@@ -18,7 +18,7 @@ import xarray as xr
 import zarr
 import zarr.codecs
 
-from faultprobe import __version__
+from faultprobe import __version__, _compat
 from faultprobe.pipelines.plan import Plan
 from faultprobe.pipelines.preprocess import COMPONENTS
 from faultprobe.pipelines.status import NOT_WRITTEN, Status
@@ -299,14 +299,12 @@ def missing_chunks(
     url: str, n_blocks: int, n_stations: int, storage_options: dict | None = None
 ) -> list[tuple[int, int]]:
     """(block, station) pairs whose waveform chunk is absent from the store."""
-    from zarr.core.sync import sync
-
     arr = zarr.open_array(url, path="waveform", mode="r", storage_options=storage_options)
 
     async def _list() -> list[str]:
         return [k async for k in arr.store.list_prefix(arr.path + "/c/")]
 
-    have = {(int(k.split("/")[-4]), int(k.split("/")[-3])) for k in sync(_list())}
+    have = {(int(k.split("/")[-4]), int(k.split("/")[-3])) for k in _compat.zarr_sync(_list())}
     return [(b, s) for b in range(n_blocks) for s in range(n_stations) if (b, s) not in have]
 
 

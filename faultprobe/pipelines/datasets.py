@@ -17,6 +17,7 @@ from contextlib import ExitStack
 import numpy as np
 import pandas as pd
 
+from faultprobe._optional import need
 from faultprobe.catalogs.datasets import NAT, read_traces
 from faultprobe.pipelines.plan import Plan, StationInfo
 from faultprobe.pipelines.sources import Fetched, Request, Segment
@@ -75,7 +76,7 @@ def _dimension_order(f, fallback: str) -> str:
 def locate(traces: pd.DataFrame) -> pd.DataFrame:
     """Where each trace's samples are: HDF5 dataset, block location, time axis, length
     (0 when the file has no such trace).  Reads only HDF5 metadata (dataset shapes)."""
-    import h5py
+    h5py = need("h5py", extra="datasets", what="SeisBench datasets (HDF5)")
 
     found = []
     with ExitStack() as stack:
@@ -171,7 +172,7 @@ class DatasetSource:
             return [self._station(r, index, files, opened) for r in requests]
 
     def _open(self, path: str, files: ExitStack, opened: dict):
-        import h5py
+        h5py = need("h5py", extra="datasets", what="SeisBench datasets (HDF5)")
 
         if path not in opened:
             opened[path] = files.enter_context(h5py.File(path, "r"))

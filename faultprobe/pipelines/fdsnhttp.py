@@ -25,6 +25,7 @@ from datetime import UTC
 from obspy.clients.fdsn import Client
 from obspy.clients.fdsn.header import FDSNForbiddenException, FDSNUnauthorizedException
 
+from faultprobe import _compat
 from faultprobe.errors import InputError, ServiceFailure
 
 
@@ -113,7 +114,7 @@ class Deadline(urllib.request.BaseHandler):
     def http_response(self, req, response):
         deadline = getattr(req, "faultprobe_deadline", None)
         fp = getattr(response, "fp", None)
-        sock = getattr(getattr(fp, "raw", None), "_sock", None)
+        sock = _compat.response_socket(fp)
         if deadline is not None and sock is not None:
             response.fp = io.BufferedReader(_DeadlineReader(fp, sock, deadline, self.seconds))
         return response
@@ -147,13 +148,13 @@ def base_url(url: str) -> str:
 
 
 def _new_client(url: str, timeout: float, token: str | None, limiter) -> Client:
-    client = Client(url, timeout=timeout, _discover_services=False)
+    client = _compat.fdsn_client(url, timeout)
     if token:
         client.services["eida-auth"] = True  # the probe asked; no second discovery
         with limiter.slot():
             client.set_eida_token(token)
-    client._url_opener.add_handler(RetryAfter())
-    client._url_opener.add_handler(Deadline(timeout))
+    _compat.url_opener(client).add_handler(RetryAfter())
+    _compat.url_opener(client).add_handler(Deadline(timeout))
     return client
 
 
@@ -169,7 +170,7 @@ def shared_client(url: str, timeout: float, token: str | None, limiter) -> Clien
 
 
 def retry_handler(client: Client) -> RetryAfter:
-    return next(h for h in client._url_opener.handlers if isinstance(h, RetryAfter))
+    return next(h for h in _compat.url_opener(client).handlers if isinstance(h, RetryAfter))
 
 
 def first_line(err: BaseException) -> str:
@@ -200,10 +201,10 @@ def probe(url: str, timeout: float, limiter, token: str | None = None) -> str:
     """
     base = base_url(url)
     try:
-        client = Client(url, timeout=timeout, _discover_services=False)
+        client = _compat.fdsn_client(url, timeout)
     except ValueError as err:
         raise ServiceError(f"waveforms.fdsn = {url!r}: {err}") from None
-    target = client._build_url("dataselect", "version")
+    target = _compat.service_url(client, "dataselect", "version")
     advice = (
         'check the network connection and waveforms.fdsn, or use waveforms.source = "sds" '
         "with a local archive (waveforms.sds_root)"

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pandas as pd
 
 from faultprobe.pipelines.status import Status
-from faultprobe.store import CUBE, EVENTS, STATIONS, TRACES, Store
+from faultprobe.store import CUBE, EVENTS, RESULTS, STATIONS, STUDY_TOML, TRACES, Store, StoreError
+from faultprobe.storelock import LOCK
+
+# What any study store (or monitoring store) holds once a stage has written into it (the
+# lock: a command started writing it; state.json: the monitor's, docs/monitoring.md).
+STORE_ITEMS = (EVENTS, STATIONS, STUDY_TOML, CUBE, TRACES, RESULTS, "runs", "state.json", LOCK)
 
 
 def _size(store: Store, name: str) -> int:
@@ -22,7 +27,17 @@ def describe(root: str) -> str:
     store = Store(root)
     if not store.exists():
         raise FileNotFoundError(f"{root} does not exist")
-    lines = [f"store {root}"]
+    if not store.fs.isdir(store.path()):
+        raise StoreError(
+            f"{root} is a file, not a study store; give the folder [study] store names"
+        )
+    empty = not store.fs.ls(store.path())  # e.g. a monitor killed as it started
+    if not empty and not any(store.exists(name) for name in STORE_ITEMS):
+        raise StoreError(
+            f"{root} is not a study store (none of {', '.join(STORE_ITEMS)} in it); give the "
+            "folder that [study] store names (`faultprobe catalog` creates it)"
+        )
+    lines = [f"store {root}" + (": empty, nothing written yet" if empty else "")]
     if store.exists(EVENTS):
         ev = store.read_table(EVENTS)
         phases = ev["phase"].value_counts().to_dict() if "phase" in ev else {}

@@ -63,6 +63,8 @@ class Summary:
     retried: int = 0
     stale: int = 0
     transient: pd.DataFrame = field(default_factory=pd.DataFrame)
+    no_response: list[str] = field(default_factory=list)  # channels the StationXML lacks
+    stationxml: str | None = None
 
     def render(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.status_counts.items() if v)
@@ -92,11 +94,21 @@ class Summary:
         )
 
     def nothing_found(self) -> str | None:
-        """One line when no window got any samples: the source is not what the config says."""
+        """One line when no window got any samples: the source is not what the config says;
+        or when none is usable and the StationXML lacks responses: it says so."""
+        total = sum(self.status_counts.values())
+        if total and self.no_response and not self.status_counts.get(Status.OK.label, 0):
+            shown = ", ".join(self.no_response[:6])
+            more = f" and {len(self.no_response) - 6} more" if len(self.no_response) > 6 else ""
+            return (
+                f"none of the {total} windows could be used: the StationXML {self.stationxml} "
+                f"has no instrument response for {shown}{more} (needed by [waveforms] "
+                "remove_response = true); add the responses to it, or set remove_response = "
+                "false, then run `faultprobe ingest` again"
+            )
         empty = [
             s.label for s in (Status.NO_DATA, Status.ERROR, Status.WRONG_DATA, Status.TRANSIENT)
         ]
-        total = sum(self.status_counts.values())
         if not total or sum(self.status_counts.get(k, 0) for k in empty) < total:
             return None
         top = max(empty, key=lambda k: self.status_counts.get(k, 0))
@@ -111,6 +123,12 @@ class Summary:
         if len(tr) > MAX_LISTED:
             rows.append(f"  … {len(tr) - MAX_LISTED} more (status 'transient' in traces.parquet)")
         return "\n".join(["windows to fetch again:", *rows])
+
+
+def _no_response(traces: pd.DataFrame) -> list[str]:
+    """The channels whose windows failed for want of an instrument response."""
+    ids = traces["reason"].astype(str).str.extractall(r"no response for (\S+):")[0]
+    return sorted(set(ids))
 
 
 def check_source(cfg: StudyConfig, info: RunInfo, say) -> Source | None:
@@ -232,6 +250,7 @@ def ingest(
             store.read_table(STATIONS),
             cfg.waveforms,
             cfg.stations.network_aliases,
+            say,
         )
     except PlanError as err:
         raise IngestError(
@@ -298,6 +317,8 @@ def ingest(
         complete=complete,
         retried=len(again),
         stale=len(stale),
+        no_response=_no_response(traces),
+        stationxml=info.inventory,
         transient=transient.reset_index(drop=True),
     )
 

@@ -14,7 +14,9 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 
-from obspy import Stream, UTCDateTime, read
+from obspy import Stream, UTCDateTime
+
+from faultprobe import _compat
 
 SKIP_MESSAGE = "Not a SEED record"
 
@@ -38,13 +40,7 @@ def _decode(src, t0: UTCDateTime | None, t1: UTCDateTime | None) -> tuple[Stream
     """ObsPy's miniSEED plugin with libmseed's record selection; its warnings returned."""
     with _DECODING, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            from obspy.io.mseed.core import _read_mseed
-        except ImportError:  # a future ObsPy without the plugin function
-            st = read(src, format="MSEED", starttime=t0, endtime=t1)
-        else:
-            kwargs = {"starttime": t0, "endtime": t1} if t0 is not None else {}
-            st = _read_mseed(src, **kwargs)
+        st = _compat.read_mseed(src, t0, t1)
     mine = [
         w
         for w in caught

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from faultprobe import columns
 from faultprobe.config import Waveforms
 from faultprobe.errors import InputError
-from faultprobe.pipelines.velocity import PTable, epicentral_km
+from faultprobe.geodesy import epicentral_km
+from faultprobe.pipelines.velocity import load_p_table
 
 OPERATIONAL = (
     "max_requests_per_second",
@@ -95,9 +97,14 @@ class PlanError(InputError, ValueError):
 
 
 def _check_columns(df: pd.DataFrame, wanted: list[str], name: str) -> None:
+    """The table has the columns the plan needs; the message gives the names on disk."""
     missing = [c for c in wanted if c not in df.columns]
     if missing:
-        raise PlanError(f"{name}: missing columns {missing} (see DESIGN §3)")
+        disk = columns.mapping(name)
+        names = ", ".join(disk.get(c, c) for c in missing)
+        raise PlanError(
+            f"{name}: missing columns {missing} (on disk {names}; docs/architecture.md lists them)"
+        )
 
 
 def _utc_ns(values: pd.Series) -> np.ndarray:
@@ -116,6 +123,7 @@ def make_plan(
     stations: pd.DataFrame,
     cfg: Waveforms,
     aliases: dict[str, list[str]] | None = None,
+    say=None,
 ) -> Plan:
     """Build the plan; P times come from the configured model's table (NaN off the table)."""
     _check_columns(events, EVENT_COLUMNS, "events.parquet")
@@ -140,7 +148,7 @@ def make_plan(
         for r in stations.itertuples()
     ]
     names = [s.code for s in infos]  # the cube's station labels: NET.STA
-    table = PTable.load(cfg.velocity_model)
+    table = load_p_table(cfg.velocity_model, say)
     dist = epicentral_km(
         events["latitude"].to_numpy()[:, None],
         events["longitude"].to_numpy()[:, None],

@@ -16,6 +16,7 @@ from fractions import Fraction
 import numpy as np
 from scipy import signal
 
+from faultprobe.dsp import bandpass, detrend
 from faultprobe.pipelines.sources import Fetched
 from faultprobe.pipelines.status import Status, worst
 
@@ -157,33 +158,6 @@ def _resample(x: np.ndarray, rate: float, target: float) -> tuple[np.ndarray, st
         return x, f"sampling rate {rate:g} Hz cannot be brought to {target:g} Hz"
     y = signal.resample_poly(x, ratio.numerator, ratio.denominator, axis=-1, padtype="line")
     return y, None
-
-
-def detrend(x: np.ndarray, kind: str) -> np.ndarray:
-    """Remove the mean or a least-squares line along the last axis, for the whole batch."""
-    if kind == "none":
-        return x
-    if kind == "demean":
-        return x - x.mean(axis=-1, keepdims=True)
-    t = np.linspace(-1.0, 1.0, x.shape[-1])
-    slope = (x * t).sum(axis=-1, keepdims=True) / (t * t).sum()
-    return x - x.mean(axis=-1, keepdims=True) - slope * t
-
-
-def bandpass(
-    x: np.ndarray, band: tuple[float, float], rate: float, taper: float = 0.05
-) -> np.ndarray:
-    """Linear detrend, cosine taper and a 4-pole Butterworth band-pass (zero phase), batched."""
-    x = detrend(x, "linear")
-    n = x.shape[-1]
-    m = int(taper * n)
-    win = np.ones(n)
-    ramp = 0.5 * (1 - np.cos(np.pi * np.arange(m) / m))
-    win[:m], win[n - m :] = ramp, ramp[::-1]
-    sos = signal.butter(
-        4, [band[0], min(band[1], 0.499 * rate)], btype="band", fs=rate, output="sos"
-    )
-    return signal.sosfiltfilt(sos, x * win, axis=-1)
 
 
 def process(
@@ -342,7 +316,7 @@ def _process_rate(
                 code[r] = Status.ERROR
                 why[r].append(problem)
     if s.bandpass_hz is not None:
-        cut = bandpass(np.nan_to_num(cut), s.bandpass_hz, s.sampling_rate)
+        cut = bandpass(np.nan_to_num(cut), s.bandpass_hz, s.sampling_rate, taper=0.05)
     nodata = code == Status.NO_DATA
     cut[nodata] = np.nan
     out[idx] = cut.astype(np.float32)

@@ -1,7 +1,7 @@
 """Instrument response removal for a batch of windows, one FFT for all rows of a channel.
 
 Same recipe and helpers as ObsPy's `Trace.remove_response` (zero mean, cosine taper, FFT
-length `_npts2nfft`, water level on the inverted response, output velocity), but the
+length of `_compat.npts2nfft`, water level on the inverted response, output velocity), but the
 response of a channel is evaluated once per block and applied to every window of it.
 """
 
@@ -12,7 +12,8 @@ import functools
 import numpy as np
 from obspy import UTCDateTime
 from obspy.signal.invsim import cosine_taper, invert_spectrum
-from obspy.signal.util import _npts2nfft
+
+from faultprobe import _compat
 
 
 @functools.lru_cache(maxsize=4)
@@ -39,7 +40,7 @@ def remove_response(
 ) -> tuple[np.ndarray, list[str | None]]:
     """Deconvolve (m, 3, T) windows; returns the data and, per row, a problem (or None)."""
     m, _, n = x.shape
-    nfft = _npts2nfft(n)
+    nfft = _compat.npts2nfft(n)
     out = np.full_like(x, np.nan, dtype=np.float64)
     problems: list[str | None] = [None] * m
     groups: dict[str, list[tuple[int, int]]] = {}

@@ -4,38 +4,50 @@ The central Italy model of Carannante et al. (2013) is shipped as a TauP `.nd` f
 crust and upper mantle to 80 km, IASP91 below) together with the TauP model built from it
 (`obspy.taup.taup_create.build_taup_model`) and a precomputed table of first-P times.
 Travel times for every event x station pair then come from one vectorised bilinear
-interpolation instead of one TauP call per pair (~20 ms each).
+interpolation instead of one TauP call per pair (~20 ms each).  The same TauP models give
+the whole-Earth first-P and first-S tables of the selection's isolation rule
+(`build_arrival_table`; read by `faultprobe.earth.arrival_tables`).  This module builds
+the shipped files (`python -m faultprobe.pipelines.velocity`); `faultprobe.earth` reads them.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from faultprobe.earth import CARANNANTE2013
+from faultprobe import _compat
+from faultprobe.config import ConfigError
+from faultprobe.earth import (
+    CARANNANTE2013,
+    MODELS,
+    PTable,
+    data_dir,
+    obspy_velocity_models,
+    velocity_models,
+)
+from faultprobe.geodesy import KM_PER_DEGREE
 
-EARTH_RADIUS_KM = 6371.0
-KM_PER_DEGREE = np.pi * EARTH_RADIUS_KM / 180.0
-
-MODELS = {"carannante2013": "carannante2013", "iasp91": "iasp91"}
 TABLE_DISTANCES_KM = np.arange(0.0, 151.0, 1.0)
 TABLE_DEPTHS_KM = np.arange(0.0, 41.0, 1.0)
-
-
-def _data_dir() -> Path:
-    return Path(str(resources.files("faultprobe") / "data"))
+# First P and first S over the whole Earth, for the selection's isolation rule (to ~1 s).
+ARRIVAL_DISTANCES_KM = np.concatenate(
+    [np.arange(0.0, 150.0, 2.0), np.arange(150.0, 2000.0, 10.0), np.arange(2000.0, 20101.0, 100.0)]
+)
+ARRIVAL_DEPTHS_KM = np.array(
+    [0, 2, 5, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200, 300, 400, 500, 600, 700],
+    dtype=float,
+)
+P_PHASES = ("p", "P", "Pn", "Pdiff", "PKP", "PKIKP")
+S_PHASES = ("s", "S", "Sn", "Sdiff", "SKS", "SKIKS")
 
 
 def _iasp91_rows() -> np.ndarray:
     """IASP91 (depth, vp, vs, rho) rows from ObsPy's tvel file."""
-    import obspy.taup
-
-    path = Path(obspy.taup.__file__).parent / "data" / "iasp91.tvel"
-    return np.loadtxt(path, skiprows=2)
+    return np.loadtxt(_compat.taup_data_file("iasp91.tvel"), skiprows=2)
 
 
 def carannante_nd_text() -> str:
@@ -81,17 +93,18 @@ def taup_model(name: str):
     """A `TauPyModel` for a shipped model name, or any model ObsPy knows."""
     from obspy.taup import TauPyModel
 
-    path = _data_dir() / f"{name}.npz"
+    path = data_dir() / f"{name}.npz"
     return TauPyModel(str(path) if path.exists() else name)
 
 
-def _first_p_row(args: tuple[str, float, np.ndarray]) -> np.ndarray:
-    """First P time (s) at one source depth for all distances (NaN where none)."""
+def _first_p_row(args: tuple) -> np.ndarray:
+    """First arrival (s) of the phases (default p, P) at one source depth for all
+    distances (NaN where none)."""
     from obspy.taup.seismic_phase import SeismicPhase
 
-    name, depth, distances = args
+    name, depth, distances, *names = args
     model = taup_model(name).model.depth_correct(depth)
-    phases = [SeismicPhase(p, model) for p in ("p", "P")]
+    phases = [SeismicPhase(p, model) for p in (names[0] if names else ("p", "P"))]
     out = np.full(len(distances), np.nan)
     for i, km in enumerate(distances):
         times = [a.time for ph in phases for a in ph.calc_time(km / KM_PER_DEGREE)]
@@ -104,9 +117,10 @@ def build_p_table(
     name: str, distances=TABLE_DISTANCES_KM, depths=TABLE_DEPTHS_KM, workers: int | None = None
 ) -> dict[str, np.ndarray]:
     """First-P travel times over a distance x depth grid with TauP (slow: run once)."""
-    workers = workers or os.cpu_count() or 1
     jobs = [(name, float(z), np.asarray(distances, float)) for z in depths]
-    with ProcessPoolExecutor(workers) as pool:
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    # spawn: the caller may run threads (a Dask client) that a fork would copy mid-lock
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         rows = list(pool.map(_first_p_row, jobs))
     return {
         "distance_km": np.asarray(distances, float),
@@ -115,76 +129,74 @@ def build_p_table(
     }
 
 
-class PTable:
-    """First-P travel times interpolated bilinearly over a (depth, distance) grid."""
+def build_arrival_table(
+    name: str, distances=ARRIVAL_DISTANCES_KM, depths=ARRIVAL_DEPTHS_KM, workers: int | None = None
+) -> dict[str, np.ndarray]:
+    """First-P and first-S times over a whole-Earth distance x depth grid with TauP
+    (slow: run once); gaps of a phase family along distance (shadow zones) are filled by
+    linear interpolation."""
+    workers = workers or os.cpu_count() or 1
+    dist = np.asarray(distances, float)
+    out = {"distance_km": dist, "depth_km": np.asarray(depths, float)}
+    for key, names in (("p_s", P_PHASES), ("s_s", S_PHASES)):
+        jobs = [(name, float(z), dist, names) for z in depths]
+        with ProcessPoolExecutor(workers) as pool:
+            rows = np.vstack(list(pool.map(_first_p_row, jobs)))
+        for row in rows:
+            ok = ~np.isnan(row)
+            row[~ok] = np.interp(dist[~ok], dist[ok], row[ok])
+        out[key] = rows
+    return out
 
-    def __init__(
-        self,
-        name: str,
-        depth_km: np.ndarray,
-        distance_km: np.ndarray,
-        p_s: np.ndarray,
-        surface_vp: float,
-    ):
-        self.name = name
-        self.depth_km = depth_km
-        self.distance_km = distance_km
-        self.p_s = p_s
-        self.surface_vp = surface_vp
 
-    @classmethod
-    def load(cls, name: str) -> PTable:
-        """The shipped table for `name` (carannante2013 or iasp91)."""
-        if name not in MODELS:
-            raise ValueError(f"unknown velocity model {name!r}; shipped: {sorted(MODELS)}")
-        path = _data_dir() / f"{name}_p_table.npz"
-        with np.load(path) as z:
-            vp0 = 5.63 if name == "carannante2013" else 5.8
-            return cls(name, z["depth_km"], z["distance_km"], z["p_s"], vp0)
+def cache_dir() -> Path:
+    """Where tables of ObsPy's models are kept: $XDG_CACHE_HOME/faultprobe (~/.cache)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "faultprobe"
 
-    def travel_time(
-        self, distance_km: np.ndarray, depth_km: np.ndarray, elevation_m: np.ndarray | float = 0.0
-    ) -> np.ndarray:
-        """P travel time (s) for arrays of epicentral distance and depth (NaN off the table).
 
-        The receiver elevation adds elevation / Vp(surface), a vertical-ray correction.
-        """
-        x = np.asarray(distance_km, float)
-        z = np.clip(np.asarray(depth_km, float), self.depth_km[0], None)
-        ok = (x >= self.distance_km[0]) & (x <= self.distance_km[-1]) & (z <= self.depth_km[-1])
-        xi = np.clip(
-            np.searchsorted(self.distance_km, x, side="right") - 1, 0, len(self.distance_km) - 2
+def write_p_table(name: str, path: Path, **grid) -> Path:
+    """Build a model's first-P table (`build_p_table`, the shipped grid unless given) and
+    write it atomically, so a killed build leaves no half table behind."""
+    table = build_p_table(name, **grid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.npz")
+    np.savez_compressed(tmp, **table)
+    os.replace(tmp, path)
+    return path
+
+
+def load_p_table(name: str, say=None) -> PTable:
+    """The first-P table of `name`: shipped (carannante2013, iasp91), or for another model of
+    ObsPy's TauPy (ak135, prem, …) built from it once and kept in the user's cache
+    (`cache_dir()`); `say` hears that it is being built."""
+    if name in MODELS:
+        return PTable.load(name)
+    if name not in obspy_velocity_models():
+        raise ConfigError(
+            f"unknown velocity model {name!r}; accepted: {', '.join(velocity_models())}"
         )
-        zi = np.clip(np.searchsorted(self.depth_km, z, side="right") - 1, 0, len(self.depth_km) - 2)
-        fx = (x - self.distance_km[xi]) / (self.distance_km[xi + 1] - self.distance_km[xi])
-        fz = (z - self.depth_km[zi]) / (self.depth_km[zi + 1] - self.depth_km[zi])
-        t = self.p_s
-        out = (
-            t[zi, xi] * (1 - fx) * (1 - fz)
-            + t[zi, xi + 1] * fx * (1 - fz)
-            + t[zi + 1, xi] * (1 - fx) * fz
-            + t[zi + 1, xi + 1] * fx * fz
-        )
-        out = out + np.asarray(elevation_m, float) / 1000.0 / self.surface_vp
-        return np.where(ok, out, np.nan)
-
-
-def epicentral_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Great-circle distance (km) between arrays of points (haversine, broadcasting)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    path = cache_dir() / f"{name}_p_table.npz"
+    if not path.exists():
+        if say is not None:
+            say(f"building the first-P table of ObsPy's {name} model (once; {path}) …")
+        write_p_table(name, path)
+    vp0 = float(taup_model(name).model.s_mod.v_mod.evaluate_below(0.0, "p")[0])
+    with np.load(path) as z:
+        return PTable(name, z["depth_km"], z["distance_km"], z["p_s"], vp0)
 
 
 def main() -> None:
     """Rebuild the shipped model files: python -m faultprobe.pipelines.velocity."""
-    folder = _data_dir()
+    folder = data_dir()
     build_model("carannante2013", folder)
     for name in MODELS:
         table = build_p_table(name)
         np.savez_compressed(folder / f"{name}_p_table.npz", **table)
         print(name, table["p_s"].shape, np.isnan(table["p_s"]).sum(), "NaN")
+        arrivals = build_arrival_table(name)
+        np.savez_compressed(folder / f"{name}_arrivals.npz", **arrivals)
+        print(name, "arrivals", arrivals["p_s"].shape)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ segments merge into spans.  A span is rendered as noise plus the records of all 
 whose segment it holds, converted to int32 counts with the station sensitivity and
 clipped at a 24-bit digitizer's full scale.  Everything in a span depends only on the
 config, so `get_waveforms` returns exactly what the written SDS files hold.
+
+A station change (`[[synthetic.station_changes]]`, a confound) starts a new epoch of its
+station (`faultprobe.synthetic.instrument`): segments belong to the epoch their start falls
+in, spans never cross an epoch's start (a record that would is cut there, as a station
+restarting), and each epoch renders at its own rate, filters and sensitivity.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from obspy import Stream, Trace, UTCDateTime
 from obspy.core.inventory import Inventory
 
 from faultprobe.config import StudyConfig
+from faultprobe.geodesy import FaultFrame
 from faultprobe.synthetic.effect import dtstar_at
 from faultprobe.synthetic.events import catalog_span, simulate_events
-from faultprobe.synthetic.geometry import Frame, exposure
+from faultprobe.synthetic.geometry import exposure
+from faultprobe.synthetic.instrument import Epoch, station_epochs
 from faultprobe.synthetic.noise import noise_times_ns, render_noise
 from faultprobe.synthetic.records import render_batch
 from faultprobe.synthetic.stations import SimStation, build_inventory, simulated_stations
@@ -47,7 +54,11 @@ def mix_seeds(*parts) -> np.ndarray:
 
 @dataclass(frozen=True)
 class StationPlan:
-    """Paths from every event to one station and the station's merged spans."""
+    """Paths from every event to one station and the station's merged spans.
+
+    Sample indices count in the step of the epoch the span (or event) belongs to;
+    `step_ns` and `seg_n` are those of the first epoch.
+    """
 
     index: int
     station: SimStation
@@ -59,6 +70,39 @@ class StationPlan:
     span_end: np.ndarray  # exclusive
     ev_span: np.ndarray  # span of each event
     span_events: list[np.ndarray]
+    epochs: tuple[Epoch, ...]
+    span_epoch: np.ndarray  # epoch of each span
+    ev_epoch: np.ndarray  # epoch of each event
+    segment_s: float
+
+    @property
+    def span_step_ns(self) -> np.ndarray:
+        """Sample interval (ns) of every span."""
+        return np.array([e.step_ns for e in self.epochs], dtype=np.int64)[self.span_epoch]
+
+    def seg_samples(self, epoch: int) -> int:
+        """Samples in one segment at the epoch's rate."""
+        return int(round(self.segment_s * self.epochs[epoch].sampling_rate))
+
+
+def merge_segments(starts: np.ndarray, seg_n: int, limit: int | None):
+    """Merge overlapping segments [start, start + seg_n) into spans, cut at `limit`.
+
+    Returns span starts, span ends (exclusive) and each segment's span.
+    """
+    order = np.argsort(starts, kind="stable")
+    st = starts[order]
+    run_end = np.maximum.accumulate(st + seg_n)
+    new = np.ones(len(st), dtype=bool)
+    new[1:] = st[1:] >= run_end[:-1]
+    span_of = np.cumsum(new) - 1
+    span_start = st[new]
+    span_end = np.append(run_end[np.flatnonzero(new)[1:] - 1], run_end[-1]) if len(st) else st
+    if limit is not None:
+        span_end = np.minimum(span_end, limit)
+    seg_span = np.empty(len(st), dtype=np.int64)
+    seg_span[order] = span_of
+    return span_start, span_end, seg_span
 
 
 class SyntheticArchive:
@@ -72,10 +116,17 @@ class SyntheticArchive:
         self.cfg = cfg
         self.stations = simulated_stations(cfg)
         self.events = simulate_events(cfg)
-        self.frame = Frame(cfg.mainshock, cfg.fault)
+        self.frame = FaultFrame(cfg.mainshock, cfg.fault)
         self.origin_ns = self.events["origin_time"].astype("int64").to_numpy()
         t0, t1 = catalog_span(cfg)
         self.noise_ns = noise_times_ns(cfg.synthetic, t0.value, t1.value)
+        self.mainshock_ns = pd.Timestamp(cfg.mainshock.time).value
+        changes = cfg.synthetic.station_changes
+        both = [
+            station_epochs(s.code, s.sampling_rate, s.sensitivity, changes) for s in self.stations
+        ]
+        self.epochs = [data for data, _ in both]  # what each station records with
+        self.documented_epochs = [meta for _, meta in both]  # what its StationXML says
         self._plans: dict[int, StationPlan] = {}
         self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._cache_size = cache_spans
@@ -107,7 +158,10 @@ class SyntheticArchive:
             min(t0, pd.Timestamp(self.cfg.study.start)).value // 10**9 - 86400 * 400
         )
         return build_inventory(
-            self.stations, start=start, created=UTCDateTime(self.cfg.mainshock.time)
+            self.stations,
+            start=start,
+            created=UTCDateTime(self.cfg.mainshock.time),
+            epochs=self.documented_epochs,
         )
 
     def paths(self) -> pd.DataFrame:
@@ -170,29 +224,36 @@ class SyntheticArchive:
                 "dtstar_s": dtstar_at(eff, days.to_numpy()) * expo,
             }
         )
-        step = int(round(1e9 / s.sampling_rate))
-        seg_n = int(round(syn.segment_s * s.sampling_rate))
+        epochs = self.epochs[i]
         lead = int(round(syn.segment_lead_s * 1e9))
-        ev_start = (self.origin_ns - lead) // step
-        noise_start = self.noise_ns // step
-        starts = np.concatenate([ev_start, noise_start])
-        order = np.argsort(starts, kind="stable")
-        st = starts[order]
-        run_end = np.maximum.accumulate(st + seg_n)
-        new = np.ones(len(st), dtype=bool)
-        new[1:] = st[1:] >= run_end[:-1]
-        span_of = np.cumsum(new) - 1
-        span_start = st[new]
-        span_end = np.append(run_end[np.flatnonzero(new)[1:] - 1], run_end[-1]) if len(st) else st
-        seg_span = np.empty(len(st), dtype=np.int64)
-        seg_span[order] = span_of
-        ev_span = seg_span[: len(ev_start)]
+        seg_ns = np.concatenate([self.origin_ns - lead, self.noise_ns])
+        bounds = np.array([e.start_ns for e in epochs], dtype=np.int64)
+        seg_epoch = np.searchsorted(bounds, seg_ns, side="right") - 1
+        seg_start = np.empty(len(seg_ns), dtype=np.int64)
+        seg_span = np.empty(len(seg_ns), dtype=np.int64)
+        starts, ends, span_epoch = [], [], []
+        for j, ep in enumerate(epochs):  # spans of each epoch, never across the next start
+            sel = np.flatnonzero(seg_epoch == j)
+            step = ep.step_ns
+            seg_start[sel] = seg_ns[sel] // step
+            limit = -(-int(bounds[j + 1]) // step) if j + 1 < len(epochs) else None
+            n_seg = int(round(syn.segment_s * ep.sampling_rate))
+            a, b, of = merge_segments(seg_start[sel], n_seg, limit)
+            seg_span[sel] = of + sum(len(x) for x in starts)
+            starts.append(a)
+            ends.append(b)
+            span_epoch.append(np.full(len(a), j, dtype=np.int64))
+        span_start, span_end = np.concatenate(starts), np.concatenate(ends)
+        n_ev = len(self.origin_ns)
+        ev_span = seg_span[:n_ev]
         by_span = np.argsort(ev_span, kind="stable")
         cuts = np.searchsorted(ev_span[by_span], np.arange(len(span_start) + 1))
         span_events = [by_span[cuts[k] : cuts[k + 1]] for k in range(len(span_start))]
         return StationPlan(
-            i, s, step, seg_n, paths, ev_start, span_start, span_end, ev_span, span_events
-        )
+            i, s, epochs[0].step_ns, int(round(syn.segment_s * s.sampling_rate)), paths,
+            seg_start[:n_ev], span_start, span_end, ev_span, span_events,
+            tuple(epochs), np.concatenate(span_epoch), seg_epoch[:n_ev], syn.segment_s,
+        )  # fmt: skip
 
     # ---- rendering ----------------------------------------------------------------------
     def render_span(self, i: int, k: int) -> np.ndarray:
@@ -213,30 +274,41 @@ class SyntheticArchive:
     def render_spans(self, i: int, spans: list[int]) -> list[np.ndarray]:
         """(3, n) int32 counts of several spans of station i, their records in batches."""
         plan, syn = self.plan(i), self.cfg.synthetic
-        s = plan.station
         out = []
         for k in spans:
             a, b = int(plan.span_start[k]), int(plan.span_end[k])
+            ep = plan.epochs[plan.span_epoch[k]]
             seed = mix_seeds(syn.seed, 2, i, a)
-            out.append(render_noise(syn, b - a, s.sampling_rate, a * plan.step_ns, int(seed)))
+            out.append(
+                render_noise(
+                    syn, b - a, ep.sampling_rate, a * ep.step_ns, int(seed), self.mainshock_ns
+                )
+            )
         ev = np.concatenate([plan.span_events[k] for k in spans])
         where = np.repeat(np.arange(len(spans)), [len(plan.span_events[k]) for k in spans])
-        for lo in range(0, len(ev), BATCH):
-            idx = ev[lo : lo + BATCH]
-            recs = self._records(plan, idx)
-            for j, ix in enumerate(idx):
-                k = where[lo + j]
-                o = int(plan.ev_start[ix]) - int(plan.span_start[spans[k]])
-                out[k][:, o : o + plan.seg_n] += recs[j]
-        return [
-            np.clip(np.rint(v * s.sensitivity), -FULL_SCALE, FULL_SCALE).astype(np.int32)
-            for v in out
-        ]
+        ev_epoch = plan.ev_epoch[ev]
+        for j in np.unique(ev_epoch):  # records in batches of one rate
+            pos = np.flatnonzero(ev_epoch == j)
+            seg_n = plan.seg_samples(int(j))
+            for lo in range(0, len(pos), BATCH):
+                at = pos[lo : lo + BATCH]
+                recs = self._records(plan, ev[at], int(j))
+                for r, (ix, k) in enumerate(zip(ev[at], where[at])):
+                    o = int(plan.ev_start[ix]) - int(plan.span_start[spans[k]])
+                    n = min(seg_n, out[k].shape[1] - o)  # cut at an epoch's end
+                    out[k][:, o : o + n] += recs[r, :, :n]
+        counts = []
+        for v, k in zip(out, spans):  # through the epoch's instrument, then to counts
+            ep = plan.epochs[plan.span_epoch[k]]
+            c = np.clip(np.rint(ep.record(v) * ep.sensitivity), -FULL_SCALE, FULL_SCALE)
+            counts.append(c.astype(np.int32))
+        return counts
 
-    def _records(self, plan: StationPlan, idx: np.ndarray) -> np.ndarray:
-        """Ground velocity of the segments of events idx at the plan's station."""
+    def _records(self, plan: StationPlan, idx: np.ndarray, epoch: int = 0) -> np.ndarray:
+        """Ground velocity of the segments of events idx (all of one epoch) at the station."""
         syn, s, e, p = self.cfg.synthetic, plan.station, self.events, plan.paths
-        rec_t0 = plan.ev_start[idx] * plan.step_ns
+        ep = plan.epochs[epoch]
+        rec_t0 = plan.ev_start[idx] * ep.step_ns
         offset = (self.origin_ns[idx] - rec_t0) / 1e9  # origin, s after the first sample
         pp = p.iloc[idx]
         return render_batch(
@@ -245,8 +317,8 @@ class SyntheticArchive:
             pp["hypocentral_km"].to_numpy(),
             offset + pp["tp_s"].to_numpy(),
             offset + pp["ts_s"].to_numpy(),
-            sampling_rate=s.sampling_rate,
-            n_samples=plan.seg_n,
+            sampling_rate=ep.sampling_rate,
+            n_samples=plan.seg_samples(epoch),
             seeds=mix_seeds(syn.seed, 1, idx, plan.index),
             tstar_p=pp["tstar_p"].to_numpy(),
             tstar_s=pp["tstar_s"].to_numpy(),
@@ -278,7 +350,8 @@ class SyntheticArchive:
             # only the samples asked for are copied: a view of the whole span would keep
             # it alive as long as the window (a dense hour is 5 MB per window otherwise)
             data = data.copy()
-        start = UTCDateTime(ns=(int(plan.span_start[k]) + a) * plan.step_ns)
+        ep = plan.epochs[plan.span_epoch[k]]
+        start = UTCDateTime(ns=(int(plan.span_start[k]) + a) * ep.step_ns)
         return [
             Trace(
                 data=data[c],
@@ -287,7 +360,7 @@ class SyntheticArchive:
                     "station": s.station,
                     "location": "",
                     "channel": cha,
-                    "sampling_rate": s.sampling_rate,
+                    "sampling_rate": ep.sampling_rate,
                     "starttime": start,
                 },
             )
@@ -319,11 +392,11 @@ class SyntheticArchive:
                 continue
             plan = self.plan(i)
             # spans touching the window (one sample of slack on either side)
-            k0 = np.searchsorted(plan.span_end, lo_ns // plan.step_ns - 1, side="right")
-            k1 = np.searchsorted(plan.span_start, hi_ns // plan.step_ns + 2, side="left")
-            for k in range(k0, k1):
-                first = int(plan.span_start[k])  # a few samples of slack for trim's rounding
-                cut = (lo_ns // plan.step_ns - 2 - first, hi_ns // plan.step_ns + 3 - first)
+            step = plan.span_step_ns
+            touch = (plan.span_end > lo_ns // step - 1) & (plan.span_start < hi_ns // step + 2)
+            for k in np.flatnonzero(touch):
+                first, dt = int(plan.span_start[k]), int(step[k])
+                cut = (lo_ns // dt - 2 - first, hi_ns // dt + 3 - first)  # slack for trim
                 traces = self.span_traces(i, k, samples=cut)
                 st += Stream([traces[c] for c in comps])
         st.trim(starttime, endtime)

@@ -5,6 +5,9 @@ plus the rates of extra regions; counts are Poisson (or a multinomial split of a
 total in catalog-only scale runs).  Places: on the fault plane (uniform along strike and
 in depth, Gaussian across it), a fraction scattered off the fault, and Gaussian clusters
 for the regions.  Magnitudes: truncated Gutenberg-Richter.  Stress drop: log-normal.
+A confound (`[synthetic.composition_change]`, off by default) draws the events after the
+mainshock differently: shifted magnitudes, other along-strike and depth ranges, other
+hours of the day (`shift_composition`).
 """
 
 from __future__ import annotations
@@ -12,21 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from faultprobe.config import StudyConfig
-from faultprobe.synthetic.geometry import Frame
+from faultprobe.config import CompositionChange, StudyConfig
+from faultprobe.earth import BETA_FC_M_S, brune_fc, moment  # noqa: F401 (re-exported)
+from faultprobe.geodesy import KM_PER_DEGREE, FaultFrame
 
 DAY_NS = 86_400 * 10**9
-BETA_FC_M_S = 3300.0  # shear velocity in the Brune corner-frequency formula
-
-
-def moment(mw: np.ndarray) -> np.ndarray:
-    """Seismic moment (N·m) of moment magnitude."""
-    return 10.0 ** (1.5 * np.asarray(mw, float) + 9.1)
-
-
-def brune_fc(mw: np.ndarray, stress_drop_mpa: np.ndarray) -> np.ndarray:
-    """Brune corner frequency fc = 0.4906 β (Δσ/M0)^(1/3) in SI units (Hz)."""
-    return 0.4906 * BETA_FC_M_S * (np.asarray(stress_drop_mpa) * 1e6 / moment(mw)) ** (1 / 3)
 
 
 def catalog_span(cfg: StudyConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -76,7 +69,7 @@ def simulate_events(cfg: StudyConfig) -> pd.DataFrame:
     rng = np.random.default_rng([syn.seed, 1])
     t0, t1 = catalog_span(cfg)
     span_days = (t1 - t0).total_seconds() / 86400.0
-    frame = Frame(cfg.mainshock, cfg.fault)
+    frame = FaultFrame(cfg.mainshock, cfg.fault)
 
     # expected counts per component: background, one Omori sequence per shock, regions
     comps: list[tuple[str, float]] = [("background", syn.background_per_day * span_days)]
@@ -112,7 +105,7 @@ def simulate_events(cfg: StudyConfig) -> pd.DataFrame:
             reg = next(r for r in syn.regions if r.name == kind.split(":", 1)[1])
             enu0 = frame.enu(reg.latitude, reg.longitude, reg.depth_km)
             enu = enu0 + rng.normal(0.0, reg.radius_km / 2.0, (n, 3))
-            enu[:, 2] = np.clip(enu[:, 2], -frame.hypo.depth_km + 0.5, None)
+            enu[:, 2] = np.clip(enu[:, 2], -frame.hypocenter.depth_km + 0.5, None)
             fu, fv, fw = frame.to_fault(enu)
         else:
             lo, hi = cfg.fault.along_strike_km
@@ -133,6 +126,16 @@ def simulate_events(cfg: StudyConfig) -> pd.DataFrame:
     day = np.concatenate(days) if days else np.zeros(0)
     fu, fv, fw = (np.concatenate(x) if x else np.zeros(0) for x in (u, v, w))
     kind = np.concatenate(kinds) if kinds else np.zeros(0, dtype=object)
+    change = syn.composition_change
+    post = np.zeros(len(day), dtype=bool)
+    if change.active:
+        main_day = (pd.Timestamp(cfg.mainshock.time) - t0).total_seconds() / 86400.0
+        post = (day >= main_day) & ~np.char.startswith(kind.astype(str), "region:")
+        day, fu, fv = shift_composition(
+            change, np.random.default_rng([syn.seed, 5]), post, day, fu, fv,
+            t0.value / DAY_NS, main_day, span_days,
+            frame.dip_range(change.depth_km or syn.depth_km),
+        )  # fmt: skip
     enu = frame.to_enu(fu, fv, fw)
     lat, lon, depth = frame.geographic(enu)
     depth = np.clip(depth, 0.2, None)
@@ -141,6 +144,7 @@ def simulate_events(cfg: StudyConfig) -> pd.DataFrame:
     mc, mmax, b = syn.completeness, syn.max_magnitude, syn.b_value
     mag = mc - np.log10(1.0 - rng.uniform(size=n) * (1.0 - 10.0 ** (-b * (mmax - mc)))) / b
     drop = syn.stress_drop_mpa * np.exp(syn.stress_drop_log_sigma * rng.normal(size=n))
+    mag = mag + change.magnitude_shift * post
     origin_ns = t0.value + np.rint(day * DAY_NS).astype(np.int64)
 
     shocks = [s for s in [cfg.mainshock, *cfg.shocks] if t0 <= pd.Timestamp(s.time) <= t1]
@@ -175,10 +179,48 @@ def simulate_events(cfg: StudyConfig) -> pd.DataFrame:
     return _catalog_columns(df, rng, syn.location_error_km)
 
 
+def shift_composition(
+    change: CompositionChange,
+    rng: np.random.Generator,
+    post: np.ndarray,
+    day: np.ndarray,
+    fu: np.ndarray,
+    fv: np.ndarray,
+    start_day: float,
+    main_day: float,
+    span_days: float,
+    dip_range: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Times and places of the post-mainshock events (mask `post`) under the change.
+
+    Along strike and down dip are redrawn uniformly in the change's ranges; with `hours_utc`
+    each post event moves forward (by less than a day, so it stays after the mainshock) to
+    a uniformly drawn hour of that window, or back one day where that would leave the span.
+    Own generator: the draws of the unchanged sequence stay as they are.
+    """
+    day, fu, fv = day.copy(), fu.copy(), fv.copy()
+    m = int(post.sum())
+    draws = rng.uniform(size=(3, m))
+    if change.along_strike_km is not None:
+        lo, hi = change.along_strike_km
+        fu[post] = lo + (hi - lo) * draws[0]
+    if change.depth_km is not None:
+        fv[post] = dip_range[0] + (dip_range[1] - dip_range[0]) * draws[1]
+    if change.hours_utc is not None:
+        h1, h2 = change.hours_utc
+        absolute = start_day + day[post]  # days since 1970
+        target = np.floor(absolute) + (h1 + (h2 - h1) * draws[2]) / 24.0
+        target = np.where(target < absolute, target + 1.0, target) - start_day
+        back = target - 1.0
+        target = np.where((target > span_days) & (back >= main_day), back, target)
+        day[post] = np.where(target > span_days, day[post], target)
+    return day, fu, fv
+
+
 def _catalog_columns(df: pd.DataFrame, rng, loc_err_km: float) -> pd.DataFrame:
     """What a catalog reports: perturbed locations, rounded Mw, ML, errors, some NaN."""
     n = len(df)
-    km_lat = 111.195
+    km_lat = KM_PER_DEGREE
     km_lon = km_lat * np.cos(np.radians(df["latitude"].to_numpy()))
     err = rng.normal(0.0, loc_err_km, (n, 3))
     df["cat_latitude"] = np.round(df["latitude"] + err[:, 0] / km_lat, 5)

@@ -1,73 +1,18 @@
-"""Local coordinates around the mainshock and the fault frame, vectorised.
+"""How much of each ray from a source to a receiver crosses the damage zone, vectorised.
 
-East/north offsets (km) use the same equirectangular projection as the catalog selection,
-depth is positive down.  The fault plane passes through the mainshock hypocenter with the
-configured strike and dip (dipping toward strike + 90°).
+Positions are east/north/down offsets (km) in the fault frame of `faultprobe.geodesy`, the
+same frame the catalog selection measures fault distances in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from faultprobe.catalogs.geometry import EARTH_RADIUS_KM, local_xy
-from faultprobe.config import Fault, Shock
-
-
-def latlon(east, north, lat0: float, lon0: float) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of `local_xy`."""
-    lat = lat0 + np.degrees(np.asarray(north, float) / EARTH_RADIUS_KM)
-    mid = np.radians((lat + lat0) / 2.0)
-    lon = lon0 + np.degrees(np.asarray(east, float) / (EARTH_RADIUS_KM * np.cos(mid)))
-    return lat, lon
-
-
-@dataclass(frozen=True)
-class Frame:
-    """Fault frame: unit vectors (east, north, down) and the hypocenter."""
-
-    hypo: Shock
-    fault: Fault
-
-    @property
-    def along(self) -> np.ndarray:
-        s = np.radians(self.fault.strike)
-        return np.array([np.sin(s), np.cos(s), 0.0])
-
-    @property
-    def down_dip(self) -> np.ndarray:
-        s, d = np.radians(self.fault.strike), np.radians(self.fault.dip)
-        return np.array([np.cos(d) * np.cos(s), -np.cos(d) * np.sin(s), np.sin(d)])
-
-    @property
-    def normal(self) -> np.ndarray:
-        return np.cross(self.along, self.down_dip)
-
-    def dip_range(self, depth_km: tuple[float, float]) -> tuple[float, float]:
-        """Down-dip coordinates (km) of a depth range on the plane."""
-        sd = np.sin(np.radians(self.fault.dip))
-        return ((depth_km[0] - self.hypo.depth_km) / sd, (depth_km[1] - self.hypo.depth_km) / sd)
-
-    def to_enu(self, u, v, w) -> np.ndarray:
-        """(..., 3) east, north, down offsets from fault coordinates (along, down-dip, normal)."""
-        u, v, w = (np.asarray(a, float)[..., None] for a in (u, v, w))
-        return u * self.along + v * self.down_dip + w * self.normal
-
-    def to_fault(self, enu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return enu @ self.along, enu @ self.down_dip, enu @ self.normal
-
-    def enu(self, lat, lon, depth_km) -> np.ndarray:
-        east, north = local_xy(lat, lon, self.hypo.latitude, self.hypo.longitude)
-        return np.stack([east, north, np.asarray(depth_km, float) - self.hypo.depth_km], -1)
-
-    def geographic(self, enu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        lat, lon = latlon(enu[..., 0], enu[..., 1], self.hypo.latitude, self.hypo.longitude)
-        return lat, lon, enu[..., 2] + self.hypo.depth_km
+from faultprobe.geodesy import FaultFrame
 
 
 def exposure(
-    frame: Frame,
+    frame: FaultFrame,
     sources: np.ndarray,
     receivers: np.ndarray,
     half_width_km: float,

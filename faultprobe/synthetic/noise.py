@@ -8,6 +8,10 @@ that band of the spectrum only (e.g. the microseism, or a cultural band), so the
 changes its spectral shape with the season and not just its level.  A span's noise depends
 only on the seed, the station and the span's first sample, so it is the same however it
 is asked for.
+
+A confound (`[synthetic.noise_change]`, off by default) changes the noise after the
+mainshock: its rms by `level_factor` and its spectrum by `band_factor` inside `band_hz`
+and a tilt (f / pivot_hz)^slope, a step at the mainshock or decaying as exp(-t/decay_days).
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft as sfft
 
-from faultprobe.config import Synthetic
+from faultprobe.config import NoiseChange, Synthetic
 from faultprobe.synthetic.effect import band_weight
 
 YEAR_DAYS = 365.2425
+DAY_NS = 86_400 * 10**9
 
 
 def noise_shape(freqs: np.ndarray) -> np.ndarray:
@@ -52,12 +57,67 @@ def modulation(syn: Synthetic, time_ns: np.ndarray) -> np.ndarray:
     return seasonal_factor(syn, time_ns) * daily_factor(syn, time_ns)
 
 
+def change_weight(change: NoiseChange, time_ns: np.ndarray, mainshock_ns: int) -> np.ndarray:
+    """How much of the post-mainshock noise change acts at these times (0 before, 1 at it)."""
+    t = (np.asarray(time_ns, dtype=np.int64) - mainshock_ns) / DAY_NS
+    g = (t >= 0.0).astype(float)
+    if change.decay_days is not None:
+        g *= np.exp(-np.maximum(t, 0.0) / change.decay_days)
+    return g
+
+
+def change_spectrum(change: NoiseChange, freqs: np.ndarray) -> np.ndarray:
+    """Amplitude factor of the changed noise spectrum: band factor times the tilt."""
+    f = np.asarray(freqs, float)
+    w = np.ones_like(f)
+    if change.band_hz is not None:
+        w = w + (change.band_factor - 1.0) * band_weight(f, change.band_hz)
+    if change.slope != 0.0:
+        floor = f[1] if len(f) > 1 else 1.0  # no tilt at DC: its value would be 0 or infinite
+        w = w * (np.maximum(f, floor) / change.pivot_hz) ** change.slope
+    return w
+
+
 def render_noise(
-    syn: Synthetic, n: int, sampling_rate: float, start_ns: int, seed: int
+    syn: Synthetic,
+    n: int,
+    sampling_rate: float,
+    start_ns: int,
+    seed: int,
+    mainshock_ns: int | None = None,
 ) -> np.ndarray:
-    """(3, n) noise ground velocity (m/s) for a span starting at `start_ns`."""
+    """(3, n) noise ground velocity (m/s) for a span starting at `start_ns`.
+
+    With `mainshock_ns` and an active `noise_change`, the change applies from that time on.
+    """
     if syn.noise_level == 0.0 or n == 0:
         return np.zeros((3, n))
+    step_ns = int(round(1e9 / sampling_rate))
+    change = syn.noise_change
+    if mainshock_ns is not None and change.active and start_ns + (n - 1) * step_ns >= mainshock_ns:
+        return _render_changed(syn, n, sampling_rate, start_ns, seed, mainshock_ns)
+    return _render_plain(syn, n, sampling_rate, start_ns, seed)[0]
+
+
+def _render_changed(
+    syn: Synthetic, n: int, sampling_rate: float, start_ns: int, seed: int, mainshock_ns: int
+) -> np.ndarray:
+    """The noise of a span that reaches past the mainshock, with the noise change in it."""
+    change = syn.noise_change
+    x, spec, nfft, scale = _render_plain(syn, n, sampling_rate, start_ns, seed)
+    step_ns = int(round(1e9 / sampling_rate))
+    g = change_weight(change, start_ns + np.arange(n, dtype=np.int64) * step_ns, mainshock_ns)
+    if change.spectral:
+        w = change_spectrum(change, sfft.rfftfreq(nfft, 1.0 / sampling_rate)) - 1.0
+        extra = sfft.irfft(spec * w.astype(np.float32), n=nfft, axis=-1)[:, :n]
+        x = x + extra * (scale * g)[None, :]
+    return x * (1.0 + (change.level_factor - 1.0) * g)[None, :]
+
+
+def _render_plain(
+    syn: Synthetic, n: int, sampling_rate: float, start_ns: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """The noise without the confound, its spectrum, FFT length and rms scale per sample."""
     nfft = sfft.next_fast_len(n, real=True)
     shaped = _unit_shape(nfft, float(sampling_rate))
     g = np.random.Generator(np.random.SFC64([int(seed), 11]))
@@ -75,16 +135,18 @@ def render_noise(
         return np.interp(np.arange(n) * float(step_ns), (knots - start_ns).astype(float), factor)
 
     band = syn.noise_seasonal_band_hz
+    scale = syn.noise_level * at_samples(modulation(syn, knots))
     if band is None:
         x = sfft.irfft(spec, n=nfft, axis=-1)[:, :n]
-        return x * (syn.noise_level * at_samples(modulation(syn, knots)))[None, :]
+        return x * scale[None, :], spec, nfft, scale
     # the seasonal cycle acts on the band only: split the spectrum, modulate, add
     w = band_weight(sfft.rfftfreq(nfft, 1.0 / sampling_rate), band).astype(np.float32)
     in_band = sfft.irfft(spec * w, n=nfft, axis=-1)[:, :n]
     rest = sfft.irfft(spec * (1 - w), n=nfft, axis=-1)[:, :n]
     daily = at_samples(daily_factor(syn, knots))
     season = at_samples(seasonal_factor(syn, knots))
-    return (rest + in_band * season[None, :]) * (syn.noise_level * daily)[None, :]
+    x = (rest + in_band * season[None, :]) * (syn.noise_level * daily)[None, :]
+    return x, spec, nfft, scale
 
 
 @lru_cache(maxsize=64)

@@ -11,15 +11,14 @@ from dataclasses import dataclass
 from obspy import UTCDateTime
 from obspy.core.inventory import (
     Channel,
-    InstrumentSensitivity,
     Inventory,
     Network,
-    Response,
     Site,
     Station,
 )
 
-from faultprobe.config import StudyConfig, SyntheticStation
+from faultprobe.config import ConfigError, StudyConfig, SyntheticStation
+from faultprobe.synthetic.instrument import FIRST, Epoch, epoch_dates
 
 # code, latitude, longitude, elevation_m, band, sampling_rate, sensitivity counts/(m/s)
 _NORCIA: tuple[tuple[str, float, float, float, str, float, float], ...] = (
@@ -77,6 +76,13 @@ class SimStation:
 def simulated_stations(cfg: StudyConfig) -> list[SimStation]:
     """The study's stations (codes and far stations) with coordinates and rates."""
     table = {s.code: s for s in cfg.synthetic.stations} or BUILTIN
+    for change in cfg.synthetic.station_changes:
+        if change.station not in cfg.stations.all_codes:
+            raise ConfigError(
+                f"{cfg.source_path or '<config>'}: synthetic.station_changes: station "
+                f"{change.station} is not one of the study's stations "
+                f"({', '.join(cfg.stations.all_codes)})"
+            )
     out = []
     for code in cfg.stations.all_codes:
         if code not in table:
@@ -105,40 +111,40 @@ def simulated_stations(cfg: StudyConfig) -> list[SimStation]:
 
 
 def build_inventory(
-    stations: list[SimStation], start: UTCDateTime, created: UTCDateTime
+    stations: list[SimStation],
+    start: UTCDateTime,
+    created: UTCDateTime,
+    epochs: list[list[Epoch]] | None = None,
 ) -> Inventory:
-    """An ObsPy Inventory with E/N/Z channels and a flat velocity response per channel."""
+    """An ObsPy Inventory with E/N/Z channels, one channel epoch per documented epoch.
+
+    Without `epochs` every station has one epoch with a flat velocity response (its
+    sensitivity); see `faultprobe.synthetic.instrument` for the others.
+    """
     networks: dict[str, Network] = {}
-    for s in stations:
+    for i, s in enumerate(stations):
         net = networks.setdefault(s.network, Network(code=s.network, stations=[], start_date=start))
+        own = epochs[i] if epochs else [Epoch(FIRST, s.sampling_rate, s.sensitivity)]
         chans = []
-        for comp, cha in zip(COMPONENTS, s.channels):
-            azimuth, dip = {"E": (90.0, 0.0), "N": (0.0, 0.0), "Z": (0.0, -90.0)}[comp]
-            response = Response(
-                instrument_sensitivity=InstrumentSensitivity(
-                    value=s.sensitivity,
-                    frequency=1.0,
-                    input_units="M/S",
-                    output_units="COUNTS",
-                    input_units_description="Velocity in meters per second",
-                    output_units_description="Digital counts",
+        for epoch, (begin, end) in zip(own, epoch_dates(own, start)):
+            for comp, cha in zip(COMPONENTS, s.channels):
+                azimuth, dip = {"E": (90.0, 0.0), "N": (0.0, 0.0), "Z": (0.0, -90.0)}[comp]
+                chans.append(
+                    Channel(
+                        code=cha,
+                        location_code="",
+                        latitude=s.latitude,
+                        longitude=s.longitude,
+                        elevation=s.elevation_m,
+                        depth=0.0,
+                        azimuth=azimuth,
+                        dip=dip,
+                        sample_rate=epoch.sampling_rate,
+                        start_date=begin,
+                        end_date=end,
+                        response=epoch.response(),
+                    )  # fmt: skip
                 )
-            )
-            chans.append(
-                Channel(
-                    code=cha,
-                    location_code="",
-                    latitude=s.latitude,
-                    longitude=s.longitude,
-                    elevation=s.elevation_m,
-                    depth=0.0,
-                    azimuth=azimuth,
-                    dip=dip,
-                    sample_rate=s.sampling_rate,
-                    start_date=start,
-                    response=response,
-                )  # fmt: skip
-            )
         net.stations.append(
             Station(
                 code=s.station,

@@ -128,9 +128,10 @@ def write_station_sds(
 
     plan = archive.plan(i)
     s = plan.station
-    if DAY_NS % plan.step_ns:
-        raise ValueError(f"{s.code}: {s.sampling_rate} Hz does not divide a day into samples")
-    per_day = DAY_NS // plan.step_ns
+    for ep in plan.epochs:
+        if DAY_NS % ep.step_ns:
+            raise ValueError(f"{s.code}: {ep.sampling_rate} Hz does not divide a day into samples")
+    span_per_day = DAY_NS // plan.span_step_ns  # samples a day, per span (its epoch's rate)
     pending: dict[int, list] = {}
     written = 0
 
@@ -161,14 +162,16 @@ def write_station_sds(
             group = next(g for g in groups if g[0] == k)
             rendered = dict(zip(group, archive.render_spans(i, group)))
         a, b = int(plan.span_start[k]), int(plan.span_end[k])
+        per_day = int(span_per_day[k])
         traces = archive.span_traces(i, k, data=rendered.pop(k))
         d0, d1 = a // per_day, (b - 1) // per_day
         for day in range(d0, d1 + 1):
             lo, hi = max(a, day * per_day), min(b, (day + 1) * per_day)
             for c, tr in enumerate(traces):
-                piece = tr if d0 == d1 else _piece(tr, lo - a, hi - a, plan.step_ns)
+                piece = tr if d0 == d1 else _piece(tr, lo - a, hi - a, DAY_NS // per_day)
                 pending.setdefault(day, []).append((c, piece))
-        next_day = int(plan.span_start[k + 1]) // per_day if k + 1 < len(plan.span_start) else None
+        more = k + 1 < len(plan.span_start)
+        next_day = int(plan.span_start[k + 1]) // int(span_per_day[k + 1]) if more else None
         flush(next_day if next_day is not None else d1 + 1)
         if tick:
             tick(1)

@@ -1,8 +1,8 @@
 """Small SDS archives with known defects, for the ingest tests, the benchmark and users
 who want to see how every bad input ends up in traces.parquet.
 
-Writes STORE/events.parquet and STORE/stations.parquet (DESIGN §3 columns) and an SDS
-archive of Steim2 miniSEED station-day files: segments around each event (or whole days),
+Writes STORE/events.parquet and STORE/stations.parquet (columns: docs/architecture.md) and
+an SDS archive of Steim2 miniSEED station-day files: segments around each event (or whole days),
 a 125 Hz station, a station without its E component, a station with no data at all, and
 on station DEF: short and long gaps, identical and conflicting overlaps, a clipped and an
 all-zero trace, a missing window and one corrupt day file. Event 0's window crosses
@@ -19,7 +19,8 @@ import pandas as pd
 from obspy import Stream, Trace, UTCDateTime
 
 from faultprobe import store as fp_store
-from faultprobe.pipelines.velocity import PTable, epicentral_km
+from faultprobe.geodesy import epicentral_km
+from faultprobe.pipelines.velocity import PTable
 
 DAY = 86_400.0
 T0 = UTCDateTime("2016-10-29T00:00:00Z")

@@ -1,7 +1,8 @@
 """A small study store for tests and benchmarks of the learning core.
 
-Writes STORE/events.parquet and STORE/waveforms.zarr in the ingest's schema (DESIGN.md §3)
-without running the full catalog → SDS → ingest chain, but with the simulator's own physics:
+Writes STORE/events.parquet and STORE/waveforms.zarr in the ingest's schema
+(docs/architecture.md) without running the full catalog → SDS → ingest chain, but with the
+simulator's own physics:
 records from `faultprobe.synthetic.records.render_batch` (Brune ω² source, spreading,
 path t* and site κ, P/S trains with coda), the fault-zone Δt*(t) of
 `faultprobe.synthetic.effect.dtstar_at` weighted by each station's exposure, and ambient
