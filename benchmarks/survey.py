@@ -3,7 +3,7 @@
     python benchmarks/survey.py [--folder DIR] [--sequences 3] [--plan 100]
 
 1. Wall time.  N small simulated studies (the 4-day small study of
-   faultprobe.synthetic.presets, analyst selection, a one-run binary Table 1 grid of a tiny
+   faultprobe.testing.studies, analyst selection, a one-run binary Table 1 grid of a tiny
    CPU model), each with its own store: `faultprobe.survey.run_survey` on one local cluster
    (the studies' catalog, ingest and grid tasks sharing its workers) against the same
    studies driven one after another, each starting its own cluster as N separate commands
@@ -31,8 +31,8 @@ CLUSTER = {"kind": "local", "n_workers": 2, "threads_per_worker": 1}
 def study_table(folder: Path) -> dict:
     """The small study with a one-run grid (as tests/grid_study.py), simulated once."""
     from faultprobe.catalogs.study import build_catalog
-    from faultprobe.synthetic.presets import small_study_table
     from faultprobe.synthetic.run import synthesize
+    from faultprobe.testing.studies import small_study_table
 
     table = small_study_table(folder)
     table["selection"] = {"mode": "analyst"}
@@ -105,7 +105,7 @@ def plan(folder: Path, m: int) -> None:
     from distributed import Client, LocalCluster
 
     from faultprobe.analysis import grid as gridmod
-    from faultprobe.synthetic.presets import small_study_table
+    from faultprobe.testing.studies import small_study_table
 
     base = small_study_table(folder / "plan-sim")
     base["experiments"] = {"table1": {"classes": [2, 4, 8], "stations": ["IV.NRCA"]}}

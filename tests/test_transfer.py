@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from faultprobe.config import dump_toml, parse_config
-from faultprobe.ml.toycube import ToyStudy, write_toy_store
-from faultprobe.synthetic.presets import small_study_table
+from faultprobe.testing.studies import small_study_table
+from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 
 def other_study(folder, **toy) -> str:
