@@ -109,3 +109,36 @@ def test_a_survey_file_that_cannot_be_used_is_one_line(tmp_path):
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and "studies.0" in lines[0], out.stderr
+
+
+def test_a_study_given_by_its_init_inputs_is_written_once(simulated, tmp_path):
+    from faultprobe.config import load_config
+    from faultprobe.survey.config import StudyEntry
+    from faultprobe.survey.run import written_config
+
+    folder, table = simulated
+    sim = folder / "synthetic"
+    init = {"catalog": str(sim / "catalog.txt"), "time": table["mainshock"]["time"],
+            "inventory": str(sim / "stations.xml"), "sds_root": str(sim / "sds")}  # fmt: skip
+    entry = StudyEntry(config=str(tmp_path / "derived.toml"), init=init)
+    said = []
+    written_config(entry, said.append)
+    cfg = load_config(entry.config)
+    assert abs((cfg.mainshock.time - parse_config(table).mainshock.time).total_seconds()) < 1
+    first = Path(entry.config).read_text()
+    written_config(entry, said.append)  # a second survey keeps the written config
+    assert Path(entry.config).read_text() == first and len(said) == 1
+
+
+def test_a_study_whose_init_fails_is_named(tmp_path):
+    cfgs = [str(tmp_path / "never.toml")]
+    path = Path(survey_file(tmp_path, cfgs))
+    text = (
+        path.read_text()
+        + f'init = {{ catalog = "{tmp_path}/none.txt", time = "2016-10-30T06:40:17Z" }}\n'
+    )
+    path.write_text(text)
+    out = subprocess.run(survey_cmd(str(path)), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr[-2000:]
+    named = [ln for ln in out.stderr.splitlines() if ln.startswith("error: study ")]
+    assert len(named) == 1 and "never.toml" in named[0] and "none.txt" in named[0], out.stderr

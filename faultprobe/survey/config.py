@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, ValidationError
 
@@ -21,10 +22,15 @@ class SurveyOptions(_Section):
     transfer: bool = True
 
 
+INIT_PATHS = ("catalog", "quakeml", "inventory", "sds_root", "store")
+
+
 class StudyEntry(_Section):
-    """One study of the survey: its config file."""
+    """One study of the survey: its config file, and optionally the `faultprobe init`
+    inputs that write it when it does not exist yet (keys of `derive.InitOptions`)."""
 
     config: str
+    init: dict[str, Any] | None = None
 
 
 class Survey(_Section):
@@ -57,5 +63,13 @@ def load_survey(path: str | Path) -> Survey:
         key = ".".join(str(p) for p in e["loc"])
         raise ConfigError(f"{path}: {key}: {e['msg']} (docs/sequences.md)") from None
     opts = survey.survey.model_copy(update={"store": _resolve(survey.survey.store, base)})
-    studies = [StudyEntry(config=_resolve(s.config, base)) for s in survey.studies]
+    studies = [
+        StudyEntry(
+            config=_resolve(s.config, base),
+            init=None
+            if s.init is None
+            else {k: _resolve(v, base) if k in INIT_PATHS else v for k, v in s.init.items()},
+        )
+        for s in survey.studies
+    ]
     return survey.model_copy(update={"survey": opts, "studies": studies})

@@ -15,13 +15,14 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from faultprobe.config import StudyConfig, load_config
 from faultprobe.errors import FaultprobeError, IncompleteError
 from faultprobe.store import EVENTS, STATIONS, STUDY_TOML, Store
-from faultprobe.survey.config import Survey
+from faultprobe.survey.config import StudyEntry, Survey
 
 SURVEY_TABLE, TRANSFER_TABLE = "survey.parquet", "transfer.parquet"
 
@@ -80,10 +81,29 @@ def run_study(cfg: StudyConfig, client, grids: list[str], say: Callable[[str], N
         say(f"{name}: done")
 
 
-def _drive(path: str, client, grids: list[str], say) -> Outcome:
-    """One study from its config file to its results; a failure is an `Outcome`."""
-    name = ""
+def written_config(entry: StudyEntry, say: Callable[[str], None]) -> None:
+    """Write the entry's config from its `init` inputs (`faultprobe init`), once."""
+    from faultprobe.derive import InitOptions, derive_study
+    from faultprobe.errors import InputError
+
+    if entry.init is None or Path(entry.config).exists():
+        return
     try:
+        opts = InitOptions(**{**entry.init, "out": entry.config})
+    except TypeError as err:
+        raise InputError(f"[[studies]] init of {entry.config}: {err}") from None
+    result = derive_study(opts)
+    result.path.write_text(result.text)
+    if result.twin_path:
+        result.twin_path.write_text(result.twin_text)
+    say(f"{entry.config}: written by init" + "".join(f"; warning: {w}" for w in result.warnings))
+
+
+def _drive(entry: StudyEntry, client, grids: list[str], say) -> Outcome:
+    """One study from its config file to its results; a failure is an `Outcome`."""
+    name, path = "", entry.config
+    try:
+        written_config(entry, say)
         cfg = load_config(path)
         name = cfg.study.name
         run_study(cfg, client, grids, say)
@@ -123,11 +143,10 @@ def run_survey(
     opts = survey.survey
     out = Store(opts.store)
     with out.lock("survey", say=say):
-        paths = [s.config for s in survey.studies]
-        n = opts.parallel or len(paths)
+        n = opts.parallel or len(survey.studies)
         pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="study")
         try:
-            outcomes = list(pool.map(lambda p: _drive(p, client, opts.grids, say), paths))
+            outcomes = list(pool.map(lambda e: _drive(e, client, opts.grids, say), survey.studies))
         except BaseException:  # Ctrl-C: do not wait for the studies; closing the client
             pool.shutdown(wait=False, cancel_futures=True)  # ends their tasks' waits
             raise
