@@ -386,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Run every study a survey file lists (catalog, ingest, the grids of [survey] "
             "grids) as tasks of one Dask job on the survey's [cluster], each into its own "
             "store, skipping what is finished; then write SURVEY_STORE/survey.parquet (one "
-            "row per sequence x station: pooled accuracy, exact 95%% interval, verdict) and "
+            "row per sequence x station: pooled accuracy, exact 95% interval, verdict) and "
             "transfer.parquet (each study's binary run scored on every other study's cube). "
             "A study that fails is named and the others finish (exit non-zero). "
             "docs/sequences.md."
