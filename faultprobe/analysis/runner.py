@@ -12,6 +12,7 @@ slice about once per worker.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import traceback
@@ -179,13 +180,16 @@ def run_grid(
     client.register_plugin(GridCache(cache_bytes))  # replaces an earlier grid's (0 = off)
     declared = "GPU" in (worker_resources or {})
     resources = {"GPU": 1} if declared or gpu_workers(client) else None
+    # the store is part of the key: grids of several studies sharing one cluster (a survey)
+    # may hold runs of the same spec, and Dask would give one of them the other's result
+    where = hashlib.sha256(store.root.encode()).hexdigest()[:8]
     futures = {
         client.submit(
             execute_run,
             store.root,
             store.storage_options,
             [r.to_json() for r in group],
-            key=f"faultprobe-run-{sub}|{run_id}",
+            key=f"faultprobe-run-{where}-{sub}|{run_id}",
             resources=resources,
             pure=False,
         ): group

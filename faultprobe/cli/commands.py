@@ -87,7 +87,40 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from faultprobe.ml.commands import evaluate_command
 
+    if args.study:
+        return _transfer(args)
     return evaluate_command(args)
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    """`faultprobe evaluate RUN --study OTHER`: the run scored on another study's cube."""
+    from faultprobe.analysis.transfer import render, transfer_run
+    from faultprobe.ml.runs import run_folder_from_path
+
+    others = [
+        o for o, v in (("--labelling", args.labelling), ("--false-date", args.false_date),
+                       ("--true-date", args.true_date), ("--events", args.events != "test"))
+        if v
+    ]  # fmt: skip
+    if others:
+        raise ConfigError(
+            f"--study scores every balanced event of the other study against its own "
+            f"mainshock; {', '.join(others)} cannot be used with it"
+        )
+    cfg = load_config(args.study)
+    scores, preds = transfer_run(
+        run_folder_from_path(args.run),
+        cfg,
+        stations=tuple(args.stations) if args.stations else None,
+        device=args.device,
+    )
+    print(render(scores))
+    if args.out:
+        from faultprobe.columns import to_disk
+
+        to_disk(preds, "predictions.parquet").to_parquet(args.out, index=False)
+        print(f"predictions: {args.out}", file=sys.stderr)
+    return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -191,6 +224,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     with _writing(cfg, args, "report"):
         print(f"report: {write_report(cfg)}")
+    return 0
+
+
+def cmd_survey(args: argparse.Namespace) -> int:
+    from faultprobe.survey import load_survey, run_survey
+    from faultprobe.survey.tables import render
+
+    survey = load_survey(args.survey)
+    result = run_survey(survey, say=_say(args))
+    print(render(result.table, result.transfer))
+    print(f"survey tables: {survey.survey.store}/survey.parquet, transfer.parquet")
+    for o in result.failed:
+        print(f"error: study {o.name or '?'} ({o.config}): {o.error}", file=sys.stderr)
+    if result.failed:
+        names = ", ".join(o.name or o.config for o in result.failed)
+        print(
+            f"error: {len(result.failed)} of {len(result.outcomes)} studies failed ({names}); "
+            "fix them and run the same command again (finished work is kept)",
+            file=sys.stderr,
+        )
+        return max(o.exit_code for o in result.failed)
     return 0
 
 

@@ -391,6 +391,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=commands.cmd_report)
 
     p = sub.add_parser(
+        "survey",
+        parents=common,
+        help="run many studies as one Dask job and compare them",
+        description=(
+            "Run every study a survey file lists (catalog, ingest, the grids of [survey] "
+            "grids) as tasks of one Dask job on the survey's [cluster], each into its own "
+            "store, skipping what is finished; then write SURVEY_STORE/survey.parquet (one "
+            "row per sequence x station: pooled accuracy, exact 95% interval, verdict) and "
+            "transfer.parquet (each study's binary run scored on every other study's cube). "
+            "A study that fails is named and the others finish (exit non-zero). "
+            "docs/sequences.md."
+        ),
+    )
+    p.add_argument("survey", help="survey file (TOML): [survey], [cluster], [[studies]]")
+    p.set_defaults(handler=commands.cmd_survey)
+
+    p = sub.add_parser(
         "demo",
         parents=common,
         help="the whole method on a small synthetic sequence",

@@ -114,6 +114,12 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the model runs"
     )
     p.add_argument("--out", help="write the predictions to this Parquet file")
+    p.add_argument(
+        "--study",
+        metavar="CONFIG",
+        help="score on another study's cube (transfer across sequences): its events labelled "
+        "against its own mainshock, balanced, brought to the run's rate, window and band",
+    )
 
 
 def train_command(cfg: StudyConfig, args: argparse.Namespace) -> int:
