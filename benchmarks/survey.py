@@ -44,8 +44,8 @@ def study_table(folder: Path) -> dict:
         **{g: {"enabled": False} for g in ("false_dates", "bands", "null", "pairs")},
     }
     cfg = parse_config(table)
-    synthesize(cfg, progress=False, parallel=False)
-    build_catalog(cfg, progress=False)
+    synthesize(cfg, parallel=False)
+    build_catalog(cfg)
     return table
 
 
@@ -87,7 +87,7 @@ def wall(folder: Path, n: int) -> None:
 
     table = study_table(folder / "sim")
     t0 = time.perf_counter()
-    result = run_survey(survey_of(folder, configs(folder, table, n, "one")), say=lambda m: None)
+    result = run_survey(survey_of(folder, configs(folder, table, n, "one")))
     t_survey = time.perf_counter() - t0
     assert not result.failed, result.failed
     t0 = time.perf_counter()

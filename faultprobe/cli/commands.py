@@ -232,7 +232,7 @@ def cmd_survey(args: argparse.Namespace) -> int:
     from faultprobe.survey.tables import render
 
     survey = load_survey(args.survey)
-    result = run_survey(survey, say=_say(args))
+    result = run_survey(survey)
     print(render(result.table, result.transfer))
     print(f"survey tables: {survey.survey.store}/survey.parquet, transfer.parquet")
     for o in result.failed:

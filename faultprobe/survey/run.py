@@ -9,10 +9,7 @@ middle and run again finishes the rest.  A study that fails is named and the oth
 
 from __future__ import annotations
 
-import sys
-import threading
-import traceback
-from collections.abc import Callable
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +20,8 @@ from faultprobe.config import StudyConfig, load_config
 from faultprobe.errors import FaultprobeError, IncompleteError
 from faultprobe.store import EVENTS, STATIONS, STUDY_TOML, Store
 from faultprobe.survey.config import StudyEntry, Survey
+
+log = logging.getLogger(__name__)
 
 SURVEY_TABLE, TRANSFER_TABLE = "survey.parquet", "transfer.parquet"
 
@@ -53,7 +52,7 @@ def catalog_done(store: Store) -> bool:
     return all(store.exists(t) for t in (EVENTS, STATIONS, STUDY_TOML))
 
 
-def run_study(cfg: StudyConfig, client, grids: list[str], say: Callable[[str], None]) -> None:
+def run_study(cfg: StudyConfig, client, grids: list[str]) -> None:
     """A study's stages on the shared client, each skipping what is finished."""
     from faultprobe.analysis.experiments import run_experiments
     from faultprobe.catalogs.study import build_catalog
@@ -61,27 +60,25 @@ def run_study(cfg: StudyConfig, client, grids: list[str], say: Callable[[str], N
 
     name = cfg.study.name
     store = Store(cfg.study.store)
-    with store.lock("survey", say=say):
+    with store.lock("survey"):
         if not catalog_done(store):
-            say(f"{name}: catalog")
-            build_catalog(cfg, progress=False)
-        say(f"{name}: ingest")
-        summary = ingest(cfg, progress=False, client=client, say=lambda m: None)
+            log.info("%s: catalog", name)
+            build_catalog(cfg)
+        log.info("%s: ingest", name)
+        summary = ingest(cfg, client=client)
         if not summary.complete:
             raise IncompleteError(f"ingest incomplete: {summary.problem()}")
-        say(f"{name}: grids {', '.join(grids)}")
-        results = run_experiments(
-            cfg, client=client, progress=False, grids=grids, say=lambda m: None
-        )
+        log.info("%s: grids %s", name, ", ".join(grids))
+        results = run_experiments(cfg, client=client, grids=grids)
         failed = int((results["status"] == "failed").sum())
         if failed:
             raise IncompleteError(
                 f"{failed} run(s) failed; see the error column of {store.url('results.parquet')}"
             )
-        say(f"{name}: done")
+        log.info("%s: done", name)
 
 
-def written_config(entry: StudyEntry, say: Callable[[str], None]) -> None:
+def written_config(entry: StudyEntry) -> None:
     """Write the entry's config from its `init` inputs (`faultprobe init`), once."""
     from faultprobe.derive import InitOptions, derive_study
     from faultprobe.errors import InputError
@@ -96,57 +93,46 @@ def written_config(entry: StudyEntry, say: Callable[[str], None]) -> None:
     result.path.write_text(result.text)
     if result.twin_path:
         result.twin_path.write_text(result.twin_text)
-    say(f"{entry.config}: written by init" + "".join(f"; warning: {w}" for w in result.warnings))
+    log.info("%s: written by init", entry.config)
+    for w in result.warnings:
+        log.warning("%s: %s", entry.config, w)
 
 
-def _drive(entry: StudyEntry, client, grids: list[str], say) -> Outcome:
+def _drive(entry: StudyEntry, client, grids: list[str]) -> Outcome:
     """One study from its config file to its results; a failure is an `Outcome`."""
     name, path = "", entry.config
     try:
-        written_config(entry, say)
+        written_config(entry)
         cfg = load_config(path)
         name = cfg.study.name
-        run_study(cfg, client, grids, say)
+        run_study(cfg, client, grids)
         return Outcome(path, name)
     except FaultprobeError as err:
         return Outcome(path, name, str(err), err.exit_code)
     except Exception as err:  # a bug in one study's run: named, the others go on
         text = f"{type(err).__name__}: {err}"
-        say(f"{name or path}: {traceback.format_exc(limit=8)}")
+        log.error("%s: a bug in its run", name or path, exc_info=True)
         return Outcome(path, name, text, 1)
-
-
-def _one_at_a_time(say: Callable[[str], None]) -> Callable[[str], None]:
-    """`say` from several study threads without their lines running into each other."""
-    lock = threading.Lock()
-
-    def said(msg: str) -> None:
-        with lock:
-            say(msg)
-
-    return said
 
 
 def run_survey(
     survey: Survey,
     *,
     client=None,
-    say: Callable[[str], None] | None = None,
 ) -> SurveyResult:
     """Run every study of the survey on one cluster; write and return its tables."""
     from faultprobe.cluster.connect import connect
 
-    say = _one_at_a_time(say or (lambda msg: print(msg, file=sys.stderr, flush=True)))
     if client is None:
-        with connect(survey.cluster, say=say) as c:
-            return run_survey(survey, client=c, say=say)
+        with connect(survey.cluster) as c:
+            return run_survey(survey, client=c)
     opts = survey.survey
     out = Store(opts.store)
-    with out.lock("survey", say=say):
+    with out.lock("survey"):
         n = opts.parallel or len(survey.studies)
         pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="study")
         try:
-            outcomes = list(pool.map(lambda e: _drive(e, client, opts.grids, say), survey.studies))
+            outcomes = list(pool.map(lambda e: _drive(e, client, opts.grids), survey.studies))
         except BaseException:  # Ctrl-C: do not wait for the studies; closing the client
             pool.shutdown(wait=False, cancel_futures=True)  # ends their tasks' waits
             raise
