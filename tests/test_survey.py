@@ -111,7 +111,7 @@ def test_a_survey_file_that_cannot_be_used_is_one_line(tmp_path):
     assert len(lines) == 1 and str(path) in lines[0] and "studies.0" in lines[0], out.stderr
 
 
-def test_a_study_given_by_its_init_inputs_is_written_once(simulated, tmp_path):
+def test_a_study_given_by_its_init_inputs_is_written_once(simulated, tmp_path, caplog):
     from faultprobe.config import load_config
     from faultprobe.survey.config import StudyEntry
     from faultprobe.survey.run import written_config
@@ -121,13 +121,17 @@ def test_a_study_given_by_its_init_inputs_is_written_once(simulated, tmp_path):
     init = {"catalog": str(sim / "catalog.txt"), "time": table["mainshock"]["time"],
             "inventory": str(sim / "stations.xml"), "sds_root": str(sim / "sds")}  # fmt: skip
     entry = StudyEntry(config=str(tmp_path / "derived.toml"), init=init)
-    said = []
-    written_config(entry, said.append)
+    caplog.set_level("INFO", logger="faultprobe.survey")
+
+    def said():
+        return [r for r in caplog.records if "written by init" in r.getMessage()]
+
+    written_config(entry)
     cfg = load_config(entry.config)
     assert abs((cfg.mainshock.time - parse_config(table).mainshock.time).total_seconds()) < 1
     first = Path(entry.config).read_text()
-    written_config(entry, said.append)  # a second survey keeps the written config
-    assert Path(entry.config).read_text() == first and len(said) == 1
+    written_config(entry)  # a second survey keeps the written config
+    assert Path(entry.config).read_text() == first and len(said()) == 1
 
 
 def test_a_study_whose_init_fails_is_named(tmp_path):
