@@ -101,14 +101,29 @@ def _create(store: Store, info: LockInfo) -> bool:
     text = json.dumps(asdict(info), indent=1)
     if store.is_local:
         store.makedirs()
-        try:
-            fd = os.open(store.path(LOCK), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
-        with os.fdopen(fd, "w") as f:
+        # The lock appears with its contents or not at all: written to a temporary file,
+        # then hard-linked to its name (exclusive), so a kill in between never leaves an
+        # empty lock that names nobody.
+        path = store.path(LOCK)
+        tmp = f"{path}.tmp-{os.getpid()}-{info.token}"
+        with open(tmp, "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: exclusive create, then write
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
         return True
     # Object stores have no exclusive create: write, then read back who won.
     if store.exists(LOCK):
