@@ -139,12 +139,12 @@ def bench_workers(n_events: int) -> str:
             specs = ing.block_specs(plan)
             ing._prepare(cfg, ing.Store(cfg.study.store), plan, specs)
             t0 = time.perf_counter()
-            ing._run(cfg, specs, ing.Store(cfg.study.store).url("waveforms.zarr"), False, client)
+            ing._run(cfg, specs, ing.Store(cfg.study.store).url("waveforms.zarr"), client)
             times[workers] = time.perf_counter() - t0
             t0 = time.perf_counter()
             client.gather(client.map(_cpu_work, range(12), pure=False))
             times[("cpu", workers)] = time.perf_counter() - t0
-            ing.ingest(cfg, progress=False, client=client)  # compaction, checks, consolidation
+            ing.ingest(cfg, client=client)  # compaction, checks, consolidation
     print(
         f"3. ingest of {n_events} events x 5 stations ({len(specs)} blocks): 1 worker {times[1]:.2f} s, 2 workers {times[2]:.2f} s -> {times[1] / times[2]:.2f}x"
     )

@@ -61,12 +61,12 @@ def build(folder: Path):
     if Path(run, "model.safetensors").exists():  # built by an earlier run in --folder
         return cfg, run
     t0 = time.perf_counter()
-    synthesize(cfg, progress=False, parallel=False)
-    build_catalog(cfg, progress=False)
+    synthesize(cfg, parallel=False)
+    build_catalog(cfg)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                       dashboard_address=":0") as c, Client(c) as client:  # fmt: skip
-        ingest(cfg, progress=False, client=client)
-    run_experiment(cfg.study.store, spec, log=None)
+        ingest(cfg, client=client)
+    run_experiment(cfg.study.store, spec)
     print(f"study built and run trained in {time.perf_counter() - t0:.0f} s")
     return cfg, run
 

@@ -281,10 +281,10 @@ def sample_study(folder: Path, n: int, source: str, block: int):
         }
     )
     t0 = time.perf_counter()
-    synthesize(cfg, progress=False, parallel=True)
+    synthesize(cfg, parallel=True)
     if source == "synthetic":
         SyntheticArchive(cfg).inventory().write(str(out / STATIONXML_FILE), format="STATIONXML")
-    build_catalog(cfg, progress=False)
+    build_catalog(cfg)
     say(f"   ({source}: {n} events simulated{' and written as SDS' if source == 'sds' else ''} "
         f"in {time.perf_counter() - t0:.0f} s)")  # fmt: skip
     return cfg
@@ -346,7 +346,7 @@ def bench_ingest(cfg, workers_list=(1, 2)) -> dict:
             client.run(lambda: __import__("faultprobe.pipelines.ingest"))  # warm imports
             before = _control(client, k)
             with get_task_stream(client) as ts:
-                summary = ing.ingest(c, progress=False, client=client)
+                summary = ing.ingest(c, client=client)
             after = _control(client, k)
             blocks = [t for t in ts.data if str(t["key"]).startswith("run_block")]
             compute, gap, span = task_overhead(blocks)
@@ -421,7 +421,7 @@ def bench_stream(folder: Path, n_events: int, epochs: int) -> float:
         x = stream.model_inputs(ds, s, used, codes, y, stream=st, store=store)
         tr, va = codes == splits.TRAIN, codes == splits.VAL
         model = FaultNet(2, x.n_channels, width=0.25, generator=torch.Generator().manual_seed(1))
-        fit(model, x.x_train, y[tr], x.x_val, y[va], s.training, 1, progress=False)
+        fit(model, x.x_train, y[tr], x.x_val, y[va], s.training, 1)
         rates[name] = (int(tr.sum()) * epochs) / (time.perf_counter() - t0)
         buffers = len(x.x_train.groups()) if st else 1
         rates[name + "_buffers"] = buffers

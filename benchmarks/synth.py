@@ -75,7 +75,7 @@ def main() -> None:
     cfg = cfg.model_copy(update={"synthetic": syn, "cluster": cluster})
     t = time.perf_counter()
     cpu = time.process_time()
-    summary = synthesize(cfg, progress=False, parallel=not args.serial)
+    summary = synthesize(cfg, parallel=not args.serial)
     wall = time.perf_counter() - t
     size = sum(p.stat().st_size for p in (out / "sds").rglob("*") if p.is_file())
     print(summary.render())

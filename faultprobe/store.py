@@ -6,6 +6,7 @@ business (`faultprobe.storelock`); what goes in them belongs to the stage that m
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import posixpath
 import threading
@@ -19,6 +20,8 @@ import pyarrow.parquet as pq
 
 from faultprobe import columns as cols
 from faultprobe.errors import InputError
+
+log = logging.getLogger(__name__)
 
 EVENTS = "events.parquet"
 STATIONS = "stations.parquet"
@@ -120,16 +123,19 @@ class Store:
             f for f in found if f.startswith(base) and f[len(base) :].split("/")[0] not in OWN_LOCK
         )
 
-    def remove_stale_temp(self, say=None) -> int:
-        """Delete what `stale_temp_files` lists (a kill between write and rename left them)."""
+    def remove_stale_temp(self) -> int:
+        """Delete what `stale_temp_files` lists (a kill between write and rename left them);
+        a warning says how many."""
         stale = self.stale_temp_files()
         for f in stale:
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm(f, recursive=True)
-        if stale and say is not None:
+        if stale:
             names = ", ".join(f.rsplit("/", 1)[-1] for f in stale[:3])
             more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
-            say(f"note: removed {len(stale)} temporary files left by a killed run ({names}{more})")
+            log.warning(
+                f"note: removed {len(stale)} temporary files left by a killed run ({names}{more})"
+            )
         return len(stale)
 
     def write_table(self, df: pd.DataFrame, name: str) -> str:
@@ -182,15 +188,15 @@ class Store:
             return f.read()
 
     @contextlib.contextmanager
-    def lock(self, command: str, force: bool = False, say=None) -> Iterator:
+    def lock(self, command: str, force: bool = False) -> Iterator:
         """Hold the store's lock while `command` writes (see `faultprobe.storelock`)."""
         from faultprobe.storelock import acquire, release
 
         existed = self.exists()
-        info = acquire(self, command, force=force, say=say)
+        info = acquire(self, command, force=force)
         try:
             if existed:
-                self.remove_stale_temp(say)
+                self.remove_stale_temp()
             yield info
         finally:
             release(self, info)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import uuid
@@ -22,6 +23,7 @@ from faultprobe.errors import LockedError
 from faultprobe.store import Store, StoreError
 
 LOCK = "faultprobe.lock"
+log = logging.getLogger(__name__)
 
 
 class StoreLocked(LockedError, StoreError):
@@ -99,14 +101,29 @@ def _create(store: Store, info: LockInfo) -> bool:
     text = json.dumps(asdict(info), indent=1)
     if store.is_local:
         store.makedirs()
-        try:
-            fd = os.open(store.path(LOCK), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
-        with os.fdopen(fd, "w") as f:
+        # The lock appears with its contents or not at all: written to a temporary file,
+        # then hard-linked to its name (exclusive), so a kill in between never leaves an
+        # empty lock that names nobody.
+        path = store.path(LOCK)
+        tmp = f"{path}.tmp-{os.getpid()}-{info.token}"
+        with open(tmp, "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: exclusive create, then write
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
         return True
     # Object stores have no exclusive create: write, then read back who won.
     if store.exists(LOCK):
@@ -116,12 +133,12 @@ def _create(store: Store, info: LockInfo) -> bool:
     return held is not None and held.token == info.token
 
 
-def acquire(store: Store, command: str, force: bool = False, say=None) -> LockInfo:
+def acquire(store: Store, command: str, force: bool = False) -> LockInfo:
     """Take the store's lock for `command`, or raise `StoreLocked` saying who holds it.
 
-    See the module's docstring for when a lock held by someone else is taken over.
+    See the module's docstring for when a lock held by someone else is taken over (a
+    warning is logged when it is).
     """
-    say = say or (lambda msg: None)
     mine = LockInfo.mine(command)
     for _ in range(3):
         if _create(store, mine):
@@ -132,9 +149,11 @@ def acquire(store: Store, command: str, force: bool = False, say=None) -> LockIn
         stale = held.stale() if held.token != "unreadable" else True
         where = store.url(LOCK)
         if stale:
-            say(f"note: {where} was left by {held.describe()}, which is gone; taking it over")
+            log.warning(
+                f"note: {where} was left by {held.describe()}, which is gone; taking it over"
+            )
         elif stale is None and force:
-            say(f"warning: breaking {where} held by {held.describe()} (--force)")
+            log.warning(f"warning: breaking {where} held by {held.describe()} (--force)")
         elif stale is None:
             raise StoreLocked(
                 f"{store.root} is locked by {held.describe()}; if no faultprobe command runs "

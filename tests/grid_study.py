@@ -38,8 +38,8 @@ def build_grid_study(folder: Path, classes: tuple[int, ...] = (2, 4)) -> dict:
         "pairs": {"enabled": False},
     }
     cfg = parse_config(table)
-    synthesize(cfg, progress=False, parallel=False)
-    build_catalog(cfg, progress=False)
+    synthesize(cfg, parallel=False)
+    build_catalog(cfg)
     return table
 
 

@@ -56,11 +56,11 @@ def ingested_study(folder: Path) -> Ingested:
 
     cfg = small_study(folder, background_per_day=10.0, omori_k=5.0)
     cfg = cfg.model_copy(update={"waveforms": cfg.waveforms.model_copy(update={"block_size": 32})})
-    synthesize(cfg, progress=False, parallel=False)
-    build_catalog(cfg, progress=False)
+    synthesize(cfg, parallel=False)
+    build_catalog(cfg)
     cluster, client = local_client()
     with cluster, client:
-        ingest(cfg, progress=False, client=client)
+        ingest(cfg, client=client)
     return Ingested(cfg, folder)
 
 
@@ -88,5 +88,5 @@ def trained_run(study: Ingested, folder: Path) -> Trained:
             ),
         }
     )
-    run_experiment(cfg.study.store, spec, log=None)
+    run_experiment(cfg.study.store, spec)
     return Trained(cfg, spec.run_id)

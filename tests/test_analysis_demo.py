@@ -47,7 +47,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    index = run_demo(out, progress=False, changes=SMALLER, say=lambda msg: None)
+    index = run_demo(out, changes=SMALLER)
     cfg = load_config(out / "demo.toml")
     results = Store(cfg.study.store).read_table("results.parquet")
     return index, cfg, results

@@ -78,7 +78,7 @@ def grid(tmp_path_factory):
         as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
-        results = run_grid(store, runs, client, progress=False)
+        results = run_grid(store, runs, client)
     assert (results["status"] == "ok").all(), results["error"].tolist()
     return store, runs, results
 

@@ -71,7 +71,7 @@ def test_noise_cube_rejects_triggered_and_catalog_windows(tmp_path):
                                         "event_margin_s": 30.0, "min_windows": 4}},
     }  # fmt: skip
     cfg = parse_config(raw)
-    line = build_noise_cube(cfg, client=None, progress=False)
+    line = build_noise_cube(cfg, client=None)
     assert "4 rejected" in line, line
     noise = Store(store.url("noise"))
     ds = dataset.open_cube(noise)
@@ -87,7 +87,7 @@ def test_noise_cube_rejects_triggered_and_catalog_windows(tmp_path):
         assert not ((starts <= t) & (t < starts + pd.Timedelta(seconds=25))).any()
     sl = dataset.read_station_slice(ds, ["XX.AAA"])
     assert sl.ok.all() and np.isfinite(sl.x).all()
-    assert "exists" in build_noise_cube(cfg, progress=False)  # a second call keeps it
+    assert "exists" in build_noise_cube(cfg)  # a second call keeps it
     # spans of the noise cube become calendar runs on the noise store
     runs = seasonality_runs(cfg, ev["origin_time"], None)
     assert runs == [] or all(r.store == "noise" for r in runs)

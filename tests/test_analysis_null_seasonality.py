@@ -86,10 +86,10 @@ def study(tmp_path_factory):
         "seeds": [1, 2, 3],
     }
     cfg = parse_config(raw, source="<null and seasonality study>")
-    synthesize(cfg, progress=False)
-    build_catalog(cfg, progress=False)
-    ingest(cfg, progress=False)
-    results = run_experiments(cfg, progress=False, say=lambda msg: None)
+    synthesize(cfg)
+    build_catalog(cfg)
+    ingest(cfg)
+    results = run_experiments(cfg)
     return cfg, results
 
 
@@ -102,9 +102,9 @@ def banded(tmp_path_factory):
         start="2016-04-01T00:00:00Z", end="2016-08-01T00:00:00Z"
     )
     cfg = parse_config(raw, source="<seasonal noise study>")
-    synthesize(cfg, progress=False)
-    build_catalog(cfg, progress=False)  # the catalog's times keep events out of the windows
-    return run_experiments(cfg, progress=False, grids=["seasonality"], say=lambda msg: None)
+    synthesize(cfg)
+    build_catalog(cfg)  # the catalog's times keep events out of the windows
+    return run_experiments(cfg, grids=["seasonality"])
 
 
 def _rows(results: pd.DataFrame, grid: str) -> pd.DataFrame:

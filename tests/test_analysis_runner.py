@@ -58,7 +58,7 @@ def test_failed_run_is_recorded_and_the_others_finish(toy_root, client, tmp_path
     bad_spec = runs[0].spec.model_copy(update={"stations": ("XX.NOPE",)})
     runs.append(GridRun("table1", bad_spec))
     store = Store(toy_root)
-    res = run_grid(store, runs, client, progress=False)
+    res = run_grid(store, runs, client)
     mine = res[res["key"].isin([r.key for r in runs])]
     assert len(mine) == 3
     failed = mine[mine["status"] == "failed"]
@@ -67,7 +67,7 @@ def test_failed_run_is_recorded_and_the_others_finish(toy_root, client, tmp_path
     assert len(ok) == 2 and ok["accuracy"].between(0, 1).all() and (ok["n_test"] > 0).all()
     assert set(ok["worker"]).issubset(set(client.scheduler_info()["workers"]))
     # a second call has nothing left but the failed run, which fails again
-    again = run_grid(store, runs, client, progress=False, retry_failed=False)
+    again = run_grid(store, runs, client, retry_failed=False)
     assert len(again[again["key"].isin([r.key for r in runs])]) == 3
 
 
@@ -126,7 +126,7 @@ def test_runs_are_placed_one_per_gpu(toy_root):
     with LocalCUDACluster(threads_per_worker=2) as cluster, Client(cluster) as c:
         n_gpu = len(c.scheduler_info()["workers"])
         assert len(gpu_workers(c)) == n_gpu
-        res = run_grid(Store(toy_root), runs, c, progress=False)
+        res = run_grid(Store(toy_root), runs, c)
     ok = res[res["key"].isin([r.key for r in runs])]
     assert (ok["status"] == "ok").all()
     assert ok["device"].str.startswith("cuda").all()

@@ -62,8 +62,8 @@ def effect(tmp_path_factory, client):
     root = tmp_path_factory.mktemp("track-effect")
     write_toy_store(str(root), ToyStudy(seed=3, **TOY, **EFFECT))
     cfg = _config(str(root), root)
-    (near,) = run_tracking(cfg, client=client, progress=False)
-    (far,) = run_tracking(_config(str(root), root, 3, 2), ["SMA1"], client=client, progress=False)
+    (near,) = run_tracking(cfg, client=client)
+    (far,) = run_tracking(_config(str(root), root, 3, 2), ["SMA1"], client=client)
     return cfg, {"IV.NRCA": near, "IV.SMA1": far}
 
 
@@ -71,7 +71,7 @@ def effect(tmp_path_factory, client):
 def null(tmp_path_factory, client):
     root = tmp_path_factory.mktemp("track-null")
     write_toy_store(str(root), ToyStudy(seed=4, **TOY))
-    (result,) = run_tracking(_config(str(root), root, 3, 2), client=client, progress=False)
+    (result,) = run_tracking(_config(str(root), root, 3, 2), client=client)
     return result
 
 
@@ -162,7 +162,7 @@ def test_cli_track_reuses_finished_folds_and_the_report_draws_the_state(effect, 
     cfg, _ = effect
     path = tmp_path / "study.toml"
     path.write_text(dump_toml(cfg))
-    assert main(["track", str(path), "--station", "NRCA", "-q"]) == 0
+    assert main(["track", str(path), "--station", "NRCA"]) == 0  # not -q: info lines shown
     captured = capsys.readouterr()
     assert "fold models to train" not in captured.err  # every fold was finished
     assert "IV.NRCA" in captured.out and "change point 2016-10-3" in captured.out

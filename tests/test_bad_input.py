@@ -8,6 +8,7 @@ says (2 bad input); fixed, the next run gives what a clean run gives."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -418,7 +419,7 @@ def test_an_unknown_velocity_model_is_a_config_error(tmp_path, toy, address, cap
     _same_store(store, toy.store)
 
 
-def test_obspy_models_are_accepted_and_their_table_is_taup(tmp_path, monkeypatch):
+def test_obspy_models_are_accepted_and_their_table_is_taup(tmp_path, monkeypatch, caplog):
     """ak135 is one of ObsPy's TauPy models: its first-P table (built once into the user's
     cache, here a small grid) gives TauPy's own first-P times."""
     from obspy.taup import TauPyModel
@@ -430,8 +431,9 @@ def test_obspy_models_are_accepted_and_their_table_is_taup(tmp_path, monkeypatch
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     grid = {"distances": np.arange(0.0, 41.0, 2.0), "depths": np.arange(0.0, 21.0, 5.0)}
     write_p_table("ak135", cache_dir() / "ak135_p_table.npz", workers=2, **grid)
-    said = []
-    table = load_p_table("ak135", said.append)
+    caplog.set_level(logging.INFO, logger="faultprobe")
+    table = load_p_table("ak135")
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("faultprobe")]
     assert not said  # read from the cache, not built again
     rng = np.random.default_rng(3)
     dist, depth = rng.uniform(1, 39, 8), rng.uniform(1, 19, 8)

@@ -73,10 +73,10 @@ def test_export_ingests_back_into_the_same_cube(small_trained, exported, tmp_pat
     cfg = dataset_config(
         _folder(small_trained), exported, "seisbench", tmp_path / "store", p_arrival=p_arrival
     )
-    build_catalog(cfg, progress=False)
+    build_catalog(cfg)
     cluster, client = local_client()
     with cluster, client:
-        ingest(cfg, progress=False, client=client)
+        ingest(cfg, client=client)
     a = xr.open_zarr(f"{small_trained.store}/waveforms.zarr").load()
     b = xr.open_zarr(f"{cfg.study.store}/waveforms.zarr").load()
     ok = a.status.values == 0

@@ -18,6 +18,7 @@ import xarray as xr
 from fdsn_loopback import FDSNService, self_signed
 
 from faultprobe import cli
+from faultprobe.cli.output import terminal
 from faultprobe.config import load_config
 from faultprobe.pipelines.ingest import ingest
 from faultprobe.testing.defects import write_toy_config, write_toy_study
@@ -37,7 +38,7 @@ def toy(tmp_path_factory, client):
     d = tmp_path_factory.mktemp("toy")
     study = write_toy_study(str(d), n_events=8, days=2, corrupt=False)
     cfg = load_config(write_toy_config(str(d), study, waveforms={"codec": "zstd-3"}))
-    ingest(cfg, progress=False, client=client)
+    ingest(cfg, client=client)
     return study
 
 
@@ -72,7 +73,7 @@ def test_retry_after_date_and_trickle_and_rate_at_the_server(tmp_path, toy, clie
     faults = {2: "429date", 5: "trickle"}
     with FDSNService(toy.sds_root, toy.stations, toy.events, faults=faults, trickle_s=30) as svc:
         cfg = load_config(_config(tmp_path, toy, {"fdsn": svc.url, "request_timeout_s": 1.5}))
-        summary = ingest(cfg, progress=False, client=client)
+        summary = ingest(cfg, client=client)
         log = list(svc.log)
     assert summary.complete
     _same_cube(cfg.study.store, toy.store)
@@ -113,7 +114,8 @@ def test_eida_token_over_https(tmp_path, toy, client, tls, capsys):
         assert svc.url.startswith("https://")
         token = _token_file(tmp_path, TOKEN)
         cfg = load_config(_config(tmp_path, toy, {"fdsn": svc.url, "eida_token": token}))
-        summary = ingest(cfg, progress=True, client=client)
+        with terminal():  # the command line's log lines and bars: they must not show it either
+            summary = ingest(cfg, client=client)
         log = list(svc.log)
     assert summary.complete
     _same_cube(cfg.study.store, toy.store)

@@ -40,8 +40,8 @@ def test_second_run_on_a_slice_reads_the_cache_and_gives_the_same_result(tmp_pat
         LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):
-        a = run_grid(Store(cached), runs, client, progress=False, cache_bytes=2**30)
-        b = run_grid(Store(plain), runs, client, progress=False, cache_bytes=0)
+        a = run_grid(Store(cached), runs, client, cache_bytes=2**30)
+        b = run_grid(Store(plain), runs, client, cache_bytes=0)
     reads = [RunFolder(Store(cached), r.run_id).read_json(METRICS)["inputs"]["read"] for r in runs]
     assert sorted(reads) == ["cache", "cache", "cache", "memory"]
     plain_reads = {

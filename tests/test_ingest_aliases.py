@@ -68,7 +68,7 @@ def _study_config(folder: Path, study, waveforms: dict) -> object:
 def toy(tmp_path_factory):
     d = tmp_path_factory.mktemp("aliases")
     study = write_toy_study(str(d / "a"), corrupt=False)
-    ingest(load_config(write_toy_config(str(d / "a"), study)), progress=False)
+    ingest(load_config(write_toy_config(str(d / "a"), study)))
     refiled = d / "refiled"
     assert _refile(Path(study.sds_root), refiled, "8P", "IV") > 0
     return d, study, refiled
@@ -87,7 +87,7 @@ def _same_cube(a: str, b: str) -> None:
 def test_sds_archive_filed_under_the_alias(toy):
     d, study, refiled = toy
     cfg = _study_config(d / "sds", study, {"sds_root": str(refiled)})
-    ingest(cfg, progress=False)
+    ingest(cfg)
     _same_cube(study.store, cfg.study.store)
 
 
@@ -97,5 +97,5 @@ def test_fdsn_service_answering_under_the_alias(toy):
     with FDSNService(str(refiled), study.stations, study.events) as svc:
         w = {"source": "fdsn", "fdsn": svc.url, "cache": str(d / "cache"), "max_bulk_items": 8}
         cfg = _study_config(d / "fdsn", study, w)
-        ingest(cfg, progress=False)
+        ingest(cfg)
     _same_cube(study.store, cfg.study.store)

@@ -28,10 +28,10 @@ def windows(small_ingested):
 
 
 def _ingest(cfg):
-    build_catalog(cfg, progress=False)
+    build_catalog(cfg)
     cluster, client = local_client()
     with cluster, client:
-        ingest(cfg, progress=False, client=client)
+        ingest(cfg, client=client)
     return xr.open_zarr(f"{cfg.study.store}/waveforms.zarr").load()
 
 

@@ -37,7 +37,7 @@ def runs(tmp_path_factory):
         ) as cluster,
         Client(cluster) as client,
     ):
-        ingest(ref_cfg, progress=False, client=client)
+        ingest(ref_cfg, client=client)
         fd = d / "b"
         fd.mkdir()
         store = fd / "store"
@@ -66,7 +66,7 @@ def runs(tmp_path_factory):
             }
             toy = type(study)(str(store), "", study.events, study.stations)
             cfg = load_config(write_toy_config(str(fd), toy, waveforms=w))
-            first = ingest(cfg, progress=False, client=client)
+            first = ingest(cfg, client=client)
             first_log = list(svc.log)
             # Same windows again into a fresh store: everything comes from the cache.
             store2 = fd / "store2"
@@ -77,12 +77,12 @@ def runs(tmp_path_factory):
                 update={"study": cfg.study.model_copy(update={"store": str(store2)})}
             )
             n_before = svc.n_dataselect
-            ingest(cfg2, progress=False, client=client)
+            ingest(cfg2, client=client)
             again = svc.n_dataselect - n_before
             # The service heals: the next run asks for the failed window only.
             svc.poison = []
             k = len(svc.asked)
-            healed = ingest(cfg, progress=False, client=client)
+            healed = ingest(cfg, client=client)
             asked_then = svc.asked[k:]
             busiest = svc.requests_in_windows(1.0)
     return study, str(store), first_log, again, poisoned, first, healed, asked_then, busiest

@@ -72,7 +72,7 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path):
         ) as cluster,
         Client(cluster) as client,
     ):
-        ingest(load_config(cfg_a), progress=False, client=client)  # the uninterrupted run
+        ingest(load_config(cfg_a), client=client)  # the uninterrupted run
 
     landed = []
     for blocks, after in ((None, 2.0), (2, None), (5, None)):

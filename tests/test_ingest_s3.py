@@ -31,8 +31,8 @@ def test_cube_on_s3_reads_back_through_xarray(tmp_path, s3):
         ) as cluster,
         Client(cluster) as client,
     ):
-        summary = ingest(cfg, progress=False, client=client)
-        ingest(cfg_local, progress=False, client=client)
+        summary = ingest(cfg, client=client)
+        ingest(cfg_local, client=client)
     assert summary.n_events == 6
     assert s3.exists("faultprobe-test/study/waveforms.zarr/zarr.json")
     assert s3.exists("faultprobe-test/study/traces.parquet")

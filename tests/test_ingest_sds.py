@@ -28,7 +28,7 @@ def built(tmp_path_factory, client):
     d = tmp_path_factory.mktemp("sds")
     study = write_toy_study(str(d))
     cfg = load_config(write_toy_config(str(d), study))
-    summary = ingest(cfg, progress=False, client=client)
+    summary = ingest(cfg, client=client)
     return study, cfg, summary
 
 
@@ -144,7 +144,7 @@ def test_cube_layout_and_attrs(built):
 
 def test_rerun_is_a_no_op_and_other_plans_are_refused(built, client, tmp_path):
     study, cfg, _ = built
-    again = ingest(cfg, progress=False, client=client)
+    again = ingest(cfg, client=client)
     assert again.ran == 0 and again.skipped == again.n_blocks
     ev = pd.read_parquet(f"{study.store}/events.parquet")
     ev.loc[0, "source_depth_km"] += 1.0
@@ -158,7 +158,7 @@ def test_rerun_is_a_no_op_and_other_plans_are_refused(built, client, tmp_path):
     shutil.copytree(f"{study.store}/ingest", other / "ingest")
     cfg2 = cfg.model_copy(update={"study": cfg.study.model_copy(update={"store": str(other)})})
     with pytest.raises(IngestError, match="other events"):
-        ingest(cfg2, progress=False, client=client)
+        ingest(cfg2, client=client)
 
 
 def test_events_table_without_a_column_is_a_clear_error(tmp_path, client):
@@ -166,7 +166,7 @@ def test_events_table_without_a_column_is_a_clear_error(tmp_path, client):
     study.events.drop(columns=["depth_km"]).to_parquet(f"{study.store}/events.parquet")
     cfg = load_config(write_toy_config(str(tmp_path), study))
     with pytest.raises(ValueError, match=r"events.parquet: missing columns \['depth_km'\]"):
-        ingest(cfg, progress=False, client=client)
+        ingest(cfg, client=client)
 
 
 def test_travel_time_table_and_shipped_model():
@@ -195,7 +195,7 @@ def test_response_removal_matches_obspy(tmp_path, client):
     study = write_toy_study(str(tmp_path), n_events=4, days=1)
     inv_path = write_toy_inventory(str(tmp_path), study)
     cfg = load_config(write_toy_config(str(tmp_path), study, waveforms={"remove_response": True}))
-    ingest(cfg, progress=False, client=client)
+    ingest(cfg, client=client)
     ds = xr.open_zarr(f"{study.store}/waveforms.zarr")
     assert ds.attrs["preprocessing"]["remove_response"] is True
     cell = ds.sel(event="toy0002", station="IV.NRCA")

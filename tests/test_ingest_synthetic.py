@@ -24,8 +24,8 @@ def test_sds_cube_equals_synthetic_source_cube(tmp_path):
 
     cfg = presets.small_study(tmp_path, background_per_day=8.0, omori_k=4.0)
     cfg = cfg.model_copy(update={"waveforms": cfg.waveforms.model_copy(update={"block_size": 16})})
-    synthesize(cfg, progress=False, parallel=False)
-    build_catalog(cfg, progress=False)
+    synthesize(cfg, parallel=False)
+    build_catalog(cfg)
     store2 = tmp_path / "store-synthetic"
     store2.mkdir()
     for name in ("events.parquet", "stations.parquet"):
@@ -42,8 +42,8 @@ def test_sds_cube_equals_synthetic_source_cube(tmp_path):
         ) as cluster,
         Client(cluster) as client,
     ):
-        ingest(cfg, progress=False, client=client)
-        ingest(cfg2, progress=False, client=client)
+        ingest(cfg, client=client)
+        ingest(cfg2, client=client)
     a = xr.open_zarr(f"{cfg.study.store}/waveforms.zarr").load()
     b = xr.open_zarr(f"{store2}/waveforms.zarr").load()
     assert a.sizes["event"] >= 10

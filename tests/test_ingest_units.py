@@ -132,7 +132,7 @@ def test_an_empty_selection_is_a_clear_error(tmp_path):
     study.events.iloc[:0].to_parquet(f"{study.store}/events.parquet")
     cfg = load_config(write_toy_config(str(tmp_path), study))
     with pytest.raises(IngestError, match="nothing to ingest: 0 events"):
-        ingest(cfg, progress=False)
+        ingest(cfg)
 
 
 def test_retry_after_in_seconds_or_as_an_http_date():

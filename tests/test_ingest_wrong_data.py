@@ -44,7 +44,7 @@ def toy(tmp_path_factory, client):
     stations.to_parquet(f"{study.store}/stations.parquet")
     study = type(study)(study.store, study.sds_root, study.events, stations)
     cfg = load_config(write_toy_config(str(d), study, waveforms={"codec": "zstd-3"}))
-    assert ingest(cfg, progress=False, client=client).complete
+    assert ingest(cfg, client=client).complete
     return study
 
 
@@ -72,7 +72,7 @@ def _assert_same_cube(store: str, ref: str) -> None:
 def test_another_stations_miniseed_from_a_service(tmp_path, toy, client):
     with FDSNService(toy.sds_root, toy.stations, toy.events, impostor={"NRCA": "DEF"}) as svc:
         cfg = _config(tmp_path, toy, dict(FDSN, fdsn=svc.url, cache=str(tmp_path / "cache")))
-        first = ingest(cfg, progress=False, client=client)
+        first = ingest(cfg, client=client)
         tr = Store(cfg.study.store).read_table(TRACES)  # short names
         nrca = tr[tr.station == "NRCA"]
         wrong = nrca[nrca.status == "wrong_data"]
@@ -94,7 +94,7 @@ def test_another_stations_miniseed_from_a_service(tmp_path, toy, client):
         assert n_recorded == (nrca.status == "no_data").sum()
         # The service is fixed: the permanent failures are asked again on request.
         svc.impostor = {}
-        again = ingest(cfg, progress=False, client=client, retry_failed=True)
+        again = ingest(cfg, client=client, retry_failed=True)
     assert again.complete and again.retried > 0
     _assert_same_cube(cfg.study.store, toy.store)
 
@@ -104,7 +104,7 @@ def test_an_html_page_instead_of_miniseed(tmp_path, toy, client):
         toy.sds_root, toy.stations, toy.events, faults={n: "html" for n in range(1, 100)}
     ) as svc:
         cfg = _config(tmp_path, toy, dict(FDSN, fdsn=svc.url, cache=str(tmp_path / "cache")))
-        first = ingest(cfg, progress=False, client=client)
+        first = ingest(cfg, client=client)
         tr = Store(cfg.study.store).read_table(TRACES)  # short names
         assert not first.complete and (tr.status == "transient").all()
         asked = tr[~tr.reason.str.contains("not asked")]
@@ -112,7 +112,7 @@ def test_an_html_page_instead_of_miniseed(tmp_path, toy, client):
         assert np.isnan(_cube(cfg.study.store).waveform.values).all()
         assert not list((tmp_path / "cache").rglob("*.D.*"))
         svc.faults = {}
-        healed = ingest(cfg, progress=False, client=client)
+        healed = ingest(cfg, client=client)
     assert healed.complete
     _assert_same_cube(cfg.study.store, toy.store)
 
@@ -127,7 +127,7 @@ def test_an_sds_day_file_of_another_station(tmp_path, toy, client):
     original = ours.read_bytes()
     ours.write_bytes(theirs.read_bytes())  # DEF's records filed under NRCA
     cfg = _config(tmp_path / "s", toy, {"sds_root": str(sds), "codec": "zstd-3"})
-    ingest(cfg, progress=False, client=client)
+    ingest(cfg, client=client)
     tr = Store(cfg.study.store).read_table(TRACES)  # short names
     nrca = tr[tr.station == "NRCA"].reset_index(drop=True)
     on_day0 = (nrca.p_time - pd.Timedelta(8, "s")) < pd.Timestamp(
@@ -140,5 +140,5 @@ def test_an_sds_day_file_of_another_station(tmp_path, toy, client):
     cube = _cube(cfg.study.store).sel(station="IV.NRCA")
     assert np.isnan(cube.waveform.values[on_day0.to_numpy()]).all()
     ours.write_bytes(original)  # the archive is fixed
-    ingest(cfg, progress=False, client=client, retry_failed=True)
+    ingest(cfg, client=client, retry_failed=True)
     _assert_same_cube(cfg.study.store, toy.store)

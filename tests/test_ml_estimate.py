@@ -3,6 +3,8 @@ before they start; the demo says how strong its injected change is."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from small_study import copy_store, local_client
 
@@ -57,7 +59,7 @@ def test_train_prints_its_estimate_on_a_cpu(small_ingested, tmp_path, capsys):
 
 
 @pytest.mark.slow  # end to end (the fast tier leaves it out)
-def test_experiments_say_their_estimate_before_the_grid(small_ingested, tmp_path):
+def test_experiments_say_their_estimate_before_the_grid(small_ingested, tmp_path, caplog):
     from faultprobe.analysis.experiments import run_experiments
 
     cfg = copy_store(small_ingested, tmp_path)
@@ -78,14 +80,21 @@ def test_experiments_say_their_estimate_before_the_grid(small_ingested, tmp_path
     class Started(Exception):
         """Raised when the grid is about to start: the test needs no more."""
 
-    def say(line: str) -> None:
-        said.append(line)
-        if "runs in grids" in line:
-            raise Started
+    class Say(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+            if "runs in grids" in said[-1]:
+                raise Started
 
+    caplog.set_level(logging.INFO, logger="faultprobe")
+    logger, handler = logging.getLogger("faultprobe"), Say()
+    logger.addHandler(handler)
     cluster, client = local_client()
-    with cluster, client, pytest.raises(Started):
-        run_experiments(cfg, client=client, progress=False, say=say)
+    try:
+        with cluster, client, pytest.raises(Started):
+            run_experiments(cfg, client=client)
+    finally:
+        logger.removeHandler(handler)
     n = len(cfg.train.seeds)
     assert said[0].startswith(f"{n} runs to do; estimated"), said
     calibration = said[0].splitlines()[1]

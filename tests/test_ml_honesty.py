@@ -73,7 +73,7 @@ def _counts(results: list[dict]) -> tuple[list[int], list[int]]:
 
 
 def _at_chance(store, **kw) -> tuple[bool, list[float]]:
-    results = [run_experiment(store, _spec(seed=s, **kw), log=None) for s in SEEDS]
+    results = [run_experiment(store, _spec(seed=s, **kw)) for s in SEEDS]
     correct, n = _counts(results)
     assert min(n) >= 50
     return stats.inside_chance_every_seed(correct, n, 2), [k / m for k, m in zip(correct, n)]
@@ -92,7 +92,7 @@ def test_shuffled_labels_are_at_chance(effect_store):
 @pytest.fixture(scope="module")
 def effect_runs(effect_store):
     specs = [_spec(10, seed=s) for s in SEEDS]
-    return specs, [run_experiment(effect_store, spec, log=None) for spec in specs]
+    return specs, [run_experiment(effect_store, spec) for spec in specs]
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_run_folder_holds_every_test_event_once(effect_store, effect_run):
     assert cm["count"].sum() == len(test)
     assert json.loads(json.dumps(folder.read_json("metrics.json")))["run_id"] == spec.run_id
     # a finished run is read back, not redone
-    again = run_experiment(effect_store, spec, log=None)
+    again = run_experiment(effect_store, spec)
     assert again["cached"] and again["test"] == r["test"]
 
 

@@ -78,7 +78,7 @@ OPTS = Training(epochs=3, batch_size=16, patience=0, device="cpu")
 def _fit(x, y, seed, **kw):
     torch.manual_seed(seed)
     m = FaultNet(2, width=0.125)
-    r = fit(m, x[:64], y[:64], x[64:], y[64:], kw.pop("opts", OPTS), seed, progress=False, **kw)
+    r = fit(m, x[:64], y[:64], x[64:], y[64:], kw.pop("opts", OPTS), seed, **kw)
     return m, r
 
 

@@ -101,7 +101,7 @@ def test_a_two_station_run_reads_both_stations_files(small_trained, tmp_path):
             "training": spec.training.model_copy(update={"epochs": 1, "device": "cpu"}),
         }
     )
-    run_experiment(cfg.study.store, spec, log=None)
+    run_experiment(cfg.study.store, spec)
     run = f"{cfg.study.store}/runs/{spec.run_id}"
     stored = pd.read_parquet(f"{run}/predictions.parquet")
     day = stored["source_origin_time"].dt.strftime("%Y.%j").value_counts().index[0]

@@ -37,8 +37,7 @@ def test_training_leaves_the_global_generator_alone():
     y = rng.integers(0, 2, 48)
     m = FaultNet(2, width=0.125, dropout=0.5, generator=torch.Generator().manual_seed(1))
     before = torch.get_rng_state()
-    fit(m, x[:32], y[:32], x[32:], y[32:], Training(epochs=2, batch_size=8, device="cpu"), 1,
-        progress=False)  # fmt: skip
+    fit(m, x[:32], y[:32], x[32:], y[32:], Training(epochs=2, batch_size=8, device="cpu"), 1)  # fmt: skip
     assert torch.equal(before, torch.get_rng_state())
     # the same seed draws the same weights whatever the global generator did in between
     torch.manual_seed(123)
@@ -49,7 +48,7 @@ def test_training_leaves_the_global_generator_alone():
 
 
 def _run(root: str, seed: int) -> dict:
-    return run_experiment(Store(root), _spec(seed), log=None)
+    return run_experiment(Store(root), _spec(seed))
 
 
 @pytest.mark.slow  # end to end (the fast tier leaves it out)

@@ -47,7 +47,7 @@ def _train(x, y, codes, spec):
     use_threads(1)
     tr, va = codes == splits.TRAIN, codes == splits.VAL
     model = FaultNet(2, x.n_channels, width=0.125, generator=torch.Generator().manual_seed(1))
-    res = fit(model, x.x_train, y[tr], x.x_val, y[va], spec.training, spec.seed, progress=False)
+    res = fit(model, x.x_train, y[tr], x.x_val, y[va], spec.training, spec.seed)
     probs, _ = predict(model, x.x_all, 256, torch.device("cpu"))
     return res, probs
 
@@ -99,13 +99,13 @@ def test_streamed_run_is_reproducible_for_the_same_seed_and_budget(toy, tmp_path
     ds = dataset.open_cube(toy)
     budget = 60 * stream.slice_bytes(ds, _spec(), 1)
     spec = _spec(budget=budget)
-    first = run_experiment(toy, spec, log=None)
+    first = run_experiment(toy, spec)
     assert first["inputs"]["read"] == "stream"
-    again = run_experiment(toy, spec, log=None, overwrite=True)
+    again = run_experiment(toy, spec, overwrite=True)
     assert first["history"] == again["history"]
     assert first["test"]["confusion"] == again["test"]["confusion"]
-    other = run_experiment(toy, _spec(budget=budget, seed=2), log=None)
+    other = run_experiment(toy, _spec(budget=budget, seed=2))
     assert other["history"] != first["history"]
     # without a budget the same spec trains in memory (and has its own run id)
-    mem = run_experiment(toy, _spec(), log=None)
+    mem = run_experiment(toy, _spec())
     assert mem["inputs"]["read"] == "memory" and mem["run_id"] != first["run_id"]

@@ -11,6 +11,7 @@ are taken as a real-time pipeline feeds them.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import shutil
@@ -217,8 +218,19 @@ def test_a_kill_at_every_step_of_an_append_and_a_commit_loses_and_repeats_nothin
     _check_cube(root, len(want))
 
 
+def _returned(gen):
+    """What a generator returns, after every item it yields."""
+    try:
+        while True:
+            next(gen)
+    except StopIteration as done:
+        return done.value
+
+
 @pytest.mark.slow  # end to end (the fast tier leaves it out)
-def test_half_written_revised_empty_catalogs_and_late_fdsn_data(small_trained, tmp_path, capsys):
+def test_half_written_revised_empty_catalogs_and_late_fdsn_data(
+    small_trained, tmp_path, capsys, caplog
+):
     from fdsn_loopback import FDSNService
 
     head, lines = _lines(small_trained)
@@ -309,8 +321,10 @@ def test_half_written_revised_empty_catalogs_and_late_fdsn_data(small_trained, t
         # the catalog empty for one poll (rewritten in place): a warning, no exit
         text = catalog.read_text()
         catalog.write_text("")
-        said = []
-        assert run_monitor(cfg, small_trained.run, once=True, say=said.append) == 1
+        caplog.set_level(logging.INFO, logger="faultprobe")
+        caplog.clear()
+        assert _returned(run_monitor(cfg, small_trained.run, once=True)) == 1
+        said = [r.getMessage() for r in caplog.records if r.name.startswith("faultprobe")]
         assert any("warning" in s and "empty" in s and str(catalog) in s for s in said)
         capsys.readouterr()
         assert main(["monitor", str(cfg_path), "--model", small_trained.run, "--once"]) == 1

@@ -49,11 +49,11 @@ def _study(folder: Path, effect: dict) -> tuple[pd.DataFrame, pd.Timestamp]:
     table["stations"]["codes"], table["stations"]["far"] = [STATION], []
     table["waveforms"]["block_size"] = 64
     cfg = parse_config(table, source="<physics test>")
-    synthesize(cfg, progress=False, parallel=False)
-    build_catalog(cfg, progress=False)
+    synthesize(cfg, parallel=False)
+    build_catalog(cfg)
     cluster, client = local_client()
     with cluster, client:
-        ingest(cfg, progress=False, client=client)
+        ingest(cfg, client=client)
     tstar = physics.station_tstar(open_cube(Store(cfg.study.store)), STATION)
     truth = pd.read_parquet(folder / "synthetic" / "truth.parquet")
     tab = tstar.merge(truth[["event_id", f"dtstar_{STATION}"]], on="event_id")

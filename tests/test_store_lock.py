@@ -5,6 +5,7 @@ lock from another host broken only with --force."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -41,23 +42,29 @@ def _write_lock(path: Path, **fields) -> None:
     (path / LOCK).write_text(json.dumps(base | fields))
 
 
-def test_a_stale_lock_is_reported_and_taken_over(tmp_path):
+def _said(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("faultprobe")]
+
+
+def test_a_stale_lock_is_reported_and_taken_over(tmp_path, caplog):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     _write_lock(tmp_path / "s", pid=dead.pid)
-    said = []
-    info = acquire(Store(str(tmp_path / "s")), "ingest", say=said.append)
+    with caplog.at_level(logging.WARNING, logger="faultprobe"):
+        info = acquire(Store(str(tmp_path / "s")), "ingest")
+    said = _said(caplog)
     assert len(said) == 1 and f"pid {dead.pid}" in said[0] and "which is gone" in said[0]
     release(Store(str(tmp_path / "s")), info)
 
 
-def test_a_lock_from_another_host_needs_force(tmp_path):
+def test_a_lock_from_another_host_needs_force(tmp_path, caplog):
     _write_lock(tmp_path / "s", host="node-17", pid=4242)
     store = Store(str(tmp_path / "s"))
     with pytest.raises(StoreLocked, match="node-17.*--force"):
         acquire(store, "ingest")
-    said = []
-    info = acquire(store, "ingest", force=True, say=said.append)
+    with caplog.at_level(logging.WARNING, logger="faultprobe"):
+        info = acquire(store, "ingest", force=True)
+    said = _said(caplog)
     assert "breaking" in said[0] and info.pid == os.getpid()
     release(store, info)
 

@@ -33,7 +33,7 @@ def _write(folder: Path, **synthetic):
     table = small_study_table(folder, effect=NO_EFFECT, **synthetic)
     table["stations"]["codes"], table["stations"]["far"] = ["IV.NRCA"], []
     cfg = parse_config(table, source="<confound test>")
-    synthesize(cfg, progress=False, parallel=False)
+    synthesize(cfg, parallel=False)
     return folder / "synthetic"
 
 
@@ -225,11 +225,11 @@ def test_ingest_resamples_the_traces_after_a_rate_change(tmp_path):
     )
     table["stations"]["codes"], table["stations"]["far"] = ["IV.NRCA"], []
     cfg = parse_config(table, source="<confound test>")
-    synthesize(cfg, progress=False, parallel=False)
-    build_catalog(cfg, progress=False)
+    synthesize(cfg, parallel=False)
+    build_catalog(cfg)
     cluster, client = local_client()
     with cluster, client:
-        ingest(cfg, progress=False, client=client)
+        ingest(cfg, client=client)
     traces = pd.read_parquet(Path(cfg.study.store) / "traces.parquet")
     after = pd.DatetimeIndex(traces["trace_start_time"]) >= pd.Timestamp(CHANGE)
     resampled = traces["reason"].str.contains("resampled 200 -> 100 Hz", regex=False)

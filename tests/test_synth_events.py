@@ -102,7 +102,7 @@ def test_exposure_dilutes_with_distance_except_along_the_fault(tmp_path):
 
 def test_catalog_only_mode_writes_just_the_catalog(tmp_path):
     cfg = small_study(tmp_path, catalog_only=True, catalog_events=5000, quakeml=False)
-    summary = synthesize(cfg, progress=False, parallel=False)
+    summary = synthesize(cfg, parallel=False)
     out = tmp_path / "synthetic"
     assert sorted(p.name for p in out.iterdir()) == ["catalog.txt"]
     assert summary.events == 5001

@@ -23,7 +23,7 @@ from faultprobe.testing.studies import small_study
 def written(tmp_path_factory):
     folder = tmp_path_factory.mktemp("synth")
     cfg = small_study(folder)
-    summary = synthesize(cfg, progress=False, parallel=False)
+    summary = synthesize(cfg, parallel=False)
     return cfg, summary, Path(cfg.synthetic.output)
 
 

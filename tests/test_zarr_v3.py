@@ -51,7 +51,7 @@ def test_event_cube(tmp_path, client):
     cfg = load_config(write_toy_config(str(tmp_path), study))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ingest(cfg, progress=False, client=client)
+        ingest(cfg, client=client)
     _check(Store(study.store).url(CUBE), caught)
 
 
@@ -71,7 +71,7 @@ def test_noise_cube(tmp_path):
     }  # fmt: skip
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        build_noise_cube(parse_config(raw), client=None, progress=False)
+        build_noise_cube(parse_config(raw), client=None)
     _check(Store(store.url("noise")).url(CUBE), caught)
     noise = xr.open_zarr(Store(store.url("noise")).url(CUBE))
     assert set(noise["phase"].values.tolist()) == {"noise"}

@@ -8,15 +8,16 @@ one false date, three bands), the pair spectra, and writes DIR/study/report/inde
 
 from __future__ import annotations
 
-import sys
+import logging
 import textwrap
 import time
 import tomllib
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
 from faultprobe.config import StudyConfig, dump_toml, load_config, parse_config
+
+log = logging.getLogger(__name__)
 
 #: The realistic synthetic config, package data (the repository's configs/ holds the same file).
 TEMPLATE = Path(str(resources.files("faultprobe") / "configs" / "synthetic-norcia.toml"))
@@ -137,13 +138,7 @@ def demo_config(out: Path, template: Path = TEMPLATE, changes: dict | None = Non
     return path
 
 
-def run_demo(
-    out: str | Path,
-    *,
-    progress: bool = True,
-    changes: dict | None = None,
-    say: Callable[[str], None] | None = None,
-) -> Path:
+def run_demo(out: str | Path, *, changes: dict | None = None) -> Path:
     """Simulate, select, ingest, run the grid and the pairs, write the report."""
     from faultprobe.analysis.experiments import run_experiments
     from faultprobe.analysis.report import write_report
@@ -152,30 +147,29 @@ def run_demo(
     from faultprobe.pipelines.ingest import ingest
     from faultprobe.synthetic.run import synthesize
 
-    say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
     out = Path(out).resolve()
     t0 = time.perf_counter()
     path = demo_config(out, changes=changes)
     cfg: StudyConfig = load_config(path)
-    say(f"demo: config {path}")
-    say(f"demo: {effect_comparison(cfg, load_config(TEMPLATE))}")
+    log.info(f"demo: config {path}")
+    log.info(f"demo: {effect_comparison(cfg, load_config(TEMPLATE))}")
     steps = []
     t = time.perf_counter()
-    synthesize(cfg, progress=progress)
+    synthesize(cfg)
     steps.append(("synth", time.perf_counter() - t))
     t = time.perf_counter()
-    build_catalog(cfg, progress=progress, force=True)  # a re-run selects the same events
+    build_catalog(cfg, force=True)  # a re-run selects the same events
     steps.append(("catalog", time.perf_counter() - t))
     with connect(cfg.cluster) as client:
         t = time.perf_counter()
-        ingest(cfg, progress=progress, client=client)
+        ingest(cfg, client=client)
         steps.append(("ingest", time.perf_counter() - t))
         t = time.perf_counter()
-        run_experiments(cfg, client=client, progress=progress)
+        run_experiments(cfg, client=client)
         steps.append(("experiments", time.perf_counter() - t))
     t = time.perf_counter()
     index = write_report(cfg)
     steps.append(("report", time.perf_counter() - t))
     took = ", ".join(f"{k} {v:.0f} s" for k, v in steps)
-    say(f"demo: done in {time.perf_counter() - t0:.0f} s ({took})")
+    log.info(f"demo: done in {time.perf_counter() - t0:.0f} s ({took})")
     return index

@@ -7,7 +7,7 @@ co-located pairs and their spectra (STORE/pairs/).  Each step skips what is done
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -24,6 +24,7 @@ from faultprobe.errors import InputError
 from faultprobe.store import Store
 
 PAIRS = "pairs"
+log = logging.getLogger(__name__)
 
 
 class GridDeclined(InputError, RuntimeError):
@@ -47,89 +48,102 @@ def plan_runs(cfg: StudyConfig, grids: list[str] | None = None) -> list[gridmod.
     return gridmod.expand(cfg, noise, _event_times(store), grids)
 
 
+def plan_listing(
+    cfg: StudyConfig,
+    *,
+    client=None,
+    grids: list[str] | None = None,
+    retry_failed: bool = True,
+) -> str:
+    """The pending runs with their estimated times (a short calibration on the workers);
+    nothing is run or written."""
+    from faultprobe.cluster import connect
+
+    if client is None:
+        with connect(cfg.cluster) as c:
+            return plan_listing(cfg, client=c, grids=grids, retry_failed=retry_failed)
+    store = Store(cfg.study.store)
+    runs = pending(plan_runs(cfg, grids), read_results(store), retry_failed)
+    later = _unsized_seasonality(cfg, store, grids)
+    if runs:
+        return _estimate(cfg, store, runs, client).render() + later
+    if later:
+        return "no runs to estimate yet" + later
+    return "nothing to do: every run of the configured grids is finished"
+
+
+def _estimate(cfg: StudyConfig, store: Store, runs, client) -> GridEstimate:
+    """What the grid will cost on these workers, before anything of it runs."""
+    resources = declared_resources(cfg.cluster)
+    return estimate_grid(
+        store,
+        runs,
+        client,
+        slots_of(cfg.cluster, client),
+        {"GPU": 1} if "GPU" in resources else None,
+    )
+
+
 def run_experiments(
     cfg: StudyConfig,
     *,
     client=None,
-    progress: bool = True,
     grids: list[str] | None = None,
     retry_failed: bool = True,
-    say: Callable[[str], None] | None = None,
-    plan_only: bool = False,
     confirm: Callable[[GridEstimate], bool] | None = None,
 ) -> pd.DataFrame:
     """Prepare the inputs, run every pending grid run, analyse the pairs; results table.
 
-    `plan_only` lists the pending runs with their estimated times (a short calibration on
-    the workers) and stops there; `confirm(estimate)` is asked before the grid starts and
-    a False answer raises `GridDeclined` (nothing run).
+    The estimate and each step's outcome are logged (info); `confirm(estimate)` is asked
+    before the grid starts and a False answer raises `GridDeclined` (nothing run).
     """
     from faultprobe.cluster import connect
 
-    say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
     if client is None:
-        with connect(cfg.cluster, say=say if progress else None) as c:
+        with connect(cfg.cluster) as c:
             return run_experiments(
-                cfg, client=c, progress=progress, grids=grids, retry_failed=retry_failed,
-                say=say, plan_only=plan_only, confirm=confirm,
-            )  # fmt: skip
+                cfg, client=c, grids=grids, retry_failed=retry_failed, confirm=confirm
+            )
     store = Store(cfg.study.store)
     g = cfg.experiments
-    resources = declared_resources(cfg.cluster)
     runs = pending(plan_runs(cfg, grids), read_results(store), retry_failed)
     later = _unsized_seasonality(cfg, store, grids)
     if runs:  # what the grid will cost on these workers, before anything of it runs
-        est = estimate_grid(
-            store,
-            runs,
-            client,
-            slots_of(cfg.cluster, client),
-            {"GPU": 1} if "GPU" in resources else None,
-        )
-        if plan_only:  # the listing is what was asked for: standard output
-            print(est.render() + later, flush=True)
-            return read_results(store)
-        say((est.render(limit=10) if confirm is not None else est.render(limit=0)) + later)
+        est = _estimate(cfg, store, runs, client)
+        log.info((est.render(limit=10) if confirm is not None else est.render(limit=0)) + later)
         advice = _cpu_advice(est, runs)
         if advice:
-            say(advice)
+            log.info(advice)
         if confirm is not None and not confirm(est):
             raise GridDeclined(
                 f"grid not started ({len(runs)} runs, about {est.wall_s / 3600:.1f} h)"
             )
-    elif plan_only:
-        print(
-            ("no runs to estimate yet" + later)
-            if later
-            else "nothing to do: every run of the configured grids is finished",
-            flush=True,
-        )
-        return read_results(store)
     if g.seasonality.enabled and (grids is None or "seasonality" in grids):
         from faultprobe.analysis.noise import build_noise_cube
 
-        say(build_noise_cube(cfg, client=client, progress=progress))
+        log.info(build_noise_cube(cfg, client=client))
     if g.null.enabled and g.null.regions and (grids is None or "null" in grids):
         from faultprobe.analysis.regions import build_region_stores
 
-        for line in build_region_stores(cfg, client=client, progress=progress):
-            say(line)
+        for line in build_region_stores(cfg, client=client):
+            log.info(line)
     runs = plan_runs(cfg, grids)  # again: the inputs built above add runs
-    say(f"experiments: {len(runs)} runs in grids {sorted({r.grid for r in runs})}")
+    log.info(f"experiments: {len(runs)} runs in grids {sorted({r.grid for r in runs})}")
     results = run_grid(
         store,
         runs,
         client,
-        progress=progress,
         retry_failed=retry_failed,
         cache_bytes=parse_bytes_field(cfg.cluster.slice_cache, "slice_cache"),
-        worker_resources=resources,
+        worker_resources=declared_resources(cfg.cluster),
     )
     failed = results[results["status"] == "failed"]
     if len(failed):
-        say(f"experiments: {len(failed)} run(s) failed; see the error column of results.parquet")
+        log.warning(
+            f"experiments: {len(failed)} run(s) failed; see the error column of results.parquet"
+        )
     if g.pairs.enabled and (grids is None or "pairs" in grids):
-        say(pairs_step(cfg))
+        log.info(pairs_step(cfg))
     return results
 
 

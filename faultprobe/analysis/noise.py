@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from faultprobe import progress
 from faultprobe.analysis.grid import NOISE_STORE
 from faultprobe.config import StudyConfig
 from faultprobe.store import CUBE, EVENTS, Store
@@ -144,7 +145,7 @@ def _catalog_times(cfg: StudyConfig, store: Store) -> np.ndarray:
     return np.sort(pd.DatetimeIndex(t).as_unit("ns").asi8)
 
 
-def build_noise_cube(cfg: StudyConfig, client=None, progress: bool = True) -> str:
+def build_noise_cube(cfg: StudyConfig, client=None) -> str:
     """Write STORE/noise/waveforms.zarr (skipped if it exists); returns a summary line."""
     from faultprobe.analysis.grid import _first_station
 
@@ -183,10 +184,7 @@ def build_noise_cube(cfg: StudyConfig, client=None, progress: bool = True) -> st
                           params, pure=False)
             for code, days in tasks
         ]  # fmt: skip
-        if progress:
-            from distributed import progress as dask_progress
-
-            dask_progress(futs)
+        progress.dask_bar(futs)
         parts = client.gather(futs)
     else:
         parts = [

@@ -36,7 +36,7 @@ def region_config(cfg: StudyConfig, region: NullRegion) -> StudyConfig:
     return cfg.model_copy(update={"study": study, "selection": selection, "stations": stations})
 
 
-def build_region_stores(cfg: StudyConfig, client=None, progress: bool = True) -> list[str]:
+def build_region_stores(cfg: StudyConfig, client=None) -> list[str]:
     """Catalog and ingest each region (skipping finished ones); one line per region."""
     from faultprobe.catalogs.study import build_catalog
     from faultprobe.pipelines.ingest import IngestError, ingest
@@ -48,8 +48,8 @@ def build_region_stores(cfg: StudyConfig, client=None, progress: bool = True) ->
         if store.exists(CUBE):
             lines.append(f"region {region.name}: cube exists, kept")
             continue
-        summary = build_catalog(sub, progress=progress, force=True)  # the tool's own store
-        done = ingest(sub, progress=progress, client=client)
+        summary = build_catalog(sub, force=True)  # the tool's own store
+        done = ingest(sub, client=client)
         if not done.complete:
             raise IngestError(f"region {region.name}: {done.problem()}")
         n = len(summary.selection.events)

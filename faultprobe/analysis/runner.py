@@ -12,14 +12,16 @@ slice about once per worker.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 from distributed import WorkerPlugin
 
+from faultprobe import progress
 from faultprobe.analysis.grid import GridRun
 from faultprobe.analysis.scoring import RESULT_COLUMNS, failed_row, frame, result_row
 from faultprobe.store import RESULTS, Store
@@ -74,7 +76,7 @@ def execute_run(root: str, storage_options: dict | None, runs_json: list[str]) -
     worker, device = _worker_identity()
     t0 = time.perf_counter()
     try:
-        metrics = run_experiment(store, first.spec, log=None, cache=_worker_cache())
+        metrics = run_experiment(store, first.spec, cache=_worker_cache())
         preds = RunFolder(store, first.run_id).read_table(PREDICTIONS)
     except Exception as err:  # a failed run is a row, never the end of the grid
         text = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=6)}"
@@ -175,9 +177,7 @@ def run_grid(
     runs: list[GridRun],
     client,
     *,
-    progress: bool = True,
     retry_failed: bool = True,
-    on_row: Callable[[dict], None] | None = None,
     cache_bytes: int = 0,
     worker_resources: dict[str, float] | None = None,
 ) -> pd.DataFrame:
@@ -186,7 +186,6 @@ def run_grid(
     `cache_bytes` > 0 gives every worker a slice cache of that size; `worker_resources`
     are those the cluster's workers declare (a `GPU` there means one GPU per run)."""
     from distributed import as_completed
-    from tqdm.auto import tqdm
 
     todo = pending(runs, read_results(store), retry_failed)
     if not todo:
@@ -198,19 +197,22 @@ def run_grid(
     client.register_plugin(GridCache(cache_bytes))  # replaces an earlier grid's (0 = off)
     declared = "GPU" in (worker_resources or {})
     resources = {"GPU": 1} if declared or gpu_workers(client) else None
+    # the store is part of the key: grids of several studies sharing one cluster (a survey)
+    # may hold runs of the same spec, and Dask would give one of them the other's result
+    where = hashlib.sha256(store.root.encode()).hexdigest()[:8]
     futures = {
         client.submit(
             execute_run,
             store.root,
             store.storage_options,
             [r.to_json() for r in group],
-            key=f"faultprobe-run-{sub}|{run_id}",
+            key=f"faultprobe-run-{where}-{sub}|{run_id}",
             resources=resources,
             pure=False,
         ): group
         for (sub, run_id), group in groups.items()
     }
-    bar = tqdm(total=len(futures), desc="runs", unit="run", disable=not progress)
+    bar = progress.bar(total=len(futures), desc="runs", unit="run")
     try:
         for fut in as_completed(list(futures)):
             try:
@@ -221,9 +223,6 @@ def run_grid(
             append_results(store, rows)
             bar.update(1)
             bar.set_postfix_str(f"{rows[0]['run_id']}: {rows[0]['status']}")
-            if on_row:
-                for row in rows:
-                    on_row(row)
     finally:
         bar.close()
     return read_results(store)

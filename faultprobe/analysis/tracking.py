@@ -16,18 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-from collections.abc import Callable
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from faultprobe import progress
 from faultprobe.analysis import faultstate
 from faultprobe.config import StudyConfig, Track
 from faultprobe.ml.errors import ModelError
 from faultprobe.ml.spec import RunSpec, spec_from_config
 from faultprobe.store import Store
+
+log = logging.getLogger(__name__)
 
 TRACKING = "tracking"
 EVENTS, INDEX, CHANGES, SUMMARY = (
@@ -178,8 +180,7 @@ def score_fold(
     model = FaultNet(
         n, x.shape[1], width=m.width, dilation=m.dilation, dropout=m.dropout, generator=init
     )
-    fit(model, x[tr], y[tr], x[va], y[va], spec.training, spec.seed * 1000 + task.fold,
-        progress=False)  # fmt: skip
+    fit(model, x[tr], y[tr], x[va], y[va], spec.training, spec.seed * 1000 + task.fold)
     device = resolve_device(spec.training.device)
     scored = (c == splits.TEST) | (c == splits.CALIB)
     probs, _ = predict(model, x[scored], 256, device, resolve_precision(spec.training.precision,
@@ -298,26 +299,17 @@ def summarise(
     return index, changes, summary
 
 
-def track_station(
-    cfg: StudyConfig,
-    station: str,
-    client,
-    *,
-    progress: bool = True,
-    say: Callable[[str], None] | None = None,
-) -> TrackResult:
+def track_station(cfg: StudyConfig, station: str, client) -> TrackResult:
     """Cross-fit, score, index and write one station's tracking tables."""
     from distributed import as_completed
-    from tqdm.auto import tqdm
 
-    say = say or (lambda msg: None)
     store = Store(cfg.study.store)
     station = station_label(store, station)
     folder = station_folder(station)
     tasks = fold_tasks(cfg, station)
     todo = pending(cfg, station)
     if todo:
-        say(f"track {station}: {len(todo)} of {len(tasks)} fold models to train")
+        log.info(f"track {station}: {len(todo)} of {len(tasks)} fold models to train")
         futures = [
             client.submit(
                 score_fold,
@@ -329,7 +321,7 @@ def track_station(
             )
             for t in todo
         ]
-        bar = tqdm(total=len(futures), desc=f"track {station}", unit="fold", disable=not progress)
+        bar = progress.bar(total=len(futures), desc=f"track {station}", unit="fold")
         try:
             for fut in as_completed(futures):
                 fut.result()
@@ -373,18 +365,15 @@ def run_tracking(
     stations: list[str] | None = None,
     *,
     client=None,
-    progress: bool = True,
-    say: Callable[[str], None] | None = None,
 ) -> list[TrackResult]:
     """Track each station (default: `default_stations`) on the config's Dask cluster."""
     from faultprobe.cluster import connect
 
-    say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
     stations = stations or default_stations(cfg)
     if client is None and any(pending(cfg, s) for s in stations):  # no cluster for nothing
         with connect(cfg.cluster) as c:
-            return run_tracking(cfg, stations, client=c, progress=progress, say=say)
-    return [track_station(cfg, s, client, progress=progress, say=say) for s in stations]
+            return run_tracking(cfg, stations, client=c)
+    return [track_station(cfg, s, client) for s in stations]
 
 
 def pending(cfg: StudyConfig, station: str) -> list[FoldTask]:

@@ -9,7 +9,7 @@ selection changed, and the summary says so. Nothing is written when no event is 
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -26,6 +26,8 @@ from faultprobe.catalogs.stations import (
     station_table,
 )
 from faultprobe.config import StudyConfig, dump_toml
+
+log = logging.getLogger(__name__)
 
 PROBLEMS = "catalog_problems.parquet"
 MAX_PROBLEMS_SHOWN = 10
@@ -104,24 +106,24 @@ def _ingested(store: st.Store) -> list[str]:
     return [name for name in INGEST_ITEMS if store.exists(name)]
 
 
-def _stations_xml(cfg: StudyConfig, store: st.Store, refresh: bool, say):
+def _stations_xml(cfg: StudyConfig, store: st.Store, refresh: bool):
     """The StationXML to use: [stations] inventory, the copy saved in the store, or the
     service's answer (returned as bytes to be saved)."""
     if cfg.stations.inventory:
-        say(f"reading station metadata {cfg.stations.inventory} …")
+        log.info(f"reading station metadata {cfg.stations.inventory} …")
         return read_stationxml(cfg.stations.inventory), None
     saved = store.url(st.STATIONXML)
     if store.exists(st.STATIONXML) and not refresh:
-        say(
+        log.info(
             f"station metadata: {saved} (saved earlier; --refresh-stations asks {cfg.stations.fdsn})"
         )
         return parse_stationxml(store.read_bytes(st.STATIONXML), saved), None
     t0 = time.perf_counter()
-    say(
+    log.info(
         f"asking the FDSN station service {cfg.stations.fdsn} for {len(cfg.stations.all_codes)} stations …"
     )
     data = fetch_stationxml(cfg.stations, cfg.study.start, cfg.study.end)
-    say(f"  {len(data) / 1e3:.0f} kB in {time.perf_counter() - t0:.1f} s")
+    log.info(f"  {len(data) / 1e3:.0f} kB in {time.perf_counter() - t0:.1f} s")
     return parse_stationxml(data, f"the answer of {cfg.stations.fdsn}"), data
 
 
@@ -149,10 +151,9 @@ def _unreadable(cfg: StudyConfig, read: CatalogRead) -> str:
 
 
 def build_catalog(
-    cfg: StudyConfig, progress: bool = True, force: bool = False, refresh_stations: bool = False
+    cfg: StudyConfig, force: bool = False, refresh_stations: bool = False
 ) -> CatalogSummary:
     """Read, select and write events.parquet, stations.parquet and study.toml into the store."""
-    say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
     t0 = time.perf_counter()
     out = st.Store(cfg.study.store)
     ingested = _ingested(out)
@@ -163,21 +164,25 @@ def build_catalog(
             "Pass --force to select again (if the selection changes, the cube, traces.parquet "
             "and the ingest ledger are removed and must be rebuilt)"
         )
-    say(f"reading {cfg.catalog.format} catalog {cfg.catalog.path} …")
+    log.info(f"reading {cfg.catalog.format} catalog {cfg.catalog.path} …")
     read = read_catalog(cfg.catalog)
     if read.events.empty and read.problems:
         raise CatalogError(_unreadable(cfg, read))
     if cfg.stations.inventory is None and cfg.stations.fdsn is None:
-        say(f"station metadata from the dataset {cfg.waveforms.dataset} …")
+        log.info(f"station metadata from the dataset {cfg.waveforms.dataset} …")
         stations, fetched = _dataset_stations(cfg), None
     else:
-        inv, fetched = _stations_xml(cfg, out, refresh_stations, say)
+        inv, fetched = _stations_xml(cfg, out, refresh_stations)
         stations = station_table(inv, cfg.stations, cfg.study.start, cfg.study.end)
-    say(f"selecting from {len(read.events)} events …")
+    log.info(f"selecting from {len(read.events)} events …")
     selection = select_events(read.events, cfg, stations.stations)  # isolation at the stations
+    log.debug(
+        f"selected {len(selection.events)} of {selection.n_catalog} events; rejected: "
+        + ", ".join(f"{k} {v}" for k, v in selection.rejected.items() if v)
+    )
     if fetched is not None:
         out.write_bytes(fetched, st.STATIONXML)
-        say(f"  saved to {out.url(st.STATIONXML)}")
+        log.info(f"  saved to {out.url(st.STATIONXML)}")
     if selection.events.empty:
         rules = ", ".join(f"{k} {v}" for k, v in selection.rejected.items() if v)
         raise CatalogError(

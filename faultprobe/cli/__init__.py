@@ -9,7 +9,8 @@ code: a `faultprobe.errors.FaultprobeError` carries both, and nothing but its ty
 shows the traceback of an expected failure too.
 
 The parts: `parser` (the sub-commands and their options), `commands` (one handler each),
-`errors` (exit codes and the one-line messages).
+`errors` (exit codes and the one-line messages), `output` (log lines and progress bars on
+stderr, `-v`/`-q`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import sys
 
 from faultprobe.cli.errors import EXIT, one_line
+from faultprobe.cli.output import level_of, terminal
 from faultprobe.cli.parser import build_parser
 
 __all__ = ["EXIT", "build_parser", "main"]
@@ -30,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return args.handler(args)
+        with terminal(level_of(args)):
+            return args.handler(args)
     except KeyboardInterrupt:
         if getattr(args, "debug", False):
             raise

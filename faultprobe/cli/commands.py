@@ -8,13 +8,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Generator
 
 from faultprobe.cli.errors import EXIT
 from faultprobe.config import ConfigError, load_config
-
-
-def _say(args: argparse.Namespace):
-    return lambda msg: print(msg, file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -22,7 +19,7 @@ def _writing(cfg, args: argparse.Namespace, command: str):
     """Hold the store's lock while a command writes into it."""
     from faultprobe.store import Store
 
-    with Store(cfg.study.store).lock(command, force=getattr(args, "force", False), say=_say(args)):
+    with Store(cfg.study.store).lock(command, force=getattr(args, "force", False)):
         try:
             yield
         except OSError as err:
@@ -36,9 +33,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     with _writing(cfg, args, "catalog"):
-        summary = build_catalog(
-            cfg, progress=not args.quiet, force=args.force, refresh_stations=args.refresh_stations
-        )
+        summary = build_catalog(cfg, force=args.force, refresh_stations=args.refresh_stations)
     print(summary.render())
     return 0
 
@@ -48,7 +43,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     with _writing(cfg, args, "ingest"):
-        summary = ingest(cfg, progress=not args.quiet, retry_failed=args.retry_failed)
+        summary = ingest(cfg, retry_failed=args.retry_failed)
     print(summary.render())
     if not summary.complete:
         print(summary.listing(), file=sys.stderr)
@@ -76,7 +71,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
             f"{args.config}: no [synthetic] section; `faultprobe synth` simulates the sequence "
             "that section describes (see configs/synthetic-norcia.toml and docs/synthetic.md)"
         )
-    summary = synthesize(cfg, progress=not args.quiet, parallel=not args.serial)
+    summary = synthesize(cfg, parallel=not args.serial)
     print(summary.render())
     return 0
 
@@ -92,7 +87,40 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from faultprobe.ml.commands import evaluate_command
 
+    if args.study:
+        return _transfer(args)
     return evaluate_command(args)
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    """`faultprobe evaluate RUN --study OTHER`: the run scored on another study's cube."""
+    from faultprobe.analysis.transfer import render, transfer_run
+    from faultprobe.ml.runs import run_folder_from_path
+
+    others = [
+        o for o, v in (("--labelling", args.labelling), ("--false-date", args.false_date),
+                       ("--true-date", args.true_date), ("--events", args.events != "test"))
+        if v
+    ]  # fmt: skip
+    if others:
+        raise ConfigError(
+            f"--study scores every balanced event of the other study against its own "
+            f"mainshock; {', '.join(others)} cannot be used with it"
+        )
+    cfg = load_config(args.study)
+    scores, preds = transfer_run(
+        run_folder_from_path(args.run),
+        cfg,
+        stations=tuple(args.stations) if args.stations else None,
+        device=args.device,
+    )
+    print(render(scores))
+    if args.out:
+        from faultprobe.columns import to_disk
+
+        to_disk(preds, "predictions.parquet").to_parquet(args.out, index=False)
+        print(f"predictions: {args.out}", file=sys.stderr)
+    return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -120,19 +148,15 @@ def _confirm(estimate, yes: bool) -> bool:
 
 
 def cmd_experiments(args: argparse.Namespace) -> int:
-    from faultprobe.analysis.experiments import run_experiments
+    from faultprobe.analysis.experiments import plan_listing, run_experiments
 
     cfg = load_config(args.config)
     if args.plan:  # lists and stops: nothing is written, no lock taken
-        run_experiments(
-            cfg, progress=not args.quiet, grids=args.grid or None,
-            retry_failed=not args.keep_failed, plan_only=True,
-        )  # fmt: skip
+        print(plan_listing(cfg, grids=args.grid or None, retry_failed=not args.keep_failed))
         return 0
     with _writing(cfg, args, "experiments"):  # a declined grid is a GridDeclined (exit 2)
         results = run_experiments(
             cfg,
-            progress=not args.quiet,
             grids=args.grid or None,
             retry_failed=not args.keep_failed,
             confirm=None if args.yes else (lambda est: _confirm(est, False)),
@@ -151,7 +175,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     if track:
         cfg = cfg.model_copy(update={"track": cfg.track.model_copy(update=track)})
     with _writing(cfg, args, "track"):
-        results = run_tracking(cfg, args.stations, progress=not args.quiet, say=_say(args))
+        results = run_tracking(cfg, args.stations)
     for r in results:
         print(r.render())
     return 0
@@ -166,10 +190,19 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         cfg = cfg.model_copy(
             update={"monitor": cfg.monitor.model_copy(update={"poll_s": args.interval})}
         )
-    with Store(monitor_root(cfg)).lock("monitor", force=args.force, say=_say(args)):
-        failed = run_monitor(cfg, args.model, once=args.once, max_polls=args.polls, say=_say(args))
+    with Store(monitor_root(cfg)).lock("monitor", force=args.force):
+        failed = _print_each(run_monitor(cfg, args.model, once=args.once, max_polls=args.polls))
     # --once or --polls: a poll that could not read its events did not do its job
     return EXIT["incomplete"] if failed and (args.once or args.polls) else 0
+
+
+def _print_each(lines: Generator[str, None, int]) -> int:
+    """Print each line a generator yields as it comes (stdout); return what it returns."""
+    while True:
+        try:
+            print(next(lines), flush=True)
+        except StopIteration as done:
+            return done.value
 
 
 def cmd_cluster_spec(args: argparse.Namespace) -> int:
@@ -194,10 +227,31 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_survey(args: argparse.Namespace) -> int:
+    from faultprobe.survey import load_survey, run_survey
+    from faultprobe.survey.tables import render
+
+    survey = load_survey(args.survey)
+    result = run_survey(survey)
+    print(render(result.table, result.transfer))
+    print(f"survey tables: {survey.survey.store}/survey.parquet, transfer.parquet")
+    for o in result.failed:
+        print(f"error: study {o.name or '?'} ({o.config}): {o.error}", file=sys.stderr)
+    if result.failed:
+        names = ", ".join(o.name or o.config for o in result.failed)
+        print(
+            f"error: {len(result.failed)} of {len(result.outcomes)} studies failed ({names}); "
+            "fix them and run the same command again (finished work is kept)",
+            file=sys.stderr,
+        )
+        return max(o.exit_code for o in result.failed)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from faultprobe.analysis.demo import parse_changes, run_demo
 
-    index = run_demo(args.out, progress=not args.quiet, changes=parse_changes(args.set))
+    index = run_demo(args.out, changes=parse_changes(args.set))
     print(f"report: {index}")
     return 0
 

@@ -91,7 +91,6 @@ def add_init_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--far-margin-km", type=float, default=5.0, metavar="KM",
                    help="the far control lies this far beyond the study box (default 5)")  # fmt: skip
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the written files")
 
 
 def init_command(args: argparse.Namespace) -> int:
@@ -116,7 +115,7 @@ def init_command(args: argparse.Namespace) -> int:
     result.path.write_text(result.text)
     if result.twin_path:
         result.twin_path.write_text(result.twin_text)
-    if not args.quiet:
+    if not getattr(args, "quiet", False):  # -q: only the written files
         print("\n".join(result.summary))
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)

@@ -38,6 +38,9 @@ also come from a SeisBench dataset (INSTANCE) or the paper's released data
 On a batch system or Kubernetes only the config's [cluster] section changes;
 `faultprobe cluster-spec CONFIG` prints what it would submit (docs/hpc.md, docs/cloud.md).
 
+Messages and progress bars go to stderr, results to stdout; -q (before or after COMMAND)
+keeps only warnings and errors and no bars, -v adds debug lines.
+
 Exit codes: 0 done; 1 finished but incomplete (run the same command again); 2 bad input or
 config; 3 a web service could not be used; 4 the store is locked by another command;
 5 the disk is full or not writable; 130 interrupted. An expected failure is one line on
@@ -66,6 +69,18 @@ FORCE_MORE = {
 }
 
 
+def _output(p: argparse.ArgumentParser, default=False) -> None:
+    """-v/-q: on the top-level parser and, as aliases, after every sub-command."""
+    p.add_argument("-v", "--verbose", action="store_true", default=default, help="also debug lines")
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default,
+        help="warnings and errors only, no progress bars",
+    )
+
+
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument(
@@ -74,6 +89,7 @@ def _common() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help=DEBUG_HELP,
     )
+    _output(p, default=argparse.SUPPRESS)
     return p
 
 
@@ -85,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"faultprobe {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    _output(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = [_common()]
 
@@ -121,7 +138,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ask the FDSN station service again instead of using STORE/stations.xml",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=commands.cmd_catalog)
 
     p = sub.add_parser(
@@ -137,7 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_config(p, writes=False)
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument(
         "--serial", action="store_true", help="write in this process instead of Dask tasks"
     )
@@ -166,7 +181,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="also ask again for windows that failed permanently (no data, bad records, "
         "wrong data, non-finite samples)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=commands.cmd_ingest)
 
     p = sub.add_parser(
@@ -284,7 +298,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="start without estimating and without asking (otherwise a grid estimated above "
         "one hour asks first, or stops where nobody can answer)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=commands.cmd_experiments)
 
     p = sub.add_parser(
@@ -318,7 +331,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", action="append", type=int, dest="seeds", help="seed (repeatable; default "
         "[track].seeds, else [train].seeds)"
     )  # fmt: skip
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=commands.cmd_track)
 
     p = sub.add_parser(
@@ -379,6 +391,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=commands.cmd_report)
 
     p = sub.add_parser(
+        "survey",
+        parents=common,
+        help="run many studies as one Dask job and compare them",
+        description=(
+            "Run every study a survey file lists (catalog, ingest, the grids of [survey] "
+            "grids) as tasks of one Dask job on the survey's [cluster], each into its own "
+            "store, skipping what is finished; then write SURVEY_STORE/survey.parquet (one "
+            "row per sequence x station: pooled accuracy, exact 95% interval, verdict) and "
+            "transfer.parquet (each study's binary run scored on every other study's cube). "
+            "A study that fails is named and the others finish (exit non-zero). "
+            "docs/sequences.md."
+        ),
+    )
+    p.add_argument("survey", help="survey file (TOML): [survey], [cluster], [[studies]]")
+    p.set_defaults(handler=commands.cmd_survey)
+
+    p = sub.add_parser(
         "demo",
         parents=common,
         help="the whole method on a small synthetic sequence",
@@ -398,6 +427,5 @@ def build_parser() -> argparse.ArgumentParser:
         help="change one demo setting: a dotted config key and a TOML value, e.g. "
         "--set train.epochs=2 (repeatable; applied after the demo's own changes)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=commands.cmd_demo)
     return parser

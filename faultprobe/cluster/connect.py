@@ -7,7 +7,7 @@ import gc
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from multiprocessing import resource_tracker
 
 from distributed import Client, WorkerPlugin
@@ -15,6 +15,8 @@ from distributed import Client, WorkerPlugin
 from faultprobe._optional import need
 from faultprobe.config import Cluster
 from faultprobe.errors import ServiceFailure
+
+log = logging.getLogger(__name__)
 
 
 class ImportEngines(WorkerPlugin):
@@ -113,10 +115,10 @@ def _make_cluster(cfg: Cluster):
 
 
 @contextlib.contextmanager
-def connect(cfg: Cluster, say: Callable[[str], None] | None = None) -> Iterator[Client]:
+def connect(cfg: Cluster) -> Iterator[Client]:
     """Yield a Dask client for the configured cluster; everything started here is closed.
 
-    `say` (e.g. print to stderr) receives the dashboard link once the scheduler is up.
+    The dashboard link is logged (info) once the scheduler is up.
     """
     cluster = None if cfg.kind == "address" else _start(cfg)
     try:
@@ -135,8 +137,9 @@ def connect(cfg: Cluster, say: Callable[[str], None] | None = None) -> Iterator[
         raise
     try:
         client.register_plugin(ImportEngines())
-        if say is not None:
-            say(f"Dask dashboard: {client.dashboard_link} ({cfg.kind} cluster)")
+        log.info(f"Dask dashboard: {client.dashboard_link} ({cfg.kind} cluster)")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(describe(client))
         yield client
     except BaseException:
         # An interrupt or an error can leave a message to the scheduler half-sent; closing

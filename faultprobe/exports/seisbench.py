@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from faultprobe import progress
 from faultprobe._optional import need
 from faultprobe.store import EVENTS, STATIONS, TRACES, Store
 
@@ -83,7 +84,6 @@ def export_seisbench(
 ) -> ExportSummary:
     """Write the ok traces of `stations` (default: all) to OUT as a SeisBench dataset."""
     h5py = need("h5py", extra="datasets", what="SeisBench datasets (HDF5)")
-    from tqdm.auto import tqdm
 
     from faultprobe.ml.dataset import open_cube, sampling_rate, station_positions
 
@@ -112,7 +112,7 @@ def export_seisbench(
         for key, value in data_format(ds, rate).items():
             g.create_dataset(key, data=value)
         data = f.create_group("data")
-        for j in tqdm(pos, desc="export stations", unit="station"):
+        for j in progress.bar(pos, desc="export stations", unit="station"):
             srow = _station_row(table, ds, j)
             snr = _snr(traces, srow, ev_ids)
             ok_all = status[:, j] == 0

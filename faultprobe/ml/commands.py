@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 
 import numpy as np
 
 from faultprobe.config import StudyConfig
+
+log = logging.getLogger(__name__)
 
 TRAIN_HELP = (
     "Train the paper's CNN on one station's (or several stations') slice of the cube and "
@@ -85,7 +87,6 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--name", default="", help="a tag added to the run id")
     p.add_argument("--overwrite", action="store_true", help="retrain even if the run exists")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
@@ -113,11 +114,17 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the model runs"
     )
     p.add_argument("--out", help="write the predictions to this Parquet file")
+    p.add_argument(
+        "--study",
+        metavar="CONFIG",
+        help="score on another study's cube (transfer across sequences): its events labelled "
+        "against its own mainshock, balanced, brought to the run's rate, window and band",
+    )
 
 
 def train_command(cfg: StudyConfig, args: argparse.Namespace) -> int:
     """Handler of `faultprobe train`: a bad option or station is a `ModelError` (exit 2)."""
-    from faultprobe.ml.experiment import run_experiment
+    from faultprobe.ml.experiment import result_line, run_experiment
     from faultprobe.ml.spec import spec_from_config, validated
     from faultprobe.store import Store
 
@@ -159,13 +166,15 @@ def train_command(cfg: StudyConfig, args: argparse.Namespace) -> int:
     spec = validated(type(spec), {**spec.model_dump(), **upd})
     store = Store(cfg.study.store)
     seeds = list(cfg.train.seeds) if args.all_seeds else [spec.seed]
-    _say_estimate(store, spec, len(seeds), args.overwrite)
+    _log_estimate(store, spec, len(seeds), args.overwrite)
     acc = []
     for seed in seeds:
         run = spec.model_copy(update={"seed": seed})
-        result = run_experiment(store, run, progress=not args.quiet, overwrite=args.overwrite)
+        result = run_experiment(store, run, overwrite=args.overwrite)
         if result.get("cached"):
             print(f"run {run.run_id} already finished (use --overwrite to retrain)")
+        else:
+            print(result_line(store, result))
         print(_render_scores(result["test"]))
         acc.append(result["test"]["accuracy"])
     if len(acc) > 1:
@@ -174,7 +183,7 @@ def train_command(cfg: StudyConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def _say_estimate(store, spec, n_runs: int, overwrite: bool) -> None:
+def _log_estimate(store, spec, n_runs: int, overwrite: bool) -> None:
     """On a CPU, the expected training time (and the CPU preset's advice) before starting."""
     from faultprobe.ml.estimate import cpu_advice, estimate_run, needs_estimate
     from faultprobe.ml.runs import METRICS, RunFolder
@@ -185,10 +194,10 @@ def _say_estimate(store, spec, n_runs: int, overwrite: bool) -> None:
         return
     est = estimate_run(store, spec)
     what = "this run" if n_runs == 1 else f"each of the {n_runs} runs"
-    print(est.render(what), file=sys.stderr)
+    log.warning(est.render(what))  # a warning: training on a CPU is slow, also with -q
     advice = cpu_advice(spec)
     if advice and est.seconds > 600:
-        print(advice, file=sys.stderr)
+        log.warning(advice)
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -222,7 +231,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         from faultprobe.columns import to_disk
 
         to_disk(preds, "predictions.parquet").to_parquet(args.out, index=False)
-        print(f"predictions: {args.out}", file=sys.stderr)
+        log.info(f"predictions: {args.out}")
     return 0
 
 
@@ -284,7 +293,7 @@ def predict_command(args: argparse.Namespace) -> int:
     table = predict(args.run, args.files, inv, events=args.events, device=args.device)
     if args.out:
         (table.to_csv if args.out.endswith(".csv") else table.to_parquet)(args.out, index=False)
-        print(f"{len(table)} events: {args.out}", file=sys.stderr)
+        log.info(f"{len(table)} events: {args.out}")
     else:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table.to_string(index=False))

@@ -9,6 +9,7 @@ checkpoint).  `evaluate_run` scores a trained run on another labelling or statio
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ from faultprobe.ml.runs import (
 from faultprobe.ml.spec import Labelling, RunSpec
 from faultprobe.ml.trainer import fit, predict, resolve_device, resolve_precision, use_threads
 from faultprobe.store import CUBE, Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -123,15 +126,15 @@ def run_experiment(
     store: Store | str,
     spec: RunSpec,
     *,
-    progress: bool = False,
     overwrite: bool = False,
-    log=print,
     cache=None,
 ) -> dict:
     """Train and score one run; return a JSON-ready result (also STORE/runs/RUN_ID/).
 
     `cache` (a `SliceCache`, one per grid worker) serves station slices already read; a
-    slice above `spec.training.memory_budget` streams from the cube instead.
+    slice above `spec.training.memory_budget` streams from the cube instead. The run's
+    events and split composition are logged (info) before it trains; `result_line` says
+    how it ended.
     """
     store = _as_store(store)
     folder = RunFolder(store, spec.run_id)
@@ -144,9 +147,8 @@ def run_experiment(
     comp = splits.composition(
         sel.events["origin_time"].iloc[used], sel.labels[used], sel.split[used], sel.class_names
     )
-    if log:
-        log(f"run {spec.run_id}: {used.size} events; traces {sel.status_counts}")
-        log(splits.render_composition(comp))
+    log.info(f"run {spec.run_id}: {used.size} events; traces {sel.status_counts}")
+    log.info(splits.render_composition(comp))
     y, codes = sel.labels[used], sel.split[used]
     sizes = np.bincount(codes, minlength=3)
     if sizes.min() == 0:
@@ -176,7 +178,6 @@ def run_experiment(
         y[va],
         spec.training,
         spec.seed,
-        progress=progress,
         save_checkpoint=lambda blob: folder.write_bytes(blob, CHECKPOINT),
         checkpoint=ck,
     )
@@ -224,15 +225,18 @@ def run_experiment(
     folder.write_table(comp, COMPOSITION)
     folder.write_json(out, METRICS)
     folder.remove(CHECKPOINT)
-    if log:
-        t = scores["test"]
-        log(
-            f"test: accuracy {t['accuracy']:.3f}, balanced {t['balanced_accuracy']:.3f} "
-            f"on {t['n']} events (best epoch {result.best_epoch + 1}, {result.device}, "
-            f"{result.precision}, {result.seconds:.0f} s); "
-            f"run folder {store.url('runs', spec.run_id)}"
-        )
     return {**out, "cached": False}
+
+
+def result_line(store: Store | str, result: dict) -> str:
+    """One line on a run's result (`run_experiment`'s): test scores, how, where."""
+    t = result["test"]
+    return (
+        f"test: accuracy {t['accuracy']:.3f}, balanced {t['balanced_accuracy']:.3f} "
+        f"on {t['n']} events (best epoch {result['best_epoch'] + 1}, {result['device']}, "
+        f"{result['precision']}, {result['train_seconds']:.0f} s); "
+        f"run folder {_as_store(store).url('runs', result['run_id'])}"
+    )
 
 
 def evaluate_run(

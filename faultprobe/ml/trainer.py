@@ -11,6 +11,7 @@ process do not disturb each other.  Checkpoints are plain tensors and numbers, l
 from __future__ import annotations
 
 import io
+import logging
 import math
 import os
 import time
@@ -21,10 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from faultprobe import progress
 from faultprobe.ml.errors import ModelError
 from faultprobe.ml.spec import Training
+
+log = logging.getLogger(__name__)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -187,7 +190,6 @@ def fit(
     opts: Training,
     seed: int,
     *,
-    progress: bool = True,
     save_checkpoint: Callable[[bytes], None] | None = None,
     checkpoint: bytes | None = None,
 ) -> FitResult:
@@ -197,7 +199,8 @@ def fit(
     (`faultprobe.ml.stream.CubeSplit`, for slices above the memory budget).
 
     `save_checkpoint(blob)` is called after every epoch with the state needed to resume;
-    pass that blob back as `checkpoint` to continue an interrupted run.
+    pass that blob back as `checkpoint` to continue an interrupted run. Each epoch logs one
+    line (info) and, where bars are shown (`faultprobe.progress`), draws one.
     """
     t0 = time.perf_counter()
     device = resolve_device(opts.device)
@@ -233,14 +236,14 @@ def fit(
         _seed_dropout(model, device, seed * 7919 + epoch)
         model.train()
         total, seen = torch.zeros((), device=device), 0
-        bar = tqdm(
+        bar = progress.bar(
             batches,
             total=n_batches,
             desc=f"epoch {epoch + 1}/{opts.epochs}",
-            disable=not progress,
             leave=False,
             unit="batch",
         )
+        shown = progress.shown()
         for i, (xb, yb) in enumerate(bar):
             xb = xb.to(device, non_blocking=True)
             yb = yb.to(device, non_blocking=True)
@@ -252,7 +255,7 @@ def fit(
             scaler.update()
             total += loss.detach() * len(yb)
             seen += len(yb)
-            if progress and i % 10 == 0:  # .item() waits for the GPU: not every batch
+            if shown and i % 10 == 0:  # .item() waits for the GPU: not every batch
                 bar.set_postfix(loss=f"{total.item() / seen:.4f}")
         total = total.item()
         val_loss, val_acc = _mean_loss(model, xv, yv, 256, device, amp)
@@ -266,12 +269,11 @@ def fit(
         )
         if val_loss < best_loss:
             best_loss, best_epoch, best_state = val_loss, epoch, _state_copy(model)
-        if progress:
-            tqdm.write(
-                f"epoch {epoch + 1}: train loss {total / max(seen, 1):.4f}  "
-                f"val loss {val_loss:.4f}  val acc {val_acc:.3f}"
-                + ("  *" if best_epoch == epoch else "")
-            )
+        log.info(
+            f"epoch {epoch + 1}: train loss {total / max(seen, 1):.4f}  "
+            f"val loss {val_loss:.4f}  val acc {val_acc:.3f}"
+            + ("  *" if best_epoch == epoch else "")
+        )
         if save_checkpoint is not None:
             save_checkpoint(
                 _checkpoint_blob(

@@ -15,9 +15,9 @@ events the run saw in training says "in-sample".
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -46,6 +46,7 @@ WAIT = frozenset(
     for s in (Status.NO_DATA, Status.GAP, Status.MISSING_COMPONENT, Status.TRANSIENT, Status.ERROR)
 )
 MONITOR = "monitor"
+log = logging.getLogger(__name__)
 # The monitoring cube's codec when [waveforms] codec is "auto": small appends, written
 # often, favour speed over the last per cent of size (benchmarks/monitor.py).
 FAST_CODEC = "blosc-lz4-5-shuffle"
@@ -133,17 +134,16 @@ def monitor_root(cfg: StudyConfig) -> str:
 class Monitor:
     """A monitoring store followed with one run; `poll()` does one round."""
 
-    def __init__(self, cfg: StudyConfig, run: str, say: Callable[[str], None] | None = None):
+    def __init__(self, cfg: StudyConfig, run: str):
         from faultprobe.pipelines.blocks import make_source
         from faultprobe.pipelines.inputs import run_info
 
         self.cfg = cfg
-        self.say = say or (lambda msg: None)
         self.model = load_run(run)
         self.mstore = MonitorStore(monitor_root(cfg), self.model.folder.run_id)
         if self.mstore.recovered:
-            self.say(f"monitor: {self.mstore.recovered} uncommitted events of a stopped batch "
-                     "removed from the cube; they are done again")  # fmt: skip
+            log.warning(f"monitor: {self.mstore.recovered} uncommitted events of a stopped "
+                        "batch removed from the cube; they are done again")  # fmt: skip
         self.stations = self._stations()
         self.info = run_info(cfg, run="monitor")
         self.source = make_source(cfg, self.info)
@@ -367,34 +367,30 @@ def run_monitor(
     *,
     once: bool = False,
     max_polls: int | None = None,
-    say: Callable[[str], None] | None = None,
-    out: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> int:
-    """Poll until stopped (or once, or `max_polls` times); returns how many of the polls
-    could not read the catalog (0: every poll did its job).
+) -> Generator[str, None, int]:
+    """Poll until stopped (or once, or `max_polls` times), yielding each due alert line;
+    returns how many of the polls could not read the catalog (0: every poll did its job).
 
-    An event service that cannot be reached, or a catalog file that is empty, unreadable
-    or changing while read, is a warning and is read again at the next poll."""
-    say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    out = out or (lambda msg: print(msg, flush=True))
-    mon = Monitor(cfg, run, say=say)
-    say(f"monitor: run {mon.model.folder.run_id} on {mon.model.label}; store "
+    Each poll's outcome is logged (info); an event service that cannot be reached, or a
+    catalog file that is empty, unreadable or changing while read, is a warning and is
+    read again at the next poll."""
+    mon = Monitor(cfg, run)
+    log.info(f"monitor: run {mon.model.folder.run_id} on {mon.model.label}; store "
         f"{mon.mstore.store.url()}; {mon.mstore.state.committed} events so far")  # fmt: skip
     polls = failed = 0
     while True:
         try:
             result = mon.poll()
-            say(result.render())
-            for line in result.lines:
-                out(line)
+            log.info(result.render())
+            yield from result.lines
         except newevents.EventServiceDown as err:
             failed += 1
-            say(f"warning: monitor: {err}; asked again at the next poll (in "
-                f"{cfg.monitor.poll_s:g} s)")  # fmt: skip
+            log.warning(f"warning: monitor: {err}; asked again at the next poll (in "
+                        f"{cfg.monitor.poll_s:g} s)")  # fmt: skip
         except newevents.CatalogUnavailable as err:
             failed += 1
-            say(f"warning: monitor: {err} (in {cfg.monitor.poll_s:g} s)")
+            log.warning(f"warning: monitor: {err} (in {cfg.monitor.poll_s:g} s)")
         polls += 1
         if once or (max_polls is not None and polls >= max_polls):
             return failed

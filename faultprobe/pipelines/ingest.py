@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from faultprobe import progress
 from faultprobe.config import DATASET_SOURCES, StudyConfig
 from faultprobe.pipelines import cube, ledger
 from faultprobe.pipelines.blocks import (
@@ -44,6 +44,7 @@ from faultprobe.pipelines.status import Failure, Status
 from faultprobe.store import CUBE, EVENTS, STATIONS, Store
 
 MAX_LISTED = 10
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -131,7 +132,7 @@ def _no_response(traces: pd.DataFrame) -> list[str]:
     return sorted(set(ids))
 
 
-def check_source(cfg: StudyConfig, info: RunInfo, say) -> Source | None:
+def check_source(cfg: StudyConfig, info: RunInfo) -> Source | None:
     """Before anything runs: the archive root exists, or the FDSN service answers a probe.
 
     Returns the driver's FDSN source (its limiter counts the probe), else None.
@@ -152,13 +153,13 @@ def check_source(cfg: StudyConfig, info: RunInfo, say) -> Source | None:
     try:
         source = make_source(cfg, replace(info, run=f"{info.run}-driver"))
         t0 = time.perf_counter()
-        say(f"checking the FDSN service {base_url(w.fdsn)} …")
+        log.info(f"checking the FDSN service {base_url(w.fdsn)} …")
         version = probe(w.fdsn, w.request_timeout_s, source.limiter, w.eida_token)
     except ServiceDown as err:
         raise ServiceUnavailable(str(err)) from None
     except ServiceError as err:
         raise IngestError(str(err)) from None
-    say(f"  dataselect {version} answers ({time.perf_counter() - t0:.2f} s)")
+    log.info(f"  dataselect {version} answers ({time.perf_counter() - t0:.2f} s)")
     return source
 
 
@@ -222,19 +223,7 @@ def _content_attrs(cfg: StudyConfig, plan: Plan, codec: str) -> dict:
     return {k: attrs[k] for k in ("preprocessing", "source", "config_hash", "faultprobe_version")}
 
 
-def _say(progress: bool):
-    if not progress:
-        return lambda msg: None
-    return lambda msg: print(msg, file=sys.stderr, flush=True)
-
-
-def ingest(
-    cfg: StudyConfig,
-    progress: bool = True,
-    client=None,
-    retry_failed: bool = False,
-    say=None,
-) -> Summary:
+def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary:
     """Run (or finish, or repair) the ingest of a study; returns what was done.
 
     The summary says whether the store is complete; it is not while windows are left
@@ -242,7 +231,6 @@ def ingest(
     ended in a permanent failure (no data, a bad record, wrong data, non-finite samples).
     """
     t0 = time.perf_counter()
-    say = say or _say(progress)
     store = Store(cfg.study.store)
     try:
         plan = make_plan(
@@ -250,7 +238,6 @@ def ingest(
             store.read_table(STATIONS),
             cfg.waveforms,
             cfg.stations.network_aliases,
-            say,
         )
     except PlanError as err:
         raise IngestError(
@@ -264,7 +251,7 @@ def ingest(
     if cfg.waveforms.source in DATASET_SOURCES:
         plan = _dataset_plan(cfg, store, plan)
     info = run_info(cfg, run=uuid.uuid4().hex[:12])
-    driver_source = check_source(cfg, info, say)
+    driver_source = check_source(cfg, info)
     specs = block_specs(plan)
     url = store.url(CUBE)
     codec = _prepare(cfg, store, plan, specs, driver_source, info)
@@ -280,19 +267,25 @@ def ingest(
         and s.block not in stale
         and any(marks[s.block].get("status", {}).get(k, 0) for k in statuses)
     ]
+    log.debug(
+        f"plan {plan.plan_hash}: {len(plan.events)} events x {len(plan.stations)} stations in "
+        f"{plan.n_blocks} blocks; {len(todo)} to run, {len(again)} to ask again; codec {codec}"
+    )
     if stale:
         why = changed(ledger.read_state(store, "inputs"), inputs)
-        say(
+        log.info(
             f"{len(stale)} of {plan.n_blocks} finished blocks were built from other inputs ({why}); redoing them"
         )
     if again:
         n = sum(sum(marks[s.block]["status"].get(k, 0) for k in statuses) for s in again)
-        say(f"asking again for {n} windows in {len(again)} blocks ({', '.join(sorted(statuses))})")
+        log.info(
+            f"asking again for {n} windows in {len(again)} blocks ({', '.join(sorted(statuses))})"
+        )
     if todo or again:
         cube.finalize(url, {"complete": False})  # not complete while blocks change
         ledger.drop_state(store, "complete")
         ledger.write_state(store, "inputs", inputs)
-        _run(cfg, todo, url, progress, client, info=info, again=again, statuses=statuses)
+        _run(cfg, todo, url, client, info=info, again=again, statuses=statuses)
     traces = ledger.compact(store, plan.n_blocks)
     _check(store, plan, traces)
     counts = {s.label: int((traces["status"] == s.label).sum()) for s in Status}
@@ -362,16 +355,15 @@ class _TaskErrors(logging.Filter):
 
 def _quiet_task_errors() -> None:
     for name in ("distributed.worker", "distributed.worker.state_machine"):
-        log = logging.getLogger(name)
-        if not any(isinstance(f, _TaskErrors) for f in log.filters):
-            log.addFilter(_TaskErrors())
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _TaskErrors) for f in logger.filters):
+            logger.addFilter(_TaskErrors())
 
 
 def _run(
     cfg: StudyConfig,
     todo: list[BlockSpec],
     url: str,
-    progress: bool,
     client,
     info: RunInfo | None = None,
     again: list[BlockSpec] = (),
@@ -393,11 +385,7 @@ def _run(
         futures += c.map(
             retry_block, [cfg] * m, again, [url] * m, [retry_info] * m, [statuses] * m, pure=False
         )
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(futures), desc="ingest blocks", unit="block")
+        bar = progress.bar(total=len(futures), desc="ingest blocks", unit="block")
         since = time.perf_counter()
         pending = set(futures)
         try:
@@ -408,24 +396,21 @@ def _run(
                     done = set()
                 for fut in done:
                     fut.result()
-                    if bar is not None:
-                        bar.update(1)
-                if bar is not None and network:
+                    bar.update(1)
+                if network and progress.shown():
                     bar.set_postfix_str(_traffic(c, info, since), refresh=True)
         except BaseException:
             c.cancel(futures)
             raise
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
             if network:
                 forget_run(c, info.run)
 
     if client is not None:
         go(client)
     else:
-        say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else None
-        with connect(cfg.cluster, say=say) as c:
+        with connect(cfg.cluster) as c:
             go(c)
 
 

@@ -123,7 +123,6 @@ def make_plan(
     stations: pd.DataFrame,
     cfg: Waveforms,
     aliases: dict[str, list[str]] | None = None,
-    say=None,
 ) -> Plan:
     """Build the plan; P times come from the configured model's table (NaN off the table)."""
     _check_columns(events, EVENT_COLUMNS, "events.parquet")
@@ -148,7 +147,7 @@ def make_plan(
         for r in stations.itertuples()
     ]
     names = [s.code for s in infos]  # the cube's station labels: NET.STA
-    table = load_p_table(cfg.velocity_model, say)
+    table = load_p_table(cfg.velocity_model)
     dist = epicentral_km(
         events["latitude"].to_numpy()[:, None],
         events["longitude"].to_numpy()[:, None],

@@ -12,6 +12,7 @@ the shipped files (`python -m faultprobe.pipelines.velocity`); `faultprobe.earth
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -30,6 +31,8 @@ from faultprobe.earth import (
     velocity_models,
 )
 from faultprobe.geodesy import KM_PER_DEGREE
+
+log = logging.getLogger(__name__)
 
 TABLE_DISTANCES_KM = np.arange(0.0, 151.0, 1.0)
 TABLE_DEPTHS_KM = np.arange(0.0, 41.0, 1.0)
@@ -166,10 +169,10 @@ def write_p_table(name: str, path: Path, **grid) -> Path:
     return path
 
 
-def load_p_table(name: str, say=None) -> PTable:
+def load_p_table(name: str) -> PTable:
     """The first-P table of `name`: shipped (carannante2013, iasp91), or for another model of
     ObsPy's TauPy (ak135, prem, …) built from it once and kept in the user's cache
-    (`cache_dir()`); `say` hears that it is being built."""
+    (`cache_dir()`); building it is logged (info)."""
     if name in MODELS:
         return PTable.load(name)
     if name not in obspy_velocity_models():
@@ -178,8 +181,7 @@ def load_p_table(name: str, say=None) -> PTable:
         )
     path = cache_dir() / f"{name}_p_table.npz"
     if not path.exists():
-        if say is not None:
-            say(f"building the first-P table of ObsPy's {name} model (once; {path}) …")
+        log.info(f"building the first-P table of ObsPy's {name} model (once; {path}) …")
         write_p_table(name, path)
     vp0 = float(taup_model(name).model.s_mod.v_mod.evaluate_below(0.0, "p")[0])
     with np.load(path) as z:

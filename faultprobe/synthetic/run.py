@@ -6,8 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
+from faultprobe import progress
 from faultprobe.config import StudyConfig
 from faultprobe.synthetic.archive import SyntheticArchive
 from faultprobe.synthetic.writers import write_quakeml, write_station_sds, write_tan
@@ -64,7 +63,7 @@ class SynthSummary:
         return "\n".join(lines)
 
 
-def synthesize(cfg: StudyConfig, progress: bool = True, parallel: bool = True) -> SynthSummary:
+def synthesize(cfg: StudyConfig, parallel: bool = True) -> SynthSummary:
     """Simulate and write catalog, QuakeML, StationXML, SDS and truth tables.
 
     With `parallel`, each station's SDS files are written by one Dask task on the
@@ -108,15 +107,11 @@ def synthesize(cfg: StudyConfig, progress: bool = True, parallel: bool = True) -
     summary.records = len(archive.events) * n_st
     root = out / SDS_DIR
     if parallel:
-        summary.sds_files, summary.task_cpu_s = _write_sds_dask(cfg, n_st, root, progress)
+        summary.sds_files, summary.task_cpu_s = _write_sds_dask(cfg, n_st, root)
     else:
-        bar = tqdm(total=summary.spans, desc="synth: spans", unit="span", disable=not progress)
         cpu = time.process_time()
-        summary.sds_files = sum(
-            write_station_sds(archive, i, root, bar.update) for i in range(n_st)
-        )
+        summary.sds_files = sum(write_station_sds(archive, i, root) for i in range(n_st))
         summary.task_cpu_s = time.process_time() - cpu
-        bar.close()
     summary.files.append(SDS_DIR + "/")
     summary.seconds["waveforms"] = time.perf_counter() - t
     return summary
@@ -132,9 +127,7 @@ def _station_task(cfg: StudyConfig, i: int, root: str) -> tuple[int, float]:
     return files, time.process_time() - cpu
 
 
-def _write_sds_dask(
-    cfg: StudyConfig, n_stations: int, root: Path, progress: bool
-) -> tuple[int, float]:
+def _write_sds_dask(cfg: StudyConfig, n_stations: int, root: Path) -> tuple[int, float]:
     from distributed import as_completed
 
     from faultprobe.cluster.connect import connect
@@ -143,7 +136,7 @@ def _write_sds_dask(
         futures = [
             client.submit(_station_task, cfg, i, str(root), pure=False) for i in range(n_stations)
         ]
-        bar = tqdm(total=n_stations, desc="synth: stations", unit="station", disable=not progress)
+        bar = progress.bar(total=n_stations, desc="synth: stations", unit="station")
         files, cpu = 0, 0.0
         for fut in as_completed(futures):
             n, sec = fut.result()

@@ -6,7 +6,6 @@ and the truth tables (Parquet).  Every writer is deterministic: same input, same
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from obspy.core.event import (
     ResourceIdentifier,
 )
 
+from faultprobe import progress
 from faultprobe.synthetic.archive import BATCH, SyntheticArchive
 
 DAY_NS = 86_400 * 10**9
@@ -120,9 +120,7 @@ def sds_path(root: Path, net: str, sta: str, cha: str, year: int, jday: int) -> 
     return root / f"{year}" / net / sta / f"{cha}.D" / f"{net}.{sta}..{cha}.D.{year}.{jday:03d}"
 
 
-def write_station_sds(
-    archive: SyntheticArchive, i: int, root: Path, tick: Callable[[int], None] | None = None
-) -> int:
+def write_station_sds(archive: SyntheticArchive, i: int, root: Path) -> int:
     """Write every span of station i into day files; returns the number of files written."""
     from obspy import UTCDateTime
 
@@ -157,7 +155,7 @@ def write_station_sds(
     if group:
         groups.append(group)
     rendered: dict[int, np.ndarray] = {}
-    for k in range(len(plan.span_start)):
+    for k in progress.bar(range(len(plan.span_start)), desc=f"synth: {s.code}", unit="span"):
         if k not in rendered:
             group = next(g for g in groups if g[0] == k)
             rendered = dict(zip(group, archive.render_spans(i, group)))
@@ -173,8 +171,6 @@ def write_station_sds(
         more = k + 1 < len(plan.span_start)
         next_day = int(plan.span_start[k + 1]) // int(span_per_day[k + 1]) if more else None
         flush(next_day if next_day is not None else d1 + 1)
-        if tick:
-            tick(1)
     return written
 
 
