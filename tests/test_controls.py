@@ -77,7 +77,7 @@ def _study(tmp: Path, toy: ToyStudy, client):
     raw["experiments"] = {"controls": {"enabled": True, "stations": ["NRCA"]}}
     cfg = parse_config(raw, base=tmp)
     runs = gridmod.controls_runs(cfg)
-    results = run_grid(Store(str(tmp)), runs, client, progress=False)
+    results = run_grid(Store(str(tmp)), runs, client)
     assert (results["status"] == "ok").all(), results.loc[results.status != "ok", "error"]
     return cfg, results
 
