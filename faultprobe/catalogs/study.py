@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from faultprobe import store as st
+from faultprobe.catalogs.classes import class_findings, class_sizes
 from faultprobe.catalogs.readers import CatalogError, CatalogRead, read_catalog
 from faultprobe.catalogs.selection import Selection, counts_by_month, select_events
 from faultprobe.catalogs.stations import (
@@ -43,6 +44,7 @@ class CatalogSummary:
     stations: StationTable
     seconds: float
     invalidated: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # logged too: classes too small
 
     def by_month(self) -> pd.DataFrame:
         return counts_by_month(self.selection.events)
@@ -150,6 +152,36 @@ def _unreadable(cfg: StudyConfig, read: CatalogRead) -> str:
     )
 
 
+def class_warnings(cfg: StudyConfig, read: CatalogRead, selection: Selection) -> list[str]:
+    """The selection's classes against the method (`faultprobe.catalogs.classes`), with
+    what to change in the config's terms: the window, the magnitude floor, the catalog."""
+    t = read.events["origin_time"]
+    start, end = pd.Timestamp(cfg.study.start), pd.Timestamp(cfg.study.end)
+    first, last = t.min(), t.max()
+    sides = {
+        "pre": (f"[study] start earlier (now {start:%Y-%m-%d})", first <= start, first, "back before"),
+        "post": (f"[study] end later (now {end:%Y-%m-%d})", last >= end, last, "past"),
+    }  # fmt: skip
+    lengthen = {
+        k: f"move {key}" if more else f"give a catalog reaching {how} {edge:%Y-%m-%d}"
+        for k, (key, more, edge, how) in sides.items()
+    }
+    change = [f"a wider window ({sides['pre'][0]}, {sides['post'][0]}, within the catalog's "
+              f"{first:%Y-%m-%d} to {last:%Y-%m-%d})"]  # fmt: skip
+    if cfg.selection.mode == "paper":
+        change.append(
+            f"smaller events ([selection] min_magnitude, now {cfg.selection.min_magnitude:g}, "
+            "if the catalog is complete below it)"
+        )
+        rules = selection.rejected.drop("outside study window").sort_values(ascending=False)
+        if len(rules) and rules.iloc[0] > 0:
+            change.append(f"looser rules (the most rejected: {rules.index[0]}, {rules.iloc[0]})")
+    text = ", ".join(change) + " or a catalog with more events"
+    sizes = class_sizes(selection.events, cfg.train.fractions[2])
+    warns, hopeless = class_findings(sizes, cfg.catalog.path, text, lengthen)
+    return [hopeless] if hopeless else warns
+
+
 def build_catalog(
     cfg: StudyConfig, force: bool = False, refresh_stations: bool = False
 ) -> CatalogSummary:
@@ -189,6 +221,9 @@ def build_catalog(
             f"no event of {selection.n_catalog} in {cfg.catalog.path} passed the selection "
             f"({rules}); nothing written: check [selection] and the study window"
         )
+    warnings = class_warnings(cfg, read, selection)
+    for w in warnings:
+        log.warning(f"warning: {w}")
     invalidated = []
     if ingested and not (
         _same(out, st.EVENTS, selection.events) and _same(out, st.STATIONS, stations.stations)
@@ -202,5 +237,5 @@ def build_catalog(
     out.write_table(problems, PROBLEMS)
     out.write_text(dump_toml(cfg), st.STUDY_TOML)
     return CatalogSummary(
-        out.root, read, selection, stations, time.perf_counter() - t0, invalidated
+        out.root, read, selection, stations, time.perf_counter() - t0, invalidated, warnings
     )
