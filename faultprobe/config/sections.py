@@ -207,10 +207,11 @@ class Waveforms(_Section):
     dataset: str | None = Field(
         default=None, description="dataset folder for the 'seisbench' and 'laurenti2024' sources"
     )
-    p_arrival: Literal["model", "dataset"] = Field(
+    p_arrival: Literal["model", "dataset", "picks"] = Field(
         default="model",
-        description="window around the theoretical P of velocity_model, or the P arrival a "
-        "dataset source gives for its traces (the model where it gives none)",
+        description="window around the theoretical P of velocity_model, the P arrival a "
+        "dataset source gives for its traces, or the analyst's P pick of a QuakeML catalog "
+        "at the station (picks; the model where there is none, docs/ingest.md)",
     )
     fdsn: str | None = Field(default=None, description="FDSN dataselect service (name or URL)")
     cache: str | None = Field(default=None, description="SDS cache for fetched miniSEED")

@@ -83,6 +83,7 @@ class Plan:
     p_time_ns: np.ndarray  # (n_event, n_station) int64, theoretical P (UTC ns)
     block_size: int
     plan_hash: str
+    p_source: np.ndarray | None = None  # (n_event, n_station) int8 `placement.PSource`; None: model
 
     @property
     def n_blocks(self) -> int:
