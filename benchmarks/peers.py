@@ -379,9 +379,12 @@ def _batches_memory(store, station: str, labels_of, batch: int, epochs: int):
     from faultprobe.ml.stream import lazy_cube
 
     ds = lazy_cube(store)
-    sl = dataset.read_station_slice(ds, [station])
-    x = dataset.prepare(sl.x[sl.ok], sl.sampling_rate)
-    y = labels_of(dataset.event_table(ds)["origin_time"].to_numpy()[sl.ok])
+    status = ds["status"].isel(station=dataset.station_positions(ds, [station])[0]).values
+    pos = np.flatnonzero(status == 0)  # as a run reads it: only the events it uses
+    sl = dataset.read_station_slice(ds, [station], events=pos)
+    x = dataset.prepare(sl.x, sl.sampling_rate)
+    del sl
+    y = labels_of(dataset.event_table(ds)["origin_time"].to_numpy()[pos])
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     g = torch.Generator().manual_seed(0)
     for _ in range(epochs):
