@@ -139,7 +139,8 @@ def read_station_slice(
     return StationSlice(x=x, ok=ok, status_counts=counts, sampling_rate=sampling_rate(ds))
 
 
-def _event_chunk(wf: xr.DataArray) -> int:
+def event_chunk(wf: xr.DataArray) -> int:
+    """Events per chunk of a waveform array (its encoding; the whole axis if unchunked)."""
     chunks = wf.encoding.get("chunks") or wf.encoding.get("preferred_chunks")
     if isinstance(chunks, dict):
         return int(chunks.get("event", wf.sizes["event"]))
@@ -161,7 +162,7 @@ def _read_waveforms(wf: xr.DataArray, sel: dict) -> np.ndarray:
     out = np.empty((len(events), *(sub.sizes[d] for d in sub.dims[1:])), dtype=np.float32)
     if not len(events):
         return out
-    chunk = _event_chunk(wf)
+    chunk = event_chunk(wf)
     per_group = max(READ_GROUP_BYTES // max(out[:1].nbytes * chunk, 1), 1)  # chunks a read
     group = (events // chunk) // per_group
     cuts = np.flatnonzero(np.diff(group)) + 1

@@ -45,14 +45,7 @@ def slice_bytes(ds: xr.Dataset, spec: RunSpec, n_events: int) -> int:
 
 def event_chunk(ds: xr.Dataset) -> int:
     """Events per chunk of the cube's waveform (the unit of a streamed read)."""
-    chunks = ds["waveform"].encoding.get("chunks") or ds["waveform"].encoding.get(
-        "preferred_chunks"
-    )
-    if isinstance(chunks, dict):
-        return int(chunks.get("event", ds.sizes["event"]))
-    if chunks:
-        return int(chunks[0])
-    return ds.sizes["event"]
+    return dataset.event_chunk(ds["waveform"])
 
 
 @dataclass
