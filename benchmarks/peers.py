@@ -386,7 +386,7 @@ def _batches_memory(store, station: str, labels_of, batch: int, epochs: int):
     status = ds["status"].isel(station=dataset.station_positions(ds, [station])[0]).values
     pos = np.flatnonzero(status == 0)  # as a run reads it: only the events it uses
     sl = dataset.read_station_slice(ds, [station], events=pos)
-    x = dataset.prepare(sl.x, sl.sampling_rate)
+    x = dataset.prepare(sl.x, sl.sampling_rate, overwrite=True)  # as ml/stream.py does
     del sl
     y = labels_of(dataset.event_table(ds)["origin_time"].to_numpy()[pos])
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)

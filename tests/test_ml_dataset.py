@@ -72,6 +72,10 @@ def test_normalise_equals_the_plain_formula():
     before = x.copy()
     assert np.array_equal(dataset.normalise(x), plain)
     assert np.array_equal(x, before)  # the input is left alone
+    y = dataset.normalise(x, overwrite=True)  # in x's own memory, same values
+    assert np.array_equal(y, plain) and np.shares_memory(y, x)
+    z = dataset.prepare(before, 100.0, (2.0, 8.0), overwrite=False)
+    assert z.dtype == np.float32 and np.isfinite(z).all()
 
 
 def test_normalise_per_trace_and_component():

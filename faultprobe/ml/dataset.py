@@ -174,18 +174,27 @@ def _read_waveforms(wf: xr.DataArray, sel: dict) -> np.ndarray:
     return out
 
 
-def normalise(x: np.ndarray) -> np.ndarray:
+def normalise(x: np.ndarray, overwrite: bool = False) -> np.ndarray:
     """Remove each trace-component's mean and scale its peak to 1 (dead traces stay 0).
 
-    One copy of `x` (the result) and no other temporaries the size of `x`."""
-    x = x - x.mean(axis=-1, keepdims=True)
+    One copy of `x` (the result) and no other temporaries the size of `x`; with
+    `overwrite` (x is the caller's to lose) float32 input is normalised in its own memory.
+    """
+    mean = x.mean(axis=-1, keepdims=True)
+    if overwrite and x.flags.writeable:
+        x -= mean
+    else:
+        x = x - mean
     peak = np.maximum(x.max(axis=-1, keepdims=True), -x.min(axis=-1, keepdims=True))
     x /= np.where(peak > 0, peak, 1.0).astype(x.dtype)
     return x.astype(np.float32, copy=False)
 
 
-def prepare(x: np.ndarray, fs: float, band_hz: tuple[float, float] | None = None) -> np.ndarray:
-    """Model inputs: optional band-pass, then per trace and component normalisation."""
+def prepare(
+    x: np.ndarray, fs: float, band_hz: tuple[float, float] | None = None, overwrite: bool = False
+) -> np.ndarray:
+    """Model inputs: optional band-pass, then per trace and component normalisation
+    (`overwrite`: `x` may be normalised in place, the caller does not keep it)."""
     if band_hz is not None:
-        x = bandpass(x, band_hz, fs)
-    return normalise(x)
+        x, overwrite = bandpass(x, band_hz, fs), True  # a new array: ours to overwrite
+    return normalise(x, overwrite)
