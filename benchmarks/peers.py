@@ -1,8 +1,8 @@
 """faultprobe against the tools users would pick instead, on the same work, in one run.
 
   python benchmarks/peers.py acquire [--events 60] [--rate 4]
-  python benchmarks/peers.py train   [--events 2000] [--epochs 2]
-  python benchmarks/peers.py read    [--days 60] [--per-day 40]
+  python benchmarks/peers.py train   [--events 1000] [--budget-mb 16] [--model-batches 8]
+  python benchmarks/peers.py read    [--events 2000] [--month 2016-11] [--band 2 8]
 
 acquire: ObsPy's MassDownloader (one `download` per event, the way its docs loop over a
   catalogue) against `faultprobe ingest` from FDSN, both from the tests' loopback FDSN
