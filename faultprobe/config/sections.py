@@ -11,6 +11,7 @@ from pydantic import (
 )
 
 from faultprobe.config.base import UTCTime, _Section
+from faultprobe.config.limits import Limits
 
 
 class StudyInfo(_Section):
@@ -244,6 +245,9 @@ class Waveforms(_Section):
     )
     clip_counts: float = Field(default=8_388_000.0, gt=0, description="|counts| taken as clipped")
     clip_run: int = Field(default=5, ge=2, description="flat samples at the peak = clipped")
+    limits: Limits = Field(
+        default_factory=Limits, description="the data centre's request limits (docs/ingest.md)"
+    )
 
     @field_validator("velocity_model")
     @classmethod

@@ -27,6 +27,7 @@ from obspy.clients.fdsn.header import FDSNForbiddenException, FDSNUnauthorizedEx
 
 from faultprobe import _compat
 from faultprobe.errors import InputError, ServiceFailure
+from faultprobe.pipelines.ratelimit import note_pause, note_sent
 
 
 class ServiceError(InputError, RuntimeError):
@@ -65,6 +66,7 @@ class RetryAfter(urllib.request.BaseHandler):
     def _keep(self, req, fp, code, msg, hdrs):
         value = hdrs.get("Retry-After") if hdrs is not None else None
         self.local.seconds = retry_after_seconds(value)
+        note_pause(self.local.seconds)  # every request waits from now, not from the raise
         return None  # let the default handler raise as usual
 
     http_error_429 = _keep
@@ -109,6 +111,7 @@ class Deadline(urllib.request.BaseHandler):
 
     def http_request(self, req):
         req.faultprobe_deadline = time.monotonic() + self.seconds
+        note_sent()  # the rate lease counts from here (faultprobe.pipelines.ratelimit)
         return req
 
     def http_response(self, req, response):
