@@ -167,9 +167,12 @@ def test_plan_figures_follow_from_the_limits():
     assert plan_requests(_synthetic_plan(20_000, 10, 2_500.0), w).mode == "days"
     sparse = plan_requests(_synthetic_plan(200, 10, 2.0), _waveforms())
     assert sparse.mode == "events" and sparse.other.bound_by == "bandwidth"
-    # RESIF: 10^10 samples = 385 station-days of 3 x 100 Hz, capped by the lines limit
-    w = _waveforms(preset="resif", max_bulk_lines=1000, mode="days")
+    # RESIF: 10^10 samples = 385 station-days of 3 x 100 Hz (on a link fast enough for
+    # them to come within the deadline); on 10 MB/s shared by 4 requests, one day each
+    w = _waveforms(preset="resif", max_bulk_lines=1000, mode="days", bandwidth_mb_s=1e6)
     assert plan_requests(_synthetic_plan(2_000, 10, 100.0), w).chosen.bulk_lines == 385
+    w = _waveforms(preset="resif", max_bulk_lines=1000, mode="days")
+    assert plan_requests(_synthetic_plan(2_000, 10, 100.0), w).chosen.bulk_lines == 1
     # keys set by hand win over the preset
     w = _waveforms(preset="earthscope", max_concurrent=3)
     assert (resolve(w).per_second, resolve(w).max_concurrent) == (10.0, 3)

@@ -76,7 +76,7 @@ def make_source(cfg: StudyConfig, info: RunInfo | None = None) -> Source:
             w.cache,
             max_concurrent=lim.max_concurrent,
             per_second=lim.per_second,
-            max_samples=lim.max_samples,
+            max_samples=lim.samples_per_request,
             timeout=w.request_timeout_s,
             max_attempts=w.max_attempts,
             backoff_s=w.retry_backoff_s,

@@ -27,7 +27,7 @@ from obspy.clients.fdsn.header import FDSNForbiddenException, FDSNUnauthorizedEx
 
 from faultprobe import _compat
 from faultprobe.errors import InputError, ServiceFailure
-from faultprobe.pipelines.ratelimit import note_pause, note_sent
+from faultprobe.pipelines.ratelimit import note_answered, note_pause, note_sent
 
 
 class ServiceError(InputError, RuntimeError):
@@ -111,10 +111,11 @@ class Deadline(urllib.request.BaseHandler):
 
     def http_request(self, req):
         req.faultprobe_deadline = time.monotonic() + self.seconds
-        note_sent()  # the rate lease counts from here (faultprobe.pipelines.ratelimit)
+        note_sent()  # a pause said meanwhile is kept (faultprobe.pipelines.ratelimit)
         return req
 
     def http_response(self, req, response):
+        note_answered()  # the request has arrived: its rate lease counts from here
         deadline = getattr(req, "faultprobe_deadline", None)
         fp = getattr(response, "fp", None)
         sock = _compat.response_socket(fp)

@@ -82,12 +82,13 @@ class RequestPlan:
 
     def render(self) -> str:
         lim = self.limits
-        samples = f"{lim.max_samples:.3g} samples" if lim.max_samples else "no samples limit"
+        centre = f"{lim.max_samples:.3g}" if lim.max_samples else "no limit"
         head = (
             f"request plan for {self.service} (preset {lim.preset}: {lim.per_second:g} "
             f"requests/s, {lim.max_concurrent} in flight, {lim.max_bulk_lines} lines and "
-            f"{samples} per request; link {lim.bandwidth_bps / 1e6:g} MB/s, latency "
-            f"{lim.latency_s:g} s)"
+            f"{lim.samples_per_request:.3g} samples per request (the centre's: {centre}; in "
+            f"half the {lim.timeout_s:g} s deadline: {lim.timely_samples:.3g}); link "
+            f"{lim.bandwidth_bps / 1e6:g} MB/s, latency {lim.latency_s:g} s)"
         )
         rows = [head]
         for cost in (self.chosen, self.other):
@@ -161,6 +162,27 @@ def station_days(plan: Plan, w: Waveforms) -> list[np.ndarray]:
     return out
 
 
+def count_bulks(
+    runs: np.ndarray, per_line: np.ndarray, max_lines: int, max_samples: float | None
+) -> int:
+    """How many bulks `cut_bulks` makes of runs[j] lines of per_line[j] samples each, in
+    order (the same greedy cut, run by run instead of line by line)."""
+    if max_samples is None:
+        return math.ceil(int(runs.sum()) / max_lines)
+    n, lines, samples = 0, 0, 0.0  # bulks closed; lines and samples of the open one
+    for k, s in zip(runs.astype(int), per_line):
+        while k > 0:
+            room = min(max_lines - lines, int((max_samples - samples) // s)) if lines else k
+            take = min(k, max(room, 0))
+            if take == 0:  # the open bulk is full: close it
+                n, lines, samples = n + 1, 0, 0.0
+                continue
+            if not lines:  # a new bulk takes at least one line, then what fits
+                take = min(k, max(1, min(max_lines, int(max_samples // s))))
+            lines, samples, k = lines + take, samples + take * s, k - take
+    return n + (lines > 0)
+
+
 def cost_events(plan: Plan, w: Waveforms, lim: DCLimits) -> ModeCost:
     """Event windows in bulks, cut per block (a task asks for its own block's windows)."""
     valid, _, _ = spans(plan, w)
@@ -168,8 +190,10 @@ def cost_events(plan: Plan, w: Waveforms, lim: DCLimits) -> ModeCost:
     seconds = w.window_s[1] - w.window_s[0] + 2 * (w.pad_s + 1.0)
     per_line = seconds * rates * CHANNELS
     bulk = max(1, lim.lines_within(float(per_line.max(initial=0.0))))
-    per_block = [int(valid[plan.block(b)].sum()) for b in range(plan.n_blocks)]
-    requests = sum(math.ceil(n / bulk) for n in per_block)
+    requests = 0
+    for b in range(plan.n_blocks):
+        runs = valid[plan.block(b)].sum(axis=0)  # a block asks station by station
+        requests += count_bulks(runs, per_line, lim.max_bulk_lines, lim.samples_per_request)
     samples = float((valid * per_line[None, :]).sum())
     return _cost("events", lim, bulk, int(valid.sum()), requests, samples)
 
@@ -182,7 +206,13 @@ def cost_days(plan: Plan, w: Waveforms, lim: DCLimits) -> ModeCost:
     bulk = lim.lines_within(float(per_day.max(initial=0.0)))
     n = sum(len(d) for d in days)
     samples = float(sum(len(d) * x for d, x in zip(days, per_day)))
-    requests = math.ceil(n / bulk) if bulk else 0
+    requests = (
+        count_bulks(
+            np.array([len(d) for d in days]), per_day, lim.max_bulk_lines, lim.samples_per_request
+        )
+        if bulk
+        else 0
+    )
     return _cost("days", lim, bulk, n, requests, samples)
 
 

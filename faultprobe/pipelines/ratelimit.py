@@ -1,19 +1,20 @@
 """Request limits per data centre: at most N requests in flight and R requests per second.
 
 Two semaphores. The concurrency one has N slots, each held while its request runs (from
-before it is sent until its answer has been read, so the data centre never sees more than
-N at once). The rate one has n = floor(R) leases (at least one); a lease is given back
-`window` = max(1, n / R) x margin seconds after its request was last handed to the
-connection (`note_sent`, called by the HTTP layer for every HTTP request of a query, the
-digest challenge's second request included; without one, after the request ended). A
-request reaches the data centre just after it is handed over, so two requests through one
-lease arrive at least `window` seconds apart, minus that hand-over time (well under the
-margin's 5 %): no sliding second sees more than n requests at the data centre, which is
-where the limit is counted, and the long-run rate stays below R. Unlike a slot held for a
-pause after the answer, a lease does not wait for slow answers: the rate is reached
-whenever the concurrency allows it. Inside Dask workers the semaphores and the pause
-(Retry-After) are Dask's, so the limits hold for the whole cluster; elsewhere they are
-threading objects of this process.
+before it is sent until its answer has been read), so the data centre never sees more
+than N at once. The rate one has n = floor(R) leases (at least one); a lease is given back
+`window` = max(1, n / R) seconds after the answer's status line came back (`note_answered`,
+called by the HTTP layer for every answer, the digest challenge's included; without one,
+after the request ended). A request reaches the data centre before its answer leaves it,
+so the next request through that lease arrives at least `window` seconds after it, on the
+data centre's own clock, whatever the delays on either side (a loaded client, a slow
+server): no sliding second sees more than n requests there, which is where the limit is
+counted, and the long-run rate stays below R. What it costs: a lease is busy for `window`
+plus the time to the answer's first byte, so the rate reached is n / (window + that time).
+Just before each HTTP request goes out (`note_sent`) a pause (Retry-After) that another
+request's answer said meanwhile is kept. Inside Dask workers the semaphores and the pause
+are Dask's, so the limits hold for the whole cluster; elsewhere they are threading objects
+of this process.
 """
 
 from __future__ import annotations
@@ -30,10 +31,15 @@ _SENT = threading.local()
 def note_sent() -> None:
     """Called by the HTTP layer each time a request of this thread goes to the connection:
     a pause (Retry-After) said meanwhile by another request's answer is kept here, at the
-    last moment, and the rate lease counts from here."""
+    last moment."""
     limiter = getattr(_SENT, "limiter", None)
     if limiter is not None:
         limiter._wait_pause()
+
+
+def note_answered() -> None:
+    """Called by the HTTP layer when an answer's status line has come back: the request
+    has reached the data centre by then, so its rate lease counts from here."""
     _SENT.at = time.time()
 
 
@@ -92,7 +98,8 @@ class _Limiter:
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
-        """Hold one request slot and one rate lease; the lease goes back `window` s after send."""
+        """Hold one request slot and one rate lease; the lease goes back `window` s after the
+        answer came (or the request ended)."""
         with self._conc:
             self._take_lease()
             _SENT.at, _SENT.limiter = None, self
@@ -108,7 +115,7 @@ class _Limiter:
 class LocalLimiter(_Limiter):
     """Limits for the threads of one process."""
 
-    def __init__(self, max_concurrent: int, per_second: float, margin: float = 1.05):
+    def __init__(self, max_concurrent: int, per_second: float, margin: float = 1.005):
         self.window = _window(per_second, margin)
         self.leases = _lease_count(per_second)
         self._conc = threading.BoundedSemaphore(max_concurrent)
@@ -137,7 +144,7 @@ class DaskLimiter(_Limiter):
     The pause (Retry-After) lives in the scheduler's metadata, read with a default.
     """
 
-    def __init__(self, name: str, max_concurrent: int, per_second: float, margin: float = 1.05):
+    def __init__(self, name: str, max_concurrent: int, per_second: float, margin: float = 1.005):
         from distributed import Semaphore, get_client
 
         self.window = _window(per_second, margin)
