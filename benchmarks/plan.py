@@ -38,7 +38,7 @@ from faultprobe.pipelines.planner import plan_study
 from faultprobe.testing.defects import write_toy_config, write_toy_study
 
 BLOCK = 16
-WINDOW_LINE_SAMPLES = 10_875.0  # one window line at 125 Hz (the toy's largest)
+WINDOW_LINE_SAMPLES = 11_625.0  # one window line: 31 s (window and pads) x 125 Hz x 3
 
 
 class HoldLimiter:
@@ -117,15 +117,19 @@ def run(study, folder: Path, preset: str, lines: int, client, limiter=None) -> d
         if limiter is not None:
             fdsn_module.limiter_for = lambda *a: limiter
         try:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             summary = ingest(cfg, client=client)
-            wall = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         finally:
             fdsn_module.limiter_for = old
     got = svc["seen"]
     assert summary.complete, summary.problem()
     bound = max(plan.lower_bound_s, got["queries"] / limits["per_second"])
+    # what the service's own answering time allows with the requests in flight it permits
+    served = got["busy_s"] / limits["concurrent"]
     return {
+        "served": served,
+        "cpu": cpu,
         "preset": preset,
         "lines": plan.chosen.bulk_lines,
         "requests": plan.chosen.requests,
@@ -146,7 +150,8 @@ def show(r: dict) -> None:
         f"{r['preset']:<10} {r['lines']:>5} {r['requests']:>8} {r['made']:>5} "
         f"{r['bound']:>8.1f} {r['wall']:>7.1f} {r['ratio']:>6.2f} "
         f"{r['refused'].get(429, 0):>4} {r['refused'].get(413, 0):>4} "
-        f"{r['peak']:>3}/{r['rate']:<4g} {r['in_flight']:>3}/{r['concurrent']}"
+        f"{r['peak']:>3}/{r['rate']:<4g} {r['in_flight']:>3}/{r['concurrent']:<3} "
+        f"{r['served']:>8.1f} {r['cpu']:>6.1f}"
     )
 
 
@@ -168,7 +173,14 @@ def main() -> None:
         f"toy study: {args.events} events x {len(study.stations)} stations = {n_windows} "
         f"windows, blocks of {BLOCK} events (written in {time.perf_counter() - t0:.0f} s)"
     )
-    print("preset     lines requests  made  bound_s  wall_s  ratio  429  413  peak/s  in-flight")
+    print(
+        "preset     lines requests  made  bound_s  wall_s  ratio  429  413  peak/s  in-flight "
+        "served_s  cpu_s"
+    )
+    print(
+        "(bound_s: the plan's lower bound; served_s: the service's answering time / requests "
+        "in flight allowed; cpu_s: the client process's CPU)"
+    )
     results = []
     with (
         LocalCluster(

@@ -188,6 +188,7 @@ class FDSNService:
         self.refused: dict[int, int] = {}  # HTTP code -> how many queries were refused
         self.in_flight = 0
         self.query_times: list[float] = []  # arrivals of dataselect queries
+        self.busy: list[float] = []  # seconds from a query's arrival to its answer
         self.peak_in_flight = 0
         self.samples_asked: list[float] = []  # per dataselect query that was answered
         self.lock = threading.Lock()
@@ -324,6 +325,7 @@ class FDSNService:
                 self.in_flight += 1
                 self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
                 h.faultprobe_in_flight = True
+                h.faultprobe_arrived = now
                 code = self._over_limits(now)
         if not query:
             return self._handle(h, method, body, url, parts, resource, n)
@@ -343,6 +345,7 @@ class FDSNService:
             if getattr(h, "faultprobe_in_flight", False):
                 h.faultprobe_in_flight = False
                 self.in_flight -= 1
+                self.busy.append(time.time() - h.faultprobe_arrived)
 
     def _over_limits(self, now: float) -> int:
         """429 above the rate or the concurrency limit (called under the lock)."""

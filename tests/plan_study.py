@@ -57,4 +57,5 @@ def seen(svc) -> dict:
         "peak_per_s": svc.requests_in_windows(1.0, QUERIES),
         "peak_in_flight": svc.peak_in_flight,
         "max_samples": max(svc.samples_asked, default=0.0),
+        "busy_s": float(sum(svc.busy)),  # the service's time answering, summed
     }
