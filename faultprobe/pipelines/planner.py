@@ -5,7 +5,8 @@ From the ingest plan (events x stations, P times, blocks) and the centre's limit
 bytes, and their lower-bound time: the longest of requests / allowed rate, bytes /
 bandwidth, and requests x latency / requests in flight. The mode with the lower bound is
 chosen (or the one the config names). Event windows are cut into bulks per block, at most
-`max_bulk_lines` lines and `max_samples` samples each; in station-day mode the driver asks
+`max_bulk_lines` lines and `samples_per_request` samples each (the centre's limit, and
+what arrives in half the deadline on the link's share); in station-day mode the driver asks
 every station-day that holds a window once, into the SDS cache, and the blocks then read
 their windows from there (a day that failed is asked again by its blocks, as windows).
 """
@@ -234,11 +235,11 @@ def plan_requests(plan: Plan, w: Waveforms, lim: DCLimits | None = None) -> Requ
         chosen, other, why = dy, ev, "as configured"
     elif dy.lower_bound_s < ev.lower_bound_s:
         chosen, other = dy, ev
-        why = f"its lower bound is {ev.lower_bound_s / max(dy.lower_bound_s, 1e-9):.2g}x lower"
+        why = f"its lower bound is {ev.lower_bound_s / max(dy.lower_bound_s, 1e-9):.3g}x lower"
     else:
         chosen, other = ev, dy
         why = (
-            f"its lower bound is {dy.lower_bound_s / max(ev.lower_bound_s, 1e-9):.2g}x lower"
+            f"its lower bound is {dy.lower_bound_s / max(ev.lower_bound_s, 1e-9):.3g}x lower"
             if dy.usable
             else "station-days are above the limit"
         )
