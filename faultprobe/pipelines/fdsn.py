@@ -222,6 +222,18 @@ class FDSNSource:
         failures: dict[tuple[int, int], Fetched] = {}
         items, _ = self._items(requests)
         self._bulk_all(items, requests, failures, {})
+        # Spans that came without data under the study's code are asked under its aliases
+        # (as fetch() does for windows); the reader then finds them under the alias.
+        again = [
+            (r, w, (alias, *line[1:]))
+            for r, w, line in items
+            if (r, w) not in failures
+            and requests[r].station.aliases
+            and not self.cache.has_data(requests[r].station, line[4], line[5])
+            for alias in requests[r].station.aliases
+        ]
+        if again:
+            self._bulk_all(again, requests, failures, {})
         return len(failures)
 
     def _items(self, requests: list[Request]) -> tuple[list, int]:
