@@ -134,6 +134,10 @@ def test_ingest_plan_prints_the_plan_and_fetches_nothing(tmp_path, toy, capsys):
     assert "preset ingv: 4 requests/s" in out and "* events" in out and "lower bound" in out
     assert sorted(os.listdir(tmp_path / "store")) == before
     assert not (tmp_path / "cache").exists()
+    os.remove(tmp_path / "store" / "events.parquet")  # no catalog yet: one line, exit 2
+    assert cli.main(["ingest", path, "--plan"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "events.parquet" in err[0] and "faultprobe catalog" in err[0]
 
 
 def _synthetic_plan(n_events: int, n_stations: int, per_day: float, block: int = 256) -> Plan:

@@ -278,5 +278,6 @@ def plan_study(store_root: str, w: Waveforms, aliases: dict | None = None) -> Re
     except PlanError as err:
         raise IngestError(f"{store.root}: {err} (run `faultprobe catalog` again)") from None
     except FileNotFoundError as err:
-        raise IngestError(f"{store.root}: {err} (run `faultprobe catalog` first)") from None
+        hint = "" if "faultprobe catalog" in str(err) else " (run `faultprobe catalog` first)"
+        raise IngestError(f"{store.root}: {err}{hint}") from None
     return plan_requests(plan, w)
