@@ -255,6 +255,10 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
         plan = placed_by_picks(plan, store)
     info = run_info(cfg, run=uuid.uuid4().hex[:12])
     driver_source = check_source(cfg, info)
+    if driver_source is not None:  # FDSN: the request plan (station-days fetched here)
+        from faultprobe.pipelines.planner import follow
+
+        follow(plan, cfg.waveforms, driver_source)
     specs = block_specs(plan)
     url = store.url(CUBE)
     codec = _prepare(cfg, store, plan, specs, driver_source, info)
@@ -284,6 +288,8 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
         log.info(
             f"asking again for {n} windows in {len(again)} blocks ({', '.join(sorted(statuses))})"
         )
+    if driver_source is not None and (todo or again):
+        driver_source.limiter.drain()  # the driver's requests are out of the workers' windows
     if todo or again:
         cube.finalize(url, {"complete": False})  # not complete while blocks change
         ledger.drop_state(store, "complete")

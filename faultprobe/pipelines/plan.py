@@ -29,6 +29,7 @@ OPERATIONAL = (
     "eida_token",
     "cache",
     "breaker_failures",
+    "limits",
 )
 # What changes the content of blocks but not the cube's shape: checked block by block by
 # the ingest (a block built from other inputs is redone), so not part of the plan hash.
