@@ -52,11 +52,25 @@ class SimSequence:
         ("XX.FAR", 45.0, -30.0, 100.0),
     )
     days: float = 2.0
-    background_per_day: float = 60.0
-    omori_k: float = 25.0
+    background_per_day: float = 150.0
+    omori_k: float = 40.0
     noise_level: float = 5e-9
     seed: int = 1
+    mechanism: bool = True
+    mechanism_error_deg: tuple[float, float] = (0.0, 0.0)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def updip_station(strike: float, dip: float, depth_km: float, frac: float = 0.5,
+                  along_km: float = 1.0) -> tuple[float, float]:  # fmt: skip
+    """East, north (km) of a point above the fault plane up dip of the hypocentre, `frac` of
+    the way to its surface trace (rays from the plane to it run along the damage zone)."""
+    updip = np.radians(strike - 90.0)
+    across = frac * depth_km / np.tan(np.radians(dip))
+    s = np.radians(strike)
+    east = across * np.sin(updip) + along_km * np.sin(s)
+    north = across * np.cos(updip) + along_km * np.cos(s)
+    return round(float(east), 3), round(float(north), 3)
 
 
 def station_table(seq: SimSequence) -> list[dict[str, Any]]:
@@ -96,17 +110,33 @@ def truth_table(seq: SimSequence, folder: Path) -> dict[str, Any]:
         **seq.extra,
     }
     return {
-        "study": {"name": f"{seq.name}-truth", "store": str(folder / "truth-store"),
-                  "start": start, "end": end},  # fmt: skip
-        "mainshock": {"name": seq.name, "time": seq.time, "latitude": seq.latitude,
-                      "longitude": seq.longitude, "depth_km": seq.depth_km,
-                      "magnitude": seq.magnitude},  # fmt: skip
-        "fault": {"strike": seq.strike, "dip": seq.dip, "rake": seq.rake,
-                  "along_strike_km": [-8.0, 8.0],
-                  "depth_km": [max(seq.depth_km - 5.0, 0.0), seq.depth_km + 3.0]},  # fmt: skip
+        "study": {
+            "name": f"{seq.name}-truth",
+            "store": str(folder / "truth-store"),
+            "start": start,
+            "end": end,
+        },  # fmt: skip
+        "mainshock": {
+            "name": seq.name,
+            "time": seq.time,
+            "latitude": seq.latitude,
+            "longitude": seq.longitude,
+            "depth_km": seq.depth_km,
+            "magnitude": seq.magnitude,
+        },  # fmt: skip
+        "fault": {
+            "strike": seq.strike,
+            "dip": seq.dip,
+            "rake": seq.rake,
+            "along_strike_km": [-8.0, 8.0],
+            "depth_km": [max(seq.depth_km - 5.0, 0.0), seq.depth_km + 3.0],
+        },  # fmt: skip
         "catalog": {"path": str(folder / "truth" / "catalog.txt"), "format": "tan2021"},
-        "stations": {"codes": codes[:-1], "far": codes[-1:],
-                     "inventory": str(folder / "truth" / "stations.xml")},
+        "stations": {
+            "codes": codes[:-1],
+            "far": codes[-1:],
+            "inventory": str(folder / "truth" / "stations.xml"),
+        },
         "waveforms": {"source": "sds", "sds_root": str(folder / "truth" / "sds")},
         "synthetic": syn,
     }
@@ -114,7 +144,8 @@ def truth_table(seq: SimSequence, folder: Path) -> dict[str, Any]:
 
 def write_mainshock_quakeml(seq: SimSequence, path: Path) -> Path:
     """The mainshock as an FDSN event service would give it: origin, Mw and both nodal
-    planes of its focal mechanism (the fault plane first, the auxiliary one second)."""
+    planes of its focal mechanism (the fault plane, off by `mechanism_error_deg` in strike
+    and dip, first; the auxiliary one second), or no mechanism (`mechanism=False`)."""
     from obspy import UTCDateTime
     from obspy.core.event import (
         Catalog,
@@ -128,7 +159,9 @@ def write_mainshock_quakeml(seq: SimSequence, path: Path) -> Path:
     )
     from obspy.imaging.beachball import aux_plane
 
-    s2, d2, r2 = aux_plane(seq.strike, seq.dip, seq.rake)
+    e_strike, e_dip = seq.mechanism_error_deg
+    s1, d1 = (seq.strike + e_strike) % 360.0, min(seq.dip + e_dip, 90.0)
+    s2, d2, r2 = aux_plane(s1, d1, seq.rake)
     origin = Origin(
         resource_id=ResourceIdentifier(f"smi:faultprobe/origin/{seq.name}"),
         time=UTCDateTime(seq.time), latitude=seq.latitude, longitude=seq.longitude,
@@ -136,15 +169,17 @@ def write_mainshock_quakeml(seq: SimSequence, path: Path) -> Path:
     )  # fmt: skip
     mag = Magnitude(mag=seq.magnitude, magnitude_type="Mw", origin_id=origin.resource_id)
     planes = NodalPlanes(
-        nodal_plane_1=NodalPlane(strike=seq.strike, dip=seq.dip, rake=seq.rake),
+        nodal_plane_1=NodalPlane(strike=s1, dip=d1, rake=seq.rake),
         nodal_plane_2=NodalPlane(strike=float(s2), dip=float(d2), rake=float(r2)),
     )
     fm = FocalMechanism(nodal_planes=planes, triggering_origin_id=origin.resource_id)
     ev = Event(resource_id=ResourceIdentifier(f"smi:faultprobe/event/{seq.name}"),
-               origins=[origin], magnitudes=[mag], focal_mechanisms=[fm])  # fmt: skip
+               origins=[origin], magnitudes=[mag],
+               focal_mechanisms=[fm] if seq.mechanism else [])  # fmt: skip
     ev.preferred_origin_id = origin.resource_id.id
     ev.preferred_magnitude_id = mag.resource_id.id
-    ev.preferred_focal_mechanism_id = fm.resource_id.id
+    if seq.mechanism:
+        ev.preferred_focal_mechanism_id = fm.resource_id.id
     Catalog(events=[ev]).write(str(path), format="QUAKEML")
     return path
 
@@ -211,7 +246,9 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def init_sequence(files: SequenceFiles, folder: Path, overrides: dict, **init: Any) -> SequenceFiles:
+def init_sequence(
+    files: SequenceFiles, folder: Path, overrides: dict, **init: Any
+) -> SequenceFiles:
     """`faultprobe init --synthetic` on the sequence's three files; the twin then takes the
     overrides (the sequence's effect, the test's training)."""
     from faultprobe.derive import InitOptions, derive_study
@@ -233,12 +270,14 @@ def init_sequence(files: SequenceFiles, folder: Path, overrides: dict, **init: A
 
 
 def write_survey_file(folder: Path, configs: list[Path], *, name: str = "survey",
-                      n_workers: int = 2, grids: tuple[str, ...] = ("table1",)) -> Path:  # fmt: skip
+                      n_workers: int = 2, grids: tuple[str, ...] = ("table1",),
+                      loso: bool = True) -> Path:  # fmt: skip
     """A SURVEY.toml listing the configs, on a local cluster of single-thread workers."""
     studies = "".join(f'\n[[studies]]\nconfig = "{c}"\n' for c in configs)
     text = (
         f'[survey]\nname = "{name}"\nstore = "{folder / (name + "-out")}"\n'
-        f"grids = {list(grids)!r}\n\n".replace("'", '"')
+        f"grids = {list(grids)!r}\n".replace("'", '"')
+        + f"loso = {'true' if loso else 'false'}\n\n"
         + f'[cluster]\nkind = "local"\nn_workers = {n_workers}\nthreads_per_worker = 1\n'
         + studies
     )
@@ -264,3 +303,28 @@ def write_survey(folder: str | Path, sequences: list[SimSequence], *, train=None
             synth(load_config(files.twin), parallel=False)
         made.append(files)
     return write_survey_file(folder, [f.twin for f in made], **survey), made
+
+
+def four_sequences() -> list[SimSequence]:
+    """Four sequences in four places and geometries, each with its near station up dip of
+    its hypocentre and a far one beyond its box: a large effect (Apennines, normal fault
+    155/47, its mechanism off by 4°/-3°), a small one (Gulf of Corinth, 100/58, sampled at
+    200 Hz), none (a Mojave-like strike-slip 320/80 whose QuakeML has no mechanism) and the
+    large one only above 10 Hz (northern Apennine foothills, thrust 290/38, off by -5°/4°,
+    125 Hz)."""
+
+    def stations(strike, dip, depth, rate, far):
+        return (("XX.S1", *updip_station(strike, dip, depth), rate), ("XX.FAR", *far, 100.0))
+
+    return [
+        SimSequence("apennines", 42.8, 13.1, 155.0, 47.0, -90.0, 8.0, effect="large", seed=1,
+                    stations=stations(155, 47, 8.0, 100.0, (40.0, -35.0)),
+                    mechanism_error_deg=(4.0, -3.0)),
+        SimSequence("gulf", 38.2, 22.1, 100.0, 58.0, -80.0, 9.0, effect="small", seed=2,
+                    stations=stations(100, 58, 9.0, 200.0, (-30.0, 40.0))),
+        SimSequence("desert", 35.7, -117.5, 320.0, 80.0, 180.0, 7.0, effect="none", seed=3,
+                    stations=stations(320, 80, 7.0, 100.0, (45.0, 30.0)), mechanism=False),
+        SimSequence("foothills", 44.3, 10.6, 290.0, 38.0, 90.0, 7.0, effect="above10hz",
+                    seed=4, stations=stations(290, 38, 7.0, 125.0, (-40.0, -30.0)),
+                    mechanism_error_deg=(-5.0, 4.0)),
+    ]  # fmt: skip
