@@ -77,18 +77,26 @@ def sequence_map(configs: list[StudyConfig], table: pd.DataFrame, path: Path) ->
         for name, g in binary.groupby("sequence"):
             near = g[~g["far"].astype(bool)] if "far" in g else g
             verdicts[name] = (near if len(near) else g).iloc[0]["verdict"]
-    seen = set()
-    for cfg in configs:
+    from matplotlib.lines import Line2D
+
+    labels = {"above": "above chance", "weakly": "weakly above chance",
+              "inside": "inside the chance band", "other": "no verdict"}  # fmt: skip
+    seen: list[str] = []
+    for i, cfg in enumerate(configs):
         ms, name = cfg.mainshock, cfg.study.name
         kind = _kind(verdicts.get(name, ""))
-        label = {"above": "above chance", "weakly": "weakly above chance",
-                 "inside": "inside the chance band", "other": "no verdict"}[kind]  # fmt: skip
-        ax.scatter(ms.longitude, ms.latitude, s=30 * ms.magnitude**2, marker="*",
-                   c=VERDICT_COLORS[kind], edgecolors="k", lw=0.7, zorder=3,
-                   label=None if kind in seen else f"survey verdict: {label}")  # fmt: skip
-        seen.add(kind)
-        ax.annotate(f"{name}\nM{ms.magnitude:.1f} {ms.time:%Y-%m-%d}", (ms.longitude, ms.latitude),
-                    xytext=(6, 4), textcoords="offset points", fontsize=8)  # fmt: skip
+        ax.scatter(ms.longitude, ms.latitude, s=12 * ms.magnitude**2, marker="*",
+                   c=VERDICT_COLORS[kind], edgecolors="k", lw=0.7, zorder=3)  # fmt: skip
+        if kind not in seen:
+            seen.append(kind)
+        ax.annotate(f"{name}, M{ms.magnitude:.1f} {ms.time:%Y-%m-%d}", (ms.longitude, ms.latitude),
+                    xytext=(10, 10 - 14 * (i % 3)), textcoords="offset points", fontsize=8)  # fmt: skip
+    handles = [
+        Line2D(
+            [], [], marker="*", ls="", ms=12, mfc=VERDICT_COLORS[k], mec="k", label=labels[k]
+        )  # fmt: skip
+        for k in seen
+    ]
     lons = [c.mainshock.longitude for c in configs]
     lats = [c.mainshock.latitude for c in configs]
     pad = max(2.0, 0.15 * max(np.ptp(lons), np.ptp(lats)))
@@ -97,7 +105,8 @@ def sequence_map(configs: list[StudyConfig], table: pd.DataFrame, path: Path) ->
     ax.set_xlabel("longitude (°E)")
     ax.set_ylabel("latitude (°N)")
     ax.set_title("Sequences of the survey (star size: mainshock magnitude)")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(handles=handles, fontsize=8, loc="upper right", title="survey verdict, near station (exact test, p < 0.01)",
+              title_fontsize=8)  # fmt: skip
     ax.grid(alpha=0.3)
     for i, cfg in enumerate(configs):
         a = fig.add_subplot(grid[1 + i // cols, i % cols])
