@@ -14,12 +14,13 @@ one, none, and the large one only above 10 Hz; each study made by `faultprobe in
   "inside the chance band" is every seed inside its band at 1 - 0.01 / 3 (Bonferroni),
   which a pipeline with nothing to learn fails at most 1 % of the time.
 
-Power: each near-station table has ~75-80 test events per seed (~230 pooled).  The effect
-sequences' runs scored 0.85-0.99 here; at a true accuracy of 0.70 and 200 pooled events the
-test at p < 0.01 passes with probability > 0.999 (`stats.power_above(0.7, 200, 0.5)`), and
-the transfer cells between the two effect sequences (~260 balanced events per seed, ~780
-pooled) keep power > 0.99 down to a true accuracy of 0.58.  The no-effect sequence fails
-its band with probability at most 0.01 per claim when it truly is at chance.
+Power: the near-station tables have 46-104 test events per seed (138-312 pooled).  The
+effect sequences' runs scored 0.84-0.98 here (pooled over seeds 1-3); at a true accuracy of
+0.70 and 150 pooled events the exact test at p < 0.01 passes with probability 0.997
+(`stats.power_above(0.7, 150, 0.5)`, 0.91 at 0.65); the transfer cells and LOSO rows score
+every balanced event of the other sequence (~140-320 per seed), which keeps power > 0.99
+down to a true accuracy of 0.60 at 600 pooled events.  The no-effect sequence fails its
+band with probability at most 0.01 per claim when it truly is at chance.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def test_the_survey_table_calls_the_effects_and_not_the_null(surveyed):
     t = surveyed["survey"]
     near = t[(t["station"] == "XX.S1") & (t["classes"] == 2)].set_index(t["sequence"].map(_name))
     assert set(near.index) == {*EFFECT, NONE, HF}
-    assert (near["seeds"] == 3).all() and (near["n_events"] >= 150).all(), near
+    assert (near["seeds"] == 3).all() and (near["n_events"] >= 120).all(), near
     for name in (*EFFECT, HF):
         row = near.loc[name]
         assert row["p_above_chance"] < 0.01 and row["verdict"].startswith("above chance"), row

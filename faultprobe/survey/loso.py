@@ -101,7 +101,16 @@ def held_out_inputs(part: Part, ref: RunSpec, ref_form: tr.CubeForm, seed: int):
 
 def loso_counts(train_parts: list[Part], held: Part, seed: int) -> dict:
     """Train one model on `train_parts`, score it on `held`: correct and total events
-    (a Dask task; a cell that cannot be made says why)."""
+    (a Dask task; a cell that cannot be made says why).  The cubes are read in the task
+    itself (Dask's synchronous scheduler), not sent back to the scheduler as graphs of
+    their own."""
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        return _loso_counts(train_parts, held, seed)
+
+
+def _loso_counts(train_parts: list[Part], held: Part, seed: int) -> dict:
     import torch
 
     from faultprobe.errors import FaultprobeError
