@@ -246,9 +246,16 @@ def cmd_survey(args: argparse.Namespace) -> int:
     from faultprobe.survey.tables import render
 
     survey = load_survey(args.survey)
+    from faultprobe.survey import loso
+
     result = run_survey(survey)
     print(render(result.table, result.transfer))
-    print(f"survey tables: {survey.survey.store}/survey.parquet, transfer.parquet")
+    if not result.loso.empty:
+        print(loso.render(result.loso))
+    extra = ", loso.parquet" if survey.survey.loso else ""
+    print(f"survey tables: {survey.survey.store}/survey.parquet, transfer.parquet{extra}")
+    if survey.survey.report:
+        print(f"survey report: {survey.survey.store}/report.md (map: sequences.png)")
     for o in result.failed:
         print(f"error: study {o.name or '?'} ({o.config}): {o.error}", file=sys.stderr)
     if result.failed:

@@ -405,7 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
             "grids) as tasks of one Dask job on the survey's [cluster], each into its own "
             "store, skipping what is finished; then write SURVEY_STORE/survey.parquet (one "
             "row per sequence x station: pooled accuracy, exact 95% interval, verdict) and "
-            "transfer.parquet (each study's binary run scored on every other study's cube). "
+            "transfer.parquet (each study's binary run scored on every other study's cube), "
+            "with [survey] loso = true loso.parquet (models trained on all sequences but one, "
+            "scored on it), and report.md with a map of the sequences (sequences.png). "
             "A study that fails is named and the others finish (exit non-zero). "
             "docs/sequences.md."
         ),

@@ -20,6 +20,10 @@ class SurveyOptions(_Section):
     grids: list[str] = Field(default_factory=lambda: ["table1"])
     parallel: int = Field(default=0, ge=0, description="studies driven at once; 0: all")
     transfer: bool = True
+    loso: bool = Field(
+        default=False, description="leave-one-sequence-out models (trained on all but one)"
+    )
+    report: bool = Field(default=True, description="report.md and sequences.png")
 
 
 INIT_PATHS = ("catalog", "quakeml", "inventory", "sds_root", "store")

@@ -41,6 +41,7 @@ class SurveyResult:
     outcomes: list[Outcome]
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     transfer: pd.DataFrame = field(default_factory=pd.DataFrame)
+    loso: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def failed(self) -> list[Outcome]:
@@ -137,13 +138,20 @@ def run_survey(
             pool.shutdown(wait=False, cancel_futures=True)  # ends their tasks' waits
             raise
         pool.shutdown()
+        from faultprobe.survey.loso import LOSO_TABLE, loso_table
+        from faultprobe.survey.report import with_controls, write_report
         from faultprobe.survey.tables import survey_table, transfer_matrix
 
         done = [o for o in outcomes if not o.exit_code]
         configs = [load_config(o.config) for o in done]
-        table = survey_table(configs)
+        table = with_controls(survey_table(configs), configs)
         transfer = transfer_matrix(configs, client) if opts.transfer else pd.DataFrame()
+        loso = loso_table(configs, client) if opts.loso else pd.DataFrame()
         out.makedirs()
         out.write_table(table, SURVEY_TABLE)
         out.write_table(transfer, TRANSFER_TABLE)
-    return SurveyResult(outcomes, table, transfer)
+        if opts.loso:
+            out.write_table(loso, LOSO_TABLE)
+        if opts.report:
+            write_report(out, configs, table, transfer, loso)
+    return SurveyResult(outcomes, table, transfer, loso)
