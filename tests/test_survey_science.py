@@ -31,6 +31,7 @@ band with probability at most 0.01 per claim when it truly is at chance.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -54,6 +55,12 @@ TRAIN = {
 }
 EFFECT = ("apennines", "gulf")  # the two sequences with the change at all frequencies
 NONE, HF = "desert", "foothills"
+# The survey costs ~9 CPU minutes, more than half the suite's budget on 2 cores: it runs
+# where asked for, e.g. `FAULTPROBE_SURVEY_SCIENCE=1 bash scripts/test.sh tests/test_survey_science.py`.
+survey_scale = pytest.mark.skipif(
+    not os.environ.get("FAULTPROBE_SURVEY_SCIENCE"),
+    reason="a four-sequence survey of ~9 CPU minutes; set FAULTPROBE_SURVEY_SCIENCE=1 to run it",
+)
 
 
 def _strike_diff(a: float, b: float) -> float:
@@ -94,6 +101,7 @@ def _name(s: str) -> str:
 
 
 @pytest.mark.slow
+@survey_scale
 def test_the_survey_table_calls_the_effects_and_not_the_null(surveyed):
     t = surveyed["survey"]
     near = t[(t["station"] == "XX.S1") & (t["classes"] == 2)].set_index(t["sequence"].map(_name))
@@ -107,6 +115,7 @@ def test_the_survey_table_calls_the_effects_and_not_the_null(surveyed):
 
 
 @pytest.mark.slow
+@survey_scale
 def test_the_transfer_matrix_transfers_between_effects_only(surveyed):
     m = surveyed["transfer"].assign(
         a=lambda d: d["trained_on"].map(_name), b=lambda d: d["scored_on"].map(_name)
@@ -122,6 +131,7 @@ def test_the_transfer_matrix_transfers_between_effects_only(surveyed):
 
 
 @pytest.mark.slow
+@survey_scale
 def test_leave_one_sequence_out_models(surveyed):
     lo = surveyed["loso"].assign(held=lambda d: d["held_out"].map(_name)).set_index("held")
     assert set(lo.index) == {*EFFECT, NONE, HF} and not lo["error"].any(), lo
