@@ -6,7 +6,7 @@ experiments` takes it (calibration on the workers), then the grid runs. Printed:
 estimate (wall and range), the measured wall time, their ratio, and per run the estimated
 against the measured task time (Dask's task stream), with the run's parts (read, train).
 
-    nice python benchmarks/estimate.py                 # 8 runs, 8 epochs
+    nice python benchmarks/estimate.py                 # 6 runs, 5 epochs
     nice python benchmarks/estimate.py --quick         # 4 runs, 3 epochs
 """
 
@@ -54,9 +54,9 @@ def grid_config(root: str, folder: Path, args) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--events", type=int, default=1500)
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--seeds", type=int, default=4)
+    ap.add_argument("--events", type=int, default=1000)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--width", type=float, default=0.25)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
@@ -100,7 +100,7 @@ def main() -> None:
     print(f"grid: {len(est.runs)} runs, {args.events} toy events, {args.epochs} epochs, width "
           f"{args.width}, 2 workers x 1 thread; estimate taken in {seen['t'] - t0:.1f} s")  # fmt: skip
     print(est.render(limit=0))
-    lo, hi = getattr(est, "wall_range_s", (est.wall_s, est.wall_s))
+    lo, hi = est.wall_range_s
     print(f"estimate {est.wall_s:.0f} s (range {lo:.0f}-{hi:.0f} s), measured {measured:.0f} s "
           f"-> measured/estimate = {measured / est.wall_s:.2f} (goal 0.7-1.3)")  # fmt: skip
     store = Store(root)
