@@ -5,10 +5,10 @@
 #   bash benchmarks/gpu.sh                 # on a CUDA machine, from the repository root
 #   GPU_SH_DEVICE=cpu bash benchmarks/gpu.sh --quick   # the same steps on a CPU, small
 #
-# Steps (timeout): 1. the device (10 s); 2. the CUDA tests, pytest -m gpu (100 s);
+# Steps (timeout): 1. the device (30 s); 2. the CUDA tests, pytest -m gpu (100 s);
 # 3. benchmarks/train.py --device cuda: samples/s, FLOP/s and the share of the GPU's peak
 # (90 s); 4. a Table 1 + bands grid at paper scale, several runs sharing the GPU, and the
-# whole paper grid projected (250 s). A step that times out is reported and the next runs.
+# whole paper grid projected (230 s). A step that times out is reported and the next runs.
 # Output: each step's log under $GPU_SH_OUT (default: ./gpu-sh-out), and a summary.
 set -u
 PY=${PYTHON:-python}
@@ -40,7 +40,7 @@ step() {  # step NAME TIMEOUT_S COMMAND...
   grep -h "^RESULT\|of peak\|projection" "$OUT/$name.log" >>"$SUMMARY" || true
 }
 
-step device 10 "$PY" -c "import torch; print(torch.__version__, torch.version.cuda, \
+step device 30 "$PY" -c "import torch; print(torch.__version__, torch.version.cuda, \
 torch.cuda.is_available() and torch.cuda.get_device_name(0))"
 if [ "$DEVICE" = "cuda" ]; then
   step cuda-tests 100 "$PY" -m pytest -q -x -n 0 -m gpu tests
@@ -52,7 +52,7 @@ if [ -n "$QUICK" ]; then
 else
   step train 90 "$PY" benchmarks/train.py --device "$DEVICE" --no-cube --steps 50
 fi
-step grid 250 "$PY" benchmarks/gpu_grid.py --device "$DEVICE" $QUICK
+step grid 230 "$PY" benchmarks/gpu_grid.py --device "$DEVICE" $QUICK
 
 echo "== all steps in $(($(date +%s) - START)) s (budget 480 s); summary in $SUMMARY"
 cat "$SUMMARY"

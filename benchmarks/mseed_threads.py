@@ -113,7 +113,8 @@ def main() -> None:
         rate[threads, locked] = best["samples"] / best["seconds"]
         print(f"{threads} thread(s), lock {'on ' if locked else 'off'}: "
               f"{rate[threads, locked] / 1e6:.1f} M samples/s (best of {args.repeats}; "
-              f"CPU/wall {best['cpu'] / best['seconds']:.2f})")  # fmt: skip
+              f"CPU/wall {best['cpu'] / best['seconds']:.2f}; "
+              f"{best['samples'] / best['cpu'] / 1e6:.0f} M samples per CPU-second)")  # fmt: skip
     print(f"2 threads / 1 thread: with the lock {rate[2, True] / rate[1, True]:.2f}x, "
           f"without it {rate[2, False] / rate[1, True]:.2f}x")  # fmt: skip
     for locked in (True, False):
