@@ -54,6 +54,17 @@ TABLES: dict[str, dict[str, str]] = {
         "start_time": "trace_start_time",
         "snr": "trace_snr_db",
     },
+    # analyst P picks of a QuakeML catalog (`faultprobe catalog`; [waveforms] p_arrival)
+    "picks.parquet": {
+        "event_id": "source_id",
+        "network": "station_network_code",
+        "station": "station_code",
+        "location": "station_location_code",
+        "channel": "trace_channel",
+        "phase": "trace_p_phase",
+        "time": "trace_p_arrival_time",
+        "evaluation_mode": "trace_p_status",
+    },
     "predictions.parquet": {"event_id": "source_id", "origin_time": "source_origin_time"},
     "pairs.parquet": {"pre_id": "source_id_pre", "post_id": "source_id_post"},
     # fault-state tracking (tracking/NET.STA/) and monitoring (monitor/)

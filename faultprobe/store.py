@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 EVENTS = "events.parquet"
 STATIONS = "stations.parquet"
 STATIONXML = "stations.xml"
+PICKS = "picks.parquet"
 TRACES = "traces.parquet"
 CUBE = "waveforms.zarr"
 RESULTS = "results.parquet"
@@ -35,6 +36,7 @@ STUDY_TOML = "study.toml"
 WRITTEN_BY = {
     EVENTS: "faultprobe catalog",
     STATIONS: "faultprobe catalog",
+    PICKS: "faultprobe catalog",
     TRACES: "faultprobe ingest",
     RESULTS: "faultprobe experiments",
 }

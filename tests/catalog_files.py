@@ -103,3 +103,47 @@ NORCIA_STATIONS = [
     ("IV", "T1212", 42.751556, 13.044636, 869.0, "EH", 125.0),
     ("IV", "SMA1", 42.6305, 13.3353, 1150.0, "EH", 100.0),
 ]
+
+
+def write_quakeml(path: Path, events: pd.DataFrame, picks: list[tuple] = ()) -> Path:
+    """A QuakeML catalog of `events` (event_id, origin_time, latitude, longitude, depth_km,
+    mw) with `picks`: (event_id, net, sta, time, phase, mode, used by the origin) tuples."""
+    from obspy import UTCDateTime
+    from obspy.core.event import (
+        Arrival,
+        Catalog,
+        Event,
+        Magnitude,
+        Origin,
+        Pick,
+        ResourceIdentifier,
+        WaveformStreamID,
+    )  # fmt: skip
+
+    by_event: dict[str, list[tuple]] = {}
+    for p in picks:
+        by_event.setdefault(str(p[0]), []).append(p)
+    cat = Catalog()
+    for r in events.itertuples():
+        eid = str(r.event_id)
+        origin = Origin(
+            resource_id=ResourceIdentifier(f"smi:test/origin/{eid}"),
+            time=UTCDateTime(pd.Timestamp(r.origin_time).to_pydatetime()),
+            latitude=float(r.latitude), longitude=float(r.longitude),
+            depth=float(r.depth_km) * 1000.0,
+        )  # fmt: skip
+        ev = Event(resource_id=ResourceIdentifier(f"smi:test/event/{eid}"), origins=[origin])
+        ev.magnitudes = [Magnitude(mag=float(r.mw), magnitude_type="Mw")]
+        for k, (_, net, sta, t, phase, mode, used) in enumerate(by_event.get(eid, [])):
+            rid = ResourceIdentifier(f"smi:test/pick/{eid}/{k}")
+            ev.picks.append(Pick(
+                resource_id=rid, time=UTCDateTime(pd.Timestamp(t).to_pydatetime()),
+                waveform_id=WaveformStreamID(net, sta, "", "HHZ"), phase_hint=phase,
+                evaluation_mode=mode,
+            ))  # fmt: skip
+            if used:
+                origin.arrivals.append(Arrival(pick_id=rid, phase=phase))
+        ev.preferred_origin_id = origin.resource_id
+        cat.append(ev)
+    cat.write(str(path), format="QUAKEML")
+    return path

@@ -15,7 +15,12 @@ Misbehaviour, as a real data centre shows it:
 - `poison`: every request holding a window of (station, time) answers 500;
 - `impostor`: {asked station: served station}: the answer carries the other station's
   miniSEED (with its own codes);
-- `down()` / `up()`: stop listening / listen again on the same port.
+- `down()` / `up()`: stop listening / listen again on the same port;
+- `limits` (a data centre's published limits, enforced on dataselect queries as the
+  centre does): `per_second` (more arrivals than that within the last second: 429 with
+  Retry-After 1), `concurrent` (more queries in flight: 429), `samples` (a request asking
+  for more samples, counted as span x rate x 3 components per line: 413). Every refusal is
+  counted in `refused` by code.
 `quakeml` ({event id: QuakeML bytes}) serves those files to event queries by `eventid` (an
 unknown id answers 204, no data).
 Every request of any kind is logged with its arrival time (`log`), every dataselect line
@@ -166,6 +171,7 @@ class FDSNService:
         tls: tuple[str, str] | None = None,
         tokens: dict[str, tuple[str, str]] | None = None,
         quakeml: dict[str, bytes] | None = None,
+        limits: dict | None = None,
     ):
         self.sds = SDSClient(sds_root)
         self.stations = stations
@@ -178,6 +184,13 @@ class FDSNService:
         self.tls = tls
         self.tokens = dict(tokens or {})  # token text -> (user, password)
         self.quakeml = dict(quakeml or {})  # event id -> QuakeML file
+        self.limits = dict(limits or {})  # per_second, concurrent, samples
+        self.refused: dict[int, int] = {}  # HTTP code -> how many queries were refused
+        self.in_flight = 0
+        self.query_times: list[float] = []  # arrivals of dataselect queries
+        self.busy: list[float] = []  # seconds from a query's arrival to its answer
+        self.peak_in_flight = 0
+        self.samples_asked: list[float] = []  # per dataselect query that was answered
         self.lock = threading.Lock()
         self.n_dataselect = 0
         # (arrival time, method, resource, dataselect request number or 0)
@@ -246,9 +259,10 @@ class FDSNService:
                 self.thread = None
                 self.server = None
 
-    def requests_in_windows(self, seconds: float = 1.0) -> int:
-        """The most requests of any kind that arrived within one sliding window."""
-        times = sorted(t for t, *_ in self.log)
+    def requests_in_windows(self, seconds: float = 1.0, resources: tuple[str, ...] = ()) -> int:
+        """The most requests of any kind (or of these resources) that arrived within one
+        sliding window."""
+        times = sorted(t for t, _, r, _ in self.log if not resources or r in resources)
         best, j = 0, 0
         for i, t in enumerate(times):
             while times[j] < t - seconds + 1e-9:
@@ -290,6 +304,7 @@ class FDSNService:
                 self.cut.append(time.monotonic() - t0)
             h.close_connection = True
             return
+        self._answered(h)
         h.wfile.write(body)
 
     def handle(self, h, method: str, body: bytes):
@@ -297,12 +312,58 @@ class FDSNService:
         parts = url.path.strip("/").split("/")  # fdsnws, service, 1, resource
         resource = parts[3] if len(parts) == 4 else url.path
         n = 0
-        if len(parts) == 4 and parts[1] == "dataselect" and resource in ("query", "queryauth"):
+        query = len(parts) == 4 and parts[1] == "dataselect" and resource in ("query", "queryauth")
+        if query:
             with self.lock:
                 self.n_dataselect += 1
                 n = self.n_dataselect
         with self.lock:
-            self.log.append((time.time(), method, resource, n))
+            now = time.time()
+            self.log.append((now, method, resource, n))
+            if query:
+                self.query_times.append(now)
+                self.in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+                h.faultprobe_in_flight = True
+                h.faultprobe_arrived = now
+                code = self._over_limits(now)
+        if not query:
+            return self._handle(h, method, body, url, parts, resource, n)
+        try:
+            if code:
+                with self.lock:
+                    self.refused[code] = self.refused.get(code, 0) + 1
+                return self._send(h, code, b"Limit exceeded", headers={"Retry-After": "1"})
+            return self._handle(h, method, body, url, parts, resource, n)
+        finally:
+            self._answered(h)
+
+    def _answered(self, h) -> None:
+        """A query leaves the in-flight count once its answer is complete on our side (the
+        client's slot is given back only after it has read the answer: no false 429)."""
+        with self.lock:
+            if getattr(h, "faultprobe_in_flight", False):
+                h.faultprobe_in_flight = False
+                self.in_flight -= 1
+                self.busy.append(time.time() - h.faultprobe_arrived)
+
+    def _over_limits(self, now: float) -> int:
+        """429 above the rate or the concurrency limit (called under the lock)."""
+        rate = self.limits.get("per_second")
+        if rate is not None:
+            recent = sum(1 for t in self.query_times[-int(rate) - 2 :] if t > now - 1.0)
+            if recent > rate:
+                return 429
+        conc = self.limits.get("concurrent")
+        if conc is not None and self.in_flight > conc:
+            return 429
+        return 0
+
+    def _samples(self, lines) -> float:
+        rates = dict(zip(self.stations["station"], self.stations["sampling_rate"]))
+        return float(sum((ln[5] - ln[4]) * rates.get(ln[1], 100.0) * 3 for ln in lines))
+
+    def _handle(self, h, method, body, url, parts, resource, n):
         if self.is_down:  # going down: the listening socket closes within half a second
             h.close_connection = True
             return None
@@ -334,6 +395,13 @@ class FDSNService:
         lines = self._lines(method, q, body)
         with self.lock:
             self.asked += [(n, *ln) for ln in lines]
+        samples = self._samples(lines)
+        if self.limits.get("samples") is not None and samples > self.limits["samples"]:
+            with self.lock:
+                self.refused[413] = self.refused.get(413, 0) + 1
+            return self._send(h, 413, b"Request too large: too many samples")
+        with self.lock:
+            self.samples_asked.append(samples)
         fault = self.faults.get(n)
         if fault == "down":
             self.is_down = True

@@ -35,6 +35,7 @@ def test_the_table_columns_are_the_names_on_disk():
     for table, extra in [
         ("events.parquet", ["fault_distance_km", "phase", "ttf_s"]),
         ("stations.parquet", ["far"]),
+        ("picks.parquet", ["preferred_origin"]),
         ("traces.parquet", ["trace_name", "status", "failure", "reason", "source", "attempts"]),
     ]:
         section = _section(f"### {table}")
@@ -47,11 +48,11 @@ def test_the_table_columns_are_the_names_on_disk():
 
 
 def test_every_store_item_and_cube_name_is_on_the_page():
-    for name in [store.EVENTS, store.STATIONS, store.STATIONXML, store.TRACES, store.CUBE,
+    for name in [store.EVENTS, store.STATIONS, store.STATIONXML, store.PICKS, store.TRACES, store.CUBE,
                  store.RESULTS, store.STUDY_TOML, ledger.LEDGER + "/"]:  # fmt: skip
         assert name in PAGE, name
     section = _section("### The cube")
-    for name in [*cube.EVENT_COORDS, *cube.COORD_ATTRS, "waveform", "status", "p_time"]:
+    for name in [*cube.EVENT_COORDS, *cube.COORD_ATTRS, "waveform", "status", "p_time", "p_source"]:
         assert f"`{name}`" in section, name
 
 

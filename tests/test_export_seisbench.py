@@ -37,6 +37,10 @@ def test_seisbench_opens_the_export_and_generates_windows(small_trained, exporte
     cube = xr.open_zarr(f"{small_trained.store}/waveforms.zarr")
     assert len(data) == int((cube.status.values == 0).sum())
     meta = data.metadata
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(exported / "waveforms.hdf5") as f:  # one HDF5 chunk per trace
+        shapes = {f["data"][k].shape[1:]: f["data"][k].chunks for k in f["data"]}
+    assert shapes and all(c == (1, *s) for s, c in shapes.items())
     assert {"trace_p_arrival_sample", "trace_sampling_rate_hz", "source_origin_time",
             "station_network_code", "split"} <= set(meta.columns)  # fmt: skip
     # the run's splits, in SeisBench's names

@@ -49,7 +49,7 @@ def _refile(sds: Path, out: Path, net: str, alias: str) -> int:
     return n
 
 
-def _study_config(folder: Path, study, waveforms: dict) -> object:
+def _study_config(folder: Path, study, waveforms: dict, tail: str = "") -> object:
     folder.mkdir()
     store = folder / "store"
     store.mkdir()
@@ -60,7 +60,7 @@ def _study_config(folder: Path, study, waveforms: dict) -> object:
     text = path.read_text().replace(
         'inventory = "stations.xml"', f'inventory = "stations.xml"\n{ALIASES}'
     )
-    path.write_text(text)
+    path.write_text(text + tail)
     return load_config(path)
 
 
@@ -98,4 +98,18 @@ def test_fdsn_service_answering_under_the_alias(toy):
         w = {"source": "fdsn", "fdsn": svc.url, "cache": str(d / "cache"), "max_bulk_items": 8}
         cfg = _study_config(d / "fdsn", study, w)
         ingest(cfg)
+    _same_cube(study.store, cfg.study.store)
+
+
+@pytest.mark.slow  # end to end (the fast tier leaves it out)
+def test_fdsn_station_days_under_the_alias(toy):
+    """Station-day mode (the driver asks whole days) finds 8P's days served as IV."""
+    d, study, refiled = toy
+    with FDSNService(str(refiled), study.stations, study.events) as svc:
+        w = {"source": "fdsn", "fdsn": svc.url, "cache": str(d / "cache-days")}
+        cfg = _study_config(d / "days", study, w, '\n[waveforms.limits]\nmode = "days"\n')
+        ingest(cfg)
+        spans = {round(float(t1 - t0)) for *_, t0, t1 in svc.asked}
+        asked_iv = {ln[2] for ln in svc.asked if ln[1] == "IV"}
+    assert spans == {86_400} and "T1212" in asked_iv
     _same_cube(study.store, cfg.study.store)

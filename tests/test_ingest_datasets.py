@@ -64,6 +64,11 @@ def test_seisbench_folder_ingests_to_the_sds_cube(
         a = xr.open_zarr(f"{small_ingested.store}/waveforms.zarr").load()
         _same_cube(a, b)
         assert b.attrs["source"] == "seisbench"
+        placed = "dataset" if p_arrival == "dataset" else "model"  # the cube says which
+        codes = dict(
+            zip(b.p_source.attrs["flag_meanings"].split(), b.p_source.attrs["flag_values"])
+        )
+        assert (b.p_source.values[a.status.values == 0] == codes[placed]).all()
     stations = pd.read_parquet(f"{cfg.study.store}/stations.parquet")
     want = pd.read_parquet(f"{small_ingested.store}/stations.parquet")
     cols = ["station_network_code", "station_code", "station_latitude_deg",

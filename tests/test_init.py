@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -98,9 +99,11 @@ def test_amatrice_picks_the_nodal_plane_the_aftershocks_lie_on(plane, tmp_path, 
     text = out.read_text()
     assert "median distance" in text and "nodal plane" in text
     assert "dry-run selection" in stdout and "by station" in stdout
-    # the written config runs the project's catalog stage
+    # the written config runs the project's catalog stage, which selects what the dry run said
     assert cli.main(["catalog", str(out)]) == 0, capsys.readouterr().err
-    assert Path(cfg.study.store, "events.parquet").is_file()
+    events = pd.read_parquet(Path(cfg.study.store, "events.parquet"))
+    said = dict(re.findall(r"^ +(pre|post): (\d+)$", stdout, flags=re.M))
+    assert {k: int(v) for k, v in said.items()} == events["phase"].value_counts().to_dict()
 
 
 def test_amatrice_study_derives_window_stations_and_shocks(tmp_path, inventory, capsys):
@@ -261,4 +264,4 @@ def test_a_small_class_is_a_warning_with_numbers(tmp_path, inventory, capsys):
                          inventory, "--out", tmp_path / "x.toml")  # fmt: skip
     assert code == 0
     warn = [ln for ln in err.splitlines() if ln.startswith("warning: ") and "chance" in ln]
-    assert warn and "59 per class" in warn[0] and "--min-magnitude" in warn[0]
+    assert warn and "58 per class" in warn[0] and "--min-magnitude" in warn[0]

@@ -51,6 +51,33 @@ def test_window_and_event_subset(cube):
     assert np.array_equal(sl.x, full.x[:10, :, 50:250], equal_nan=True)
 
 
+@pytest.mark.parametrize("group_bytes", [1, 2**30])  # one chunk a read; all at once
+def test_chunk_by_chunk_read_equals_one_read(cube, monkeypatch, group_bytes):
+    monkeypatch.setattr(dataset, "READ_GROUP_BYTES", group_bytes)
+    # rows across chunks of 32: a run inside one chunk, a contiguous run over a chunk edge,
+    # scattered and unordered positions, and one event alone
+    events = np.array([3, 5, 30, 31, 32, 33, 100, 7, 64])
+    sl = dataset.read_station_slice(cube, ["SMA1", "NRCA"], events=events)
+    want = cube["waveform"].isel(event=events, station=[1, 0]).values.astype(np.float32)
+    assert sl.x.dtype == np.float32
+    assert np.array_equal(sl.x, want.reshape(len(events), 6, -1), equal_nan=True)
+
+
+def test_normalise_equals_the_plain_formula():
+    x = np.random.default_rng(1).normal(3, 50, (4, 3, 200)).astype(np.float32)
+    x[1, 2] = 5.0  # constant: zero after the mean, stays zero
+    plain = x - x.mean(axis=-1, keepdims=True)
+    peak = np.abs(plain).max(axis=-1, keepdims=True)
+    plain = (plain / np.where(peak > 0, peak, 1.0)).astype(np.float32)
+    before = x.copy()
+    assert np.array_equal(dataset.normalise(x), plain)
+    assert np.array_equal(x, before)  # the input is left alone
+    y = dataset.normalise(x, overwrite=True)  # in x's own memory, same values
+    assert np.array_equal(y, plain) and np.shares_memory(y, x)
+    z = dataset.prepare(before, 100.0, (2.0, 8.0), overwrite=False)
+    assert z.dtype == np.float32 and np.isfinite(z).all()
+
+
 def test_normalise_per_trace_and_component():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, 3, 300)).astype(np.float32) * np.array([1, 100, 1e-6])[:, None]

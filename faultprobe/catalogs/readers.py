@@ -29,6 +29,21 @@ CATALOG_COLUMNS = [
     "magnitude_type",
 ]
 
+#: Analyst picks of a QuakeML catalog (P phases only): one row per pick.
+PICK_COLUMNS = [
+    "event_id",
+    "network",
+    "station",
+    "location",
+    "channel",
+    "phase",
+    "time",
+    "evaluation_mode",
+    "preferred_origin",
+]
+#: The phase hints kept as P picks (the first P: direct, crustal or head wave)
+P_PHASES = ("P", "Pg", "Pn")
+
 TAN_COLUMNS = [
     "year", "month", "day", "hour", "minute", "second",
     "latitude", "longitude", "depth_km", "eh1", "eh2", "az", "ez", "ml", "mw", "id",
@@ -59,6 +74,7 @@ class CatalogRead:
     events: pd.DataFrame
     problems: list[RowProblem] = field(default_factory=list)
     revised: list[str] = field(default_factory=list)  # ids whose later row replaced one
+    picks: pd.DataFrame | None = None  # P picks (PICK_COLUMNS); None: a format without picks
 
 
 def _problems(path: str, lines: np.ndarray, reason: str | np.ndarray) -> list[RowProblem]:
@@ -285,13 +301,14 @@ def quakeml_events(cat, where: str, magnitude: str = "mw", revisions: bool = Fal
     """An ObsPy Catalog (a QuakeML file, an FDSN event service's answer) as a normalised
     catalog; events without an origin are reported by their position in `where`."""
     path = where
-    rows, problems, items = [], [], []
+    rows, problems, items, picks = [], [], [], []
     for i, ev in enumerate(cat, start=1):
         origin = ev.preferred_origin() or (ev.origins[0] if ev.origins else None)
         eid = _event_id_from_resource(str(ev.resource_id))
         if origin is None or origin.latitude is None or origin.time is None:
             problems.append(RowProblem(str(path), i, f"event {eid} has no usable origin"))
             continue
+        picks += [(i, *p) for p in p_picks(ev, origin, eid)]
         mags = {(m.magnitude_type or "").lower(): m.mag for m in ev.magnitudes}
         pref = ev.preferred_magnitude() or (ev.magnitudes[0] if ev.magnitudes else None)
         mw = mags.get("mw", np.nan)
@@ -314,9 +331,39 @@ def quakeml_events(cat, where: str, magnitude: str = "mw", revisions: bool = Fal
     df = pd.DataFrame(
         rows, columns=["event_id", "origin_time", "latitude", "longitude", "depth_km", "mw", "ml"]
     )
-    df, _, revised = latest_rows(f"{path} (event number)", df, items, revisions)
+    df, kept, revised = latest_rows(f"{path} (event number)", df, items, revisions)
     df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True)
-    return CatalogRead(_finish(df, magnitude), problems, revised)
+    table = pd.DataFrame(picks, columns=["item", *PICK_COLUMNS])
+    table = table[table["item"].isin(kept)].drop(columns="item").reset_index(drop=True)
+    table["time"] = pd.to_datetime(table["time"], utc=True)
+    return CatalogRead(
+        _finish(df, magnitude), problems, revised, table.astype({"preferred_origin": bool})
+    )
+
+
+def p_picks(ev, origin, eid: str) -> list[tuple]:
+    """An ObsPy event's P picks (`P_PHASES`, by the pick's phase hint or else its arrival's
+    phase), as PICK_COLUMNS rows; `preferred_origin`: the origin's arrivals use the pick."""
+    phase_of, used = {}, set()
+    for o in [origin, *(o for o in ev.origins if o is not origin)]:
+        for a in o.arrivals:
+            key = str(a.pick_id)
+            phase_of.setdefault(key, a.phase or "")
+            if o is origin:
+                used.add(key)
+    rows = []
+    for p in ev.picks:
+        key = str(p.resource_id)
+        phase = (p.phase_hint or phase_of.get(key) or "").strip()
+        w = p.waveform_id
+        if phase not in P_PHASES or p.time is None or w is None or not w.station_code:
+            continue
+        rows.append((
+            eid, w.network_code or "", w.station_code, w.location_code or "",
+            w.channel_code or "", phase, pd.Timestamp(p.time.datetime, tz="UTC"),
+            p.evaluation_mode or "", key in used,
+        ))  # fmt: skip
+    return rows
 
 
 def read_fdsn_text(path: str | Path, magnitude: str = "mw", revisions: bool = False) -> CatalogRead:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from faultprobe import store as st
+from faultprobe.catalogs.classes import class_findings, class_sizes
 from faultprobe.catalogs.readers import CatalogError, CatalogRead, read_catalog
 from faultprobe.catalogs.selection import Selection, counts_by_month, select_events
 from faultprobe.catalogs.stations import (
@@ -43,6 +44,8 @@ class CatalogSummary:
     stations: StationTable
     seconds: float
     invalidated: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # logged too: classes too small
+    picks: pd.DataFrame | None = None  # the selected events' P picks (a QuakeML catalog)
 
     def by_month(self) -> pd.DataFrame:
         return counts_by_month(self.selection.events)
@@ -67,6 +70,9 @@ class CatalogSummary:
         if not months.empty:
             lines.append("selected by month:")
             lines.extend("  " + row for row in months.to_string().splitlines())
+        if self.picks is not None:
+            n_ev = self.picks["event_id"].nunique()
+            lines.append(f"picks: {len(self.picks)} P picks of {n_ev} selected events")
         sta = self.stations.stations
         lines.append(f"stations: {len(sta)} ({', '.join(sta['network'] + '.' + sta['station'])})")
         if self.stations.missing:
@@ -150,6 +156,52 @@ def _unreadable(cfg: StudyConfig, read: CatalogRead) -> str:
     )
 
 
+def class_warnings(cfg: StudyConfig, read: CatalogRead, selection: Selection) -> list[str]:
+    """The selection's classes against the method (`faultprobe.catalogs.classes`), with
+    what to change in the config's terms: the window, the magnitude floor, the catalog."""
+    t = read.events["origin_time"]
+    start, end = pd.Timestamp(cfg.study.start), pd.Timestamp(cfg.study.end)
+    first, last = t.min(), t.max()
+    sides = {
+        "pre": (f"[study] start earlier (now {start:%Y-%m-%d})", first <= start, first, "back before"),
+        "post": (f"[study] end later (now {end:%Y-%m-%d})", last >= end, last, "past"),
+    }  # fmt: skip
+    lengthen = {
+        k: f"move {key}" if more else f"give a catalog reaching {how} {edge:%Y-%m-%d}"
+        for k, (key, more, edge, how) in sides.items()
+    }
+    change = [f"a wider window ({sides['pre'][0]}, {sides['post'][0]}, within the catalog's "
+              f"{first:%Y-%m-%d} to {last:%Y-%m-%d})"]  # fmt: skip
+    if cfg.selection.mode == "paper":
+        change.append(
+            f"smaller events ([selection] min_magnitude, now {cfg.selection.min_magnitude:g}, "
+            "if the catalog is complete below it)"
+        )
+        rules = selection.rejected.drop("outside study window").sort_values(ascending=False)
+        if len(rules) and rules.iloc[0] > 0:
+            change.append(f"looser rules (the most rejected: {rules.index[0]}, {rules.iloc[0]})")
+    text = ", ".join(change) + " or a catalog with more events"
+    sizes = class_sizes(selection.events, cfg.train.fractions[2])
+    warns, hopeless = class_findings(sizes, cfg.catalog.path, text, lengthen)
+    return [hopeless] if hopeless else warns
+
+
+def study_picks(cfg: StudyConfig, read: CatalogRead, selection: Selection) -> pd.DataFrame | None:
+    """The selected events' P picks (None for a catalog format without picks); with
+    `p_arrival = "picks"` a catalog without any P pick is an error: nothing would place P."""
+    if read.picks is None:
+        return None
+    if cfg.waveforms.p_arrival == "picks" and read.picks.empty:
+        raise CatalogError(
+            f"{cfg.catalog.path}: no P pick in the catalog (catalog.path), but [waveforms] "
+            "p_arrival = 'picks' places the windows at them; give a QuakeML with its picks (an "
+            "FDSN event service adds them with includearrivals=true), or set p_arrival = "
+            "'model'; nothing written"
+        )
+    keep = read.picks["event_id"].isin(selection.events["event_id"])
+    return read.picks[keep].reset_index(drop=True)
+
+
 def build_catalog(
     cfg: StudyConfig, force: bool = False, refresh_stations: bool = False
 ) -> CatalogSummary:
@@ -189,18 +241,30 @@ def build_catalog(
             f"no event of {selection.n_catalog} in {cfg.catalog.path} passed the selection "
             f"({rules}); nothing written: check [selection] and the study window"
         )
+    picks = study_picks(cfg, read, selection)
+    warnings = class_warnings(cfg, read, selection)
+    for w in warnings:
+        log.warning(f"warning: {w}")
     invalidated = []
+    same_picks = cfg.waveforms.p_arrival != "picks" or _same(out, st.PICKS, picks)
     if ingested and not (
-        _same(out, st.EVENTS, selection.events) and _same(out, st.STATIONS, stations.stations)
+        _same(out, st.EVENTS, selection.events)
+        and _same(out, st.STATIONS, stations.stations)
+        and same_picks
     ):
         invalidated = [name for name in INGEST_ITEMS if out.remove(name)]
     out.write_table(selection.events, st.EVENTS)
     out.write_table(stations.stations, st.STATIONS)
+    if picks is not None:
+        out.write_table(picks, st.PICKS)
+    else:  # a catalog without picks now: none of an earlier one's stay
+        out.remove(st.PICKS)
     problems = pd.DataFrame(
         [(p.file, p.line, p.reason) for p in read.problems], columns=["file", "line", "reason"]
     )
     out.write_table(problems, PROBLEMS)
     out.write_text(dump_toml(cfg), st.STUDY_TOML)
     return CatalogSummary(
-        out.root, read, selection, stations, time.perf_counter() - t0, invalidated
-    )
+        out.root, read, selection, stations, time.perf_counter() - t0, invalidated, warnings,
+        picks,
+    )  # fmt: skip

@@ -42,6 +42,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from faultprobe.pipelines.ingest import ingest
 
     cfg = load_config(args.config)
+    if args.plan:
+        return _ingest_plan(cfg)
     with _writing(cfg, args, "ingest"):
         summary = ingest(cfg, retry_failed=args.retry_failed)
     print(summary.render())
@@ -52,6 +54,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if summary.nothing_found():
         print(f"error: {summary.nothing_found()}", file=sys.stderr)
         return EXIT["input"]
+    return 0
+
+
+def _ingest_plan(cfg) -> int:
+    """`faultprobe ingest --plan`: the request plan and its lower-bound time, nothing fetched."""
+    from faultprobe.pipelines.planner import plan_study
+
+    w = cfg.waveforms
+    if w.source != "fdsn":
+        print(f"waveforms.source = {w.source!r}: nothing is asked of a data centre, no plan")
+        return 0
+    print(plan_study(cfg.study.store, w, cfg.stations.network_aliases).render())
     return 0
 
 

@@ -181,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also ask again for windows that failed permanently (no data, bad records, "
         "wrong data, non-finite samples)",
     )
+    p.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the request plan (event-window bulks or station-days, bulk size, "
+        "requests, bytes, lower-bound time under the data centre's limits) and fetch nothing",
+    )
     p.set_defaults(handler=commands.cmd_ingest)
 
     p = sub.add_parser(

@@ -97,6 +97,16 @@ class StudyConfig(_Section):
         return self
 
     @model_validator(mode="after")
+    def _picks_from_quakeml(self) -> StudyConfig:
+        if self.waveforms.p_arrival == "picks" and self.catalog.format != "quakeml":
+            raise ValueError(
+                f"waveforms.p_arrival = 'picks' takes the P picks of a QuakeML catalog, but "
+                f"catalog.format is {self.catalog.format!r}, which has none: give a QuakeML "
+                "catalog with picks, or set p_arrival = 'model'"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _mainshock_in_window(self) -> StudyConfig:
         if not self.study.start <= self.mainshock.time <= self.study.end:
             raise ValueError(

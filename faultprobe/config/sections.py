@@ -11,6 +11,7 @@ from pydantic import (
 )
 
 from faultprobe.config.base import UTCTime, _Section
+from faultprobe.config.limits import Limits
 
 
 class StudyInfo(_Section):
@@ -207,16 +208,21 @@ class Waveforms(_Section):
     dataset: str | None = Field(
         default=None, description="dataset folder for the 'seisbench' and 'laurenti2024' sources"
     )
-    p_arrival: Literal["model", "dataset"] = Field(
+    p_arrival: Literal["model", "dataset", "picks"] = Field(
         default="model",
-        description="window around the theoretical P of velocity_model, or the P arrival a "
-        "dataset source gives for its traces (the model where it gives none)",
+        description="window around the theoretical P of velocity_model, the P arrival a "
+        "dataset source gives for its traces, or the analyst's P pick of a QuakeML catalog "
+        "at the station (picks; the model where there is none, docs/ingest.md)",
     )
     fdsn: str | None = Field(default=None, description="FDSN dataselect service (name or URL)")
     cache: str | None = Field(default=None, description="SDS cache for fetched miniSEED")
     eida_token: str | None = Field(default=None, description="path to an EIDA token file")
-    max_requests_per_second: float = Field(default=4.0, gt=0)
-    max_concurrent_requests: int = Field(default=2, ge=1)
+    max_requests_per_second: float | None = Field(
+        default=None, gt=0, description="FDSN requests per second (unset: the preset's, or 4)"
+    )
+    max_concurrent_requests: int | None = Field(
+        default=None, ge=1, description="FDSN requests in flight (unset: the preset's, or 2)"
+    )
     sampling_rate: float = Field(default=100.0, gt=0)
     window_s: tuple[float, float] = (-5.0, 20.0)
     velocity_model: str = Field(
@@ -244,6 +250,9 @@ class Waveforms(_Section):
     )
     clip_counts: float = Field(default=8_388_000.0, gt=0, description="|counts| taken as clipped")
     clip_run: int = Field(default=5, ge=2, description="flat samples at the peak = clipped")
+    limits: Limits = Field(
+        default_factory=Limits, description="the data centre's request limits (docs/ingest.md)"
+    )
 
     @field_validator("velocity_model")
     @classmethod

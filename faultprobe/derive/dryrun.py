@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
-from scipy import stats
 
+from faultprobe.catalogs.classes import class_findings, class_sizes
 from faultprobe.catalogs.selection import counts_by_month
 from faultprobe.config import (
     StudyConfig,
@@ -13,21 +13,12 @@ from faultprobe.config import (
 from faultprobe.derive import sequence as sq
 from faultprobe.derive.options import InitOptions
 
-#: the chance bound (p < 0.01) of a balanced binary test above which init warns
-WARN_BOUND = 0.60
-ALPHA = 0.01
-
 
 def class_check(
     events: pd.DataFrame, where: str, opts: InitOptions, window: sq.Window
 ) -> tuple[list[str], str | None]:
-    """Warnings for small classes, and the error when no accuracy could be told from chance."""
-    n_pre = int((events["phase"] == "pre").sum())
-    n_post = int((events["phase"] == "post").sum())
-    n_min = min(n_pre, n_post)
-    frac = Train().fractions[2]
-    n_test = int(2 * n_min * frac)
-    k = int(stats.binom.isf(ALPHA, n_test, 0.5)) + 1 if n_test else 1
+    """Warnings for small classes, and the error when no accuracy could be told from chance
+    (the rule of `faultprobe.catalogs.classes`, with init's options as what to change)."""
     longer = (
         f"a longer window (--max-days, now {opts.max_days:g})"
         if window.pre_days >= opts.max_days
@@ -37,30 +28,10 @@ def class_check(
         f"{longer}, smaller events (--min-magnitude, now {opts.min_magnitude:g}, if the "
         "catalog is complete below it) or a catalog with more events"
     )
-    numbers = (
-        f"the selection keeps {n_pre} pre and {n_post} post events: a balanced binary run has "
-        f"{n_min} per class and tests on {n_test}"
-    )
-    if n_test == 0 or k > n_test:
-        return [], (
-            f"{where}: {numbers}, too few for any accuracy to be told from chance (p < "
-            f"{ALPHA:g}); this sequence has too few events for the method: give {change}"
-        )
-    warns = []
-    bound = k / n_test
-    if bound > WARN_BOUND:
-        warns.append(
-            f"{numbers}: a model must score above {100 * bound:.0f} % to be told from chance "
-            f"(p < {ALPHA:g}; the paper had ~4,700 per class); give {change}"
-        )
-    if n_min and max(n_pre, n_post) > 5 * n_min:
-        small = "pre" if n_pre < n_post else "post"
-        warns.append(
-            f"{small} is the small class ({n_pre} pre, {n_post} post): the balanced run "
-            f"discards {max(n_pre, n_post) - n_min} events; lengthen the {small} side of the "
-            "window if the catalog allows"
-        )
-    return warns, None
+    side = "lengthen the {} side of the window if the catalog allows"
+    lengthen = {k: side.format(k) for k in ("pre", "post")}
+    sizes = class_sizes(events, Train().fractions[2])
+    return class_findings(sizes, where, change, lengthen)
 
 
 def summary_lines(

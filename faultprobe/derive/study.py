@@ -20,6 +20,7 @@ import pandas as pd
 from faultprobe.catalogs.geometry import distance_to_fault, fault_frame
 from faultprobe.catalogs.readers import choose_magnitude, read_catalog
 from faultprobe.catalogs.selection import select_events
+from faultprobe.catalogs.stations import station_table
 from faultprobe.config import (
     Box,
     CatalogSource,
@@ -287,7 +288,8 @@ def derive_study(opts: InitOptions) -> InitResult:
     cands, usable = stn.candidates(inv, main, opts.station_radius_km, d.start, d.end, CHANNELS)
     if cands.empty:
         raise stn.no_station_error(where, main, opts.station_radius_km, usable)
-    # rank on the selection made with every candidate as a station
+    # rank on the selection made with every candidate as a station (isolated at the
+    # epicentre: at every candidate at once would be stricter than any chosen set)
     provisional = _config(d, opts, name, folder, cands["code"].tolist(), None, out)
     selected = select_events(d.events, provisional).events
     ranked = stn.rank(cands, selected, main, opts.record_km)
@@ -299,8 +301,10 @@ def derive_study(opts: InitOptions) -> InitResult:
             "that covers the study window, or a larger --record-km"
         )
     text, cfg, secs = render_config(d, opts, name, folder, choice, out)
-    # the dry run: the selection `faultprobe catalog` makes from the written config
-    selected = select_events(d.events, cfg).events
+    # the dry run: the selection `faultprobe catalog` makes from the written config, with
+    # its isolation at the chosen stations as that stage reads them from the same metadata
+    chosen = station_table(inv, cfg.stations, cfg.study.start, cfg.study.end).stations
+    selected = select_events(d.events, cfg, chosen).events
     final = stn.rank(cands, selected, main, opts.record_km).set_index("code")
     table = choice.table.set_index("code")
     table[["recorded", "pre", "post", "in_epoch"]] = final[["recorded", "pre", "post", "in_epoch"]]

@@ -45,14 +45,7 @@ def slice_bytes(ds: xr.Dataset, spec: RunSpec, n_events: int) -> int:
 
 def event_chunk(ds: xr.Dataset) -> int:
     """Events per chunk of the cube's waveform (the unit of a streamed read)."""
-    chunks = ds["waveform"].encoding.get("chunks") or ds["waveform"].encoding.get(
-        "preferred_chunks"
-    )
-    if isinstance(chunks, dict):
-        return int(chunks.get("event", ds.sizes["event"]))
-    if chunks:
-        return int(chunks[0])
-    return ds.sizes["event"]
+    return dataset.event_chunk(ds["waveform"])
 
 
 @dataclass
@@ -109,7 +102,7 @@ class CubeSplit:
         sl = dataset.read_station_slice(
             self.ds, self.spec.stations, self.spec.window_s, events=self.positions[rows]
         )
-        return dataset.prepare(sl.x, sl.sampling_rate, self.spec.band_hz)
+        return dataset.prepare(sl.x, sl.sampling_rate, self.spec.band_hz, overwrite=True)
 
     def buffers(
         self, chunk_order: np.ndarray | None = None
@@ -175,11 +168,13 @@ def read_slice(
     whole = slice_bytes(ds, spec, ds.sizes["event"])
     if cache is None or whole > cache.max_bytes:  # uncached, or too big to keep: used rows
         sl = dataset.read_station_slice(ds, spec.stations, spec.window_s, events=positions)
-        return dataset.prepare(sl.x, sl.sampling_rate, spec.band_hz), "memory"
+        return dataset.prepare(sl.x, sl.sampling_rate, spec.band_hz, overwrite=True), "memory"
     key = (*cube_id, tuple(spec.stations), spec.window_s)
     raw, hit = cache.get(key, lambda: _whole_slice(ds, spec))
-    x = raw.x[np.asarray(positions)]
-    return dataset.prepare(x, raw.sampling_rate, spec.band_hz), "cache" if hit else "memory"
+    x = raw.x[np.asarray(positions)]  # a copy: the cached slice is left alone
+    return dataset.prepare(
+        x, raw.sampling_rate, spec.band_hz, overwrite=True
+    ), "cache" if hit else "memory"
 
 
 def _whole_slice(ds: xr.Dataset, spec: RunSpec) -> dataset.StationSlice:

@@ -66,18 +66,21 @@ def make_source(cfg: StudyConfig, info: RunInfo | None = None) -> Source:
         return DatasetSource(Store(cfg.study.store), w.source)
     if w.source == "fdsn":
         from faultprobe.pipelines.fdsn import FDSNSource
+        from faultprobe.pipelines.limits import resolve
 
         if not w.cache:
             raise IngestError("source 'fdsn' needs waveforms.cache (a local SDS folder)")
+        lim = resolve(w)  # the data centre's preset and the keys set by hand
         return FDSNSource(
             w.fdsn,
             w.cache,
-            max_concurrent=w.max_concurrent_requests,
-            per_second=w.max_requests_per_second,
+            max_concurrent=lim.max_concurrent,
+            per_second=lim.per_second,
+            max_samples=lim.samples_per_request,
             timeout=w.request_timeout_s,
             max_attempts=w.max_attempts,
             backoff_s=w.retry_backoff_s,
-            max_bulk_items=w.max_bulk_items,
+            max_bulk_items=lim.max_bulk_lines,
             eida_token=w.eida_token,
             run=info.run,
             breaker_failures=w.breaker_failures,

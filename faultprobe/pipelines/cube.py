@@ -2,7 +2,8 @@
 
 Layout (docs/architecture.md): dims event, station, component (E, N, Z), time (s relative to P);
 `waveform` float32 chunked (block_size, 1, 3, n_time) so one station's slice reads alone;
-`status` int8 (-1 = not written yet); `p_time` and `start_time` datetime64.
+`status` int8 (-1 = not written yet); `p_time` and `start_time` datetime64; `p_source` int8
+(what placed the P: `placement.PSource`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import zarr
 import zarr.codecs
 
 from faultprobe import __version__, _compat
+from faultprobe.pipelines.placement import PSource, p_sources
 from faultprobe.pipelines.plan import Plan
 from faultprobe.pipelines.preprocess import COMPONENTS
 from faultprobe.pipelines.status import NOT_WRITTEN, Status
@@ -161,6 +163,7 @@ def template(
             da.full((E, S), NOT_WRITTEN, dtype=np.int8, chunks=-1),
         ),
         "p_time": (("event", "station"), plan.p_time_ns.view("datetime64[ns]")),
+        "p_source": (("event", "station"), p_sources(plan)),
         # Lazy like `status`: every block writes its own rows, so the template leaves them.
         "start_time": (
             ("event", "station"),
@@ -174,13 +177,18 @@ def template(
     ds["station"].attrs["long_name"] = "station as NET.STA"
     ds["component"].attrs["long_name"] = "component (E, N, Z; 1/2 rotated to E/N)"
     ds["waveform"].attrs.update(waveform_attrs(attrs.get("preprocessing") or {}))
-    ds["time"].attrs.update(units="s", long_name="time relative to the theoretical P arrival")
+    ds["time"].attrs.update(units="s", long_name="time relative to the P arrival (p_source)")
     ds["status"].attrs.update(
         flag_values=[int(s) for s in Status],
         flag_meanings=" ".join(s.label for s in Status),
         not_written=NOT_WRITTEN,
     )
     ds["p_time"].attrs.update(long_name="P arrival the window is cut around (UTC)")
+    ds["p_source"].attrs.update(
+        long_name="what placed the P: the velocity model, the catalog's pick, the dataset",
+        flag_values=[int(s) for s in PSource],
+        flag_meanings=" ".join(s.label for s in PSource),
+    )
     ds["start_time"].attrs.update(long_name="time of the window's first sample (UTC)")
     return ds
 
@@ -213,6 +221,7 @@ def encoding(ds: xr.Dataset, codec: Codec) -> dict:
         "waveform": {"compressors": [codec.zarr], "chunks": (rows[0], 1, 3, T)},
         "status": {"fill_value": NOT_WRITTEN, "chunks": rows},
         "p_time": dict(times, chunks=rows),
+        "p_source": {"chunks": rows},
         "start_time": dict(times, chunks=rows),
     }
 

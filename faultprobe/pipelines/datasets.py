@@ -126,13 +126,14 @@ def build_index(cfg, store: Store, plan: Plan) -> pd.DataFrame:
     return index
 
 
-def dataset_p_times(plan: Plan, index: pd.DataFrame) -> np.ndarray:
+def dataset_p_times(plan: Plan, index: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The plan's P times with the dataset's own P arrival wherever a trace of that event
-    and station gives one (the model's elsewhere)."""
+    and station gives one (the model's elsewhere), and where it gave one."""
     p = plan.p_time_ns.copy()
+    mask = np.zeros(p.shape, dtype=bool)
     given = index[index["p_ns"] != NAT]
     if given.empty:
-        return p
+        return p, mask
     row = {str(e): i for i, e in enumerate(plan.events["event_id"].astype(str))}
     col: dict[tuple[str, str], int] = {}
     for j, s in enumerate(plan.stations):
@@ -141,8 +142,8 @@ def dataset_p_times(plan: Plan, index: pd.DataFrame) -> np.ndarray:
     for e, n, s, t in zip(given["event_id"], given["network"], given["station"], given["p_ns"]):
         i, j = row.get(str(e)), col.get((n, s))
         if i is not None and j is not None:
-            p[i, j] = int(t)
-    return p
+            p[i, j], mask[i, j] = int(t), True
+    return p, mask
 
 
 @functools.lru_cache(maxsize=4)

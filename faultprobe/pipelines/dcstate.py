@@ -79,6 +79,7 @@ class DaskState(_State):
         self._key = ["faultprobe-run", run, "dc", name]
         self._stats_key = ["faultprobe-run", run, "stats", f"{os.getpid()}-{threading.get_ident()}"]
         self._counts: Counter = Counter()
+        self._lock = threading.Lock()  # the source's bulk threads count through one state
 
     def _get(self, key, default):
         return self._client.get_metadata([*self._key, key], default=default)
@@ -88,8 +89,9 @@ class DaskState(_State):
 
     def count(self, **deltas: int) -> None:
         # Each thread publishes its own running totals under its own key: no lost updates.
-        self._counts.update(deltas)
-        self._client.set_metadata(self._stats_key, dict(self._counts))
+        with self._lock:  # in order: a newer total is never overwritten by an older one
+            self._counts.update(deltas)
+            self._client.set_metadata(self._stats_key, dict(self._counts))
 
 
 _LOCAL: dict[tuple[str, str], LocalState] = {}

@@ -158,6 +158,7 @@ class FDSNSource:
         breaker_failures: int = 8,
         refresh: bool = False,
         remember_no_data: bool = True,
+        max_samples: float | None = None,
     ):
         self.url = url
         self.base = base_url(url)
@@ -167,6 +168,9 @@ class FDSNSource:
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self.max_bulk_items = max_bulk_items
+        # RESIF-style limit: a request above it is answered 413, so bulks are cut below it.
+        self.max_samples = max_samples
+        self.max_concurrent = max_concurrent
         self.eida_token = eida_token
         self.refresh = refresh
         # False (the monitor): a window answered without data, or with only part of it, is
@@ -186,26 +190,7 @@ class FDSNSource:
     def fetch(self, requests: list[Request]) -> list[list[Fetched]]:
         failures: dict[tuple[int, int], Fetched] = {}
         attempts: dict[tuple[int, int], int] = {}
-        items = []  # (request index, window index, bulk line)
-        n_windows = 0
-        for r, req in enumerate(requests):
-            st = req.station
-            n_windows += len(req.starts_ns)
-            done = (
-                np.zeros(len(req.starts_ns), bool)
-                if self.refresh
-                else self.cache.covered(self._key(st), req.starts_ns, req.ends_ns)
-            )
-            for w in np.flatnonzero(~done):
-                line = (
-                    st.network,
-                    st.station,
-                    st.location or "--",
-                    f"{st.channels}?",
-                    UTCDateTime(ns=int(req.starts_ns[w])),
-                    UTCDateTime(ns=int(req.ends_ns[w])),
-                )
-                items.append((r, int(w), line))
+        items, n_windows = self._items(requests)
         self.state.count(windows=n_windows, cached=n_windows - len(items))
         self._bulk_all(items, requests, failures, attempts)
         out = self.reader.fetch(requests)
@@ -231,9 +216,68 @@ class FDSNSource:
         self.state.count(failed=sum(f.status == "transient" for f in failures.values()))
         return out
 
+    def prefetch(self, requests: list[Request]) -> int:
+        """Fetch spans (e.g. whole station-days) into the cache without reading them back;
+        returns how many failed (their windows are asked again, as windows, by the blocks)."""
+        failures: dict[tuple[int, int], Fetched] = {}
+        items, _ = self._items(requests)
+        self._bulk_all(items, requests, failures, {})
+        # Spans that came without data under the study's code are asked under its aliases
+        # (as fetch() does for windows); the reader then finds them under the alias.
+        again = [
+            (r, w, (alias, *line[1:]))
+            for r, w, line in items
+            if (r, w) not in failures
+            and requests[r].station.aliases
+            and not self.cache.has_data(requests[r].station, line[4], line[5])
+            for alias in requests[r].station.aliases
+        ]
+        if again:
+            self._bulk_all(again, requests, failures, {})
+        return len(failures)
+
+    def _items(self, requests: list[Request]) -> tuple[list, int]:
+        """The bulk lines of the windows not in the cache: (request, window, line); and
+        how many windows were asked for in all."""
+        items = []  # (request index, window index, bulk line)
+        n_windows = 0
+        for r, req in enumerate(requests):
+            st = req.station
+            n_windows += len(req.starts_ns)
+            done = (
+                np.zeros(len(req.starts_ns), bool)
+                if self.refresh
+                else self.cache.covered(self._key(st), req.starts_ns, req.ends_ns)
+            )
+            for w in np.flatnonzero(~done):
+                line = (
+                    st.network,
+                    st.station,
+                    st.location or "--",
+                    f"{st.channels}?",
+                    UTCDateTime(ns=int(req.starts_ns[w])),
+                    UTCDateTime(ns=int(req.ends_ns[w])),
+                )
+                items.append((r, int(w), line))
+        return items, n_windows
+
     def _bulk_all(self, items, requests, failures, attempts) -> None:
-        for k in range(0, len(items), self.max_bulk_items):
-            self._bulk(items[k : k + self.max_bulk_items], requests, failures, attempts)
+        """Cut the items into bulks within the line and samples limits; ask them with as
+        many threads as the data centre allows requests in flight (the limiter keeps the
+        rate)."""
+        from faultprobe.pipelines.bulks import cut_bulks
+
+        rates = [requests[r].station.sampling_rate for r, _, _ in items]
+        bulks = cut_bulks(items, rates, self.max_bulk_items, self.max_samples)
+        if len(bulks) <= 1 or self.max_concurrent <= 1:
+            for bulk in bulks:
+                self._bulk(bulk, requests, failures, attempts)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(self.max_concurrent, len(bulks))) as pool:
+            for done in [pool.submit(self._bulk, b, requests, failures, attempts) for b in bulks]:
+                done.result()
 
     @staticmethod
     def _key(st) -> str:

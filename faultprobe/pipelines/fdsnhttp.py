@@ -27,6 +27,7 @@ from obspy.clients.fdsn.header import FDSNForbiddenException, FDSNUnauthorizedEx
 
 from faultprobe import _compat
 from faultprobe.errors import InputError, ServiceFailure
+from faultprobe.pipelines.ratelimit import note_answered, note_pause, note_sent
 
 
 class ServiceError(InputError, RuntimeError):
@@ -65,6 +66,7 @@ class RetryAfter(urllib.request.BaseHandler):
     def _keep(self, req, fp, code, msg, hdrs):
         value = hdrs.get("Retry-After") if hdrs is not None else None
         self.local.seconds = retry_after_seconds(value)
+        note_pause(self.local.seconds)  # every request waits from now, not from the raise
         return None  # let the default handler raise as usual
 
     http_error_429 = _keep
@@ -109,9 +111,11 @@ class Deadline(urllib.request.BaseHandler):
 
     def http_request(self, req):
         req.faultprobe_deadline = time.monotonic() + self.seconds
+        note_sent()  # a pause said meanwhile is kept (faultprobe.pipelines.ratelimit)
         return req
 
     def http_response(self, req, response):
+        note_answered()  # the request has arrived: its rate lease counts from here
         deadline = getattr(req, "faultprobe_deadline", None)
         fp = getattr(response, "fp", None)
         sock = _compat.response_socket(fp)

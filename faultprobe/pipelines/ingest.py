@@ -38,6 +38,7 @@ from faultprobe.pipelines.blocks import (
 )
 from faultprobe.pipelines.errors import IngestError, ServiceUnavailable
 from faultprobe.pipelines.inputs import RunInfo, changed, inputs_of, run_info
+from faultprobe.pipelines.placement import PSource, place, placed_by_picks
 from faultprobe.pipelines.plan import Plan, PlanError, make_plan
 from faultprobe.pipelines.sources import Source
 from faultprobe.pipelines.status import Failure, Status
@@ -244,8 +245,14 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
         )
     if cfg.waveforms.source in DATASET_SOURCES:
         plan = _dataset_plan(cfg, store, plan)
+    if cfg.waveforms.p_arrival == "picks":  # the catalog's P picks, the model elsewhere
+        plan = placed_by_picks(plan, store)
     info = run_info(cfg, run=uuid.uuid4().hex[:12])
     driver_source = check_source(cfg, info)
+    if driver_source is not None:  # FDSN: the request plan (station-days fetched here)
+        from faultprobe.pipelines.planner import follow
+
+        follow(plan, cfg.waveforms, driver_source)
     specs = block_specs(plan)
     url = store.url(CUBE)
     codec = _prepare(cfg, store, plan, specs, driver_source, info)
@@ -275,6 +282,8 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
         log.info(
             f"asking again for {n} windows in {len(again)} blocks ({', '.join(sorted(statuses))})"
         )
+    if driver_source is not None and (todo or again):
+        driver_source.limiter.drain()  # the driver's requests are out of the workers' windows
     if todo or again:
         cube.finalize(url, {"complete": False})  # not complete while blocks change
         ledger.drop_state(store, "complete")
@@ -314,8 +323,6 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
 
 def _dataset_plan(cfg: StudyConfig, store: Store, plan: Plan) -> Plan:
     """Index the dataset's traces for the tasks; take its P arrivals if the config says so."""
-    from dataclasses import replace
-
     from faultprobe.catalogs.datasets import DatasetError
     from faultprobe.pipelines.datasets import build_index, dataset_p_times
 
@@ -324,7 +331,7 @@ def _dataset_plan(cfg: StudyConfig, store: Store, plan: Plan) -> Plan:
     except (DatasetError, OSError) as err:
         raise IngestError(f"dataset {cfg.waveforms.dataset}: {err}") from None
     if cfg.waveforms.p_arrival == "dataset":
-        plan = replace(plan, p_time_ns=dataset_p_times(plan, index))
+        plan = place(plan, *dataset_p_times(plan, index), PSource.DATASET)
     return plan
 
 

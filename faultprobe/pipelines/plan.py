@@ -29,6 +29,7 @@ OPERATIONAL = (
     "eida_token",
     "cache",
     "breaker_failures",
+    "limits",
 )
 # What changes the content of blocks but not the cube's shape: checked block by block by
 # the ingest (a block built from other inputs is redone), so not part of the plan hash.
@@ -83,6 +84,7 @@ class Plan:
     p_time_ns: np.ndarray  # (n_event, n_station) int64, theoretical P (UTC ns)
     block_size: int
     plan_hash: str
+    p_source: np.ndarray | None = None  # (n_event, n_station) int8 `placement.PSource`; None: model
 
     @property
     def n_blocks(self) -> int:

@@ -74,6 +74,20 @@ class SDSCache:
                         f.write(old + buf.getvalue())
                     os.replace(path + ".tmp", path)
 
+    def has_data(self, station, t0: UTCDateTime, t1: UTCDateTime) -> bool:
+        """Whether any day file of the station's channels (e.g. HH?) under its own network
+        code lies between t0 and t1 (whole days)."""
+        import glob
+
+        day = UTCDateTime(t0.date)
+        while day < t1:
+            folder = os.path.join(self.root, f"{day.year}", station.network, station.station)
+            name = f"*.D.{day.year}.{day.julday:03d}"
+            if glob.glob(os.path.join(folder, f"{station.channels}?.D", name)):
+                return True
+            day += 86_400
+        return False
+
     def _record_path(self, key: str) -> str:
         return os.path.join(self.root, ".fetched", f"{key}.txt")
 
