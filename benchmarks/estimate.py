@@ -13,6 +13,7 @@ against the measured task time (Dask's task stream), with the run's parts (read,
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
 import tempfile
@@ -73,6 +74,7 @@ def main() -> None:
 
     load0 = os.getloadavg()[0]
     folder = Path(tempfile.mkdtemp(prefix="faultprobe-estimate-"))
+    atexit.register(_clean_up, folder)
     root = str(folder / "store")
     write_toy_store(root, ToyStudy(n_events=args.events, window_s=(-1.0, 4.0), seed=5))
     cfg = load_config(grid_config(root, folder, args))
@@ -112,6 +114,12 @@ def main() -> None:
               f"-> {task / row.estimate_s:.2f}")  # fmt: skip
     ok = int((results["status"] == "ok").sum())
     print(f"{ok} of {len(results)} runs ok")
+
+
+def _clean_up(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ the GPU's aggregate training samples/s, and the projection for `--paper-runs` ru
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib.util
 import os
 import sys
@@ -90,6 +91,7 @@ def main() -> None:
     from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
     folder = Path(tempfile.mkdtemp(prefix="faultprobe-gpu-grid-"))
+    atexit.register(_clean_up, folder)
     root = str(folder / "store")
     t = time.perf_counter()
     write_toy_store(root, ToyStudy(n_events=args.events, window_s=(-5.0, 20.0), seed=7))
@@ -124,6 +126,12 @@ def main() -> None:
           f"{args.paper_epochs} epochs = {paper:.3g} samples -> {paper / rate / 60:.1f} min "
           f"at this rate (goal < 15 min on one H100/H200)")  # fmt: skip
     print(f"RESULT projection_min={paper / rate / 60:.2f}")
+
+
+def _clean_up(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
