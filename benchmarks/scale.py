@@ -9,7 +9,8 @@
 2. plan and template for 900k events x 10 stations: time, driver peak memory (RSS above
    the process's start), metadata size; again at a ninth of the events (linearity);
 3. ledger and final check at 900k x 10 (markers and traces parts of every block, the
-   compaction into traces.parquet, the chunk listing and status checks), and at a ninth;
+   streamed compaction into traces.parquet with its duplicate check, the chunk listing and
+   status checks), and at a ninth (benchmarks/finalcheck.py: against the in-memory way);
 4. ingest of a sample from the simulator and from an SDS archive on 1 and 2 local workers:
    windows/s per core, the scheduler's overhead per task as a share of task time (gaps
    between a worker's tasks over their compute time, from Dask's task stream), and a pure
@@ -120,7 +121,7 @@ _CHILD = r"""
 import json, resource, sys, time, os
 import numpy as np, pandas as pd
 from faultprobe.config import Waveforms
-from faultprobe.pipelines import cube, ledger
+from faultprobe.pipelines import compaction, cube, ledger
 from faultprobe.pipelines import ingest as ing
 from faultprobe.pipelines.plan import make_plan
 from faultprobe.store import Store
@@ -163,13 +164,12 @@ if with_ledger:
     out["tasks_write_s"] = time.perf_counter() - t
     t = time.perf_counter(); done = ledger.finished(store); marks = ledger.markers(store)
     out["ledger_finished_s"] = time.perf_counter() - t
-    t = time.perf_counter(); traces = ledger.compact(store, plan.n_blocks); out["compact_s"] = time.perf_counter() - t
+    t = time.perf_counter(); traces = compaction.compact(store, plan.n_blocks, marks); out["compact_s"] = time.perf_counter() - t
     t = time.perf_counter()
     holes = cube.missing_chunks(url, plan.n_blocks, S)
     cube.check_status(url)
-    dup = traces.duplicated(["event_id", "network", "station"]).any()
     out["check_s"] = time.perf_counter() - t
-    assert len(done) == plan.n_blocks and not holes and not dup and len(traces) == out["pairs"]
+    assert len(done) == plan.n_blocks and not holes and not traces.duplicated and traces.n_rows == out["pairs"]
     out["ledger_peak_bytes"] = rss() - base; out["ledger_peak_abs"] = rss()
 print("RESULT " + json.dumps(out))
 """

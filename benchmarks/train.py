@@ -1,6 +1,13 @@
 """Learning-core speed: training and inference samples/s, and cube → first epoch.
 
     python benchmarks/train.py [--events 512] [--device auto|cpu|cuda] [--threads N]
+    python benchmarks/train.py --flops          # only the models' FLOP counts (no timing)
+
+0. FLOPs per sample of a training step (forward + backward, counted by torch's
+   FlopCounterMode on the model itself) and of inference; each throughput below is also
+   given as achieved FLOP/s and, on CUDA, as a share of the GPU's peak: the dense bf16/fp16
+   tensor peak of the H100 / H200 / A100 from the table below by device name, or
+   $FAULTPROBE_GPU_PEAK_TFLOPS (dense TFLOP/s at the precision used) for another GPU.
 
 1. Samples per second of training (forward, backward, Adam step; batch 32) and of
    inference (batch 256) for the paper's full-size CNN and the narrow one (width 0.25),
@@ -32,6 +39,48 @@ from faultprobe.ml.trainer import _autocast, resolve_device, resolve_precision
 from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
 MAIN = "2016-10-30T06:40:17Z"
+#: Dense (no sparsity) peak TFLOP/s by precision, from NVIDIA's data sheets (SXM parts;
+#: PCIe/NVL parts are lower: set FAULTPROBE_GPU_PEAK_TFLOPS for those).
+GPU_PEAK_TFLOPS = {
+    "H200": {"bf16": 989.0, "fp16": 989.0, "tf32": 494.0, "fp32": 67.0},
+    "H100": {"bf16": 989.0, "fp16": 989.0, "tf32": 494.0, "fp32": 67.0},
+    "A100": {"bf16": 312.0, "fp16": 312.0, "tf32": 156.0, "fp32": 19.5},
+}
+PEAK_ENV = "FAULTPROBE_GPU_PEAK_TFLOPS"
+
+
+def model_flops(width: float, length: int, n_classes: int = 2) -> dict:
+    """FLOPs per sample: a training step (forward + backward) and an inference pass, as
+    torch counts them (convolutions and the head; norms and pools are a small extra)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    m = FaultNet(n_classes, 3, width=width)
+    x = torch.randn(4, 3, length)
+    with FlopCounterMode(display=False) as fc:
+        m(x).sum().backward()
+    train = fc.get_total_flops() / 4
+    m.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        m(x)
+    return {"train": train, "infer": fc.get_total_flops() / 4}
+
+
+def gpu_peak(device: torch.device, amp) -> tuple[float | None, str]:
+    """Peak FLOP/s of the device at the precision used, and where the figure comes from."""
+    import os
+
+    if os.environ.get(PEAK_ENV):
+        return float(os.environ[PEAK_ENV]) * 1e12, f"${PEAK_ENV}"
+    if device.type != "cuda":
+        return None, "no peak for a CPU"
+    name = torch.cuda.get_device_name(device)
+    prec = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(amp, "fp32")
+    if prec == "fp32" and torch.backends.cuda.matmul.allow_tf32:
+        prec = "tf32"
+    for key, table in GPU_PEAK_TFLOPS.items():
+        if key in name:
+            return table[prec] * 1e12, f"{key} dense {prec} peak {table[prec]:.0f} TFLOP/s"
+    return None, f"{name}: not in the peak table (set ${PEAK_ENV})"
 
 
 def _sync(device: torch.device) -> None:
@@ -148,7 +197,21 @@ def main() -> None:
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     ap.add_argument("--steps", type=int, default=0, help="training steps timed per model")
+    ap.add_argument("--flops", action="store_true", help="print the FLOP counts and stop")
+    ap.add_argument("--no-cube", action="store_true", help="skip part 2 (cube -> epoch)")
     args = ap.parse_args()
+    models = (
+        ("paper (width 1, 2500 samples)", 1.0, 2500),
+        ("narrow (width 0.25, 2500)", 0.25, 2500),
+        ("CPU preset (0.25, 600)", 0.25, 600),
+    )
+    flops = {name: model_flops(w, n) for name, w, n in models}
+    print("0. FLOPs per sample (torch's FlopCounterMode)")
+    for name, f in flops.items():
+        print(f"  {name:<30} train step {f['train'] / 1e9:7.3f} GFLOP  inference "
+              f"{f['infer'] / 1e9:7.3f} GFLOP")  # fmt: skip
+    if args.flops:
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -158,21 +221,23 @@ def main() -> None:
         f"device {device} ({'fp32' if amp is None else amp}), torch threads "
         f"{torch.get_num_threads()}, torch {torch.__version__}"
     )
-    print("\n1. throughput (batch 32 train, 256 inference)")
+    peak, peak_from = gpu_peak(device, amp)
+    print(f"\n1. throughput (batch 32 train, 256 inference); peak: {peak_from}")
     rates = {}
-    for name, width, length in (
-        ("paper (width 1, 2500 samples)", 1.0, 2500),
-        ("narrow (width 0.25, 2500)", 0.25, 2500),
-        ("CPU preset (0.25, 600)", 0.25, 600),
-    ):
+    for name, width, length in models:
         r = throughput(width, device, amp, length, steps if width == 1.0 else 3 * steps)
         rates[name] = r["train_sps"]
+        achieved = r["train_sps"] * flops[name]["train"]
+        share = f", {achieved / peak:.1%} of peak" if peak else ""
         print(
-            f"  {name:<30} {r['params']:>8} params  train {r['train_sps']:8.1f} samples/s  "
-            f"inference {r['infer_sps']:8.1f} samples/s"
+            f"  {name:<30} {r['params']:>8} params  train {r['train_sps']:8.1f} samples/s "
+            f"({achieved / 1e12:.2f} TFLOP/s{share})  inference {r['infer_sps']:8.1f} samples/s"
         )
     paper, preset = rates["paper (width 1, 2500 samples)"], rates["CPU preset (0.25, 600)"]
     print(f"  CPU preset / paper model, training samples/s: x{preset / paper:.1f}")
+    print(f"RESULT paper_train_sps={paper:.1f}")
+    if args.no_cube:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         study = ToyStudy(n_events=args.events, window_s=(-5.0, 20.0), dtstar_jump=0.05)

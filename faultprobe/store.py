@@ -146,6 +146,11 @@ class Store:
         table = pa.Table.from_pandas(cols.to_disk(df, name), preserve_index=False)
         return self._write(name, lambda f: pq.write_table(table, f, compression="zstd"))
 
+    def write_stream(self, name: str, write) -> str:
+        """Write a file through `write(f)` piece by piece (e.g. a ParquetWriter adding row
+        groups), atomically: temporary file, then rename."""
+        return self._write(name, write)
+
     def read_table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         """Read a Parquet table of the store, with the in-memory column names
         (`faultprobe.columns`); a missing or unreadable table is a clear error."""

@@ -124,3 +124,30 @@ def test_the_estimate_says_when_seasonality_runs_are_not_in_it(toy_root, tmp_pat
     assert _unsized_seasonality(cfg, store, ["table1"]) == ""
     raw["experiments"]["seasonality"] = {"enabled": False}
     assert _unsized_seasonality(parse_config(raw), store, None) == ""
+
+
+def test_setup_and_the_step_range_enter_the_estimate_and_side_by_side_calibrations_pool():
+    from faultprobe.analysis.estimate import combine, run_range
+    from faultprobe.ml.spec import Labelling, RunSpec, Training
+
+    spec = RunSpec(
+        stations=("IV.NRCA",),
+        labelling=Labelling(mainshock="2016-10-30T06:40:17Z"),
+        training=Training(epochs=10, batch_size=32),
+    )
+    sizes = {"n_train": 640, "n_val": 100, "n_test": 60, "slice_bytes": 2_000_000}
+    a = Calibration(0.4, 0.01, 1e6, "a", "cpu", setup_s=3.0, step_range_s=(0.3, 0.5))
+    b = Calibration(0.6, 0.01, 1e6, "b", "cpu", setup_s=1.0, step_range_s=(0.5, 0.8))
+    both = combine([a, b])  # two runs side by side: each slower than one alone
+    assert both.step_s == pytest.approx(0.5) and both.step_range_s == (0.3, 0.8)
+    assert both.setup_s == pytest.approx(2.0)
+    # setup 2 s + read 2 s + 10 epochs x (20 steps x 0.5 s + 100 x 0.01 s) + 800 x 0.01 s
+    assert run_seconds(sizes, spec, both) == pytest.approx(2 + 2 + 10 * (10 + 1) + 8)
+    lo, hi = run_range(sizes, spec, both)
+    assert lo == pytest.approx(2 + 2 + 10 * (20 * 0.3 + 1) + 8)
+    assert hi == pytest.approx(2 + 2 + 10 * (20 * 0.8 + 1) + 8)
+    runs = pd.DataFrame(
+        {"estimate_s": [30.0, 20.0], "estimate_lo_s": [20.0, 10.0], "estimate_hi_s": [40.0, 35.0]}
+    )
+    est = GridEstimate(runs, 1, [both])
+    assert est.wall_range_s == (30.0, 75.0) and "(30 s to 75 s)" in est.render(limit=0)

@@ -111,6 +111,7 @@ def test_no_gpu_workers_without_cuda(client):
     assert gpu_workers(client) == []
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA and dask-cuda")
 def test_runs_are_placed_one_per_gpu(toy_root):
     pytest.importorskip("dask_cuda")

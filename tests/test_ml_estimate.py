@@ -108,3 +108,10 @@ def test_the_demo_says_how_strong_its_change_is(tmp_path):
 
     head = demo_config(tmp_path).read_text().split("[study]")[0]
     assert "31x the realistic config's at the mainshock" in head.replace("\n# ", " ")
+
+
+def test_the_cost_says_its_fastest_and_slowest_step():
+    spec = RunSpec(stations=("NRCA",), labelling=LAB, model=Model(width=0.125))
+    cost = est.measure_cost(spec, 3, 300, probe=4, steps=3)
+    lo, hi = cost.step_range_s
+    assert 0 < lo <= cost.step_s <= hi

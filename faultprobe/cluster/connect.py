@@ -97,9 +97,11 @@ def _make_cluster(cfg: Cluster):
         LocalCUDACluster = need(
             "dask_cuda", extra="gpu", what="cluster kind 'local-cuda'"
         ).LocalCUDACluster
-        # One worker per visible GPU, so each run owns one device.
+        # One worker per visible GPU; `threads_per_worker` runs at once on it when the
+        # workers declare that many GPU slots (worker_resources = {GPU = k}), else one.
         return LocalCUDACluster(
-            threads_per_worker=1,
+            threads_per_worker=cfg.threads_per_worker,
+            resources=dict(cfg.worker_resources) or None,
             memory_limit=cfg.memory_limit,
             dashboard_address=":8787" if cfg.dashboard else ":0",
         )

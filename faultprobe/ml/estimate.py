@@ -31,6 +31,7 @@ class Cost:
 
     step_s: float  # one training step (forward, backward, Adam) of a full batch
     predict_s: float  # a forward pass in eval mode, per event
+    step_range_s: tuple[float, float] | None = None  # fastest and slowest step measured
 
 
 def measure_cost(
@@ -75,18 +76,21 @@ def measure_cost(
     model.train()
     step()  # warm-up: allocations, kernel choice
     sync()
-    t0 = time.perf_counter()
+    scale = spec.training.batch_size / n
+    times = []
     for _ in range(steps):
+        t0 = time.perf_counter()
         step()
-    sync()
-    step_s = (time.perf_counter() - t0) / steps * spec.training.batch_size / n
+        sync()
+        times.append((time.perf_counter() - t0) * scale)
+    step_s = float(np.mean(times))
     model.eval()
     with torch.no_grad():
         t0 = time.perf_counter()
         model(x)
         sync()
         predict_s = (time.perf_counter() - t0) / n
-    return Cost(step_s, predict_s)
+    return Cost(step_s, predict_s, (min(times), max(times)))
 
 
 def run_seconds(cost: Cost, spec: RunSpec, n_train: int, n_val: int, n_used: int) -> float:

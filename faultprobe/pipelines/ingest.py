@@ -26,7 +26,7 @@ import pandas as pd
 
 from faultprobe import progress
 from faultprobe.config import DATASET_SOURCES, StudyConfig
-from faultprobe.pipelines import cube, ledger
+from faultprobe.pipelines import compaction, cube, ledger
 from faultprobe.pipelines.blocks import (
     BlockSpec,
     block_specs,
@@ -125,12 +125,6 @@ class Summary:
         if len(tr) > MAX_LISTED:
             rows.append(f"  … {len(tr) - MAX_LISTED} more (status 'transient' in traces.parquet)")
         return "\n".join(["windows to fetch again:", *rows])
-
-
-def _no_response(traces: pd.DataFrame) -> list[str]:
-    """The channels whose windows failed for want of an instrument response."""
-    ids = traces["reason"].astype(str).str.extractall(r"no response for (\S+):")[0]
-    return sorted(set(ids))
 
 
 def check_source(cfg: StudyConfig, info: RunInfo) -> Source | None:
@@ -293,12 +287,14 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
     if todo or again:
         cube.finalize(url, {"complete": False})  # not complete while blocks change
         ledger.drop_state(store, "complete")
+        ledger.drop_state(store, compaction.STATE)  # parts change: traces.parquet is old
         ledger.write_state(store, "inputs", inputs)
         _run(cfg, todo, url, client, info=info, again=again, statuses=statuses)
-    traces = ledger.compact(store, plan.n_blocks)
+        marks = ledger.markers(store)
+    traces = compaction.compact(store, plan.n_blocks, marks)
     _check(store, plan, traces)
-    counts = {s.label: int((traces["status"] == s.label).sum()) for s in Status}
-    transient = traces[traces["status"].isin(Status.labels(Failure.TRANSIENT))]
+    counts = traces.counts
+    transient = traces.transient
     complete = not len(transient)
     attrs = {"complete": complete, "status_counts": counts, **_content_attrs(cfg, plan, codec)}
     cube.finalize(url, attrs)
@@ -319,7 +315,7 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
         complete=complete,
         retried=len(again),
         stale=len(stale),
-        no_response=_no_response(traces),
+        no_response=traces.no_response,
         stationxml=info.inventory,
         transient=transient.reset_index(drop=True),
     )
@@ -421,7 +417,7 @@ def _run(
             go(c)
 
 
-def _check(store: Store, plan: Plan, traces: pd.DataFrame) -> None:
+def _check(store: Store, plan: Plan, traces: compaction.Traces) -> None:
     """Every block in the ledger, every chunk present, one traces row per pair."""
     done = ledger.finished(store)
     missing_blocks = sorted(set(range(plan.n_blocks)) - done)
@@ -436,5 +432,7 @@ def _check(store: Store, plan: Plan, traces: pd.DataFrame) -> None:
     if cube.check_status(url):
         raise IngestError("some (event, station) statuses were never written")
     want = len(plan.events) * len(plan.stations)
-    if len(traces) != want or traces.duplicated(["event_id", "network", "station"]).any():
-        raise IngestError(f"traces.parquet has {len(traces)} rows for {want} pairs (or duplicates)")
+    if traces.n_rows != want or traces.duplicated:
+        raise IngestError(
+            f"traces.parquet has {traces.n_rows} rows for {want} pairs (or duplicates)"
+        )

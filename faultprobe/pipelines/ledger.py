@@ -5,7 +5,7 @@ region and the block's traces part), so an interrupted block has no marker and i
 whole. The marker also says what the block was built from (`inputs`) and how many of its
 windows ended in each status, so a later run knows which blocks are stale and which hold
 windows to ask again. Parts are compacted into STORE/traces.parquet once every block is
-finished. Every file here is written atomically (temporary file, then rename).
+finished (`faultprobe.pipelines.compaction`, streamed). Every file here is written atomically (temporary file, then rename).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 
 import pandas as pd
 
-from faultprobe.store import TRACES, Store
+from faultprobe.store import Store
 
 LEDGER = "ingest"
 TRACE_COLUMNS = [
@@ -38,7 +38,8 @@ def _marker(block: int) -> str:
     return f"{LEDGER}/blocks/{block:06d}.json"
 
 
-def _part(block: int) -> str:
+def part_name(block: int) -> str:
+    """The block's traces part, inside the store."""
     return f"{LEDGER}/traces/{block:06d}.parquet"
 
 
@@ -75,30 +76,16 @@ def markers(store: Store, threads: int = 8) -> dict[int, dict]:
 
 def write_part(store: Store, block: int, rows: pd.DataFrame) -> None:
     store.makedirs(LEDGER, "traces")
-    store.write_table(rows[TRACE_COLUMNS], _part(block))
+    store.write_table(rows[TRACE_COLUMNS], part_name(block))
 
 
 def read_part(store: Store, block: int) -> pd.DataFrame:
-    return store.read_table(_part(block))
+    return store.read_table(part_name(block))
 
 
 def mark_done(store: Store, block: int, summary: dict) -> None:
     store.makedirs(LEDGER, "blocks")
     store.write_text(json.dumps(summary, sort_keys=True), _marker(block))
-
-
-def compact(store: Store, n_blocks: int, threads: int = 8) -> pd.DataFrame:
-    """Concatenate every block's part, in block order, into traces.parquet.
-
-    Parts are read by a few threads at once (an object store answers each read with a
-    round trip; thousands of blocks would otherwise wait on them one by one)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=threads) as ex:
-        parts = list(ex.map(lambda b: store.read_table(_part(b)), range(n_blocks)))
-    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TRACE_COLUMNS)
-    store.write_table(df, TRACES)
-    return df
 
 
 def write_state(store: Store, name: str, payload: dict) -> None:

@@ -31,8 +31,14 @@ class MSeedRead:
     notes: list[str] = field(default_factory=list)
 
 
-# Warnings are caught process-wide: one decoding at a time, so that a message of one
-# thread's file never lands in another's notes (the reasons stay the same run after run).
+# One decoding at a time per process, and it has to be: ObsPy's libmseed wrapper
+# (obspy.io.mseed.headers._LibmseedWrapper) points libmseed's global log callbacks at
+# fresh per-call lists before each C call, which releases the GIL, so two threads swap
+# their errors and warnings, or one calls the callback the other has freed (a crash); the
+# warnings that carry the notes are caught process-wide too. Without this lock two threads
+# crashed 3 runs of 3, or misreported a bad file's records in 25 reads of 48
+# (benchmarks/mseed_threads.py, docs/performance.md). Parallel decoding comes from Dask's
+# worker processes (one decoder each), not from threads.
 _DECODING = threading.Lock()
 
 
