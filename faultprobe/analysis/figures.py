@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from faultprobe._optional import need
-from faultprobe.geodesy import KM_PER_DEGREE
 
 PHASE_COLORS = {"pre": "#d95f02", "post": "#1b9e77"}
 DPI = 110
@@ -41,94 +39,6 @@ def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     _pyplot().close(fig)
     return path
-
-
-@dataclass(frozen=True)
-class MapFrame:
-    """What the map draws besides events and stations (lat/lon arrays, closed polygons)."""
-
-    fault_lat: np.ndarray
-    fault_lon: np.ndarray
-    fault_top_km: float
-    box_lat: np.ndarray
-    box_lon: np.ndarray
-    mainshock: tuple[str, float, float, float]  # name, lat, lon, magnitude
-    shocks: tuple[tuple[str, float, float, float], ...] = ()
-
-
-def map_frame(cfg) -> MapFrame:
-    """The study's fault segment, study box and large shocks, from its config."""
-    from faultprobe.catalogs.geometry import box_outline, fault_outline
-
-    flat, flon = fault_outline(cfg.fault, cfg.mainshock)
-    blat, blon = box_outline(cfg.fault, cfg.selection.box, cfg.mainshock)
-    ms = cfg.mainshock
-
-    def shock(s):
-        return (s.name, s.latitude, s.longitude, s.magnitude)
-
-    return MapFrame(
-        flat, flon, float(cfg.fault.depth_km[0]), blat, blon, shock(ms),
-        tuple(shock(s) for s in cfg.shocks),
-    )  # fmt: skip
-
-
-def event_map(
-    events: pd.DataFrame, stations: pd.DataFrame, path: Path, frame: MapFrame | None = None
-) -> Path:
-    """Map of the events (by phase, sized by magnitude), the fault segment's surface
-    projection and its top edge, the study box, the mainshock (star), the other large
-    shocks, the stations and the far control stations (hollow)."""
-    fig, ax = _pyplot().subplots(figsize=(7, 7))
-    if frame is not None:
-        ax.fill(frame.fault_lon, frame.fault_lat, color="0.85", zorder=0,
-                label="fault segment (surface projection)")  # fmt: skip
-        top = "surface trace" if frame.fault_top_km == 0 else f"top edge, {frame.fault_top_km:g} km"
-        ax.plot(frame.fault_lon[:2], frame.fault_lat[:2], color="#7f2704", lw=3,
-                label=f"fault {top}")  # fmt: skip
-        ax.plot(frame.box_lon, frame.box_lat, "k--", lw=1, label="study box")
-    for phase, g in events.groupby("phase"):
-        ax.scatter(
-            g["longitude"], g["latitude"], s=4 + 3 * np.clip(g["magnitude"], 0, 4) ** 2,
-            c=PHASE_COLORS.get(phase, "#7570b3"), alpha=0.5, lw=0, label=f"{phase} events ({len(g)})",
-        )  # fmt: skip
-    if frame is not None:
-        for name, lat, lon, mag in frame.shocks:
-            ax.scatter(lon, lat, marker="*", s=180, c="#fdd0a2", edgecolors="k", lw=0.6, zorder=4)
-            ax.annotate(f"{name} M{mag:g}", (lon, lat), xytext=(5, -10),
-                        textcoords="offset points", fontsize=7)  # fmt: skip
-        name, lat, lon, mag = frame.mainshock
-        ax.scatter(lon, lat, marker="*", s=420, c="#e31a1c", edgecolors="k", lw=0.8, zorder=5,
-                   label=f"mainshock: {name} M{mag:g}")  # fmt: skip
-    far = stations.get("far", pd.Series(False, index=stations.index)).astype(bool)
-    for is_far, g in stations.groupby(far):
-        ax.scatter(
-            g["longitude"], g["latitude"], marker="^", s=120,
-            facecolors="none" if is_far else "k", edgecolors="k", zorder=6,
-            label="far control station" if is_far else "station",
-        )  # fmt: skip
-        for _, s in g.iterrows():
-            ax.annotate(f"{s['network']}.{s['station']}", (s["longitude"], s["latitude"]),
-                        xytext=(5, 4), textcoords="offset points", fontsize=8)  # fmt: skip
-    ax.set_xlabel("longitude (°E)")
-    ax.set_ylabel("latitude (°N)")
-    lat0 = events["latitude"].mean() if len(events) else stations["latitude"].mean()
-    ax.set_aspect(1 / np.cos(np.radians(lat0)))
-    _scale_bar(ax, lat0)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
-    ax.set_title("Events, fault and stations")
-    return _save(fig, path)
-
-
-def _scale_bar(ax, lat0: float, km: float = 10.0) -> None:
-    """A 10 km bar in the lower left corner."""
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    dlon = km / (KM_PER_DEGREE * np.cos(np.radians(lat0)))
-    x, y = x0 + 0.05 * (x1 - x0), y0 + 0.04 * (y1 - y0)
-    ax.plot([x, x + dlon], [y, y], "k", lw=3)
-    ax.annotate(f"{km:g} km", (x + dlon / 2, y), xytext=(0, 4), textcoords="offset points",
-                ha="center", fontsize=8)  # fmt: skip
 
 
 def event_counts(events: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from faultprobe.analysis import figures, tables
+from faultprobe.analysis import figures, mapfig, tables
 from faultprobe.analysis.allruns import TRAIN, finished_runs, runs_table
 from faultprobe.analysis.runner import read_results
 from faultprobe.config import StudyConfig
@@ -110,12 +110,15 @@ def write_report(cfg: StudyConfig) -> Path:
         f"<code>runs/RUN_ID/</code> in the study store; all rows: "
         f"<code>results.parquet</code>.</p>"
     )
-    figures.event_map(events, stations, out / "map.png", figures.map_frame(cfg))
+    mapfig.event_map(events, stations, out / "map.png", mapfig.map_frame(cfg))
     figures.event_counts(events, ms, out / "counts.png")
-    sec += ["<h2>Data</h2>", _figure("map.png", "Selected events by phase (size by magnitude), the fault segment "
-                    "projected to the surface with its top edge, the study box, the mainshock "
-                    "(red star) and the other large shocks, the stations and the far control "
-                    "stations (hollow)."),
+    sec += ["<h2>Data</h2>", _figure("map.png", "Left: the selected events by phase (marker area by "
+                    "magnitude, with its key), the fault segment projected to the surface with "
+                    "its top edge, the study box, the mainshock (red star) and the other large "
+                    "shocks, the stations and the far control stations (hollow). Right: the "
+                    "cross-section along the fault's dip direction, depth against distance from "
+                    "the epicentre (km, no vertical exaggeration), every event projected, with "
+                    "the configured fault plane."),
             _figure("counts.png", "Selected events per day (UTC), by phase; the dashed line is the mainshock.")]  # fmt: skip
 
     t1 = tables.table1(results)

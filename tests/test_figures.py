@@ -1,0 +1,76 @@
+"""The report's figures: the geometry the map's cross-section draws, and that each figure
+function writes a PNG from small tables (not pixel tests: the pictures were looked at)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from faultprobe.analysis import mapfig
+from faultprobe.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(ROOT / "configs" / "norcia2016.toml")
+
+
+def _png(path: Path) -> None:
+    blob = path.read_bytes()
+    assert blob[:8] == PNG and len(blob) > 8000, path
+
+
+def test_points_on_the_fault_plane_fall_on_its_section_line(cfg):
+    frame = mapfig.map_frame(cfg)
+    geo = frame.geometry
+    rng = np.random.default_rng(0)
+    u, v = rng.uniform(-10, 10, 50), rng.uniform(*geo.dip_range(cfg.fault.depth_km), 50)
+    lat, lon, depth = geo.geographic(geo.to_enu(u, v, np.zeros(50)))
+    x, z = mapfig.section_coordinates(geo, lat, lon, depth)
+    (x0, x1), (z0, z1) = mapfig.fault_section(geo, cfg.fault.depth_km)
+    # on the line through the plane's top and bottom, whatever the along-strike position
+    np.testing.assert_allclose(z, z0 + (x - x0) * (z1 - z0) / (x1 - x0), atol=0.02)
+    np.testing.assert_allclose(np.degrees(np.arctan2(z1 - z0, x1 - x0)), cfg.fault.dip, atol=0.1)
+    assert (z0, z1) == pytest.approx(cfg.fault.depth_km)
+    # 2 km off the plane along its normal: 2 / cos(dip) km off the line in depth
+    lat, lon, depth = geo.geographic(geo.to_enu(3.0, 1.0, 2.0))
+    x, z = mapfig.section_coordinates(geo, lat, lon, depth)
+    off = abs(z - (z0 + (x - x0) * (z1 - z0) / (x1 - x0)))
+    assert off == pytest.approx(2 / np.cos(np.radians(cfg.fault.dip)), abs=0.02)
+
+
+def test_magnitude_key_spans_the_events_in_whole_units():
+    assert mapfig.key_magnitudes(np.array([0.6, 1.2, 2.9])) == [1.0, 2.0]
+    assert mapfig.key_magnitudes(np.array([0.5, 6.5])) == [1.0, 3.0, 5.0]
+    assert mapfig.key_magnitudes(np.array([0.2, 0.4])) == [0.0]
+    s = mapfig.marker_size([1.0, 2.0])
+    assert s[1] / s[0] == pytest.approx(10**0.5)
+
+
+def _events(cfg, n: int = 120, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    ms = cfg.mainshock
+    return pd.DataFrame(
+        {
+            "latitude": ms.latitude + rng.normal(0, 0.05, n),
+            "longitude": ms.longitude + rng.normal(0, 0.05, n),
+            "depth_km": rng.uniform(2, 11, n),
+            "magnitude": rng.uniform(0.5, 3.5, n),
+            "phase": np.where(np.arange(n) < n // 2, "pre", "post"),
+            "origin_time": pd.Timestamp(ms.time) + pd.to_timedelta(np.arange(n) - n // 2, "h"),
+        }
+    )
+
+
+def test_the_map_is_written_with_its_section(cfg, tmp_path):
+    stations = pd.DataFrame({"network": ["IV", "IV"], "station": ["NRCA", "SMA1"],
+                             "latitude": [42.83, 42.63], "longitude": [13.11, 13.33],
+                             "far": [False, True]})  # fmt: skip
+    _png(mapfig.event_map(_events(cfg), stations, tmp_path / "map.png", mapfig.map_frame(cfg)))
+    _png(mapfig.event_map(_events(cfg), stations, tmp_path / "bare.png"))  # no frame: map only
