@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from faultprobe.analysis import mapfig
+from faultprobe.analysis import figures, mapfig
 from faultprobe.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,3 +74,15 @@ def test_the_map_is_written_with_its_section(cfg, tmp_path):
                              "far": [False, True]})  # fmt: skip
     _png(mapfig.event_map(_events(cfg), stations, tmp_path / "map.png", mapfig.map_frame(cfg)))
     _png(mapfig.event_map(_events(cfg), stations, tmp_path / "bare.png"))  # no frame: map only
+
+
+def test_the_fault_state_figure_is_written_with_its_truth(tmp_path):
+    ms = pd.Timestamp("2016-10-30T06:40:17Z")
+    t = pd.date_range("2016-09-01", "2017-01-20", periods=20, tz="UTC")
+    x = np.where(t > ms, 0.8, 0.3)
+    index = pd.DataFrame({"time": t, "index": x, "index_lo": x - 0.1, "index_hi": x + 0.1,
+                          "chance_lo": 0.3, "chance_hi": 0.7})  # fmt: skip
+    changes = pd.DataFrame({"time": [ms]})
+    truth = {"IV.NRCA": (pd.DatetimeIndex(t), np.where(t > ms, 0.06, 0.01))}
+    panels = [("IV.NRCA", index, changes), ("IV.SMA1", index, changes.iloc[:0])]
+    _png(figures.fault_state(panels, [("Norcia", ms)], tmp_path / "fs.png", truth))

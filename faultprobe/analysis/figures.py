@@ -213,42 +213,55 @@ def fault_state(
 ) -> Path:
     """The fault state through the cycle: per station (near first, far after) the index
     with its bootstrap band and chance band, change points and shocks marked; on a synthetic
-    study the injected Δt*(t) of the station's paths on a second axis."""
-    fig, axes = _pyplot().subplots(len(panels), 1, figsize=(9, 2.8 * len(panels)), sharex=True,
+    study the injected Δt*(t) of the station's paths on a second axis.  One legend for all
+    panels sits under them, off the data; dates are UTC days."""
+    plt = _pyplot()
+    from matplotlib.dates import DateFormatter
+
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.9 * len(panels)), sharex=True,
                              squeeze=False)  # fmt: skip
     naive = lambda t: pd.DatetimeIndex(t).tz_convert("UTC").tz_localize(None)  # noqa: E731
     peaks = [np.nanmax(np.abs(d)) for _, d in (truth or {}).values() if len(d)]
     top = max(1000 * float(max(peaks, default=0.0)), 1e-3)  # one Δt* scale for all panels
+    legend: dict[str, object] = {}
     for ax, (station, index, changes) in zip(axes[:, 0], panels):
         t = naive(index["time"])
-        ax.fill_between(t, index["chance_lo"], index["chance_hi"], step="mid", color="0.88",
-                        lw=0, label="chance band (99 %)")  # fmt: skip
-        ax.fill_between(t, index["index_lo"], index["index_hi"], step="mid", color="#9ecae1",
-                        lw=0, label="bootstrap band (95 %)")  # fmt: skip
-        ax.step(t, index["index"], where="mid", color="#08519c", lw=1.3, label="index")
-        ax.axhline(0.5, color="0.4", ls=":", lw=0.8)
+        h = [ax.fill_between(t, index["chance_lo"], index["chance_hi"], step="mid",
+                             color="0.88", lw=0, label="chance band of a model with nothing "
+                             "to tell (exact, 99 %)"),
+             ax.fill_between(t, index["index_lo"], index["index_hi"], step="mid",
+                             color="#9ecae1", lw=0, label="bootstrap band over the window's "
+                             "events (95 %)"),
+             *ax.step(t, index["index"], where="mid", color="#08519c", lw=1.4,
+                      label="index: post-like fraction of the window's events"),
+             ax.axhline(0.5, color="0.4", ls=":", lw=0.8, label="0.5: chance")]  # fmt: skip
         for k, (name, when) in enumerate(shocks):
-            ax.axvline(naive([when])[0], color="k", lw=1.2 if k == 0 else 0.8,
-                       ls="-" if k == 0 else "--", label=name)  # fmt: skip
-        for j, when in enumerate(changes["time"] if len(changes) else []):
-            ax.axvline(naive([when])[0], color="#e31a1c", ls=":", lw=1.5,
-                       label="change point" if j == 0 else None)  # fmt: skip
+            w = naive([when])[0]
+            h.append(ax.axvline(w, color="k", lw=1.2 if k == 0 else 0.8,
+                                ls="-" if k == 0 else "--", label=f"{name}, {w:%Y-%m-%d %H:%M}"))  # fmt: skip
+        for when in changes["time"] if len(changes) else []:
+            h.append(ax.axvline(naive([when])[0], color="#e31a1c", ls=":", lw=1.6,
+                                label="change point (ruptures)"))  # fmt: skip
         ax.set_ylim(-0.02, 1.02)
         ax.set_ylabel("post-like fraction")
         ax.set_title(station, fontsize=9, loc="left")
         if truth and station in truth:
             tt, dts = truth[station]
             ax2 = ax.twinx()
-            ax2.plot(naive(tt), 1000 * np.asarray(dts), color="#d95f02", lw=1.2,
-                     label="injected Δt* (ms)")  # fmt: skip
+            h += ax2.plot(naive(tt), 1000 * np.asarray(dts), color="#d95f02", lw=1.3,
+                          label="injected Δt* on the station's paths (ms, right axis)")  # fmt: skip
             ax2.set_ylabel("injected Δt* (ms)", color="#d95f02")
             ax2.tick_params(axis="y", colors="#d95f02")
             ax2.set_ylim(-0.02 * top, 1.05 * top)
-            ax2.legend(fontsize=7, loc="lower right")
-    axes[0, 0].legend(fontsize=7, loc="upper left", ncol=3)
-    axes[-1, 0].set_xlabel("origin time (UTC)")
+        for handle in h:
+            legend.setdefault(handle.get_label(), handle)
+    ax = axes[-1, 0]
+    ax.set_xlabel("origin time (UTC)")
+    ax.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
     fig.suptitle("Fault state through the cycle (cross-fitted scores of every event)")
     fig.autofmt_xdate()
+    fig.legend(legend.values(), legend.keys(), loc="upper center", ncol=2, fontsize=8,
+               bbox_to_anchor=(0.5, 0.0), frameon=False)  # fmt: skip
     return _save(fig, path)
 
 
