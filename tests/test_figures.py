@@ -86,3 +86,25 @@ def test_the_fault_state_figure_is_written_with_its_truth(tmp_path):
     truth = {"IV.NRCA": (pd.DatetimeIndex(t), np.where(t > ms, 0.06, 0.01))}
     panels = [("IV.NRCA", index, changes), ("IV.SMA1", index, changes.iloc[:0])]
     _png(figures.fault_state(panels, [("Norcia", ms)], tmp_path / "fs.png", truth))
+
+
+def test_the_pairs_figure_draws_the_records_beside_the_spectra(tmp_path):
+    from faultprobe.analysis import pairs as pairmod
+    from faultprobe.analysis.experiments import _example_traces, _examples
+
+    rng = np.random.default_rng(0)
+    t = np.arange(-1.0, 3.0, 0.01)
+    x = rng.normal(size=(8, 3, t.size)) * np.where(t > 0, np.exp(-t), 0.05)
+    pairs = pd.DataFrame({"pre_id": list("abcd"), "post_id": list("efgh"),
+                          "distance_m": [50.0, 80, 90, 120], "dmag": 0.05,
+                          "pre_pos": np.arange(4), "post_pos": 4 + np.arange(4)})  # fmt: skip
+    spectra = pairmod.pair_spectra(x, 100.0, pairs, 3.0)
+    traces = _example_traces(pairs, x, t, spectra.components)
+    # the closest pairs' records, sample for sample, on the time axis after P
+    assert len(traces) == 3 * 3 * t.size
+    z = traces[(traces["pair"] == 1) & (traces["component"] == "Z")]
+    np.testing.assert_allclose(z["post"], x[5, 2]) and np.testing.assert_allclose(z["time_s"], t)
+    ex = _examples(pairs, spectra, None, None, None)
+    summary = pairmod.ratio_summary(spectra)
+    _png(figures.pair_spectra(ex, summary, tmp_path / "p.png", pairs, "m/s", traces))
+    _png(figures.pair_spectra(ex, summary, tmp_path / "old.png", pairs))  # spectra only

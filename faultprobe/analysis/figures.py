@@ -142,12 +142,15 @@ def pair_spectra(
     path: Path,
     pairs: pd.DataFrame | None = None,
     units: str = "counts",
+    traces: pd.DataFrame | None = None,
 ) -> Path:
-    """Fig. 6: the closest pair's spectra per component (titled with the two events, their
-    separation and magnitude difference) and the median post/pre ratio over all pairs."""
+    """Fig. 6: the closest pair's records per component (s after P, pre above post on one
+    amplitude scale) beside their multitaper spectra, and under them the median post/pre
+    ratio over all pairs with its 16-84 % spread."""
+    plt = _pyplot()
     comps = ["E", "N", "Z"]
-    fig, axes = _pyplot().subplots(2, 3, figsize=(11.5, 6.5), sharex=True)
     ex = examples[examples["pair"] == 0]
+    tr = traces[traces["pair"] == 0] if traces is not None and len(traces) else None
     label = ""
     if len(ex):
         pre_id, post_id = ex["pre_id"].iloc[0], ex["post_id"].iloc[0]
@@ -155,37 +158,61 @@ def pair_spectra(
         if pairs is not None and len(pairs):
             hit = pairs[(pairs["pre_id"] == pre_id) & (pairs["post_id"] == post_id)]
             if len(hit):
-                label += f": {hit['distance_m'].iloc[0]:.0f} m apart, ΔM {hit['dmag'].iloc[0]:.2f}"
+                label += f", {hit['distance_m'].iloc[0]:.0f} m apart, ΔM {hit['dmag'].iloc[0]:.2f}"
+    fig = plt.figure(figsize=(12, 10.5))
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3.0, 1.15], hspace=0.0)
+    cols = 2 if tr is not None else 1
+    axes = top.subplots(3, cols, squeeze=False, sharex="col",
+                        gridspec_kw={"width_ratios": [1.25, 1][:cols], "wspace": 0.22})  # fmt: skip
+    spec_axes = axes[:, -1]
+    if tr is not None:
+        peak = float(np.nanmax(np.abs(tr[["pre", "post"]].to_numpy()))) or 1.0
+        for c, comp in enumerate(comps):
+            ax = axes[c, 0]
+            e = tr[tr["component"] == comp]
+            ax.plot(e["time_s"], 1.0 + e["pre"] / peak, color=PHASE_COLORS["pre"], lw=0.6,
+                    label=f"pre {pre_id}")  # fmt: skip
+            ax.plot(e["time_s"], -1.0 + e["post"] / peak, color=PHASE_COLORS["post"], lw=0.6,
+                    label=f"post {post_id}")  # fmt: skip
+            ax.axvline(0.0, color="k", lw=0.8, ls="--")
+            ax.set_ylim(-2.1, 2.1)
+            ax.set_yticks([-1, 1], ["post", "pre"])
+            ax.set_ylabel(f"{comp} component")
+        axes[0, 0].set_title(f"Records on one amplitude scale (peak {peak:.3g} {units}); "
+                             "dashed: P", fontsize=9, loc="left")  # fmt: skip
+        axes[-1, 0].set_xlabel("time after the P arrival (s)")
     for c, comp in enumerate(comps):
         e = ex[ex["component"] == comp]
-        ax = axes[0, c]
-        ax.loglog(e["freq_hz"], e["pre_amplitude"], color=PHASE_COLORS["pre"], lw=0.8, label="pre")
-        ax.loglog(e["freq_hz"], e["post_amplitude"], color=PHASE_COLORS["post"], lw=0.8,
+        ax = spec_axes[c]
+        ax.loglog(e["freq_hz"], e["pre_amplitude"], color=PHASE_COLORS["pre"], lw=0.9, label="pre")
+        ax.loglog(e["freq_hz"], e["post_amplitude"], color=PHASE_COLORS["post"], lw=0.9,
                   label="post")  # fmt: skip
-        ax.set_title(f"{comp} component", fontsize=9)
+        ax.set_ylabel(f"{comp}: ASD ({units}/√Hz)", fontsize=9)
+        ax.xaxis.set_major_formatter(_plain())
+        ax.grid(True, which="major", color="0.9", lw=0.6)
+    spec_axes[0].set_title("Multitaper amplitude spectral density", fontsize=9, loc="left")
+    spec_axes[0].legend(fontsize=8, loc="lower left")
+    spec_axes[-1].set_xlabel("frequency (Hz)")
+    top.suptitle(f"Closest co-located pair: {label}", fontsize=10)
+    ratio_axes = bottom.subplots(1, 3, sharey=True)
+    n = int(summary["n_pairs"].iloc[0]) if len(summary) else 0
+    for c, comp in enumerate(comps):
         s = summary[summary["component"] == comp]
-        ax = axes[1, c]
+        ax = ratio_axes[c]
         ax.fill_between(s["freq_hz"], 10 ** s["p16_log10_ratio"], 10 ** s["p84_log10_ratio"],
                         color="0.8", label="16–84 % of pairs")  # fmt: skip
         ax.semilogy(s["freq_hz"], 10 ** s["median_log10_ratio"], "k", lw=1, label="median")
         diff = s["differs"].to_numpy(bool)
         if diff.any():
             ax.semilogy(s["freq_hz"][diff], 10 ** s["median_log10_ratio"][diff], ".",
-                        color="#e31a1c", ms=2, label="differs from 1")  # fmt: skip
+                        color="#e31a1c", ms=2, label="median differs from 1")  # fmt: skip
         ax.axhline(1.0, color="r", ls="--", lw=0.8)
         ax.yaxis.set_major_formatter(_plain())
         ax.yaxis.set_minor_formatter(_plain_minor())
         ax.set_xlabel("frequency (Hz)")
-        ax.set_xscale("linear")
-    axes[0, 0].set_ylabel(f"amplitude spectral density ({units}/√Hz)")
-    axes[1, 0].set_ylabel("post / pre amplitude ratio")
-    axes[0, 0].legend(fontsize=8)
-    axes[1, 0].legend(fontsize=8)
-    n = int(summary["n_pairs"].iloc[0]) if len(summary) else 0
-    fig.suptitle(
-        f"Co-located pre/post pairs. Top: closest pair, {label}. Bottom: ratios over {n} pairs",
-        fontsize=10,
-    )
+        ax.set_title(f"{comp}: post/pre ratio over {n} pairs", fontsize=9, loc="left")
+    ratio_axes[0].set_ylabel("post / pre amplitude")
+    ratio_axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return _save(fig, path)
 
 

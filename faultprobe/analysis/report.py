@@ -256,7 +256,10 @@ def _pairs_section(store: Store, out: Path) -> list[str]:
         from faultprobe.ml.dataset import open_cube
 
         units = str(open_cube(store)["waveform"].attrs.get("units", "counts"))
-    figures.pair_spectra(examples, summary, out / "pairs.png", pairs, units)
+    traces = None
+    if store.exists(PAIRS, "example_traces.parquet"):
+        traces = store.read_table(f"{PAIRS}/example_traces.parquet")
+    figures.pair_spectra(examples, summary, out / "pairs.png", pairs, units, traces)
     band = differing_band(summary)
     where = f"{band[0]:.1f}–{band[1]:.1f} Hz" if band else "no band of 2 Hz or more"
     station = html.escape(str(pairs["station"].iloc[0]))
@@ -264,7 +267,20 @@ def _pairs_section(store: Store, out: Path) -> list[str]:
         f"<p>{len(pairs)} pairs at {station} (median separation "
         f"{pairs['distance_m'].median():.0f} m, |ΔM| ≤ {pairs['dmag'].max():.2f}). The median "
         f"post/pre ratio differs from one on all components in: <b>{where}</b>.</p>",
-        _figure("pairs.png", "Multitaper spectra of the closest pair and post/pre ratios."),
+        _figure(
+            "pairs.png",
+            (
+                "Top: the closest pair's records per component (time after P, pre above post on "
+                "one amplitude scale) beside their multitaper amplitude spectral densities (log "
+                "axes)"
+                if traces is not None
+                else "Top: the closest pair's multitaper amplitude "
+                "spectral densities (log axes; its records were not stored: re-run the pairs with "
+                "faultprobe experiments)"
+            )
+            + ". Bottom: the median post/pre amplitude ratio over all pairs, its 16–84 % "
+            "spread, and where the median differs from one.",
+        ),
     ]
 
 
