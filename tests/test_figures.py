@@ -108,3 +108,23 @@ def test_the_pairs_figure_draws_the_records_beside_the_spectra(tmp_path):
     summary = pairmod.ratio_summary(spectra)
     _png(figures.pair_spectra(ex, summary, tmp_path / "p.png", pairs, "m/s", traces))
     _png(figures.pair_spectra(ex, summary, tmp_path / "old.png", pairs))  # spectra only
+
+
+def test_the_control_panel_figures_carry_the_exact_intervals(tmp_path):
+    from faultprobe.analysis import controlfig, stats
+    from faultprobe.analysis.verdict import Evidence
+
+    cnn = np.arange(100) < 80
+    ev = Evidence("IV.NRCA", 3, cnn, {"noise": np.arange(100) < 50}, np.arange(100) < 40)
+    acc = controlfig.control_accuracies(ev).set_index("control")
+    assert list(acc.index) == ["cnn", "matched", "noise"]  # no metadata nor physics here
+    assert acc.loc["matched", ["k", "n"]].tolist() == [40, 40]  # the CNN on the matched set
+    lo, hi = stats.clopper_pearson(50, 100)
+    assert acc.loc["noise", ["lo", "hi"]].tolist() == pytest.approx([100 * lo, 100 * hi])
+    bars = controlfig.control_bars(acc.reset_index(), "IV.NRCA", "inconclusive", tmp_path / "c.png")
+    _png(bars)
+    drops = pd.DataFrame(
+        [{"segment": s, "band": b, "drop_pct": float(i)}
+         for i, (s, b) in enumerate((s, b) for s in ("noise", "P", "S") for b in ("2–8 Hz", "all"))]
+    )  # fmt: skip
+    _png(controlfig.attribution_map(drops, "IV.NRCA", tmp_path / "a.png"))

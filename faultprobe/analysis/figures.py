@@ -290,36 +290,3 @@ def fault_state(
     fig.legend(legend.values(), legend.keys(), loc="upper center", ncol=2, fontsize=8,
                bbox_to_anchor=(0.5, 0.0), frameon=False)  # fmt: skip
     return _save(fig, path)
-
-
-def attribution_map(drops: pd.DataFrame, station: str, path: Path) -> Path:
-    """Accuracy drop (percentage points) when each time segment × frequency band of the
-    test inputs is masked: segments along x in time order, bands along y (all bands last),
-    a diverging colour scale centred on 0 with its bar beside the map."""
-    from faultprobe.analysis.controls import SEGMENTS
-
-    table = drops.pivot_table(index="band", columns="segment", values="drop_pct")
-    segs = [s for s in SEGMENTS if s in table.columns]
-    bands = sorted((b for b in table.index if b != "all"), key=lambda b: float(b.split("–")[0]))
-    rows = [*bands, *(["all"] if "all" in table.index else [])]
-    z = table.loc[rows, segs].to_numpy(float)
-    lim = max(float(np.nanmax(np.abs(z))), 1.0)
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(1.3 * len(segs) + 2.6, 0.55 * len(rows) + 1.6))
-    im = ax.imshow(z, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", origin="lower")
-    for i in range(len(rows)):
-        for j in range(len(segs)):
-            v = z[i, j]
-            ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=8,
-                    color="white" if abs(v) > 0.6 * lim else "black")  # fmt: skip
-    ax.set_xticks(range(len(segs)), [f"{s}" for s in segs])
-    ax.set_yticks(
-        range(len(rows)), ["all bands" if r == "all" else r.replace(" Hz", "") for r in rows]
-    )
-    ax.axhline(len(bands) - 0.5, color="k", lw=0.8)
-    ax.set_xlabel("masked time segment (noise: before P; P, P–S, S, coda: from the P and S times)")
-    ax.set_ylabel("masked frequency band (Hz)")
-    ax.set_title(f"{station}: where the evidence sits")
-    bar = fig.colorbar(im, ax=ax, pad=0.02)
-    bar.set_label("test accuracy drop (percentage points)")
-    return _save(fig, path)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from faultprobe.analysis import figures, mapfig, tables
+from faultprobe.analysis import controlfig, figures, mapfig, tables
 from faultprobe.analysis.allruns import TRAIN, finished_runs, runs_table
 from faultprobe.analysis.runner import read_results
 from faultprobe.config import StudyConfig
@@ -26,6 +26,7 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f3f3f3} td.runs{font-family:monospace;font-size:0.8em;text-align:left}
 figure{margin:1em 0} figcaption{font-size:0.85em;color:#555}
 img{max-width:100%} code{font-size:0.9em}
+.panel{border-left:3px solid #ddd;padding-left:1em;margin-bottom:2em}
 """
 
 
@@ -199,8 +200,9 @@ def write_report(cfg: StudyConfig) -> Path:
 def _controls_section(
     cfg: StudyConfig, store: Store, results: pd.DataFrame, out: Path
 ) -> list[str]:
-    """The control panel per station: the verdict with its numbers, the attribution map."""
-    from faultprobe.analysis.verdict import attribution_map, verdict_table
+    """The control panel per station: the verdict with its numbers, the CNN's accuracy
+    against each control's, the attribution map."""
+    from faultprobe.analysis.verdict import attribution_map, station_evidence, verdict_table
 
     vt = verdict_table(store, results, cfg)
     if vt.empty:
@@ -226,17 +228,30 @@ def _controls_section(
         )
         + "</ul>",
     ]
-    for station in vt["station"]:
+    for _, row in vt.iterrows():
+        station, runs = row["station"], list(row["runs"])
+        slug = station.replace(".", "_")
+        figs = []
+        ev = station_evidence(store, results, station)
+        if ev is not None:
+            name = f"controls_{slug}.png"
+            controlfig.control_bars(controlfig.control_accuracies(ev), station, row["verdict"],
+                                    out / name)  # fmt: skip
+            figs.append(_figure(name, f"{station}: test accuracy of the CNN and of each "
+                                "control on the same test events pooled over seeds, with its "
+                                "exact 95 % (Clopper–Pearson) interval; dotted: chance.",
+                                runs))  # fmt: skip
         drops = attribution_map(store, results, station)
-        if drops.empty:
-            continue
-        name = f"attribution_{station.replace('.', '_')}.png"
-        figures.attribution_map(drops, station, out / name)
-        runs = list(vt.loc[vt["station"] == station, "runs"].iloc[0])
-        parts.append(_figure(name, f"{station}: test accuracy drop (percentage points, "
-                             "pooled over seeds) with each time segment × frequency band of "
-                             "the inputs masked at inference; red: the evidence is there.",
-                             runs))  # fmt: skip
+        if not drops.empty:
+            name = f"attribution_{slug}.png"
+            controlfig.attribution_map(drops, station, out / name)
+            figs.append(_figure(name, f"{station}: test accuracy drop (percentage points, "
+                                "pooled over seeds) with each time segment × frequency band "
+                                "of the inputs masked at inference; red: the evidence is "
+                                "there.", runs))  # fmt: skip
+        if figs:
+            parts += [f"<h3>Control panel: {html.escape(station)} ({html.escape(row['verdict'])})"
+                      "</h3>", f'<div class="panel">{"".join(figs)}</div>']  # fmt: skip
     return parts
 
 
