@@ -128,11 +128,11 @@ def bands(bt: pd.DataFrame, n_classes: int, path: Path) -> Path:
     ax.axhline(100 / n_classes, color="0.5", ls=":", label="chance")
     if len(b):
         ax.axhline(100 * b["chance_hi"].mean(), color="0.7", ls=":", label="chance, 99 % upper")
-    ax.set_xlabel("band centre (Hz)")
+    ax.set_xlabel("band-pass band (Hz): the dot at its centre, the bar across it")
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 102)
     ax.set_title("Accuracy against frequency band")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _save(fig, path)
 
 
