@@ -74,6 +74,8 @@ def test_the_map_is_written_with_its_section(cfg, tmp_path):
                              "far": [False, True]})  # fmt: skip
     _png(mapfig.event_map(_events(cfg), stations, tmp_path / "map.png", mapfig.map_frame(cfg)))
     _png(mapfig.event_map(_events(cfg), stations, tmp_path / "bare.png"))  # no frame: map only
+    holes = _events(cfg).assign(depth_km=np.nan)  # a catalog without depths still draws
+    _png(mapfig.event_map(holes, stations, tmp_path / "holes.png", mapfig.map_frame(cfg)))
 
 
 def test_the_fault_state_figure_is_written_with_its_truth(tmp_path):

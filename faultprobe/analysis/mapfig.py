@@ -216,10 +216,12 @@ def _section(ax, events: pd.DataFrame, frame: MapFrame) -> None:
         ax.scatter(sx[:1], sz[:1], marker="*", s=480, c="#e31a1c", edgecolors="k", lw=0.8,
                    zorder=5)  # fmt: skip
     ax.axhline(0, color="0.3", lw=0.8)
-    x = np.concatenate([*xs, fx]) if xs else fx
-    pad = 0.06 * (np.nanmax(x) - np.nanmin(x)) + 0.5
-    ax.set_xlim(np.nanmin(x) - pad, np.nanmax(x) + pad)
-    deepest = max(float(np.nanmax(events["depth_km"])) if len(events) else 0.0, fz.max())
+    x = np.concatenate([*xs, fx])
+    x = x[np.isfinite(x)]
+    pad = 0.06 * (x.max() - x.min()) + 0.5
+    ax.set_xlim(x.min() - pad, x.max() + pad)
+    depth = events["depth_km"].to_numpy(float)
+    deepest = max(float(fz.max()), float(np.max(depth[np.isfinite(depth)], initial=0.0)))
     ax.set_ylim(deepest * 1.06 + 0.5, -0.5)
     ax.set_aspect("equal", adjustable="box")
     az = dip_azimuth(geo)
