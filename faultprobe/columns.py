@@ -73,6 +73,7 @@ TABLES: dict[str, dict[str, str]] = {
     "monitor.parquet": {"event_id": "source_id", "origin_time": "source_origin_time"},
     "pending.parquet": dict(_SOURCE),
     "examples.parquet": {"pre_id": "source_id_pre", "post_id": "source_id_post"},
+    "example_traces.parquet": {"pre_id": "source_id_pre", "post_id": "source_id_post"},
 }
 #: Columns whose values change unit on the way (in memory: amplitude ratio; disk: dB).
 _DECIBELS = {"snr": "trace_snr_db"}

@@ -110,6 +110,8 @@ def test_report_has_every_figure_as_a_real_png(demo):
     assert any(n.startswith("confusion_") for n in names)
     # the control panel per station: a verdict row and an attribution map each
     assert {"attribution_IV_NRCA.png", "attribution_IV_SMA1.png"} <= names
+    assert {"controls_IV_NRCA.png", "controls_IV_SMA1.png"} <= names
+    assert page.count("Control panel: IV.") == 2
     assert page.count("Controls and the verdict") == 1
     controls = _ok(results, "controls")
     assert set(controls["station"]) == {"IV.NRCA", "IV.SMA1"}

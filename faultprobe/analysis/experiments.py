@@ -189,6 +189,10 @@ def pairs_step(cfg: StudyConfig) -> str:
         return f"pairs: no co-located pre/post pairs at {station}"
     store.write_table(summary.assign(station=station), f"{PAIRS}/summary.parquet")
     store.write_table(_examples(pairs, spectra, events, sl, ok), f"{PAIRS}/examples.parquet")
+    t = ds["time"].values[dataset.time_slice(ds["time"].values, p.window_s)]
+    store.write_table(
+        _example_traces(pairs, sl.x[ok], t, spectra.components), f"{PAIRS}/example_traces.parquet"
+    )
     band = differing_band(summary)
     where = f"{band[0]:.1f}-{band[1]:.1f} Hz" if band else "no band"
     return f"pairs: {len(pairs)} pairs at {station}; post/pre spectra differ in {where}"
@@ -213,3 +217,27 @@ def _examples(pairs, spectra, events, sl, ok, k: int = 3) -> pd.DataFrame:
                 )
             )
     return pd.concat(rows, ignore_index=True)
+
+
+def _example_traces(
+    pairs: pd.DataFrame, x: np.ndarray, t: np.ndarray, components: tuple[str, ...], k: int = 3
+) -> pd.DataFrame:
+    """The records of the k closest pairs (the window the spectra saw), long format: one
+    row per pair, component and sample, time in s after P, for the report's waveforms."""
+    k = min(k, len(pairs))
+    pre, post = x[pairs["pre_pos"].to_numpy()[:k]], x[pairs["post_pos"].to_numpy()[:k]]
+    n_comp = pre.shape[1]
+    pair, comp, sample = np.meshgrid(np.arange(k), np.arange(n_comp), np.arange(t.size),
+                                     indexing="ij")  # fmt: skip
+    names = np.array(components[:n_comp])
+    return pd.DataFrame(
+        {
+            "pair": pair.ravel(),
+            "pre_id": pairs["pre_id"].to_numpy()[pair.ravel()],
+            "post_id": pairs["post_id"].to_numpy()[pair.ravel()],
+            "component": names[comp.ravel()],
+            "time_s": t[sample.ravel()].astype(float),
+            "pre": pre.ravel().astype(float),
+            "post": post.ravel().astype(float),
+        }
+    )

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from faultprobe._optional import need
-from faultprobe.geodesy import KM_PER_DEGREE
 
 PHASE_COLORS = {"pre": "#d95f02", "post": "#1b9e77"}
 DPI = 110
@@ -41,94 +39,6 @@ def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     _pyplot().close(fig)
     return path
-
-
-@dataclass(frozen=True)
-class MapFrame:
-    """What the map draws besides events and stations (lat/lon arrays, closed polygons)."""
-
-    fault_lat: np.ndarray
-    fault_lon: np.ndarray
-    fault_top_km: float
-    box_lat: np.ndarray
-    box_lon: np.ndarray
-    mainshock: tuple[str, float, float, float]  # name, lat, lon, magnitude
-    shocks: tuple[tuple[str, float, float, float], ...] = ()
-
-
-def map_frame(cfg) -> MapFrame:
-    """The study's fault segment, study box and large shocks, from its config."""
-    from faultprobe.catalogs.geometry import box_outline, fault_outline
-
-    flat, flon = fault_outline(cfg.fault, cfg.mainshock)
-    blat, blon = box_outline(cfg.fault, cfg.selection.box, cfg.mainshock)
-    ms = cfg.mainshock
-
-    def shock(s):
-        return (s.name, s.latitude, s.longitude, s.magnitude)
-
-    return MapFrame(
-        flat, flon, float(cfg.fault.depth_km[0]), blat, blon, shock(ms),
-        tuple(shock(s) for s in cfg.shocks),
-    )  # fmt: skip
-
-
-def event_map(
-    events: pd.DataFrame, stations: pd.DataFrame, path: Path, frame: MapFrame | None = None
-) -> Path:
-    """Map of the events (by phase, sized by magnitude), the fault segment's surface
-    projection and its top edge, the study box, the mainshock (star), the other large
-    shocks, the stations and the far control stations (hollow)."""
-    fig, ax = _pyplot().subplots(figsize=(7, 7))
-    if frame is not None:
-        ax.fill(frame.fault_lon, frame.fault_lat, color="0.85", zorder=0,
-                label="fault segment (surface projection)")  # fmt: skip
-        top = "surface trace" if frame.fault_top_km == 0 else f"top edge, {frame.fault_top_km:g} km"
-        ax.plot(frame.fault_lon[:2], frame.fault_lat[:2], color="#7f2704", lw=3,
-                label=f"fault {top}")  # fmt: skip
-        ax.plot(frame.box_lon, frame.box_lat, "k--", lw=1, label="study box")
-    for phase, g in events.groupby("phase"):
-        ax.scatter(
-            g["longitude"], g["latitude"], s=4 + 3 * np.clip(g["magnitude"], 0, 4) ** 2,
-            c=PHASE_COLORS.get(phase, "#7570b3"), alpha=0.5, lw=0, label=f"{phase} events ({len(g)})",
-        )  # fmt: skip
-    if frame is not None:
-        for name, lat, lon, mag in frame.shocks:
-            ax.scatter(lon, lat, marker="*", s=180, c="#fdd0a2", edgecolors="k", lw=0.6, zorder=4)
-            ax.annotate(f"{name} M{mag:g}", (lon, lat), xytext=(5, -10),
-                        textcoords="offset points", fontsize=7)  # fmt: skip
-        name, lat, lon, mag = frame.mainshock
-        ax.scatter(lon, lat, marker="*", s=420, c="#e31a1c", edgecolors="k", lw=0.8, zorder=5,
-                   label=f"mainshock: {name} M{mag:g}")  # fmt: skip
-    far = stations.get("far", pd.Series(False, index=stations.index)).astype(bool)
-    for is_far, g in stations.groupby(far):
-        ax.scatter(
-            g["longitude"], g["latitude"], marker="^", s=120,
-            facecolors="none" if is_far else "k", edgecolors="k", zorder=6,
-            label="far control station" if is_far else "station",
-        )  # fmt: skip
-        for _, s in g.iterrows():
-            ax.annotate(f"{s['network']}.{s['station']}", (s["longitude"], s["latitude"]),
-                        xytext=(5, 4), textcoords="offset points", fontsize=8)  # fmt: skip
-    ax.set_xlabel("longitude (°E)")
-    ax.set_ylabel("latitude (°N)")
-    lat0 = events["latitude"].mean() if len(events) else stations["latitude"].mean()
-    ax.set_aspect(1 / np.cos(np.radians(lat0)))
-    _scale_bar(ax, lat0)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
-    ax.set_title("Events, fault and stations")
-    return _save(fig, path)
-
-
-def _scale_bar(ax, lat0: float, km: float = 10.0) -> None:
-    """A 10 km bar in the lower left corner."""
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    dlon = km / (KM_PER_DEGREE * np.cos(np.radians(lat0)))
-    x, y = x0 + 0.05 * (x1 - x0), y0 + 0.04 * (y1 - y0)
-    ax.plot([x, x + dlon], [y, y], "k", lw=3)
-    ax.annotate(f"{km:g} km", (x + dlon / 2, y), xytext=(0, 4), textcoords="offset points",
-                ha="center", fontsize=8)  # fmt: skip
 
 
 def event_counts(events: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:
@@ -218,11 +128,11 @@ def bands(bt: pd.DataFrame, n_classes: int, path: Path) -> Path:
     ax.axhline(100 / n_classes, color="0.5", ls=":", label="chance")
     if len(b):
         ax.axhline(100 * b["chance_hi"].mean(), color="0.7", ls=":", label="chance, 99 % upper")
-    ax.set_xlabel("band centre (Hz)")
+    ax.set_xlabel("band-pass band (Hz): the dot at its centre, the bar across it")
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 102)
     ax.set_title("Accuracy against frequency band")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _save(fig, path)
 
 
@@ -232,12 +142,15 @@ def pair_spectra(
     path: Path,
     pairs: pd.DataFrame | None = None,
     units: str = "counts",
+    traces: pd.DataFrame | None = None,
 ) -> Path:
-    """Fig. 6: the closest pair's spectra per component (titled with the two events, their
-    separation and magnitude difference) and the median post/pre ratio over all pairs."""
+    """Fig. 6: the closest pair's records per component (s after P, pre above post on one
+    amplitude scale) beside their multitaper spectra, and under them the median post/pre
+    ratio over all pairs with its 16-84 % spread."""
+    plt = _pyplot()
     comps = ["E", "N", "Z"]
-    fig, axes = _pyplot().subplots(2, 3, figsize=(11.5, 6.5), sharex=True)
     ex = examples[examples["pair"] == 0]
+    tr = traces[traces["pair"] == 0] if traces is not None and len(traces) else None
     label = ""
     if len(ex):
         pre_id, post_id = ex["pre_id"].iloc[0], ex["post_id"].iloc[0]
@@ -245,37 +158,61 @@ def pair_spectra(
         if pairs is not None and len(pairs):
             hit = pairs[(pairs["pre_id"] == pre_id) & (pairs["post_id"] == post_id)]
             if len(hit):
-                label += f": {hit['distance_m'].iloc[0]:.0f} m apart, ΔM {hit['dmag'].iloc[0]:.2f}"
+                label += f", {hit['distance_m'].iloc[0]:.0f} m apart, ΔM {hit['dmag'].iloc[0]:.2f}"
+    fig = plt.figure(figsize=(12, 10.5))
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3.0, 1.15], hspace=0.0)
+    cols = 2 if tr is not None else 1
+    axes = top.subplots(3, cols, squeeze=False, sharex="col",
+                        gridspec_kw={"width_ratios": [1.25, 1][:cols], "wspace": 0.22})  # fmt: skip
+    spec_axes = axes[:, -1]
+    if tr is not None:
+        peak = float(np.nanmax(np.abs(tr[["pre", "post"]].to_numpy()))) or 1.0
+        for c, comp in enumerate(comps):
+            ax = axes[c, 0]
+            e = tr[tr["component"] == comp]
+            ax.plot(e["time_s"], 1.0 + e["pre"] / peak, color=PHASE_COLORS["pre"], lw=0.6,
+                    label=f"pre {pre_id}")  # fmt: skip
+            ax.plot(e["time_s"], -1.0 + e["post"] / peak, color=PHASE_COLORS["post"], lw=0.6,
+                    label=f"post {post_id}")  # fmt: skip
+            ax.axvline(0.0, color="k", lw=0.8, ls="--")
+            ax.set_ylim(-2.1, 2.1)
+            ax.set_yticks([-1, 1], ["post", "pre"])
+            ax.set_ylabel(f"{comp} component")
+        axes[0, 0].set_title(f"Records on one amplitude scale (peak {peak:.3g} {units}); "
+                             "dashed: P", fontsize=9, loc="left")  # fmt: skip
+        axes[-1, 0].set_xlabel("time after the P arrival (s)")
     for c, comp in enumerate(comps):
         e = ex[ex["component"] == comp]
-        ax = axes[0, c]
-        ax.loglog(e["freq_hz"], e["pre_amplitude"], color=PHASE_COLORS["pre"], lw=0.8, label="pre")
-        ax.loglog(e["freq_hz"], e["post_amplitude"], color=PHASE_COLORS["post"], lw=0.8,
+        ax = spec_axes[c]
+        ax.loglog(e["freq_hz"], e["pre_amplitude"], color=PHASE_COLORS["pre"], lw=0.9, label="pre")
+        ax.loglog(e["freq_hz"], e["post_amplitude"], color=PHASE_COLORS["post"], lw=0.9,
                   label="post")  # fmt: skip
-        ax.set_title(f"{comp} component", fontsize=9)
+        ax.set_ylabel(f"{comp}: ASD ({units}/√Hz)", fontsize=9)
+        ax.xaxis.set_major_formatter(_plain())
+        ax.grid(True, which="major", color="0.9", lw=0.6)
+    spec_axes[0].set_title("Multitaper amplitude spectral density", fontsize=9, loc="left")
+    spec_axes[0].legend(fontsize=8, loc="lower left")
+    spec_axes[-1].set_xlabel("frequency (Hz)")
+    top.suptitle(f"Closest co-located pair: {label}", fontsize=10)
+    ratio_axes = bottom.subplots(1, 3, sharey=True)
+    n = int(summary["n_pairs"].iloc[0]) if len(summary) else 0
+    for c, comp in enumerate(comps):
         s = summary[summary["component"] == comp]
-        ax = axes[1, c]
+        ax = ratio_axes[c]
         ax.fill_between(s["freq_hz"], 10 ** s["p16_log10_ratio"], 10 ** s["p84_log10_ratio"],
                         color="0.8", label="16–84 % of pairs")  # fmt: skip
         ax.semilogy(s["freq_hz"], 10 ** s["median_log10_ratio"], "k", lw=1, label="median")
         diff = s["differs"].to_numpy(bool)
         if diff.any():
             ax.semilogy(s["freq_hz"][diff], 10 ** s["median_log10_ratio"][diff], ".",
-                        color="#e31a1c", ms=2, label="differs from 1")  # fmt: skip
+                        color="#e31a1c", ms=2, label="median differs from 1")  # fmt: skip
         ax.axhline(1.0, color="r", ls="--", lw=0.8)
         ax.yaxis.set_major_formatter(_plain())
         ax.yaxis.set_minor_formatter(_plain_minor())
         ax.set_xlabel("frequency (Hz)")
-        ax.set_xscale("linear")
-    axes[0, 0].set_ylabel(f"amplitude spectral density ({units}/√Hz)")
-    axes[1, 0].set_ylabel("post / pre amplitude ratio")
-    axes[0, 0].legend(fontsize=8)
-    axes[1, 0].legend(fontsize=8)
-    n = int(summary["n_pairs"].iloc[0]) if len(summary) else 0
-    fig.suptitle(
-        f"Co-located pre/post pairs. Top: closest pair, {label}. Bottom: ratios over {n} pairs",
-        fontsize=10,
-    )
+        ax.set_title(f"{comp}: post/pre ratio over {n} pairs", fontsize=9, loc="left")
+    ratio_axes[0].set_ylabel("post / pre amplitude")
+    ratio_axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return _save(fig, path)
 
 
@@ -303,73 +240,53 @@ def fault_state(
 ) -> Path:
     """The fault state through the cycle: per station (near first, far after) the index
     with its bootstrap band and chance band, change points and shocks marked; on a synthetic
-    study the injected Δt*(t) of the station's paths on a second axis."""
-    fig, axes = _pyplot().subplots(len(panels), 1, figsize=(9, 2.8 * len(panels)), sharex=True,
+    study the injected Δt*(t) of the station's paths on a second axis.  One legend for all
+    panels sits under them, off the data; dates are UTC days."""
+    plt = _pyplot()
+    from matplotlib.dates import DateFormatter
+
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.9 * len(panels)), sharex=True,
                              squeeze=False)  # fmt: skip
     naive = lambda t: pd.DatetimeIndex(t).tz_convert("UTC").tz_localize(None)  # noqa: E731
     peaks = [np.nanmax(np.abs(d)) for _, d in (truth or {}).values() if len(d)]
     top = max(1000 * float(max(peaks, default=0.0)), 1e-3)  # one Δt* scale for all panels
+    legend: dict[str, object] = {}
     for ax, (station, index, changes) in zip(axes[:, 0], panels):
         t = naive(index["time"])
-        ax.fill_between(t, index["chance_lo"], index["chance_hi"], step="mid", color="0.88",
-                        lw=0, label="chance band (99 %)")  # fmt: skip
-        ax.fill_between(t, index["index_lo"], index["index_hi"], step="mid", color="#9ecae1",
-                        lw=0, label="bootstrap band (95 %)")  # fmt: skip
-        ax.step(t, index["index"], where="mid", color="#08519c", lw=1.3, label="index")
-        ax.axhline(0.5, color="0.4", ls=":", lw=0.8)
+        h = [ax.fill_between(t, index["chance_lo"], index["chance_hi"], step="mid",
+                             color="0.88", lw=0, label="chance band of a model with nothing "
+                             "to tell (exact, 99 %)"),
+             ax.fill_between(t, index["index_lo"], index["index_hi"], step="mid",
+                             color="#9ecae1", lw=0, label="bootstrap band over the window's "
+                             "events (95 %)"),
+             *ax.step(t, index["index"], where="mid", color="#08519c", lw=1.4,
+                      label="index: post-like fraction of the window's events"),
+             ax.axhline(0.5, color="0.4", ls=":", lw=0.8, label="0.5: chance")]  # fmt: skip
         for k, (name, when) in enumerate(shocks):
-            ax.axvline(naive([when])[0], color="k", lw=1.2 if k == 0 else 0.8,
-                       ls="-" if k == 0 else "--", label=name)  # fmt: skip
-        for j, when in enumerate(changes["time"] if len(changes) else []):
-            ax.axvline(naive([when])[0], color="#e31a1c", ls=":", lw=1.5,
-                       label="change point" if j == 0 else None)  # fmt: skip
+            w = naive([when])[0]
+            h.append(ax.axvline(w, color="k", lw=1.2 if k == 0 else 0.8,
+                                ls="-" if k == 0 else "--", label=f"{name}, {w:%Y-%m-%d %H:%M}"))  # fmt: skip
+        for when in changes["time"] if len(changes) else []:
+            h.append(ax.axvline(naive([when])[0], color="#e31a1c", ls=":", lw=1.6,
+                                label="change point (ruptures)"))  # fmt: skip
         ax.set_ylim(-0.02, 1.02)
         ax.set_ylabel("post-like fraction")
         ax.set_title(station, fontsize=9, loc="left")
         if truth and station in truth:
             tt, dts = truth[station]
             ax2 = ax.twinx()
-            ax2.plot(naive(tt), 1000 * np.asarray(dts), color="#d95f02", lw=1.2,
-                     label="injected Δt* (ms)")  # fmt: skip
+            h += ax2.plot(naive(tt), 1000 * np.asarray(dts), color="#d95f02", lw=1.3,
+                          label="injected Δt* on the station's paths (ms, right axis)")  # fmt: skip
             ax2.set_ylabel("injected Δt* (ms)", color="#d95f02")
             ax2.tick_params(axis="y", colors="#d95f02")
             ax2.set_ylim(-0.02 * top, 1.05 * top)
-            ax2.legend(fontsize=7, loc="lower right")
-    axes[0, 0].legend(fontsize=7, loc="upper left", ncol=3)
-    axes[-1, 0].set_xlabel("origin time (UTC)")
+        for handle in h:
+            legend.setdefault(handle.get_label(), handle)
+    ax = axes[-1, 0]
+    ax.set_xlabel("origin time (UTC)")
+    ax.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
     fig.suptitle("Fault state through the cycle (cross-fitted scores of every event)")
     fig.autofmt_xdate()
-    return _save(fig, path)
-
-
-def attribution_map(drops: pd.DataFrame, station: str, path: Path) -> Path:
-    """Accuracy drop (percentage points) when each time segment × frequency band of the
-    test inputs is masked: segments along x in time order, bands along y (all bands last),
-    a diverging colour scale centred on 0 with its bar beside the map."""
-    from faultprobe.analysis.controls import SEGMENTS
-
-    table = drops.pivot_table(index="band", columns="segment", values="drop_pct")
-    segs = [s for s in SEGMENTS if s in table.columns]
-    bands = sorted((b for b in table.index if b != "all"), key=lambda b: float(b.split("–")[0]))
-    rows = [*bands, *(["all"] if "all" in table.index else [])]
-    z = table.loc[rows, segs].to_numpy(float)
-    lim = max(float(np.nanmax(np.abs(z))), 1.0)
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(1.3 * len(segs) + 2.6, 0.55 * len(rows) + 1.6))
-    im = ax.imshow(z, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", origin="lower")
-    for i in range(len(rows)):
-        for j in range(len(segs)):
-            v = z[i, j]
-            ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=8,
-                    color="white" if abs(v) > 0.6 * lim else "black")  # fmt: skip
-    ax.set_xticks(range(len(segs)), [f"{s}" for s in segs])
-    ax.set_yticks(
-        range(len(rows)), ["all bands" if r == "all" else r.replace(" Hz", "") for r in rows]
-    )
-    ax.axhline(len(bands) - 0.5, color="k", lw=0.8)
-    ax.set_xlabel("masked time segment (noise: before P; P, P–S, S, coda: from the P and S times)")
-    ax.set_ylabel("masked frequency band (Hz)")
-    ax.set_title(f"{station}: where the evidence sits")
-    bar = fig.colorbar(im, ax=ax, pad=0.02)
-    bar.set_label("test accuracy drop (percentage points)")
+    fig.legend(legend.values(), legend.keys(), loc="upper center", ncol=2, fontsize=8,
+               bbox_to_anchor=(0.5, 0.0), frameon=False)  # fmt: skip
     return _save(fig, path)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from faultprobe.analysis import figures, tables
+from faultprobe.analysis import controlfig, figures, mapfig, tables
 from faultprobe.analysis.allruns import TRAIN, finished_runs, runs_table
 from faultprobe.analysis.runner import read_results
 from faultprobe.config import StudyConfig
@@ -26,6 +26,7 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f3f3f3} td.runs{font-family:monospace;font-size:0.8em;text-align:left}
 figure{margin:1em 0} figcaption{font-size:0.85em;color:#555}
 img{max-width:100%} code{font-size:0.9em}
+.panel{border-left:3px solid #ddd;padding-left:1em;margin-bottom:2em}
 """
 
 
@@ -110,12 +111,15 @@ def write_report(cfg: StudyConfig) -> Path:
         f"<code>runs/RUN_ID/</code> in the study store; all rows: "
         f"<code>results.parquet</code>.</p>"
     )
-    figures.event_map(events, stations, out / "map.png", figures.map_frame(cfg))
+    mapfig.event_map(events, stations, out / "map.png", mapfig.map_frame(cfg))
     figures.event_counts(events, ms, out / "counts.png")
-    sec += ["<h2>Data</h2>", _figure("map.png", "Selected events by phase (size by magnitude), the fault segment "
-                    "projected to the surface with its top edge, the study box, the mainshock "
-                    "(red star) and the other large shocks, the stations and the far control "
-                    "stations (hollow)."),
+    sec += ["<h2>Data</h2>", _figure("map.png", "Left: the selected events by phase (marker area by "
+                    "magnitude, with its key), the fault segment projected to the surface with "
+                    "its top edge, the study box, the mainshock (red star) and the other large "
+                    "shocks, the stations and the far control stations (hollow). Right: the "
+                    "cross-section along the fault's dip direction, depth against distance from "
+                    "the epicentre (km, no vertical exaggeration), every event projected, with "
+                    "the configured fault plane."),
             _figure("counts.png", "Selected events per day (UTC), by phase; the dashed line is the mainshock.")]  # fmt: skip
 
     t1 = tables.table1(results)
@@ -196,8 +200,9 @@ def write_report(cfg: StudyConfig) -> Path:
 def _controls_section(
     cfg: StudyConfig, store: Store, results: pd.DataFrame, out: Path
 ) -> list[str]:
-    """The control panel per station: the verdict with its numbers, the attribution map."""
-    from faultprobe.analysis.verdict import attribution_map, verdict_table
+    """The control panel per station: the verdict with its numbers, the CNN's accuracy
+    against each control's, the attribution map."""
+    from faultprobe.analysis.verdict import attribution_map, station_evidence, verdict_table
 
     vt = verdict_table(store, results, cfg)
     if vt.empty:
@@ -223,17 +228,30 @@ def _controls_section(
         )
         + "</ul>",
     ]
-    for station in vt["station"]:
+    for _, row in vt.iterrows():
+        station, runs = row["station"], list(row["runs"])
+        slug = station.replace(".", "_")
+        figs = []
+        ev = station_evidence(store, results, station)
+        if ev is not None:
+            name = f"controls_{slug}.png"
+            controlfig.control_bars(controlfig.control_accuracies(ev), station, row["verdict"],
+                                    out / name)  # fmt: skip
+            figs.append(_figure(name, f"{station}: test accuracy of the CNN and of each "
+                                "control on the same test events pooled over seeds, with its "
+                                "exact 95 % (Clopper–Pearson) interval; dotted: chance.",
+                                runs))  # fmt: skip
         drops = attribution_map(store, results, station)
-        if drops.empty:
-            continue
-        name = f"attribution_{station.replace('.', '_')}.png"
-        figures.attribution_map(drops, station, out / name)
-        runs = list(vt.loc[vt["station"] == station, "runs"].iloc[0])
-        parts.append(_figure(name, f"{station}: test accuracy drop (percentage points, "
-                             "pooled over seeds) with each time segment × frequency band of "
-                             "the inputs masked at inference; red: the evidence is there.",
-                             runs))  # fmt: skip
+        if not drops.empty:
+            name = f"attribution_{slug}.png"
+            controlfig.attribution_map(drops, station, out / name)
+            figs.append(_figure(name, f"{station}: test accuracy drop (percentage points, "
+                                "pooled over seeds) with each time segment × frequency band "
+                                "of the inputs masked at inference; red: the evidence is "
+                                "there.", runs))  # fmt: skip
+        if figs:
+            parts += [f"<h3>Control panel: {html.escape(station)} ({html.escape(row['verdict'])})"
+                      "</h3>", f'<div class="panel">{"".join(figs)}</div>']  # fmt: skip
     return parts
 
 
@@ -253,7 +271,10 @@ def _pairs_section(store: Store, out: Path) -> list[str]:
         from faultprobe.ml.dataset import open_cube
 
         units = str(open_cube(store)["waveform"].attrs.get("units", "counts"))
-    figures.pair_spectra(examples, summary, out / "pairs.png", pairs, units)
+    traces = None
+    if store.exists(PAIRS, "example_traces.parquet"):
+        traces = store.read_table(f"{PAIRS}/example_traces.parquet")
+    figures.pair_spectra(examples, summary, out / "pairs.png", pairs, units, traces)
     band = differing_band(summary)
     where = f"{band[0]:.1f}–{band[1]:.1f} Hz" if band else "no band of 2 Hz or more"
     station = html.escape(str(pairs["station"].iloc[0]))
@@ -261,7 +282,20 @@ def _pairs_section(store: Store, out: Path) -> list[str]:
         f"<p>{len(pairs)} pairs at {station} (median separation "
         f"{pairs['distance_m'].median():.0f} m, |ΔM| ≤ {pairs['dmag'].max():.2f}). The median "
         f"post/pre ratio differs from one on all components in: <b>{where}</b>.</p>",
-        _figure("pairs.png", "Multitaper spectra of the closest pair and post/pre ratios."),
+        _figure(
+            "pairs.png",
+            (
+                "Top: the closest pair's records per component (time after P, pre above post on "
+                "one amplitude scale) beside their multitaper amplitude spectral densities (log "
+                "axes)"
+                if traces is not None
+                else "Top: the closest pair's multitaper amplitude "
+                "spectral densities (log axes; its records were not stored: re-run the pairs with "
+                "faultprobe experiments)"
+            )
+            + ". Bottom: the median post/pre amplitude ratio over all pairs, its 16–84 % "
+            "spread, and where the median differs from one.",
+        ),
     ]
 
 
