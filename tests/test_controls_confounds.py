@@ -4,7 +4,7 @@ Real small trained runs as in tests/test_controls.py (toy cube, CPU, 6 epochs, s
 the paper's CNN at a quarter width on 4 s windows, the controls grid on a local Dask
 cluster), each test pooled over the three seeds with exact tests at p < 0.01:
 
-- composition: the post-mainshock events 0.5 magnitude units smaller (toy seed 6);
+- composition: the post-mainshock events 0.7 magnitude units smaller (toy seed 6);
 - station change: NRCA's response gets an undocumented 8 Hz low-pass and half the gain
   30 days after the mainshock (toy seed 7), left in the data as an ingest that cannot
   remove it leaves it.
@@ -14,7 +14,7 @@ own): the raw CNN's above-chance test is a one-sided binomial at p < 0.01 on the
 test events (`stats.power_above` at the accuracy the confound allows, below the
 development runs' figures); the verdict's naming rests on tests whose development p-values
 lie orders of magnitude below 0.01 (given in each docstring), so at those rates each
-passes with probability > 0.99 (`_power_mcnemar`, `stats.power_above`, `_power_fisher`).
+passes with probability > 0.99 (`stats.power_above`, `stats.power_less`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats as sps
 
 from faultprobe.analysis import grid as gridmod
 from faultprobe.analysis import stats
@@ -40,18 +39,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TOY = {"noise_level": 1.5e-8}
 CALIPER = 1.0  # standard deviations: the toy's test splits are small (~50 events a seed)
 CHANGE = "2016-11-29T06:40:17Z"  # 30 days after the toy's mainshock
-
-
-def _power_fisher(p1: float, n1: int, p2: float, n2: int, alpha: float = stats.ALPHA) -> float:
-    """Probability that the one-sided Fisher test (k1/n1 lower than k2/n2) rejects, exact."""
-    k1, k2 = np.arange(n1 + 1), np.arange(n2 + 1)
-    w = sps.binom.pmf(k1, n1, p1)[:, None] * sps.binom.pmf(k2, n2, p2)[None, :]
-    rej = np.zeros_like(w, dtype=bool)
-    for a in k1:
-        for b in k2:
-            if w[a, b] > 1e-12:
-                rej[a, b] = stats.fisher_less_p(int(a), n1, int(b), n2) < alpha
-    return float(w[rej].sum())
 
 
 def _study(tmp: Path, toy: ToyStudy, client):
@@ -76,7 +63,7 @@ def _study(tmp: Path, toy: ToyStudy, client):
 def composition(tmp_path_factory, client):
     return _study(
         tmp_path_factory.mktemp("controls-composition"),
-        ToyStudy(seed=6, post_magnitude_shift=-0.5, **TOY),
+        ToyStudy(seed=6, post_magnitude_shift=-0.7, **TOY),
         client,
     )
 
@@ -97,28 +84,39 @@ def _raw_cnn_p(results) -> float:
 
 
 def test_composition_change_is_named_composition(composition):
-    """Raw CNN above chance: development run 0.0 (fill), power at a true 70 % on 150 pooled
-    events 0.99; the verdict names composition through the matched CNN falling (dev.
-    matched fill vs unmatched fill, Fisher p fill) and the metadata control unbeaten (dev.
-    fill)."""
+    """Raw CNN above chance: development 120/156 = 76.9 % [69.5–83.3] (seeds 71, 81, 79 %),
+    p = 5e-12; at a true 72 % the binomial test's power is 0.9997.  Named composition by
+    either of two routes: the matched CNN falls (development 43/78 = 55.1 % against the
+    CNN's 73/78 on the unmatched events, Fisher p = 1e-8; power at true 60 % against 85 %
+    0.86, `stats.power_less`), or the metadata control (development 86.5 %, p = 7e-22) is
+    unbeaten (CNN better on 2 events, metadata on 17) with both noise controls at chance
+    (52 %, 53 %): with the CNN no better than metadata and the noise controls at chance
+    that route fails at most 3 % of the time (three tests of size 1 %), so both together
+    fail < 0.5 %."""
     results, ev, v, row = composition
     assert _raw_cnn_p(results) < stats.ALPHA, results[results.control == "cnn"].accuracy
     assert row["verdict"] != "fault-zone signal"
     assert "composition" in row["verdict"], row["the numbers that decided it"]
     assert v.label == row["verdict"]
-    assert stats.power_above(0.70, 150, 0.5) > 0.99
+    assert stats.power_above(0.72, 156, 0.5) > 0.999
+    assert stats.power_less(0.60, 78, 0.85, 78) > 0.85
 
 
 def test_station_change_is_named_station_change(station):
-    """Raw CNN above chance (dev. fill); the noise spectrum above chance (dev. fill) and the
-    pre-P noise level steps ~30 days after the mainshock, where a mainshock step explains
-    a third as much (dev. fill)."""
+    """Raw CNN above chance: development 150/162 = 92.6 % [87.4–96.1] (seeds 85, 100,
+    93 %), p = 8e-32; at a true 85 % the binomial test's power is > 0.9999.  Named station
+    change: the noise spectrum above chance (development 90.1 %, p = 1e-27; power at a
+    true 80 % > 0.9999) and not beaten by the CNN (McNemar p = 0.3; with the CNN no
+    better, that test rejects at most 1 % of the time), and the pre-P noise level's best
+    step at +30.1 days, where a step at the mainshock explains 34 % as much (the change
+    after half the post days makes that a third in expectation, below the rule's 50 %)."""
     results, ev, v, row = station
     assert _raw_cnn_p(results) < stats.ALPHA, results[results.control == "cnn"].accuracy
     assert row["verdict"] != "fault-zone signal"
     assert "station change" in row["verdict"], row["the numbers that decided it"]
     assert 20 < ev.noise_step_days < 40 and ev.noise_step_share < 0.5
-    assert stats.power_above(0.70, 150, 0.5) > 0.99
+    assert stats.power_above(0.85, 162, 0.5) > 0.9999
+    assert stats.power_above(0.80, 162, 0.5) > 0.9999
 
 
 def _evidence(rng, n=300) -> Evidence:

@@ -10,15 +10,16 @@ pooled over seeds, in; a `Verdict` out); `station_evidence` reads them from the 
   control (one-sided McNemar exact test on the discordant test events: binomial at 1/2),
   keeps its accuracy on the matched set (the CNN trained and tested on events matched
   pre-to-post scores on the matched test events not lower than the CNN on the unmatched
-  ones, one-sided Fisher exact test, and above chance there), and its evidence sits in the wave
-  arrivals (masking the best wave segment × band lowers the accuracy, McNemar, by more
-  than masking any noise cell);
+  ones, one-sided Fisher exact test, and above chance there), and its evidence sits in
+  the wave arrivals (masking the best wave segment × band lowers the accuracy, McNemar,
+  by more than masking any noise cell);
 - never while the ingest's traces table logs an instrument change (location, channels,
   native sampling rate) within `station_change_days` of the mainshock;
-- otherwise the confounds the controls point at: "station change" (such a logged change,
-  or a noise-only control above chance and the pre-P noise level steps at a date
-  `station_change_days` or more away from the mainshock, or a change is logged), "noise" (a noise-only control above chance and unbeaten, or
-  the evidence in the noise segment), "composition" (the matched set loses the accuracy,
+- otherwise the confounds the controls point at: "station change" (such a logged change;
+  or a noise-only control above chance and either a change logged farther away or the
+  pre-P noise level stepping at a date `station_change_days` or more away from the
+  mainshock), "noise" (a noise-only control above chance and unbeaten, or the evidence in
+  the noise segment), "composition" (the matched set loses the accuracy,
   or the metadata control unbeaten while the noise-only controls are at chance: SNR
   carries the noise level);
 - "inconclusive" when nothing is named and a condition fails.
