@@ -75,7 +75,8 @@ def _study(tmp: Path, toy: ToyStudy, client, controls: list[str] | None = None):
     raw["study"]["store"] = str(tmp)
     raw["train"] = {"width": 0.25, "epochs": 6, "patience": 0, "device": "cpu",
                     "threads": 1, "seeds": [1, 2, 3]}  # fmt: skip
-    raw["experiments"] = {"controls": {"enabled": True, "stations": ["NRCA"]}}
+    # a caliper of 1 standard deviation: the toy's test splits are small (~50 a seed)
+    raw["experiments"] = {"controls": {"enabled": True, "stations": ["NRCA"], "match_caliper": 1.0}}
     if controls is not None:
         raw["experiments"]["controls"]["controls"] = controls
     cfg = parse_config(raw, base=tmp)
