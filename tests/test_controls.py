@@ -6,10 +6,15 @@ cluster).
   near station is "fault-zone signal".  It needs five exact tests at p < 0.01 on 162
   pooled test events; in the development run the CNN scored 96.3 %, the noise-only CNN
   48.8 %, the noise spectrum 54.3 %, metadata 59.3 %, with 80/3, 74/6 and 65/5 discordant
-  events (McNemar p 1e-20, 3e-16, 1e-14), the matched set 96.7 % against 95.0 % unmatched
-  (Fisher p = 0.84, far from 0.01), masking S dropping 32.7 points (p = 2e-15).  At
-  those rates each McNemar test passes with probability > 0.9999 (`_power_mcnemar`: exact
-  binomial on the discordant count), so together they fail far less than 1 % of the time.
+  events (McNemar p 1e-20, 3e-16, 1e-14), masking S dropping 32.7 points (p = 2e-15).
+  At those rates each McNemar test passes with probability > 0.9999 (`_power_mcnemar`:
+  exact binomial on the discordant count).  The weak link is the matched CNN (trained on
+  the matched ~70 % of the events, 1 sd caliper): 105/114 = 92.1 % against the CNN's
+  48/48 unmatched and 156/162 overall (Fisher p = 0.11, the larger of the two); at those
+  rates the pair of Fisher tests would call it lower with probability up to 0.12
+  (`stats.power_less`), so this test, deterministic for its seeds, would pass about 88 %
+  of fresh draws: a matched control with a training set of the same size (not only the
+  same mix) is what would close that gap.
 - fault effect off, the post-mainshock noise 5 times stronger (toy seed 4): the raw CNN is
   above chance and the verdict names noise, never "fault-zone signal".  The noise-spectrum
   control separates the classes perfectly (150/150 at a level factor of 3 already), so
@@ -145,6 +150,7 @@ def test_fault_effect_without_confound_is_a_fault_zone_signal(effect):
     v = decide(station_evidence(Store(cfg.study.store), results, "NRCA", cfg.mainshock.time))
     assert v.numbers["best_wave_cell"][0] in ("P", "P–S", "S", "coda")
     assert _power_mcnemar(65 / 162, 5 / 162, 162) > 0.9999
+    assert stats.power_less(105 / 114, 114, 156 / 162, 162) < 0.15
 
 
 @pytest.mark.slow
