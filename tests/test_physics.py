@@ -1,9 +1,10 @@
 """The physics baseline (faultprobe.analysis.physics): per-record t* and its series.
 
 On rendered records with known t* the estimator recovers it; on a small synthetic study
-ingested for real, its running median follows the truth table's Δt* at the exposed
-station (IV.NRCA) and the step at the mainshock is recovered within its stated error,
-and with the effect off there is no step.  The study's effect is shaped so that Δt*(t)
+ingested for real (three simulator seeds, pooled), its running median follows the truth
+table's Δt* at the exposed station (IV.NRCA) and the step at the mainshock, corrected for
+the estimator's stated low reading (`physics.scaled_jump`), is recovered within its
+stated error; with the effect off there is no step.  The study's effect is shaped so that Δt*(t)
 has a course to follow inside its four days: growth over the two days before the
 mainshock, a step, and healing through the two days after.
 """
@@ -37,14 +38,22 @@ WIDTH = 21  # events in the running median
 DAYS = 1.0  # the step compares the day before the mainshock with the day after
 
 
-def _study(folder: Path, effect: dict) -> tuple[pd.DataFrame, pd.Timestamp]:
+SEEDS = (21, 22, 23)  # not the seeds the estimator's scale was measured on
+
+
+def _study(folder: Path, effect: dict, seed: int = 7) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Write, select and ingest a one-station study; its t* table joined with the truth."""
     from faultprobe.catalogs.study import build_catalog
     from faultprobe.pipelines.ingest import ingest
     from faultprobe.synthetic.run import synthesize
 
     table = small_study_table(
-        folder, effect=effect, background_per_day=40.0, omori_k=20.0, noise_segments_per_day=0
+        folder,
+        effect=effect,
+        background_per_day=40.0,
+        omori_k=20.0,
+        noise_segments_per_day=0,
+        seed=seed,
     )
     table["stations"]["codes"], table["stations"]["far"] = [STATION], []
     table["waveforms"]["block_size"] = 64
@@ -62,7 +71,7 @@ def _study(folder: Path, effect: dict) -> tuple[pd.DataFrame, pd.Timestamp]:
 
 @pytest.fixture(scope="module")
 def shaped(tmp_path_factory):
-    return _study(tmp_path_factory.mktemp("physics_on"), SHAPED)
+    return [_study(tmp_path_factory.mktemp(f"physics_on{s}"), SHAPED, s) for s in SEEDS]
 
 
 @pytest.fixture(scope="module")
@@ -100,23 +109,41 @@ def test_running_median_and_spearman():
     assert np.isnan(physics.spearman(np.ones(5), np.arange(5.0)))
 
 
+@pytest.mark.slow
 def test_series_follows_the_injected_dtstar(shaped):
-    tab, _ = shaped
-    fitted = tab[np.isfinite(tab["tstar"])]
-    assert len(fitted) > 100  # of ~200 records: the rest lack signal over noise in the band
-    series = physics.tstar_series(fitted, WIDTH)
-    truth = physics.running_median(series["truth"].to_numpy(), WIDTH)
-    assert physics.spearman(series["tstar_median"], truth) >= 0.8
+    """Pooled over the seeds' (running median, truth) pairs: Spearman ≥ 0.8 (development:
+    0.89 pooled, 0.94, 0.80 and 0.92 per seed, docs/physics.md; the pooled rank correlation
+    of ~420 pairs has a sampling sd near 0.01, so 0.8 lies some 9 sd below)."""
+    got, want = [], []
+    for tab, _ in shaped:
+        fitted = tab[np.isfinite(tab["tstar"])]
+        assert len(fitted) > 100  # of ~200 records: the rest lack signal over noise in the band
+        series = physics.tstar_series(fitted, WIDTH)
+        got.append(series["tstar_median"].to_numpy())
+        want.append(physics.running_median(series["truth"].to_numpy(), WIDTH))
+    assert physics.spearman(np.concatenate(got), np.concatenate(want)) >= 0.8
 
 
+@pytest.mark.slow
 def test_step_at_the_mainshock_within_its_error(shaped):
-    tab, main = shaped
-    fitted = tab[np.isfinite(tab["tstar"])]
-    step, se = physics.jump(fitted["origin_time"], fitted["tstar"], main, DAYS)
-    true_step, _ = physics.jump(fitted["origin_time"], fitted["truth"], main, DAYS)
+    """The seeds' mean step: detected (development: 7.8 ± 1.1 ms; at the estimator's lowest
+    scale, 0.6, the true 7.8 ms reads 4.7 ms, 4.2 standard errors: "above 3" then has power
+    0.89, at its mean scale 0.8 (6.2 ms, z = 5.6) > 0.9999), and, divided by the scale
+    (`physics.scaled_jump`: 9.7 ± 2.8 ms), within 3 total errors (statistical and the
+    scale's spread) of the truth's mean step (7.8 ms): a correct error model fails this
+    0.3 % of the time."""
+    steps, ses, truths = [], [], []
+    for tab, main in shaped:
+        fitted = tab[np.isfinite(tab["tstar"])]
+        step, se = physics.jump(fitted["origin_time"], fitted["tstar"], main, DAYS)
+        true_step, _ = physics.jump(fitted["origin_time"], fitted["truth"], main, DAYS)
+        steps.append(step), ses.append(se), truths.append(true_step)
+    step, se = float(np.mean(steps)), float(np.sqrt(np.sum(np.square(ses)))) / len(steps)
+    true_step = float(np.mean(truths))
     assert true_step > 0.006
     assert step > 3 * se  # detected
-    assert abs(step - true_step) <= 3 * se  # and recovered within its stated error
+    est, err = physics.scaled_jump(step, se)
+    assert abs(est - true_step) <= 3 * err, (steps, ses, truths)
 
 
 def test_no_step_without_the_effect(unchanged):

@@ -236,3 +236,11 @@ def test_ingest_resamples_the_traces_after_a_rate_change(tmp_path):
     assert after.sum() > 20 and (~after).sum() > 20
     assert (resampled == after).all()
     assert (traces["status"] == "ok").mean() > 0.9
+    # the verdict's station-change detector finds the date in the traces table
+    from faultprobe.analysis.verdict import instrument_changes
+    from faultprobe.store import TRACES, Store
+
+    (found,) = instrument_changes(Store(cfg.study.store).read_table(TRACES), "IV.NRCA")
+    at, before, after_sig = found
+    assert abs((at - pd.Timestamp(CHANGE)).total_seconds()) < 6 * 3600
+    assert before.endswith("|native") and after_sig.endswith("|200")

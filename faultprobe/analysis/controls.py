@@ -9,8 +9,9 @@ table STORE/controls/RUN_ID/CONTROL.parquet (event_id, true, pred, ...), which t
   the per-trace normalisation hides from the CNN);
 - `metadata`: the same classifier on magnitude, hypocentral and fault distance, depth,
   azimuth, hour of day and SNR;
-- `matched`: the CNN's predictions on the test events matched pre-to-post on magnitude,
-  distance and depth (optimal one-to-one matching within a caliper, as the pairs do);
+- `matched` is not computed here: it is a CNN trained on its own run, whose train,
+  validation and test events are each matched pre-to-post on magnitude, distance and depth
+  (faultprobe.ml.matching, optimal one-to-one within a caliper, as the pairs do);
 - `physics`: a logistic regression on each record's spectral-decay t* (the classical
   estimator of faultprobe.analysis.physics), and the Spearman correlation of its running
   median with the fault-state index where a tracking result exists;
@@ -147,37 +148,6 @@ def classify(
     return clf.predict(features[test]).astype(np.int64)
 
 
-# ---------------------------------------------------------------- matching
-
-
-def matched_mask(
-    features: np.ndarray, y: np.ndarray, caliper: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Test events kept by an optimal one-to-one pre/post matching on standardised
-    `features` within `caliper` standard deviations (`pairs.match_pairs`); the mask and
-    the (pre, post) positions of the pairs."""
-    from scipy.spatial import cKDTree
-
-    from faultprobe.analysis.pairs import match_pairs
-
-    f = np.asarray(features, float)
-    good = np.isfinite(f).all(axis=1)
-    sd = np.nanstd(f[good], axis=0)
-    z = (f - np.nanmean(f[good], axis=0)) / np.where(sd > 0, sd, 1.0)
-    pre = np.flatnonzero(good & (y == 0))
-    post = np.flatnonzero(good & (y == 1))
-    keep = np.zeros(len(y), dtype=bool)
-    if pre.size == 0 or post.size == 0:
-        return keep, np.zeros((0, 2), dtype=np.int64)
-    coo = cKDTree(z[pre]).sparse_distance_matrix(
-        cKDTree(z[post]), caliper, output_type="coo_matrix"
-    )
-    sel = match_pairs(coo.row, coo.col, coo.data, pre.size, post.size)
-    pairs = np.column_stack([pre[coo.row[sel]], post[coo.col[sel]]])
-    keep[pairs.ravel()] = True
-    return keep, pairs
-
-
 # ---------------------------------------------------------------- attribution
 
 
@@ -267,15 +237,6 @@ def metadata_control(ds, store, run, preds, pos, opts: ControlsGrid) -> tuple[di
     return {"pred": pred}, float("nan")
 
 
-def matched_control(ds, store, run, preds, pos, opts: ControlsGrid) -> tuple[dict, float]:
-    """The CNN on the test events matched on magnitude, distance and depth."""
-    geo = event_geometry(ds, store, run.spec.stations[0], pos)
-    test = (preds["split"] == "test").to_numpy()
-    cols = usable(geo[test][["magnitude", "hypocentral_km", "fault_distance_km", "depth_km"]])
-    keep, _ = matched_mask(cols.to_numpy(float), preds["true"].to_numpy()[test], opts.match_caliper)
-    return {"pred": preds["pred"].to_numpy()[test], "matched": keep}, float("nan")
-
-
 def physics_control(ds, store, run, preds, pos, opts: ControlsGrid) -> tuple[dict, float]:
     """Logistic regression on t*; statistic: Spearman of its running median with the
     fault-state index (NaN without a tracking result)."""
@@ -353,7 +314,6 @@ def attribution_control(ds, store, run, preds, pos, opts: ControlsGrid) -> tuple
 MAKERS = {
     "noise_spectrum": noise_spectrum_control,
     "metadata": metadata_control,
-    "matched": matched_control,
     "physics": physics_control,
     "attribution": attribution_control,
 }
@@ -378,7 +338,7 @@ def control_row(store, run, metrics: dict, preds: pd.DataFrame) -> dict:
     )
     store.makedirs(f"{CONTROLS}/{run.run_id}")
     store.write_table(table, table_name(run.run_id, control))
-    scored = table[table["matched"]] if "matched" in table else table
+    scored = table
     row = result_row(run, metrics, preds)
     y, p = scored["true"].to_numpy(), scored["pred"].to_numpy()
     recall = [float((p[y == c] == c).mean()) if (y == c).any() else np.nan for c in (0, 1)]

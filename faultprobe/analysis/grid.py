@@ -155,12 +155,13 @@ def null_runs(cfg: StudyConfig) -> list[GridRun]:
     return out
 
 
-POSTHOC = ("noise_spectrum", "metadata", "matched", "physics", "attribution")
+POSTHOC = ("noise_spectrum", "metadata", "physics", "attribution")
 
 
 def controls_runs(cfg: StudyConfig) -> list[GridRun]:
-    """Per station and seed: the binary CNN, the CNN on pre-P noise, and the controls
-    computed on the CNN's own split (the same task as the CNN: they read its run)."""
+    """Per station and seed: the binary CNN, the CNN on pre-P noise, the CNN trained and
+    tested on the matched events of the same split, and the controls computed on the CNN's
+    own split (the same task as the CNN: they read its run)."""
     g = cfg.experiments.controls
     if not g.enabled:
         return []
@@ -176,6 +177,11 @@ def controls_runs(cfg: StudyConfig) -> list[GridRun]:
                     {**base.model_dump(), "window_s": tuple(g.noise_window_s), "name": "noise"}
                 )
                 out.append(GridRun("controls", noise, meta={"control": "noise", "far": far}))
+            if "matched" in g.controls:
+                matched = RunSpec.model_validate(
+                    {**base.model_dump(), "match_caliper": g.match_caliper, "name": "matched"}
+                )
+                out.append(GridRun("controls", matched, meta={"control": "matched", "far": far}))
             for c in POSTHOC:
                 if c in g.controls:
                     meta = {"control": c, "far": far, "options": opts}

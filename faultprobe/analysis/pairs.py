@@ -16,14 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from faultprobe._optional import need
 from faultprobe.config import PairsAnalysis
 from faultprobe.geodesy import KM_PER_DEGREE
+from faultprobe.ml.matching import match_pairs
 
 
 def local_km(lat: np.ndarray, lon: np.ndarray, depth_km: np.ndarray) -> np.ndarray:
@@ -71,42 +69,6 @@ def find_pairs(events: pd.DataFrame, max_distance_m: float, max_dmag: float) -> 
         }
     )
     return out.sort_values(["distance_m", "dmag"], kind="stable").reset_index(drop=True)
-
-
-def match_pairs(
-    i: np.ndarray, j: np.ndarray, cost: np.ndarray, n_pre: int, n_post: int
-) -> np.ndarray:
-    """Indices of the candidate edges (pre i, post j, cost) kept by an optimal one-to-one
-    matching: the most pairs, then the least total cost.
-
-    The candidate graph falls apart into small connected groups (events within a few hundred
-    metres and 0.1 magnitude units of each other); each group is one assignment problem
-    (scipy's `linear_sum_assignment`), where a non-candidate pair costs more than all of the
-    group's candidates together, so no candidate pair is given up to lower the cost.
-    """
-    if i.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    graph = coo_matrix((np.ones(i.size), (i, n_pre + j)), shape=(n_pre + n_post,) * 2)
-    _, comp = connected_components(graph, directed=False)
-    edge_comp = comp[i]
-    order = np.argsort(edge_comp, kind="stable")
-    bounds = np.flatnonzero(np.diff(edge_comp[order])) + 1
-    kept = []
-    for edges in np.split(order, bounds):
-        ri, ci = np.unique(i[edges], return_inverse=True)
-        rj, cj = np.unique(j[edges], return_inverse=True)
-        if edges.size == 1:
-            kept.append(edges)
-            continue
-        forbidden = 1.0 + float(cost[edges].sum()) * 2.0
-        m = np.full((ri.size, rj.size), forbidden)
-        m[ci, cj] = cost[edges]
-        rows, cols = linear_sum_assignment(m)
-        real = m[rows, cols] < forbidden
-        lookup = np.full((ri.size, rj.size), -1, dtype=np.int64)
-        lookup[ci, cj] = edges
-        kept.append(lookup[rows[real], cols[real]])
-    return np.sort(np.concatenate(kept))
 
 
 @dataclass(frozen=True)

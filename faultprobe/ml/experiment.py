@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from faultprobe.ml import dataset, labels, metrics, splits, stream
+from faultprobe.ml import dataset, labels, matching, metrics, splits, stream
 from faultprobe.ml.errors import ModelError
 from faultprobe.ml.model import FaultNet
 from faultprobe.ml.runs import (
@@ -92,6 +92,11 @@ def select_events(ds, spec: RunSpec) -> EventSelection:
             inside = codes == part
             keep = labels.balance(np.where(inside, lab, labels.UNLABELLED), n, spec.seed + part)
             codes = np.where(inside & ~keep, splits.UNUSED, codes).astype(np.int8)
+    if spec.match_caliper is not None:
+        if n != 2:
+            raise ModelError(f"a matched run needs 2 classes, not {n} (match_caliper)")
+        feats = matching.match_features(ds, spec.stations[0])
+        codes = matching.matched_split(codes, lab, feats, spec.match_caliper)
     lab = np.where(codes >= 0, lab, labels.UNLABELLED)
     return EventSelection(events, ok, lab, codes, names, counts)
 

@@ -135,6 +135,13 @@ class RunSpec(_Frozen):
     seed: int = 1
     model: Model = Model()
     training: Training = Training()
+    match_caliper: float | None = Field(
+        default=None,
+        gt=0,
+        description="binary runs: train, validation and test events each matched pre-to-post "
+        "on magnitude, P travel time and depth within this many standard deviations "
+        "(faultprobe.ml.matching; the matched control)",
+    )
     name: str = Field(default="", description="free tag, part of the run id")
 
     def to_json(self) -> str:
@@ -153,6 +160,8 @@ class RunSpec(_Frozen):
         content["training"].pop("threads")
         if content["training"].get("memory_budget") is None:  # ids from before streaming
             content["training"].pop("memory_budget", None)
+        if content.get("match_caliper") is None:  # ids from before the matched control
+            content.pop("match_caliper", None)
         blob = json.dumps(content, sort_keys=True).encode()
         digest = hashlib.sha256(blob).hexdigest()[:10]
         sta = "+".join(s.split(".")[-1] for s in self.stations)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from faultprobe.config import FaultZoneEffect, NoiseChange, Synthetic
+from faultprobe.config import FaultZoneEffect, NoiseChange, StationChange, Synthetic
 from faultprobe.store import CUBE, EVENTS, Store
 from faultprobe.synthetic.effect import dtstar_at
 from faultprobe.synthetic.noise import render_noise
@@ -53,6 +53,9 @@ class ToyStudy:
     seed: int = 0
     noise_change: NoiseChange | None = None  # a confound: the noise after the mainshock
     post_magnitude_shift: float = 0.0  # a confound: post events smaller (< 0) or larger
+    # a confound: undocumented gain and response changes (station "NRCA", not "IV.NRCA"),
+    # left in the data as an ingest that cannot remove them would leave them
+    station_changes: tuple[StationChange, ...] = ()
 
 
 def render(study: ToyStudy) -> xr.Dataset:
@@ -108,6 +111,7 @@ def render(study: ToyStudy) -> xr.Dataset:
         p_time[:, j] = (start_ns + int(round(lead * 1e9))).astype("datetime64[ns]")
         for i in range(n):  # noise spans are seeded per record, as the simulator does
             wf[i, j] += render_noise(syn, n_t, fs, int(start_ns[i]), int(seeds[i]), main_ns)
+        _instrument(wf[:, j], start_ns, fs, study, study.stations[j][1])
     status = (rng.random((n, n_sta)) < study.bad_fraction).astype(np.int8) * 2
     wf[status != 0] = np.nan
     ev_ids = np.array([f"toy{i:06d}" for i in range(n)])
@@ -135,6 +139,21 @@ def render(study: ToyStudy) -> xr.Dataset:
         coords=coords,
         attrs={"sampling_rate": fs, "window": list(study.window_s), "source": "toycube"},
     )
+
+
+def _instrument(x: np.ndarray, start_ns: np.ndarray, fs: float, study: ToyStudy, code: str):
+    """Records after a station change of `code` through its epoch's filters and gain."""
+    from faultprobe.synthetic.instrument import station_epochs
+
+    changes = [c for c in study.station_changes if c.station.split(".")[-1] == code]
+    if not changes:
+        return
+    epochs, _ = station_epochs(changes[0].station, fs, 1.0, changes)
+    which = np.searchsorted([e.start_ns for e in epochs], start_ns, side="right") - 1
+    for k, ep in enumerate(epochs):
+        mine = which == k
+        if k and mine.any():
+            x[mine] = ep.record(x[mine].astype(np.float64)) * ep.sensitivity
 
 
 def write_toy_store(root: str, study: ToyStudy) -> Store:
