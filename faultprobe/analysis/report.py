@@ -211,8 +211,8 @@ def _controls_section(
         "<h2>Controls and the verdict</h2>",
         "<p>Per station, binary, pooled over seeds on the same test events: the CNN against "
         "a CNN on the records' pre-P noise, a classifier on the pre-P noise spectrum, a "
-        "classifier on the catalog metadata and SNR, the CNN on the test events matched "
-        "pre-to-post on magnitude, distance and depth, a classifier on the spectral-decay "
+        "classifier on the catalog metadata and SNR, a CNN trained and tested on events "
+        "matched pre-to-post on magnitude, distance and depth, a classifier on the spectral-decay "
         "t*, and the accuracy lost when each time segment × band is masked. "
         "<b>fault-zone signal</b> only when the CNN beats the noise and metadata controls "
         "(one-sided McNemar exact test, p &lt; 0.01), keeps its accuracy on the matched set "
