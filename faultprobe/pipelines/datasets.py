@@ -19,6 +19,7 @@ import pandas as pd
 
 from faultprobe._optional import need
 from faultprobe.catalogs.datasets import NAT, read_traces
+from faultprobe.pipelines.placement import overlay_p_times
 from faultprobe.pipelines.plan import Plan, StationInfo
 from faultprobe.pipelines.sources import Fetched, Request, Segment
 from faultprobe.store import Store
@@ -129,21 +130,10 @@ def build_index(cfg, store: Store, plan: Plan) -> pd.DataFrame:
 def dataset_p_times(plan: Plan, index: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The plan's P times with the dataset's own P arrival wherever a trace of that event
     and station gives one (the model's elsewhere), and where it gave one."""
-    p = plan.p_time_ns.copy()
-    mask = np.zeros(p.shape, dtype=bool)
     given = index[index["p_ns"] != NAT]
-    if given.empty:
-        return p, mask
-    row = {str(e): i for i, e in enumerate(plan.events["event_id"].astype(str))}
-    col: dict[tuple[str, str], int] = {}
-    for j, s in enumerate(plan.stations):
-        for n in (s.network, *s.aliases):
-            col.setdefault((n, s.station), j)
-    for e, n, s, t in zip(given["event_id"], given["network"], given["station"], given["p_ns"]):
-        i, j = row.get(str(e)), col.get((n, s))
-        if i is not None and j is not None:
-            p[i, j], mask[i, j] = int(t), True
-    return p, mask
+    return overlay_p_times(
+        plan, given["event_id"], given["network"], given["station"], given["p_ns"], first=False
+    )
 
 
 @functools.lru_cache(maxsize=4)

@@ -69,25 +69,32 @@ def first_picks(picks: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def pick_times(plan: Plan, picks: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The (event, station) P times of the picks (network aliases honoured) and where one
-    was found."""
+def overlay_p_times(plan: Plan, events, networks, stations, times_ns, *, first: bool = True):
+    """The plan's P times with the given (event, network, station) times put in their place
+    (network aliases honoured; the first or the last of duplicates wins) and where one was."""
     p = plan.p_time_ns.copy()
     mask = np.zeros(p.shape, dtype=bool)
-    if picks.empty:
-        return p, mask
     row = {str(e): i for i, e in enumerate(plan.events["event_id"].astype(str))}
     col: dict[tuple[str, str], int] = {}
     for j, s in enumerate(plan.stations):
         for n in (s.network, *s.aliases):
             col.setdefault((n, s.station), j)
+    for e, n, s, t in zip(events, networks, stations, times_ns):
+        i, j = row.get(str(e)), col.get((str(n), str(s)))
+        if i is not None and j is not None and not (first and mask[i, j]):
+            p[i, j], mask[i, j] = int(t), True
+    return p, mask
+
+
+def pick_times(plan: Plan, picks: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The (event, station) P times of the picks (network aliases honoured) and where one
+    was found."""
+    if picks.empty:
+        return plan.p_time_ns.copy(), np.zeros(plan.p_time_ns.shape, dtype=bool)
     best = first_picks(picks)
     t = pd.to_datetime(best["time"], utc=True).dt.tz_localize(None).astype("datetime64[ns]")
-    for e, n, s, ns in zip(best["event_id"], best["network"], best["station"], t.to_numpy()):
-        i, j = row.get(str(e)), col.get((str(n), str(s)))
-        if i is not None and j is not None and not mask[i, j]:
-            p[i, j], mask[i, j] = int(ns.astype(np.int64)), True
-    return p, mask
+    ns = t.to_numpy().astype(np.int64)
+    return overlay_p_times(plan, best["event_id"], best["network"], best["station"], ns)
 
 
 def placed_by_picks(plan: Plan, store: Store) -> Plan:
