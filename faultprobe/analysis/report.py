@@ -16,6 +16,7 @@ from faultprobe.analysis import figures, tables
 from faultprobe.analysis.allruns import TRAIN, finished_runs, runs_table
 from faultprobe.analysis.runner import read_results
 from faultprobe.config import StudyConfig
+from faultprobe.config.stages import SynthWorld
 from faultprobe.store import EVENTS, STATIONS, Store
 
 REPORT = "report"
@@ -265,11 +266,11 @@ def _pairs_section(store: Store, out: Path) -> list[str]:
     ]
 
 
-def _exposures(cfg: StudyConfig) -> dict[str, float]:
+def _exposures(world: SynthWorld) -> dict[str, float]:
     """Mean damage-zone exposure per station of a synthetic study (its truth table)."""
     from faultprobe.synthetic.run import TRUTH_FILE, output_dir
 
-    path = output_dir(cfg) / TRUTH_FILE
+    path = output_dir(world) / TRUTH_FILE
     if not path.exists():
         return {}
     truth = pd.read_parquet(path)
@@ -288,7 +289,7 @@ def _fault_state_section(cfg: StudyConfig, store: Store, out: Path) -> list[str]
     far = set(cfg.stations.far)
     stations.sort(key=lambda s: (s in far or s.split(".")[-1] in far, s))
     panels, truth, lines = [], {}, []
-    exposure = _exposures(cfg)
+    exposure = _exposures(SynthWorld.of(cfg))
     for sta in stations:
         index, changes, summary = read_tracking(store, sta)
         panels.append((sta, index, changes))

@@ -19,6 +19,7 @@ import zarr
 import zarr.codecs
 
 from faultprobe import __version__, _compat
+from faultprobe.config import Waveforms
 from faultprobe.pipelines.plan import Plan
 from faultprobe.pipelines.preprocess import COMPONENTS
 from faultprobe.pipelines.status import NOT_WRITTEN, Status
@@ -314,8 +315,9 @@ def check_status(url: str, storage_options: dict | None = None) -> int:
     return int((st == NOT_WRITTEN).sum())
 
 
-def attrs_for(plan: Plan, cfg, source: str, codec: Codec, measured: dict, config_hash: str) -> dict:
-    w = cfg
+def attrs_for(
+    plan: Plan, w: Waveforms, source: str, codec: Codec, measured: dict, config_hash: str
+) -> dict:
     return {
         "Conventions": "CF-1.10",
         "title": "faultprobe waveform cube: event x station x component x time",
