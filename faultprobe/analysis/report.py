@@ -16,7 +16,7 @@ from faultprobe.analysis import figures, tables
 from faultprobe.analysis.allruns import TRAIN, finished_runs, runs_table
 from faultprobe.analysis.runner import read_results
 from faultprobe.config import StudyConfig
-from faultprobe.config.stages import SynthWorld
+from faultprobe.config.stages import GridSettings, SynthWorld, TrackSettings
 from faultprobe.store import EVENTS, STATIONS, Store
 
 REPORT = "report"
@@ -165,7 +165,7 @@ def write_report(cfg: StudyConfig) -> Path:
         sec.append(_figure("bands.png", "Test accuracy per band-pass band.", runs))
 
     sec += ["<h2>Null tests</h2>", _table_html(tables.null_table(results))]
-    sec += _controls_section(cfg, store, results, out)
+    sec += _controls_section(GridSettings.of(cfg), store, results, out)
 
     st = tables.seasonality_table(results)
     if not st.empty:
@@ -174,7 +174,7 @@ def write_report(cfg: StudyConfig) -> Path:
         sec += ["<h2>Seasonality</h2>", _table_html(st),
                 _figure("seasonality.png", "Accuracy per span.", runs)]  # fmt: skip
 
-    sec += _fault_state_section(cfg, store, out)
+    sec += _fault_state_section(TrackSettings.of(cfg), SynthWorld.of(cfg), store, out)
     sec += ["<h2>Co-located pre/post pairs</h2>", *_pairs_section(store, out)]
     sec += ["<h2>Every finished run</h2>",
             "<p>All runs in <code>runs/</code>, from <code>faultprobe train</code> as from "
@@ -195,7 +195,7 @@ def write_report(cfg: StudyConfig) -> Path:
 
 
 def _controls_section(
-    cfg: StudyConfig, store: Store, results: pd.DataFrame, out: Path
+    cfg: GridSettings, store: Store, results: pd.DataFrame, out: Path
 ) -> list[str]:
     """The control panel per station: the verdict with its numbers, the attribution map."""
     from faultprobe.analysis.verdict import attribution_map, verdict_table
@@ -279,8 +279,11 @@ def _exposures(world: SynthWorld) -> dict[str, float]:
     }
 
 
-def _fault_state_section(cfg: StudyConfig, store: Store, out: Path) -> list[str]:
-    """The fault state through the cycle: near stations first, far ones after."""
+def _fault_state_section(
+    cfg: TrackSettings, world: SynthWorld, store: Store, out: Path
+) -> list[str]:
+    """The fault state through the cycle: near stations first, far ones after (`world`:
+    the study's shocks and window; its truth only when `cfg.world` is set)."""
     from faultprobe.analysis.tracking import dtstar_truth, read_tracking, tracked_stations
 
     stations = tracked_stations(store)
@@ -289,11 +292,11 @@ def _fault_state_section(cfg: StudyConfig, store: Store, out: Path) -> list[str]
     far = set(cfg.stations.far)
     stations.sort(key=lambda s: (s in far or s.split(".")[-1] in far, s))
     panels, truth, lines = [], {}, []
-    exposure = _exposures(SynthWorld.of(cfg))
+    exposure = _exposures(world)
     for sta in stations:
         index, changes, summary = read_tracking(store, sta)
         panels.append((sta, index, changes))
-        dts = dtstar_truth(cfg, index["time"])
+        dts = dtstar_truth(cfg.world, index["time"])
         if dts is not None:
             truth[sta] = (pd.DatetimeIndex(index["time"]), dts * exposure.get(sta, 1.0))
         cps = ", ".join(f"{pd.Timestamp(t):%Y-%m-%d %H:%M}" for t in summary["change_points"])
@@ -307,9 +310,9 @@ def _fault_state_section(cfg: StudyConfig, store: Store, out: Path) -> list[str]
             + (f"; Spearman with the injected Δt*(t): {rho:.2f}" if rho is not None else "")
             + "</li>"
         )
-    shocks = [(cfg.mainshock.name, pd.Timestamp(cfg.mainshock.time))]
-    shocks += [(s.name, pd.Timestamp(s.time)) for s in cfg.shocks]
-    start, end = pd.Timestamp(cfg.study.start), pd.Timestamp(cfg.study.end)
+    shocks = [(world.mainshock.name, pd.Timestamp(world.mainshock.time))]
+    shocks += [(s.name, pd.Timestamp(s.time)) for s in world.shocks]
+    start, end = pd.Timestamp(world.start), pd.Timestamp(world.end)
     shocks = [(n, t) for n, t in shocks if start <= t <= end]
     figures.fault_state(panels, shocks, out / "fault_state.png", truth or None)
     return [

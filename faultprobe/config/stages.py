@@ -19,11 +19,12 @@ from faultprobe.config.sections import (
     PhaseInterval,
     Selection,
     Shock,
+    Stations,
     Waveforms,
 )
 from faultprobe.config.synthetic import Synthetic
 from faultprobe.config.tracking import Monitor, Track
-from faultprobe.config.training import Train
+from faultprobe.config.training import Experiments, Train
 
 if TYPE_CHECKING:
     from faultprobe.config import StudyConfig
@@ -125,17 +126,52 @@ class SelectionSettings:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """What a run's spec is made of: `[train]`, the mainshock time, the phases and the
-    study's station codes (the first is the default station)."""
+    """What a run's spec is made of: `[train]`, the mainshock, the phases and the
+    `[stations]` section (its first code is the default station). The names are those of
+    `StudyConfig`, so `spec_from_config` reads either."""
 
     train: Train
-    mainshock: datetime
+    mainshock: Shock
     phases: tuple[PhaseInterval, ...]
-    station_codes: tuple[str, ...]
+    stations: Stations
 
     @classmethod
     def of(cls, cfg: StudyConfig) -> TrainSettings:
-        return cls(cfg.train, cfg.mainshock.time, tuple(cfg.phases), tuple(cfg.stations.codes))
+        return cls(cfg.train, cfg.mainshock, tuple(cfg.phases), cfg.stations)
+
+
+@dataclass(frozen=True)
+class GridSettings(TrainSettings):
+    """What the experiment grids expand into runs: the run settings, `[experiments]` and
+    the store they write to."""
+
+    experiments: Experiments = Experiments()
+    store: str = ""
+
+    @classmethod
+    def of(cls, cfg: StudyConfig) -> GridSettings:
+        return cls(
+            cfg.train, cfg.mainshock, tuple(cfg.phases), cfg.stations, cfg.experiments,
+            cfg.study.store,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrackSettings(TrainSettings):
+    """What tracking the fault state needs: the run settings, `[track]`, the store, and
+    the simulated world when the study is synthetic (its true Δt*), else None."""
+
+    track: Track = Track()
+    store: str = ""
+    world: SynthWorld | None = None
+
+    @classmethod
+    def of(cls, cfg: StudyConfig) -> TrackSettings:
+        world = SynthWorld.of(cfg) if "synthetic" in cfg.given_sections else None
+        return cls(
+            cfg.train, cfg.mainshock, tuple(cfg.phases), cfg.stations, cfg.track,
+            cfg.study.store, world,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -161,9 +197,11 @@ class MonitorSettings:
 
 
 __all__ = [
+    "GridSettings",
     "IngestSettings",
     "MonitorSettings",
     "SelectionSettings",
     "SynthWorld",
+    "TrackSettings",
     "TrainSettings",
 ]
