@@ -33,6 +33,7 @@ from obspy import UTCDateTime, read
 
 from faultprobe.catalogs.readers import read_catalog
 from faultprobe.catalogs.selection import select_events
+from faultprobe.config.stages import MonitorSettings
 from faultprobe.monitor import newevents
 from faultprobe.monitor.service import Monitor
 from faultprobe.synthetic.writers import write_tan
@@ -132,7 +133,7 @@ def latency(cfg, run: str, work: Path, n: int) -> list[float]:
 
     full = read_catalog(cfg.catalog).events
     lines = SyntheticArchive(cfg).catalog()  # the simulator's catalog, as write_tan takes it
-    sel = select_events(full, newevents.monitoring_config(cfg)).events
+    sel = select_events(full, newevents.monitoring_selection(MonitorSettings.of(cfg))).events
     day = sel["origin_time"].dt.floor("D").value_counts().index[0]
     picks = sel[(sel["origin_time"] > day + pd.Timedelta(hours=6))
                 & (sel["origin_time"] < day + pd.Timedelta(hours=20))]  # fmt: skip

@@ -120,10 +120,12 @@ def test_the_estimate_says_when_seasonality_runs_are_not_in_it(toy_root, tmp_pat
     raw["experiments"]["seasonality"] = {"enabled": True}
     cfg = parse_config(raw)
     store = Store(toy_root)  # no noise cube built yet
-    assert "seasonality runs are not in the estimate" in _unsized_seasonality(cfg, store, None)
-    assert _unsized_seasonality(cfg, store, ["table1"]) == ""
+    assert "seasonality runs are not in the estimate" in _unsized_seasonality(
+        cfg.experiments, store, None
+    )
+    assert _unsized_seasonality(cfg.experiments, store, ["table1"]) == ""
     raw["experiments"]["seasonality"] = {"enabled": False}
-    assert _unsized_seasonality(parse_config(raw), store, None) == ""
+    assert _unsized_seasonality(parse_config(raw).experiments, store, None) == ""
 
 
 def test_setup_and_the_step_range_enter_the_estimate_and_side_by_side_calibrations_pool():

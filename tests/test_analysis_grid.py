@@ -24,6 +24,7 @@ from faultprobe.analysis.scoring import false_date_scores, side_recall
 from faultprobe.analysis.stats import clopper_pearson
 from faultprobe.analysis.tables import table1, table2
 from faultprobe.config import parse_config
+from faultprobe.config.stages import GridSettings
 
 
 def _cfg(tmp_path, experiments: dict, **train):
@@ -87,7 +88,7 @@ def test_seasonality_spans_need_enough_windows(tmp_path):
     )
     t = pd.Series(pd.date_range("2014-01-01", "2016-01-01", freq="6h", tz="UTC"))
     t = t[(t < "2014-05-01") | (t >= "2014-09-01")]  # May-Aug 2014 has no noise
-    runs = gridmod.seasonality_runs(cfg, t, None)
+    runs = gridmod.seasonality_runs(GridSettings.of(cfg), t, None)
     starts = sorted(r.meta["span_start"][:7] for r in runs)
     assert starts == ["2014-01", "2014-09", "2015-01", "2015-05", "2015-09"]
     lab = runs[0].spec.labelling

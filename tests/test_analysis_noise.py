@@ -9,6 +9,7 @@ from obspy import Stream, Trace, UTCDateTime
 from faultprobe.analysis.grid import seasonality_runs
 from faultprobe.analysis.noise import build_noise_cube
 from faultprobe.config import parse_config
+from faultprobe.config.stages import GridSettings
 from faultprobe.ml import dataset
 from faultprobe.store import Store
 
@@ -89,5 +90,5 @@ def test_noise_cube_rejects_triggered_and_catalog_windows(tmp_path):
     assert sl.ok.all() and np.isfinite(sl.x).all()
     assert "exists" in build_noise_cube(cfg)  # a second call keeps it
     # spans of the noise cube become calendar runs on the noise store
-    runs = seasonality_runs(cfg, ev["origin_time"], None)
+    runs = seasonality_runs(GridSettings.of(cfg), ev["origin_time"], None)
     assert runs == [] or all(r.store == "noise" for r in runs)

@@ -158,6 +158,7 @@ def test_no_effect_stays_inside_its_chance_band(null):
 
 def test_cli_track_reuses_finished_folds_and_the_report_draws_the_state(effect, tmp_path, capsys):
     from faultprobe.analysis.report import _fault_state_section
+    from faultprobe.config.stages import SynthWorld, TrackSettings
 
     cfg, _ = effect
     path = tmp_path / "study.toml"
@@ -167,7 +168,9 @@ def test_cli_track_reuses_finished_folds_and_the_report_draws_the_state(effect, 
     assert "fold models to train" not in captured.err  # every fold was finished
     assert "IV.NRCA" in captured.out and "change point 2016-10-3" in captured.out
     out = tmp_path / "report"
-    html = "".join(_fault_state_section(cfg, Store(cfg.study.store), out))
+    html = "".join(
+        _fault_state_section(TrackSettings.of(cfg), SynthWorld.of(cfg), Store(cfg.study.store), out)
+    )
     assert "Fault state through the cycle" in html and (out / "fault_state.png").stat().st_size > 0
     assert main(["track", str(path), "--station", "XX.NOPE", "-q"]) == 2
     assert "XX.NOPE" in capsys.readouterr().err

@@ -53,6 +53,7 @@ from faultprobe.analysis.verdict import (
     verdict_table,
 )
 from faultprobe.config import NoiseChange, parse_config
+from faultprobe.config.stages import GridSettings
 from faultprobe.store import Store
 from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
@@ -85,7 +86,7 @@ def _study(tmp: Path, toy: ToyStudy, client, controls: list[str] | None = None):
     if controls is not None:
         raw["experiments"]["controls"]["controls"] = controls
     cfg = parse_config(raw, base=tmp)
-    runs = gridmod.controls_runs(cfg)
+    runs = gridmod.controls_runs(GridSettings.of(cfg))
     results = run_grid(Store(str(tmp)), runs, client)
     assert (results["status"] == "ok").all(), results.loc[results.status != "ok", "error"]
     return cfg, results
@@ -144,7 +145,7 @@ def test_the_grid_writes_a_row_per_control_and_seed(effect):
 
 def test_fault_effect_without_confound_is_a_fault_zone_signal(effect):
     cfg, results = effect
-    table = verdict_table(Store(cfg.study.store), results, cfg)
+    table = verdict_table(Store(cfg.study.store), results, GridSettings.of(cfg))
     (row,) = table.to_dict("records")
     assert row["verdict"] == "fault-zone signal", row["the numbers that decided it"]
     v = decide(station_evidence(Store(cfg.study.store), results, "NRCA", cfg.mainshock.time))
@@ -182,7 +183,7 @@ def test_noise_change_without_fault_effect_is_named_noise(noisy):
     cnn = results[results.control == "cnn"]
     p = stats.binom_above_p(int(cnn.n_correct.sum()), int(cnn.n_test.sum()), 0.5)
     assert p < stats.ALPHA, cnn[["seed", "accuracy"]]  # the confound works
-    (row,) = verdict_table(Store(cfg.study.store), results, cfg).to_dict("records")
+    (row,) = verdict_table(Store(cfg.study.store), results, GridSettings.of(cfg)).to_dict("records")
     assert row["verdict"] != "fault-zone signal"
     assert "noise" in row["verdict"], row["the numbers that decided it"]
     assert stats.power_above(0.72, 150, 0.5) > 0.999

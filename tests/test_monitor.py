@@ -28,6 +28,7 @@ from faultprobe.catalogs.readers import read_catalog
 from faultprobe.catalogs.selection import select_events
 from faultprobe.cli import main
 from faultprobe.config import dump_toml
+from faultprobe.config.stages import MonitorSettings
 from faultprobe.monitor import newevents
 from faultprobe.monitor.service import Monitor
 from faultprobe.monitor.state import MonitorStore
@@ -47,7 +48,7 @@ def _cfg(trained, store: Path, sds_root: str | None = None, **monitor):
 
 def _expected(cfg, catalog: pd.DataFrame) -> set[str]:
     """Events the study's selection keeps and the catalog reaches 25 s past."""
-    sel = select_events(catalog, newevents.monitoring_config(cfg)).events
+    sel = select_events(catalog, newevents.monitoring_selection(MonitorSettings.of(cfg))).events
     reach = sel["origin_time"] + pd.Timedelta(seconds=cfg.selection.isolation_after_s)
     return set(sel.loc[reach <= catalog["origin_time"].max(), "event_id"].astype(str))
 

@@ -27,6 +27,7 @@ from obspy import UTCDateTime, read
 from faultprobe.catalogs.readers import read_catalog
 from faultprobe.cli import main
 from faultprobe.config import dump_toml, load_config
+from faultprobe.config.stages import MonitorSettings
 from faultprobe.monitor import crashpoints, mcube, newevents
 from faultprobe.monitor.service import Monitor, run_monitor
 from faultprobe.monitor.state import MonitorStore
@@ -68,7 +69,11 @@ def _scores(root: Path) -> pd.DataFrame:
 def _expected(cfg, start) -> set[str]:
     """The events the study's selection keeps that the catalog reaches 25 s past."""
     cat = read_catalog(cfg.catalog).events
-    return set(newevents.new_events(cat, cfg, set(), newevents.utc_now(), start)["event_id"])
+    return set(
+        newevents.new_events(cat, MonitorSettings.of(cfg), set(), newevents.utc_now(), start)[
+            "event_id"
+        ]
+    )
 
 
 def _poll_in_child(cfg_path: str, run: str, env: dict) -> None:

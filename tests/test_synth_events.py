@@ -8,6 +8,7 @@ import pytest
 
 from faultprobe.catalogs.geometry import distance_to_fault
 from faultprobe.config import ConfigError
+from faultprobe.config.stages import SynthWorld
 from faultprobe.geodesy import FaultFrame, epicentral_km
 from faultprobe.pipelines.velocity import PTable
 from faultprobe.synthetic.archive import SyntheticArchive
@@ -19,7 +20,7 @@ from faultprobe.testing.studies import small_study
 
 def test_gutenberg_richter_b_value_is_recovered(tmp_path):
     cfg = small_study(tmp_path, catalog_events=20000, b_value=1.1, completeness=0.6)
-    ev = simulate_events(cfg)
+    ev = simulate_events(SynthWorld.of(cfg))
     assert len(ev) == 20000 + 1  # the exact total, plus the mainshock itself
     m = ev.loc[ev["kind"] != "shock:Norcia", "magnitude"].to_numpy()
     b_hat = np.log10(np.e) / (m.mean() - 0.6)  # Aki's estimator (max magnitude far above)
@@ -29,7 +30,7 @@ def test_gutenberg_richter_b_value_is_recovered(tmp_path):
 
 def test_aftershock_rate_decays_with_the_omori_exponent(tmp_path):
     cfg = small_study(tmp_path, background_per_day=0.0, omori_k=400.0, omori_p=1.2)
-    ev = simulate_events(cfg)
+    ev = simulate_events(SynthWorld.of(cfg))
     after = ev[ev["kind"] == "aftershock:Norcia"]
     t = (after["origin_time"] - pd.Timestamp(cfg.mainshock.time)).dt.total_seconds() / 86400
     edges = np.geomspace(0.3, 2.0, 7)  # well after c, inside the study window
@@ -42,7 +43,7 @@ def test_aftershock_rate_decays_with_the_omori_exponent(tmp_path):
 
 def test_fault_events_lie_on_the_fault_that_the_selection_uses(tmp_path):
     cfg = small_study(tmp_path, background_per_day=200.0, off_fault_fraction=0.0)
-    ev = simulate_events(cfg)
+    ev = simulate_events(SynthWorld.of(cfg))
     on = ev[ev["kind"] == "background"]
     d = distance_to_fault(cfg.fault, cfg.mainshock, on["latitude"], on["longitude"], on["depth_km"])
     assert np.mean(d < 1.5) > 0.99  # 3 σ of the 0.5 km spread

@@ -15,7 +15,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from faultprobe.config import StudyConfig, dump_toml, load_config, parse_config
+from faultprobe.config import StudyConfig, Synthetic, dump_toml, load_config, parse_config
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,9 @@ def _set(table: dict, dotted: str, value: object) -> None:
     table[last] = value
 
 
-def effect_comparison(cfg: StudyConfig, template: StudyConfig) -> str:
-    """How the demo's injected fault-zone change compares with the realistic config's."""
-    d, t = cfg.synthetic, template.synthetic
+def effect_comparison(d: Synthetic, t: Synthetic) -> str:
+    """How the demo's injected fault-zone change (`d`, its `[synthetic]`) compares with the
+    realistic config's (`t`)."""
     de, te = d.effect, t.effect
 
     def band(e) -> str:
@@ -128,7 +128,7 @@ def demo_config(out: Path, template: Path = TEMPLATE, changes: dict | None = Non
     cfg = parse_config(raw, source=str(template), base=template.parent)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "demo.toml"
-    note = effect_comparison(cfg, load_config(template))
+    note = effect_comparison(cfg.synthetic, load_config(template).synthetic)
     header = (
         "# Written by `faultprobe demo` from configs/synthetic-norcia.toml, made smaller;\n"
         "# re-run any stage with it, e.g. `faultprobe report demo.toml`.\n"
@@ -152,7 +152,7 @@ def run_demo(out: str | Path, *, changes: dict | None = None) -> Path:
     path = demo_config(out, changes=changes)
     cfg: StudyConfig = load_config(path)
     log.info(f"demo: config {path}")
-    log.info(f"demo: {effect_comparison(cfg, load_config(TEMPLATE))}")
+    log.info(f"demo: {effect_comparison(cfg.synthetic, load_config(TEMPLATE).synthetic)}")
     steps = []
     t = time.perf_counter()
     synthesize(cfg)

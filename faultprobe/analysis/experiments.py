@@ -18,8 +18,9 @@ from faultprobe.analysis.estimate import GridEstimate, estimate_grid, slots_of
 from faultprobe.analysis.pairs import analyse_pairs, differing_band
 from faultprobe.analysis.runner import pending, read_results, run_grid, sub_store
 from faultprobe.cluster.connect import declared_resources
-from faultprobe.config import StudyConfig
+from faultprobe.config import Cluster, Experiments, StudyConfig
 from faultprobe.config.sections import parse_bytes_field
+from faultprobe.config.stages import GridSettings
 from faultprobe.errors import InputError
 from faultprobe.store import Store
 
@@ -39,9 +40,9 @@ def _event_times(store: Store) -> pd.Series | None:
     return dataset.event_table(dataset.open_cube(store))["origin_time"]
 
 
-def plan_runs(cfg: StudyConfig, grids: list[str] | None = None) -> list[gridmod.GridRun]:
+def plan_runs(cfg: GridSettings, grids: list[str] | None = None) -> list[gridmod.GridRun]:
     """The runs of the configured grids for this store's cubes."""
-    store = Store(cfg.study.store)
+    store = Store(cfg.store)
     noise = None
     if cfg.experiments.seasonality.enabled:
         noise = _event_times(sub_store(store, gridmod.NOISE_STORE))
@@ -62,24 +63,25 @@ def plan_listing(
     if client is None:
         with connect(cfg.cluster) as c:
             return plan_listing(cfg, client=c, grids=grids, retry_failed=retry_failed)
-    store = Store(cfg.study.store)
-    runs = pending(plan_runs(cfg, grids), read_results(store), retry_failed)
-    later = _unsized_seasonality(cfg, store, grids)
+    grid = GridSettings.of(cfg)
+    store = Store(grid.store)
+    runs = pending(plan_runs(grid, grids), read_results(store), retry_failed)
+    later = _unsized_seasonality(grid.experiments, store, grids)
     if runs:
-        return _estimate(cfg, store, runs, client).render() + later
+        return _estimate(cfg.cluster, store, runs, client).render() + later
     if later:
         return "no runs to estimate yet" + later
     return "nothing to do: every run of the configured grids is finished"
 
 
-def _estimate(cfg: StudyConfig, store: Store, runs, client) -> GridEstimate:
+def _estimate(cluster: Cluster, store: Store, runs, client) -> GridEstimate:
     """What the grid will cost on these workers, before anything of it runs."""
-    resources = declared_resources(cfg.cluster)
+    resources = declared_resources(cluster)
     return estimate_grid(
         store,
         runs,
         client,
-        slots_of(cfg.cluster, client),
+        slots_of(cluster, client),
         {"GPU": 1} if "GPU" in resources else None,
     )
 
@@ -104,12 +106,13 @@ def run_experiments(
             return run_experiments(
                 cfg, client=c, grids=grids, retry_failed=retry_failed, confirm=confirm
             )
-    store = Store(cfg.study.store)
-    g = cfg.experiments
-    runs = pending(plan_runs(cfg, grids), read_results(store), retry_failed)
-    later = _unsized_seasonality(cfg, store, grids)
+    grid = GridSettings.of(cfg)
+    store = Store(grid.store)
+    g = grid.experiments
+    runs = pending(plan_runs(grid, grids), read_results(store), retry_failed)
+    later = _unsized_seasonality(g, store, grids)
     if runs:  # what the grid will cost on these workers, before anything of it runs
-        est = _estimate(cfg, store, runs, client)
+        est = _estimate(cfg.cluster, store, runs, client)
         log.info((est.render(limit=10) if confirm is not None else est.render(limit=0)) + later)
         advice = _cpu_advice(est, runs)
         if advice:
@@ -127,7 +130,7 @@ def run_experiments(
 
         for line in build_region_stores(cfg, client=client):
             log.info(line)
-    runs = plan_runs(cfg, grids)  # again: the inputs built above add runs
+    runs = plan_runs(grid, grids)  # again: the inputs built above add runs
     log.info(f"experiments: {len(runs)} runs in grids {sorted({r.grid for r in runs})}")
     results = run_grid(
         store,
@@ -143,15 +146,13 @@ def run_experiments(
             f"experiments: {len(failed)} run(s) failed; see the error column of results.parquet"
         )
     if g.pairs.enabled and (grids is None or "pairs" in grids):
-        log.info(pairs_step(cfg))
+        log.info(pairs_step(grid))
     return results
 
 
-def _unsized_seasonality(cfg: StudyConfig, store: Store, grids: list[str] | None) -> str:
+def _unsized_seasonality(g: Experiments, store: Store, grids: list[str] | None) -> str:
     """A line for the estimate when the seasonality runs cannot be listed yet ("" if not)."""
-    if not cfg.experiments.seasonality.enabled or (
-        grids is not None and "seasonality" not in grids
-    ):
+    if not g.seasonality.enabled or (grids is not None and "seasonality" not in grids):
         return ""
     if sub_store(store, gridmod.NOISE_STORE).exists("waveforms.zarr"):
         return ""
@@ -166,11 +167,11 @@ def _cpu_advice(est: GridEstimate, runs) -> str:
     return cpu_advice(runs[0].spec) if on_cpu and est.wall_s > 1800 else ""
 
 
-def pairs_step(cfg: StudyConfig) -> str:
+def pairs_step(cfg: GridSettings) -> str:
     """Pairs at the configured station from the cube; writes STORE/pairs/*.parquet."""
     from faultprobe.ml import dataset
 
-    store = Store(cfg.study.store)
+    store = Store(cfg.store)
     p = cfg.experiments.pairs
     station = p.station or (cfg.train.stations[0] if cfg.train.stations else cfg.stations.codes[0])
     ds = dataset.open_cube(store)

@@ -15,6 +15,7 @@ from datetime import datetime
 import pandas as pd
 
 from faultprobe.config import StudyConfig
+from faultprobe.config.stages import GridSettings
 from faultprobe.ml.spec import Labelling, RunSpec, Split, spec_from_config
 
 NOISE_STORE = "noise"
@@ -59,16 +60,16 @@ class GridRun:
         return cls(d["grid"], RunSpec.model_validate(d["spec"]), d["store"], d["meta"])
 
 
-def _seeds(cfg: StudyConfig, seeds: list[int]) -> list[int]:
+def _seeds(cfg: GridSettings, seeds: list[int]) -> list[int]:
     """A grid's seeds: its own, else all of [train] seeds (verdicts pool at least three)."""
     return list(seeds) if seeds else list(cfg.train.seeds)
 
 
-def _first_station(cfg: StudyConfig, station: str | None) -> str:
+def _first_station(cfg: GridSettings, station: str | None) -> str:
     return station or (cfg.train.stations[0] if cfg.train.stations else cfg.stations.codes[0])
 
 
-def table1_runs(cfg: StudyConfig) -> list[GridRun]:
+def table1_runs(cfg: GridSettings) -> list[GridRun]:
     """Stations × class counts × seeds with the paper's labellings (9 = phases)."""
     g = cfg.experiments.table1
     if not g.enabled:
@@ -85,7 +86,7 @@ def table1_runs(cfg: StudyConfig) -> list[GridRun]:
     return out
 
 
-def false_date_runs(cfg: StudyConfig) -> list[GridRun]:
+def false_date_runs(cfg: GridSettings) -> list[GridRun]:
     """Binary runs labelled by each false mainshock date, plus the true-date run."""
     g = cfg.experiments.false_dates
     if not g.enabled or not g.dates:
@@ -103,7 +104,7 @@ def false_date_runs(cfg: StudyConfig) -> list[GridRun]:
     return out
 
 
-def band_runs(cfg: StudyConfig) -> list[GridRun]:
+def band_runs(cfg: GridSettings) -> list[GridRun]:
     """The raw-trace baseline and one run per band-pass band."""
     g = cfg.experiments.bands
     if not g.enabled:
@@ -127,7 +128,7 @@ def band_runs(cfg: StudyConfig) -> list[GridRun]:
     return out
 
 
-def null_runs(cfg: StudyConfig) -> list[GridRun]:
+def null_runs(cfg: GridSettings) -> list[GridRun]:
     """Binary runs on the far stations, and on events of each named other region."""
     g = cfg.experiments.null
     if not g.enabled:
@@ -158,7 +159,7 @@ def null_runs(cfg: StudyConfig) -> list[GridRun]:
 POSTHOC = ("noise_spectrum", "metadata", "physics", "attribution")
 
 
-def controls_runs(cfg: StudyConfig) -> list[GridRun]:
+def controls_runs(cfg: GridSettings) -> list[GridRun]:
     """Per station and seed: the binary CNN, the CNN on pre-P noise, the CNN trained and
     tested on the matched events of the same split, and the controls computed on the CNN's
     own split (the same task as the CNN: they read its run)."""
@@ -202,7 +203,7 @@ def spans(start: pd.Timestamp, end: pd.Timestamp, months: int, step: int) -> lis
     return out
 
 
-def season_labelling(cfg: StudyConfig, span_start: pd.Timestamp, months: int) -> Labelling:
+def season_labelling(cfg: GridSettings, span_start: pd.Timestamp, months: int) -> Labelling:
     """Two calendar classes: the first and the second half of the span."""
     half = months // 2
     edges = (
@@ -219,7 +220,7 @@ def season_labelling(cfg: StudyConfig, span_start: pd.Timestamp, months: int) ->
 
 
 def seasonality_runs(
-    cfg: StudyConfig, noise_times: pd.Series | None, event_times: pd.Series | None
+    cfg: GridSettings, noise_times: pd.Series | None, event_times: pd.Series | None
 ) -> list[GridRun]:
     """One binary calendar run per span with enough windows (noise) or events.
 
@@ -266,12 +267,15 @@ def seasonality_runs(
 
 
 def expand(
-    cfg: StudyConfig,
+    cfg: GridSettings | StudyConfig,
     noise_times: pd.Series | None = None,
     event_times: pd.Series | None = None,
     grids: list[str] | None = None,
 ) -> list[GridRun]:
-    """All runs of the configured grids (or of `grids` only), each (grid, run) once."""
+    """All runs of the configured grids (or of `grids` only), each (grid, run) once; a
+    whole study is taken too (its grid settings are read from it here)."""
+    if not isinstance(cfg, GridSettings):
+        cfg = GridSettings.of(cfg)
     makers = {
         "table1": lambda: table1_runs(cfg),
         "false_dates": lambda: false_date_runs(cfg),

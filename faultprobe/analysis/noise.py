@@ -21,7 +21,8 @@ import xarray as xr
 
 from faultprobe import progress
 from faultprobe.analysis.grid import NOISE_STORE
-from faultprobe.config import StudyConfig
+from faultprobe.config import CatalogSource, Stations, StudyConfig
+from faultprobe.config.stages import GridSettings
 from faultprobe.store import CUBE, EVENTS, Store
 
 DAY_NS = 86_400 * 10**9
@@ -132,12 +133,12 @@ def station_month_windows(
     return starts[keep], x[keep], int((~keep).sum())
 
 
-def _catalog_times(cfg: StudyConfig, store: Store) -> np.ndarray:
+def _catalog_times(catalog: CatalogSource, store: Store) -> np.ndarray:
     """Origin times (ns, sorted) of every catalog event, the study's if the catalog is gone."""
     try:
         from faultprobe.catalogs.readers import read_catalog
 
-        t = read_catalog(cfg.catalog).events["origin_time"]
+        t = read_catalog(catalog).events["origin_time"]
     except Exception:  # no readable catalog: the study's selected events still count
         if not store.exists(EVENTS):
             return np.zeros(0, dtype=np.int64)
@@ -163,10 +164,10 @@ def build_noise_cube(cfg: StudyConfig, client=None) -> str:
     n_t = cfg.waveforms.n_samples
     params = dict(
         n_t=n_t, fs=fs, windows_per_day=g.windows_per_day, sta_s=g.sta_s, lta_s=g.lta_s,
-        on=g.trigger_on, event_margin_s=g.event_margin_s, event_ns=_catalog_times(cfg, root),
+        on=g.trigger_on, event_margin_s=g.event_margin_s, event_ns=_catalog_times(cfg.catalog, root),
     )  # fmt: skip
-    stations = g.stations or [_first_station(cfg, None)]
-    chans = {c: _channel_prefix(cfg) for c in stations}
+    stations = g.stations or [_first_station(GridSettings.of(cfg), None)]
+    chans = {c: _channel_prefix(cfg.stations) for c in stations}
     tasks = []
     for code in stations:
         net, sta = code.split(".")
@@ -191,7 +192,7 @@ def build_noise_cube(cfg: StudyConfig, client=None) -> str:
             station_month_windows(cfg.waveforms.sds_root, code, chans[code], days, params)
             for code, days in tasks
         ]
-    ds = _noise_dataset(cfg, stations, [t[0] for t in tasks], parts, before, fs, n_t)
+    ds = _noise_dataset(cfg.mainshock.time, stations, [t[0] for t in tasks], parts, before, fs, n_t)
     n_t_chunk = ds.sizes["time"]
     enc = {"waveform": {"chunks": (256, 1, 3, n_t_chunk)}, "status": {"chunks": (256, 1)}}
     store.makedirs()
@@ -203,12 +204,12 @@ def build_noise_cube(cfg: StudyConfig, client=None) -> str:
     )
 
 
-def _channel_prefix(cfg: StudyConfig) -> str:
-    pri = cfg.stations.channel_priority
+def _channel_prefix(stations: Stations) -> str:
+    pri = stations.channel_priority
     return pri[0][:2] if pri else "HH"
 
 
-def _noise_dataset(cfg, stations, codes, parts, before, fs, n_t) -> xr.Dataset:
+def _noise_dataset(mainshock, stations, codes, parts, before, fs, n_t) -> xr.Dataset:
     """The noise cube in the ingest's layout (one event per window)."""
     starts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     data = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, 3, n_t), np.float32)
@@ -222,7 +223,7 @@ def _noise_dataset(cfg, stations, codes, parts, before, fs, n_t) -> xr.Dataset:
     wf[np.arange(n), owner] = data
     status[np.arange(n), owner] = 0
     ref = pd.to_datetime(starts, utc=True) - pd.Timedelta(seconds=before)
-    ms = pd.Timestamp(cfg.mainshock.time)
+    ms = pd.Timestamp(mainshock)
     # text as object arrays: zarr writes them as variable-length strings (Zarr v3's `string`),
     # as the event cube does; numpy's fixed-length `<U` has no Zarr v3 specification
     nets = np.array([c.split(".")[0] for c in stations], dtype=object)

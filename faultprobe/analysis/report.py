@@ -16,6 +16,7 @@ from faultprobe.analysis import controlfig, figures, mapfig, tables
 from faultprobe.analysis.allruns import TRAIN, finished_runs, runs_table
 from faultprobe.analysis.runner import read_results
 from faultprobe.config import StudyConfig
+from faultprobe.config.stages import GridSettings, SynthWorld, TrackSettings
 from faultprobe.store import EVENTS, STATIONS, Store
 
 REPORT = "report"
@@ -168,7 +169,7 @@ def write_report(cfg: StudyConfig) -> Path:
         sec.append(_figure("bands.png", "Test accuracy per band-pass band.", runs))
 
     sec += ["<h2>Null tests</h2>", _table_html(tables.null_table(results))]
-    sec += _controls_section(cfg, store, results, out)
+    sec += _controls_section(GridSettings.of(cfg), store, results, out)
 
     st = tables.seasonality_table(results)
     if not st.empty:
@@ -177,7 +178,7 @@ def write_report(cfg: StudyConfig) -> Path:
         sec += ["<h2>Seasonality</h2>", _table_html(st),
                 _figure("seasonality.png", "Accuracy per span.", runs)]  # fmt: skip
 
-    sec += _fault_state_section(cfg, store, out)
+    sec += _fault_state_section(TrackSettings.of(cfg), SynthWorld.of(cfg), store, out)
     sec += ["<h2>Co-located pre/post pairs</h2>", *_pairs_section(store, out)]
     sec += ["<h2>Every finished run</h2>",
             "<p>All runs in <code>runs/</code>, from <code>faultprobe train</code> as from "
@@ -198,7 +199,7 @@ def write_report(cfg: StudyConfig) -> Path:
 
 
 def _controls_section(
-    cfg: StudyConfig, store: Store, results: pd.DataFrame, out: Path
+    cfg: GridSettings, store: Store, results: pd.DataFrame, out: Path
 ) -> list[str]:
     """The control panel per station: the verdict with its numbers, the CNN's accuracy
     against each control's, the attribution map."""
@@ -299,11 +300,11 @@ def _pairs_section(store: Store, out: Path) -> list[str]:
     ]
 
 
-def _exposures(cfg: StudyConfig) -> dict[str, float]:
+def _exposures(world: SynthWorld) -> dict[str, float]:
     """Mean damage-zone exposure per station of a synthetic study (its truth table)."""
     from faultprobe.synthetic.run import TRUTH_FILE, output_dir
 
-    path = output_dir(cfg) / TRUTH_FILE
+    path = output_dir(world) / TRUTH_FILE
     if not path.exists():
         return {}
     truth = pd.read_parquet(path)
@@ -312,8 +313,11 @@ def _exposures(cfg: StudyConfig) -> dict[str, float]:
     }
 
 
-def _fault_state_section(cfg: StudyConfig, store: Store, out: Path) -> list[str]:
-    """The fault state through the cycle: near stations first, far ones after."""
+def _fault_state_section(
+    cfg: TrackSettings, world: SynthWorld, store: Store, out: Path
+) -> list[str]:
+    """The fault state through the cycle: near stations first, far ones after (`world`:
+    the study's shocks and window; its truth only when `cfg.world` is set)."""
     from faultprobe.analysis.tracking import dtstar_truth, read_tracking, tracked_stations
 
     stations = tracked_stations(store)
@@ -322,11 +326,11 @@ def _fault_state_section(cfg: StudyConfig, store: Store, out: Path) -> list[str]
     far = set(cfg.stations.far)
     stations.sort(key=lambda s: (s in far or s.split(".")[-1] in far, s))
     panels, truth, lines = [], {}, []
-    exposure = _exposures(cfg)
+    exposure = _exposures(world)
     for sta in stations:
         index, changes, summary = read_tracking(store, sta)
         panels.append((sta, index, changes))
-        dts = dtstar_truth(cfg, index["time"])
+        dts = dtstar_truth(cfg.world, index["time"])
         if dts is not None:
             truth[sta] = (pd.DatetimeIndex(index["time"]), dts * exposure.get(sta, 1.0))
         cps = ", ".join(f"{pd.Timestamp(t):%Y-%m-%d %H:%M}" for t in summary["change_points"])
@@ -340,9 +344,9 @@ def _fault_state_section(cfg: StudyConfig, store: Store, out: Path) -> list[str]
             + (f"; Spearman with the injected Δt*(t): {rho:.2f}" if rho is not None else "")
             + "</li>"
         )
-    shocks = [(cfg.mainshock.name, pd.Timestamp(cfg.mainshock.time))]
-    shocks += [(s.name, pd.Timestamp(s.time)) for s in cfg.shocks]
-    start, end = pd.Timestamp(cfg.study.start), pd.Timestamp(cfg.study.end)
+    shocks = [(world.mainshock.name, pd.Timestamp(world.mainshock.time))]
+    shocks += [(s.name, pd.Timestamp(s.time)) for s in world.shocks]
+    start, end = pd.Timestamp(world.start), pd.Timestamp(world.end)
     shocks = [(n, t) for n, t in shocks if start <= t <= end]
     figures.fault_state(panels, shocks, out / "fault_state.png", truth or None)
     return [

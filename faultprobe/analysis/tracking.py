@@ -25,6 +25,7 @@ import pandas as pd
 from faultprobe import progress
 from faultprobe.analysis import faultstate
 from faultprobe.config import StudyConfig, Track
+from faultprobe.config.stages import SynthWorld, TrackSettings
 from faultprobe.ml.errors import ModelError
 from faultprobe.ml.spec import RunSpec, spec_from_config
 from faultprobe.store import Store
@@ -100,7 +101,7 @@ def station_label(store: Store, station: str) -> str:
     return f"{ds['network'].values[j]}.{code}"
 
 
-def track_spec(cfg: StudyConfig, station: str, seed: int) -> RunSpec:
+def track_spec(cfg: TrackSettings, station: str, seed: int) -> RunSpec:
     """The run options of one tracked station and seed ([train], with [track] classes)."""
     t = cfg.track
     kind = "binary" if t.classes == 2 else "ttf"
@@ -109,7 +110,7 @@ def track_spec(cfg: StudyConfig, station: str, seed: int) -> RunSpec:
     )
 
 
-def fold_tasks(cfg: StudyConfig, station: str) -> list[FoldTask]:
+def fold_tasks(cfg: TrackSettings, station: str) -> list[FoldTask]:
     t = cfg.track
     seeds = t.seeds or cfg.train.seeds
     return [
@@ -248,16 +249,17 @@ class TrackResult:
         return "\n".join(lines)
 
 
-def dtstar_truth(cfg: StudyConfig, times) -> np.ndarray | None:
-    """The injected Δt*(t) of a synthetic study on a fully exposed path (None otherwise)."""
-    if "synthetic" not in cfg.given_sections:
+def dtstar_truth(world: SynthWorld | None, times) -> np.ndarray | None:
+    """The injected Δt*(t) of a synthetic study (`world`; None for a real one) on a fully
+    exposed path (None otherwise)."""
+    if world is None:
         return None
     from faultprobe.synthetic.effect import dtstar_at
 
-    eff = cfg.synthetic.effect
+    eff = world.synthetic.effect
     if eff.dtstar_pre_max == 0 and eff.dtstar_jump == 0:
         return None
-    days = (pd.DatetimeIndex(times) - pd.Timestamp(cfg.mainshock.time)).total_seconds() / 86400
+    days = (pd.DatetimeIndex(times) - pd.Timestamp(world.mainshock.time)).total_seconds() / 86400
     return dtstar_at(eff, days.to_numpy())
 
 
@@ -299,11 +301,11 @@ def summarise(
     return index, changes, summary
 
 
-def track_station(cfg: StudyConfig, station: str, client) -> TrackResult:
+def track_station(cfg: TrackSettings, station: str, client) -> TrackResult:
     """Cross-fit, score, index and write one station's tracking tables."""
     from distributed import as_completed
 
-    store = Store(cfg.study.store)
+    store = Store(cfg.store)
     station = station_label(store, station)
     folder = station_folder(station)
     tasks = fold_tasks(cfg, station)
@@ -337,7 +339,7 @@ def track_station(cfg: StudyConfig, station: str, client) -> TrackResult:
     events["origin_time"] = pd.DatetimeIndex(events["origin_time"]).tz_convert("UTC")
     events = events.sort_values(["seed", "origin_time", "event_id"], kind="stable")
     index, changes, summary = summarise(events, cfg.track)
-    truth = dtstar_truth(cfg, index["time"])
+    truth = dtstar_truth(cfg.world, index["time"])
     if truth is not None:
         index["dtstar_s"] = truth
         summary["spearman_dtstar"] = faultstate.follows(index, truth)
@@ -353,7 +355,7 @@ def track_station(cfg: StudyConfig, station: str, client) -> TrackResult:
     return TrackResult(station, store.url(folder), events, index, changes, summary)
 
 
-def default_stations(cfg: StudyConfig) -> list[str]:
+def default_stations(cfg: TrackSettings) -> list[str]:
     """[track] stations, else the first station and the far ones."""
     if cfg.track.stations:
         return list(cfg.track.stations)
@@ -369,16 +371,17 @@ def run_tracking(
     """Track each station (default: `default_stations`) on the config's Dask cluster."""
     from faultprobe.cluster import connect
 
-    stations = stations or default_stations(cfg)
-    if client is None and any(pending(cfg, s) for s in stations):  # no cluster for nothing
+    track = TrackSettings.of(cfg)
+    stations = stations or default_stations(track)
+    if client is None and any(pending(track, s) for s in stations):  # no cluster for nothing
         with connect(cfg.cluster) as c:
             return run_tracking(cfg, stations, client=c)
-    return [track_station(cfg, s, client) for s in stations]
+    return [track_station(track, s, client) for s in stations]
 
 
-def pending(cfg: StudyConfig, station: str) -> list[FoldTask]:
+def pending(cfg: TrackSettings, station: str) -> list[FoldTask]:
     """The fold models of a station that have no part in the store yet."""
-    store = Store(cfg.study.store)
+    store = Store(cfg.store)
     station = station_label(store, station)
     return [
         t

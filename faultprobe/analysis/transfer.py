@@ -19,6 +19,7 @@ import pandas as pd
 
 from faultprobe.analysis import stats
 from faultprobe.config import StudyConfig
+from faultprobe.config.stages import TrainSettings
 from faultprobe.ml import dataset, labels, metrics
 from faultprobe.ml.errors import ModelError
 from faultprobe.ml.runs import METRICS, RunFolder
@@ -115,14 +116,14 @@ def run_inputs(x: np.ndarray, spec: RunSpec, a: CubeForm, b: CubeForm) -> np.nda
     return dataset.prepare(y, a.sampling_rate, spec.band_hz)
 
 
-def other_labelling(spec: RunSpec, cfg: StudyConfig) -> Labelling:
+def other_labelling(spec: RunSpec, cfg: TrainSettings) -> Labelling:
     """The run's kind of labels drawn against the other study's mainshock and phases."""
     lab = spec.labelling
     other = spec_from_config(cfg, classes=lab.n_classes, labelling=lab.kind).labelling
     return other.model_copy(update={"exclude_phases": lab.exclude_phases})
 
 
-def other_stations(spec: RunSpec, ds, cfg: StudyConfig, stations) -> tuple[str, ...]:
+def other_stations(spec: RunSpec, ds, cfg: TrainSettings, stations) -> tuple[str, ...]:
     """Stations to score at: those given, else the run's where the cube has them, else the
     other study's [train] stations (or its first), as many as the run has."""
     if stations:
@@ -164,8 +165,9 @@ def transfer_run(
     ds_a, ds_b = dataset.open_cube(folder.store), dataset.open_cube(store)
     a, b = cube_form(ds_a), cube_form(ds_b)
     check_form(a, b, spec, where)
-    at = other_stations(spec, ds_b, cfg, stations)
-    lab = other_labelling(spec, cfg)
+    other = TrainSettings.of(cfg)
+    at = other_stations(spec, ds_b, other, stations)
+    lab = other_labelling(spec, other)
     ev = dataset.event_table(ds_b)
     ok, counts = _status(ds_b, at)
     y, names = labels.make_labels(ev["origin_time"], lab)

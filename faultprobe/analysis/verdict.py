@@ -37,6 +37,7 @@ from scipy import stats as sps
 
 from faultprobe.analysis import stats
 from faultprobe.analysis.controls import ALL_BANDS, SEGMENTS, WAVE_SEGMENTS, table_name
+from faultprobe.config.stages import GridSettings
 
 NOISE_CONTROLS = ("noise", "noise_spectrum")
 
@@ -366,7 +367,7 @@ def noise_step(store, station: str, mainshock, window_s=(-5.0, -0.5)) -> tuple[f
     return float((at - pd.Timestamp(mainshock)).total_seconds() / 86400.0), share
 
 
-def verdict_table(store, results: pd.DataFrame, cfg) -> pd.DataFrame:
+def verdict_table(store, results: pd.DataFrame, cfg: GridSettings) -> pd.DataFrame:
     """One row per station of the controls grid: the verdict and the numbers behind it
     (a survey table can call this with any study's store and results)."""
     g = cfg.experiments.controls

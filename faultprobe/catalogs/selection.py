@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 
 from faultprobe.catalogs.geometry import distance_to_fault, in_box
-from faultprobe.config import PhaseInterval, StudyConfig
+from faultprobe.config import PhaseInterval, Shock, StudyConfig
+from faultprobe.config import Selection as SelectionRules
+from faultprobe.config.stages import SelectionSettings
 from faultprobe.earth import PTable, arrival_tables
 from faultprobe.geodesy import great_circle_km
 
@@ -151,23 +153,25 @@ def isolated_at_stations(
     return ok
 
 
-def amplitude_floors(cfg: StudyConfig, stations: list[tuple[float, float]]) -> list[float] | None:
+def amplitude_floors(
+    sel: SelectionRules, main: Shock, stations: list[tuple[float, float]]
+) -> list[float] | None:
     """Per station, the log amplitude below which other events' waves do not count: 1 /
     `isolation_amplitude_ratio` of a `min_magnitude` event's at the mainshock hypocenter."""
-    ratio, main = cfg.selection.isolation_amplitude_ratio, cfg.mainshock
+    ratio = sel.isolation_amplitude_ratio
     if ratio is None:
         return None
     out = []
     for lat, lon in stations:
         r = np.hypot(great_circle_km(main.latitude, main.longitude, lat, lon), main.depth_km)
-        out.append(float(log_amplitude(cfg.selection.min_magnitude, r)) - np.log10(ratio))
+        out.append(float(log_amplitude(sel.min_magnitude, r)) - np.log10(ratio))
     return out
 
 
-def receivers(cfg: StudyConfig, stations: pd.DataFrame | None) -> list[tuple[float, float]]:
+def receivers(main: Shock, stations: pd.DataFrame | None) -> list[tuple[float, float]]:
     """(lat, lon) of the study's stations; without a table, the mainshock epicenter."""
     if stations is None or len(stations) == 0:
-        return [(cfg.mainshock.latitude, cfg.mainshock.longitude)]
+        return [(main.latitude, main.longitude)]
     return list(zip(stations["latitude"].to_numpy(float), stations["longitude"].to_numpy(float)))
 
 
@@ -199,23 +203,28 @@ def counts_by_month(events: pd.DataFrame) -> pd.DataFrame:
 
 
 def select_events(
-    catalog: pd.DataFrame, cfg: StudyConfig, stations: pd.DataFrame | None = None
+    catalog: pd.DataFrame,
+    rules: SelectionSettings | StudyConfig,
+    stations: pd.DataFrame | None = None,
 ) -> Selection:
     """Apply the study's selection to a normalised catalog (see `readers.CATALOG_COLUMNS`).
 
     `stations` (the stations table: latitude, longitude) are where the travel-time
     isolation looks; without them, at the mainshock epicenter.  Linear apart from sorts of
-    the origin times or arrivals (isolation, and the output order).
+    the origin times or arrivals (isolation, and the output order).  A whole study config
+    is taken too (its selection settings are read from it here).
     """
-    sel, fault, main = cfg.selection, cfg.fault, cfg.mainshock
+    if not isinstance(rules, SelectionSettings):
+        rules = SelectionSettings.of(rules)
+    sel, fault, main = rules.selection, rules.fault, rules.mainshock
     t = _ns(catalog["origin_time"])
     lat = catalog["latitude"].to_numpy(float)
     lon = catalog["longitude"].to_numpy(float)
     depth = catalog["depth_km"].to_numpy(float)
     mag = catalog["magnitude"].to_numpy(float)
 
-    start = pd.Timestamp(cfg.study.start).as_unit("ns").value
-    end = pd.Timestamp(cfg.study.end).as_unit("ns").value
+    start = pd.Timestamp(rules.start).as_unit("ns").value
+    end = pd.Timestamp(rules.end).as_unit("ns").value
     dist = distance_to_fault(fault, main, lat, lon, depth)
     outside = (t < start) | (t > end)
     if sel.mode == "analyst":  # the whole catalog inside the window: no other rule
@@ -234,11 +243,11 @@ def select_events(
             alone = isolated(t, np.sort(t), sel.isolation_before_s, sel.isolation_after_s)
         else:  # only the events that pass every other rule are looked at
             which = np.flatnonzero(~np.logical_or.reduce(fails))
-            at = receivers(cfg, stations)
+            at = receivers(main, stations)
             alone[which] = isolated_at_stations(
-                which, t, lat, lon, depth, at, arrival_tables(cfg.waveforms.velocity_model),
+                which, t, lat, lon, depth, at, arrival_tables(rules.velocity_model),
                 sel.isolation_before_s, sel.isolation_after_s, sel.isolation_coda_s,
-                mag, amplitude_floors(cfg, at),
+                mag, amplitude_floors(sel, main, at),
             )  # fmt: skip
         fails.append(~alone)
         reason = np.select(fails, np.arange(len(REASONS)), default=-1)
@@ -248,6 +257,6 @@ def select_events(
 
     events = catalog.loc[keep].copy()
     events["fault_distance_km"] = dist[keep]
-    events["phase"], events["ttf_s"] = assign_phases(events["origin_time"], main.time, cfg.phases)
+    events["phase"], events["ttf_s"] = assign_phases(events["origin_time"], main.time, rules.phases)
     events = events.sort_values(["origin_time", "event_id"], kind="stable")[EVENT_COLUMNS]
     return Selection(events.reset_index(drop=True), rejected, n_catalog=len(catalog))

@@ -26,7 +26,8 @@ from faultprobe.catalogs.stations import (
     read_stationxml,
     station_table,
 )
-from faultprobe.config import StudyConfig, dump_toml
+from faultprobe.config import CatalogSource, Stations, StudyConfig, Waveforms, dump_toml
+from faultprobe.config.stages import SelectionSettings
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +93,11 @@ class CatalogSummary:
         return "\n".join(lines)
 
 
-def _dataset_stations(cfg: StudyConfig) -> StationTable:
+def _dataset_stations(s: Stations, w: Waveforms) -> StationTable:
     """For a dataset source without StationXML or FDSN: the stations of its metadata."""
     from faultprobe.catalogs.datasets import read_traces, stations_from_traces
     from faultprobe.catalogs.stations import STATION_COLUMNS, StationError
 
-    s, w = cfg.stations, cfg.waveforms
     traces = read_traces(w.dataset, w.source)
     table, missing = stations_from_traces(traces, s.codes, s.far, s.network_aliases)
     if table.empty:
@@ -112,25 +112,21 @@ def _ingested(store: st.Store) -> list[str]:
     return [name for name in INGEST_ITEMS if store.exists(name)]
 
 
-def _stations_xml(cfg: StudyConfig, store: st.Store, refresh: bool):
+def _stations_xml(s: Stations, window: tuple, store: st.Store, refresh: bool):
     """The StationXML to use: [stations] inventory, the copy saved in the store, or the
-    service's answer (returned as bytes to be saved)."""
-    if cfg.stations.inventory:
-        log.info(f"reading station metadata {cfg.stations.inventory} …")
-        return read_stationxml(cfg.stations.inventory), None
+    service's answer (returned as bytes to be saved); `window` is the study's (start, end)."""
+    if s.inventory:
+        log.info(f"reading station metadata {s.inventory} …")
+        return read_stationxml(s.inventory), None
     saved = store.url(st.STATIONXML)
     if store.exists(st.STATIONXML) and not refresh:
-        log.info(
-            f"station metadata: {saved} (saved earlier; --refresh-stations asks {cfg.stations.fdsn})"
-        )
+        log.info(f"station metadata: {saved} (saved earlier; --refresh-stations asks {s.fdsn})")
         return parse_stationxml(store.read_bytes(st.STATIONXML), saved), None
     t0 = time.perf_counter()
-    log.info(
-        f"asking the FDSN station service {cfg.stations.fdsn} for {len(cfg.stations.all_codes)} stations …"
-    )
-    data = fetch_stationxml(cfg.stations, cfg.study.start, cfg.study.end)
+    log.info(f"asking the FDSN station service {s.fdsn} for {len(s.all_codes)} stations …")
+    data = fetch_stationxml(s, *window)
     log.info(f"  {len(data) / 1e3:.0f} kB in {time.perf_counter() - t0:.1f} s")
-    return parse_stationxml(data, f"the answer of {cfg.stations.fdsn}"), data
+    return parse_stationxml(data, f"the answer of {s.fdsn}"), data
 
 
 def _same(store: st.Store, name: str, df: pd.DataFrame) -> bool:
@@ -145,13 +141,13 @@ def _same(store: st.Store, name: str, df: pd.DataFrame) -> bool:
     return old.equals(new)
 
 
-def _unreadable(cfg: StudyConfig, read: CatalogRead) -> str:
+def _unreadable(source: CatalogSource, read: CatalogRead) -> str:
     """The line for a catalog none of whose rows could be read: the reader's problems."""
     shown = "; ".join(f"line {p.line}: {p.reason}" for p in read.problems[:3])
     more = f"; … {len(read.problems) - 3} more" if len(read.problems) > 3 else ""
     return (
-        f"{cfg.catalog.path}: none of its {len(read.problems)} rows could be read as a "
-        f"{cfg.catalog.format} catalog (catalog.format): {shown}{more}; nothing written: fix "
+        f"{source.path}: none of its {len(read.problems)} rows could be read as a "
+        f"{source.format} catalog (catalog.format): {shown}{more}; nothing written: fix "
         "the file or catalog.format (and for CSV its column names, docs/catalog.md)"
     )
 
@@ -219,15 +215,18 @@ def build_catalog(
     log.info(f"reading {cfg.catalog.format} catalog {cfg.catalog.path} …")
     read = read_catalog(cfg.catalog)
     if read.events.empty and read.problems:
-        raise CatalogError(_unreadable(cfg, read))
+        raise CatalogError(_unreadable(cfg.catalog, read))
     if cfg.stations.inventory is None and cfg.stations.fdsn is None:
         log.info(f"station metadata from the dataset {cfg.waveforms.dataset} …")
-        stations, fetched = _dataset_stations(cfg), None
+        stations, fetched = _dataset_stations(cfg.stations, cfg.waveforms), None
     else:
-        inv, fetched = _stations_xml(cfg, out, refresh_stations)
+        window = (cfg.study.start, cfg.study.end)
+        inv, fetched = _stations_xml(cfg.stations, window, out, refresh_stations)
         stations = station_table(inv, cfg.stations, cfg.study.start, cfg.study.end)
     log.info(f"selecting from {len(read.events)} events …")
-    selection = select_events(read.events, cfg, stations.stations)  # isolation at the stations
+    selection = select_events(
+        read.events, SelectionSettings.of(cfg), stations.stations
+    )  # isolation at the stations
     log.debug(
         f"selected {len(selection.events)} of {selection.n_catalog} events; rejected: "
         + ", ".join(f"{k} {v}" for k, v in selection.rejected.items() if v)

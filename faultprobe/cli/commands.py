@@ -15,16 +15,16 @@ from faultprobe.config import ConfigError, load_config
 
 
 @contextlib.contextmanager
-def _writing(cfg, args: argparse.Namespace, command: str):
+def _writing(store: str, args: argparse.Namespace, command: str):
     """Hold the store's lock while a command writes into it."""
     from faultprobe.store import Store
 
-    with Store(cfg.study.store).lock(command, force=getattr(args, "force", False)):
+    with Store(store).lock(command, force=getattr(args, "force", False)):
         try:
             yield
         except OSError as err:
             if err.filename is None and err.errno is not None:  # raised in a Dask task, e.g.
-                err.filename = cfg.study.store  # by zarr: say where (a message of ours stays)
+                err.filename = store  # by zarr: say where (a message of ours stays)
             raise
 
 
@@ -32,7 +32,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     from faultprobe.catalogs.study import build_catalog
 
     cfg = load_config(args.config)
-    with _writing(cfg, args, "catalog"):
+    with _writing(cfg.study.store, args, "catalog"):
         summary = build_catalog(cfg, force=args.force, refresh_stations=args.refresh_stations)
     print(summary.render())
     return 0
@@ -44,7 +44,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.plan:
         return _ingest_plan(cfg)
-    with _writing(cfg, args, "ingest"):
+    with _writing(cfg.study.store, args, "ingest"):
         summary = ingest(cfg, retry_failed=args.retry_failed)
     print(summary.render())
     if not summary.complete:
@@ -94,7 +94,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from faultprobe.ml.commands import train_command
 
     cfg = load_config(args.config)
-    with _writing(cfg, args, "train"):
+    with _writing(cfg.study.store, args, "train"):
         return train_command(cfg, args)
 
 
@@ -168,7 +168,9 @@ def cmd_experiments(args: argparse.Namespace) -> int:
     if args.plan:  # lists and stops: nothing is written, no lock taken
         print(plan_listing(cfg, grids=args.grid or None, retry_failed=not args.keep_failed))
         return 0
-    with _writing(cfg, args, "experiments"):  # a declined grid is a GridDeclined (exit 2)
+    with _writing(
+        cfg.study.store, args, "experiments"
+    ):  # a declined grid is a GridDeclined (exit 2)
         results = run_experiments(
             cfg,
             grids=args.grid or None,
@@ -188,7 +190,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     track = {k: v for k, v in (("folds", args.folds), ("seeds", args.seeds)) if v}
     if track:
         cfg = cfg.model_copy(update={"track": cfg.track.model_copy(update=track)})
-    with _writing(cfg, args, "track"):
+    with _writing(cfg.study.store, args, "track"):
         results = run_tracking(cfg, args.stations)
     for r in results:
         print(r.render())
@@ -196,6 +198,7 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
+    from faultprobe.config.stages import MonitorSettings
     from faultprobe.monitor.service import monitor_root, run_monitor
     from faultprobe.store import Store
 
@@ -204,7 +207,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         cfg = cfg.model_copy(
             update={"monitor": cfg.monitor.model_copy(update={"poll_s": args.interval})}
         )
-    with Store(monitor_root(cfg)).lock("monitor", force=args.force):
+    with Store(monitor_root(MonitorSettings.of(cfg))).lock("monitor", force=args.force):
         failed = _print_each(run_monitor(cfg, args.model, once=args.once, max_polls=args.polls))
     # --once or --polls: a poll that could not read its events did not do its job
     return EXIT["incomplete"] if failed and (args.once or args.polls) else 0
@@ -236,7 +239,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from faultprobe.analysis.report import write_report
 
     cfg = load_config(args.config)
-    with _writing(cfg, args, "report"):
+    with _writing(cfg.study.store, args, "report"):
         print(f"report: {write_report(cfg)}")
     return 0
 

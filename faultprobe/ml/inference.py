@@ -220,8 +220,7 @@ def predict(
 def _predict_array(folder, spec, names, x: np.ndarray, device: str) -> pd.DataFrame:
     from faultprobe.pipelines.blocks import settings
 
-    cfg = _study(folder)
-    s = settings(cfg)
+    s = settings(_study(folder).waveforms)
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 2:
         x = x[None]
@@ -243,7 +242,7 @@ def _predict_array(folder, spec, names, x: np.ndarray, device: str) -> pd.DataFr
     return _table(range(len(x)), names, probs, {})
 
 
-def _stations(folder: RunFolder, cfg, codes: Iterable[str]) -> pd.DataFrame:
+def _stations(folder: RunFolder, codes: Iterable[str]) -> pd.DataFrame:
     """The run's stations as rows of the store's stations table, in the run's order."""
     from faultprobe.store import STATIONS
 
@@ -272,19 +271,20 @@ def _covered(events, p_ns: np.ndarray, window_s, stream) -> np.ndarray:
 
 
 def _predict_stream(folder, spec, names, stream, inventory, events, p_times, device):
+    from faultprobe.config.stages import IngestSettings
     from faultprobe.pipelines.blocks import BlockSpec, process_block, settings
     from faultprobe.pipelines.plan import make_plan
     from faultprobe.pipelines.sources import StreamSource
     from faultprobe.store import EVENTS
 
-    cfg = _study(folder)
-    s = settings(cfg)
-    stations = _stations(folder, cfg, spec.stations)
+    job = IngestSettings.of(_study(folder))
+    s = settings(job.waveforms)
+    stations = _stations(folder, spec.stations)
     given = events is not None
     if events is None:
         events = folder.store.read_table(EVENTS)
     events = events.reset_index(drop=True)
-    plan = make_plan(events, stations, cfg.waveforms, cfg.stations.network_aliases)
+    plan = make_plan(events, stations, job.waveforms, job.network_aliases)
     p_ns = _given_p(plan, p_times) if p_times is not None else plan.p_time_ns
     keep = np.ones(len(events), bool) if given else _covered(events, p_ns, s.window_s, stream)
     if not keep.any():
@@ -295,7 +295,7 @@ def _predict_stream(folder, spec, names, stream, inventory, events, p_times, dev
     ids = events["event_id"].astype(str).to_numpy()[idx]
     block = BlockSpec(0, 0, len(idx), ids, p_ns[idx], tuple(plan.stations))
     source = StreamSource(stream)
-    batch, rows = process_block(cfg, block, source=source, inventory=inventory)
+    batch, rows = process_block(job, block, source=source, inventory=inventory)
     n_st = len(plan.stations)
     x = batch.waveform.reshape(len(idx), n_st * 3, -1)
     status = batch.status.reshape(len(idx), n_st)

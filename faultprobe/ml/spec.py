@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from faultprobe.config import StudyConfig, UTCTime
 from faultprobe.config.sections import parse_bytes_field
+from faultprobe.config.stages import TrainSettings
 from faultprobe.ml.errors import ModelError
 
 M = TypeVar("M", bound=BaseModel)
@@ -189,7 +190,7 @@ def _one_line(err: ValidationError) -> str:
 
 
 def spec_from_config(
-    cfg: StudyConfig,
+    cfg: TrainSettings | StudyConfig,
     *,
     stations: list[str] | None = None,
     classes: int | None = None,
@@ -198,7 +199,8 @@ def spec_from_config(
     false_mainshock: datetime | None = None,
     **overrides: object,
 ) -> RunSpec:
-    """A `RunSpec` from the config's `[train]` section and explicit choices.
+    """A `RunSpec` from the config's `[train]` section and explicit choices (`cfg`: the
+    run settings of a stage, or the whole study, which has the same names).
 
     An odd class count with `ttf` labelling and phases in the config means the phases
     labelling (the paper's 9 classes); 2 classes with `ttf` is the binary labelling.
@@ -219,7 +221,7 @@ def spec_from_config(
     return validated(RunSpec, {**spec.model_dump(), **overrides})
 
 
-def _spec(cfg: StudyConfig, stations, n: int, kind: str, seed, false_mainshock) -> RunSpec:
+def _spec(cfg: TrainSettings, stations, n: int, kind: str, seed, false_mainshock) -> RunSpec:
     """The spec of `spec_from_config`, before its overrides (pydantic checks it)."""
     t = cfg.train
     lab = Labelling(

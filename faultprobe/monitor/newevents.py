@@ -22,7 +22,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +30,8 @@ import pandas as pd
 
 from faultprobe.catalogs.readers import CatalogError, read_catalog
 from faultprobe.catalogs.selection import select_events
-from faultprobe.config import StudyConfig
+from faultprobe.config import CatalogSource
+from faultprobe.config.stages import MonitorSettings, SelectionSettings
 from faultprobe.errors import InputError, ServiceFailure
 
 FAR_FUTURE = pd.Timestamp("2200-01-01T00:00:00Z")
@@ -111,9 +112,8 @@ def complete_part(data: bytes, unchanged: bool) -> bytes:
     return data[: data.rfind(b"\n") + 1]
 
 
-def read_catalog_file(cfg: StudyConfig, watch: FileWatch) -> CatalogNow:
+def read_catalog_file(source: CatalogSource, watch: FileWatch) -> CatalogNow:
     """The [catalog] file as far as it is complete (see the module docstring)."""
-    source = cfg.catalog
     if source.format not in LINE_FORMATS | {"quakeml"}:  # a dataset folder's metadata
         read = _read(source, source.path, revisions=True)
         return CatalogNow(read.events, read.revised)
@@ -150,7 +150,7 @@ def _read(source, path: str, revisions: bool):
 
 
 def read_now(
-    cfg: StudyConfig,
+    m: MonitorSettings,
     cursor: pd.Timestamp | None,
     start: pd.Timestamp,
     watch: FileWatch,
@@ -160,16 +160,16 @@ def read_now(
     the latest origin time it answered, so the next poll asks from there (less
     `lookback_s`, and back to `since`, the oldest pending event) whether the events are
     live or a past sequence fed now."""
-    mon = cfg.monitor
+    mon = m.monitor
     if mon.events == "catalog":
-        return read_catalog_file(cfg, watch)
+        return read_catalog_file(m.catalog, watch)
     begin = start if cursor is None else cursor
     begin = begin - pd.Timedelta(seconds=mon.lookback_s)
     if since is not None:
         begin = min(begin, since)
-    begin = begin - pd.Timedelta(seconds=cfg.selection.isolation_before_s)
+    begin = begin - pd.Timedelta(seconds=m.selection.selection.isolation_before_s)
     now = fetch_fdsn_events(
-        mon.fdsn_event, begin, FAR_FUTURE, mon.request_timeout_s, cfg.catalog.magnitude
+        mon.fdsn_event, begin, FAR_FUTURE, mon.request_timeout_s, m.catalog.magnitude
     )
     if now.events.empty:
         now.cursor = cursor
@@ -179,53 +179,52 @@ def read_now(
     return now
 
 
-def monitor_start(cfg: StudyConfig, default: pd.Timestamp | None = None) -> pd.Timestamp:
+def monitor_start(m: MonitorSettings, default: pd.Timestamp | None = None) -> pd.Timestamp:
     """`[monitor] start`, else `default` (the end of the run's training data), else the
     study start."""
-    t = cfg.monitor.start or default or cfg.study.start
+    t = m.monitor.start or default or m.selection.start
     return pd.Timestamp(t).tz_convert("UTC")
 
 
-def monitoring_config(cfg: StudyConfig, start: pd.Timestamp | None = None) -> StudyConfig:
-    """The study's config with its window opened: from the monitor's start, no end."""
-    begin = monitor_start(cfg, start)
-    study = cfg.study.model_copy(
-        update={"start": begin.to_pydatetime(), "end": FAR_FUTURE.to_pydatetime()}
-    )
-    return cfg.model_copy(update={"study": study})
+def monitoring_selection(
+    m: MonitorSettings, start: pd.Timestamp | None = None
+) -> SelectionSettings:
+    """The study's selection with its window opened: from the monitor's start, no end."""
+    begin = monitor_start(m, start)
+    return replace(m.selection, start=begin.to_pydatetime(), end=FAR_FUTURE.to_pydatetime())
 
 
 def utc_now() -> pd.Timestamp:
     return pd.Timestamp(datetime.now(UTC))
 
 
-def selected(catalog: pd.DataFrame, cfg: StudyConfig, start: pd.Timestamp) -> pd.DataFrame:
+def selected(catalog: pd.DataFrame, m: MonitorSettings, start: pd.Timestamp) -> pd.DataFrame:
     """The catalog's events that pass the study's selection from `start` on."""
-    return select_events(catalog, monitoring_config(cfg, start)).events
+    return select_events(catalog, monitoring_selection(m, start)).events
 
 
 def decidable(
-    sel: pd.DataFrame, catalog: pd.DataFrame, cfg: StudyConfig, now: pd.Timestamp
+    sel: pd.DataFrame, catalog: pd.DataFrame, m: MonitorSettings, now: pd.Timestamp
 ) -> pd.Series:
     """Which selected events the catalog reaches `isolation_after_s` past."""
     if catalog.empty:
         return pd.Series(False, index=sel.index)
     horizon = pd.Timestamp(catalog["origin_time"].max()).tz_convert("UTC")
-    if not cfg.monitor.replay:
-        horizon = max(horizon, now - pd.Timedelta(seconds=cfg.monitor.catalog_delay_s))
-    reach = sel["origin_time"] + pd.Timedelta(seconds=cfg.selection.isolation_after_s)
+    if not m.monitor.replay:
+        horizon = max(horizon, now - pd.Timedelta(seconds=m.monitor.catalog_delay_s))
+    reach = sel["origin_time"] + pd.Timedelta(seconds=m.selection.selection.isolation_after_s)
     return reach <= horizon
 
 
 def new_events(
     catalog: pd.DataFrame,
-    cfg: StudyConfig,
+    m: MonitorSettings,
     known: set[str],
     now: pd.Timestamp,
     start: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Events of the catalog that pass the selection, are not known yet and can be decided
     (the catalog reaches `isolation_after_s` past them), in origin-time order."""
-    sel = selected(catalog, cfg, start)
-    keep = decidable(sel, catalog, cfg, now) & ~sel["event_id"].astype(str).isin(known)
+    sel = selected(catalog, m, start)
+    keep = decidable(sel, catalog, m, now) & ~sel["event_id"].astype(str).isin(known)
     return sel[keep.to_numpy()].reset_index(drop=True)

@@ -25,6 +25,7 @@ import pandas as pd
 
 from faultprobe.analysis import faultstate
 from faultprobe.config import StudyConfig
+from faultprobe.config.stages import MonitorSettings
 from faultprobe.monitor import alerts, mcube, newevents
 from faultprobe.monitor.crashpoints import reached
 from faultprobe.monitor.state import (
@@ -127,26 +128,28 @@ class PollResult:
         return text
 
 
-def monitor_root(cfg: StudyConfig) -> str:
-    return cfg.monitor.store or Store(cfg.study.store).url(MONITOR)
+def monitor_root(m: MonitorSettings) -> str:
+    return m.monitor.store or Store(m.ingest.store).url(MONITOR)
 
 
 class Monitor:
     """A monitoring store followed with one run; `poll()` does one round."""
 
-    def __init__(self, cfg: StudyConfig, run: str):
+    def __init__(self, m: MonitorSettings | StudyConfig, run: str):
         from faultprobe.pipelines.blocks import make_source
         from faultprobe.pipelines.inputs import run_info
 
-        self.cfg = cfg
+        if not isinstance(m, MonitorSettings):  # a whole study (tests, benchmarks)
+            m = MonitorSettings.of(m)
+        self.settings = m
         self.model = load_run(run)
-        self.mstore = MonitorStore(monitor_root(cfg), self.model.folder.run_id)
+        self.mstore = MonitorStore(monitor_root(m), self.model.folder.run_id)
         if self.mstore.recovered:
             log.warning(f"monitor: {self.mstore.recovered} uncommitted events of a stopped "
                         "batch removed from the cube; they are done again")  # fmt: skip
         self.stations = self._stations()
-        self.info = run_info(cfg, run="monitor")
-        self.source = make_source(cfg, self.info)
+        self.info = run_info(m.ingest, run="monitor")
+        self.source = make_source(m.ingest, self.info)
         if hasattr(self.source, "remember_no_data"):
             # Late data: a window without data yet is asked again at the next poll, until
             # its event is committed (complete, or give_up_s after it was first selected).
@@ -160,8 +163,8 @@ class Monitor:
         """`[monitor] start`, else just after the run's latest event, else now (kept in
         state.json, so a restart does not move it)."""
         st = self.mstore.state
-        if self.cfg.monitor.start is not None:
-            return pd.Timestamp(self.cfg.monitor.start).tz_convert("UTC")
+        if self.settings.monitor.start is not None:
+            return pd.Timestamp(self.settings.monitor.start).tz_convert("UTC")
         if st.extra.get("start"):
             return pd.Timestamp(st.extra["start"]).tz_convert("UTC")
         until = self.model.trained_until
@@ -172,7 +175,7 @@ class Monitor:
 
     def _stations(self) -> pd.DataFrame:
         """The run's stations as rows of the study's stations table, in the run's order."""
-        table = Store(self.cfg.study.store).read_table(STATIONS)
+        table = Store(self.settings.ingest.store).read_table(STATIONS)
         full = table["network"].astype(str) + "." + table["station"].astype(str)
         rows = []
         for code in self.model.stations:
@@ -190,12 +193,12 @@ class Monitor:
         st = self.mstore.state
         cursor = pd.Timestamp(st.cursor) if st.cursor else None
         oldest = min((pd.Timestamp(v["origin_time"]) for v in st.pending.values()), default=None)
-        cat = newevents.read_now(self.cfg, cursor, self.start, self.watch, oldest)
+        cat = newevents.read_now(self.settings, cursor, self.start, self.watch, oldest)
         out.catalog = len(cat.events)
         if self.watch.seen is not None:
             st.extra["catalog_seen"] = list(self.watch.seen)
         todo = self._todo(cat, now, out)
-        size = self.cfg.monitor.batch_events
+        size = self.settings.monitor.batch_events
         for lo in range(0, len(todo), size):
             chunk = todo.iloc[lo : lo + size].reset_index(drop=True)
             committed, not_ok, in_sample = self._batch(chunk, now)
@@ -218,10 +221,10 @@ class Monitor:
         the pending ones of state.json updated (one atomic write) when they changed."""
         st = self.mstore.state
         committed = self.mstore.committed_ids()
-        sel = newevents.selected(cat.events, self.cfg, self.start)
+        sel = newevents.selected(cat.events, self.settings, self.start)
         ids = sel["event_id"].astype(str)
         waiting = ids.isin(list(st.pending)).to_numpy()
-        ready = newevents.decidable(sel, cat.events, self.cfg, now).to_numpy()
+        ready = newevents.decidable(sel, cat.events, self.settings, now).to_numpy()
         fresh = ready & ~waiting & ~ids.isin(committed).to_numpy()
         seen = set(st.revised)
         new_rev = [e for e in cat.revised if e not in seen]
@@ -250,11 +253,11 @@ class Monitor:
         from faultprobe.pipelines.blocks import BlockSpec, process_block
         from faultprobe.pipelines.plan import make_plan
 
-        cfg = self.cfg
-        plan = make_plan(events, self.stations, cfg.waveforms, cfg.stations.network_aliases)
+        cfg, job = self.settings, self.settings.ingest
+        plan = make_plan(events, self.stations, job.waveforms, job.network_aliases)
         ids = events["event_id"].astype(str).to_numpy()
         spec = BlockSpec(0, 0, len(ids), ids, plan.p_time_ns, tuple(plan.stations))
-        batch, rows = process_block(cfg, spec, source=self.source, info=self.info)
+        batch, rows = process_block(job, spec, source=self.source, info=self.info)
         n_st = len(plan.stations)
         status = rows["status"].to_numpy().reshape(len(ids), n_st)
         waited = (now - pd.DatetimeIndex(events["first_seen"])).total_seconds().to_numpy()
@@ -272,7 +275,7 @@ class Monitor:
         from faultprobe.pipelines.blocks import settings
         from faultprobe.pipelines.plan import make_plan
 
-        cfg, w = self.cfg, self.cfg.waveforms
+        cfg, job, w = self.settings, self.settings.ingest, self.settings.ingest.waveforms
         n_st = len(plan.stations)
         flat = (take[:, None] * n_st + np.arange(n_st)[None, :]).ravel()
         sub = replace(
@@ -285,12 +288,14 @@ class Monitor:
             seed_ids=[batch.seed_ids[i] for i in flat] if batch.seed_ids else [],
         )
         sub_rows = rows.iloc[flat].reset_index(drop=True)
-        plan_now = make_plan(events, self.stations, w, cfg.stations.network_aliases)
+        plan_now = make_plan(events, self.stations, w, job.network_aliases)
         plan_now = replace(plan_now, block_size=cfg.monitor.chunk_events)
         codec = w.codec if w.codec != "auto" else FAST_CODEC
-        attrs = cube.attrs_for(plan_now, w, w.source, cube.codec_by_name(codec), {}, cfg.hash())
+        attrs = cube.attrs_for(
+            plan_now, w, w.source, cube.codec_by_name(codec), {}, job.config_hash
+        )
         attrs.update(complete=True, monitoring=True, run=self.model.folder.run_id)
-        s = settings(cfg)
+        s = settings(w)
         ds, enc = mcube.batch_dataset(plan_now, sub, w.n_samples, s.sampling_rate, s.window_s,
                                       attrs)  # fmt: skip
         scores = self._scores(events, sub, n_st, now)
@@ -346,14 +351,14 @@ class Monitor:
         scores = self.mstore.table(SCORES)
         if scores is None or scores.empty:
             return []
-        mon, m = self.cfg.monitor, self.model
-        width = mon.window_events or self.cfg.track.window_events
+        mon, m = self.settings.monitor, self.model
+        width = mon.window_events or self.settings.track.window_events
         index = alerts.index_after_each(scores, width, m.n_calib, m.m_calib,
-                                        self.cfg.track.chance_level)  # fmt: skip
+                                        self.settings.track.chance_level)  # fmt: skip
         self.mstore.store.write_table(index, INDEX)
         old = self.mstore.table(ALERTS)
-        new = alerts.due(index, mon.threshold, self.cfg.track.penalty,
-                         self.cfg.track.min_segment_events, m.label, old)  # fmt: skip
+        new = alerts.due(index, mon.threshold, self.settings.track.penalty,
+                         self.settings.track.min_segment_events, m.label, old)  # fmt: skip
         if new.empty:
             return []
         new["written_time"] = pd.Timestamp.now(tz="UTC")
@@ -375,7 +380,8 @@ def run_monitor(
     Each poll's outcome is logged (info); an event service that cannot be reached, or a
     catalog file that is empty, unreadable or changing while read, is a warning and is
     read again at the next poll."""
-    mon = Monitor(cfg, run)
+    m = MonitorSettings.of(cfg)
+    mon = Monitor(m, run)
     log.info(f"monitor: run {mon.model.folder.run_id} on {mon.model.label}; store "
         f"{mon.mstore.store.url()}; {mon.mstore.state.committed} events so far")  # fmt: skip
     polls = failed = 0
@@ -387,19 +393,19 @@ def run_monitor(
         except newevents.EventServiceDown as err:
             failed += 1
             log.warning(f"warning: monitor: {err}; asked again at the next poll (in "
-                        f"{cfg.monitor.poll_s:g} s)")  # fmt: skip
+                        f"{m.monitor.poll_s:g} s)")  # fmt: skip
         except newevents.CatalogUnavailable as err:
             failed += 1
-            log.warning(f"warning: monitor: {err} (in {cfg.monitor.poll_s:g} s)")
+            log.warning(f"warning: monitor: {err} (in {m.monitor.poll_s:g} s)")
         polls += 1
         if once or (max_polls is not None and polls >= max_polls):
             return failed
-        sleep(cfg.monitor.poll_s)
+        sleep(m.monitor.poll_s)
 
 
-def poll_once(cfg: StudyConfig, run: str) -> PollResult:
+def poll_once(m: MonitorSettings | StudyConfig, run: str) -> PollResult:
     """One poll (for tests and cron jobs)."""
-    return Monitor(cfg, run).poll()
+    return Monitor(m, run).poll()
 
 
 __all__ = ["Monitor", "PollResult", "RunModel", "load_run", "mcube", "poll_once", "run_monitor"]

@@ -10,12 +10,14 @@ reuse `process_block` for their own windows.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from faultprobe.config import DATASET_SOURCES, StudyConfig
+from faultprobe.config import DATASET_SOURCES, Waveforms
+from faultprobe.config.stages import IngestSettings
 from faultprobe.pipelines import cube, ledger
 from faultprobe.pipelines.errors import IngestError
 from faultprobe.pipelines.inputs import RunInfo, run_info
@@ -40,8 +42,8 @@ class BlockSpec:
     stations: tuple[StationInfo, ...]
 
 
-def settings(cfg: StudyConfig) -> Settings:
-    w = cfg.waveforms
+def settings(w: Waveforms) -> Settings:
+    """The preprocessing settings of a `[waveforms]` section."""
     return Settings(
         sampling_rate=w.sampling_rate,
         window_s=tuple(w.window_s),
@@ -54,45 +56,77 @@ def settings(cfg: StudyConfig) -> Settings:
     )
 
 
-def make_source(cfg: StudyConfig, info: RunInfo | None = None) -> Source:
-    """The configured source; built inside each task (nothing unpicklable travels)."""
-    info = info or RunInfo()
-    w = cfg.waveforms
-    if w.source == "sds":
-        return SDSSource(w.sds_root)
-    if w.source in DATASET_SOURCES:
-        from faultprobe.pipelines.datasets import DatasetSource
+#: A source factory: the ingest's settings and the run's info -> a `Source`.
+SourceFactory = Callable[[IngestSettings, RunInfo], Source]
 
-        return DatasetSource(Store(cfg.study.store), w.source)
-    if w.source == "fdsn":
-        from faultprobe.pipelines.fdsn import FDSNSource
-        from faultprobe.pipelines.limits import resolve
 
-        if not w.cache:
-            raise IngestError("source 'fdsn' needs waveforms.cache (a local SDS folder)")
-        lim = resolve(w)  # the data centre's preset and the keys set by hand
-        return FDSNSource(
-            w.fdsn,
-            w.cache,
-            max_concurrent=lim.max_concurrent,
-            per_second=lim.per_second,
-            max_samples=lim.samples_per_request,
-            timeout=w.request_timeout_s,
-            max_attempts=w.max_attempts,
-            backoff_s=w.retry_backoff_s,
-            max_bulk_items=lim.max_bulk_lines,
-            eida_token=w.eida_token,
-            run=info.run,
-            breaker_failures=w.breaker_failures,
-            refresh=info.refresh,
-        )
+def _sds(s: IngestSettings, info: RunInfo) -> Source:
+    return SDSSource(s.waveforms.sds_root)
+
+
+def _dataset(s: IngestSettings, info: RunInfo) -> Source:
+    from faultprobe.pipelines.datasets import DatasetSource
+
+    return DatasetSource(Store(s.store), s.waveforms.source)
+
+
+def _fdsn(s: IngestSettings, info: RunInfo) -> Source:
+    from faultprobe.pipelines.fdsn import FDSNSource
+    from faultprobe.pipelines.limits import resolve
+
+    w = s.waveforms
+    if not w.cache:
+        raise IngestError("source 'fdsn' needs waveforms.cache (a local SDS folder)")
+    lim = resolve(w)  # the data centre's preset and the keys set by hand
+    return FDSNSource(
+        w.fdsn,
+        w.cache,
+        max_concurrent=lim.max_concurrent,
+        per_second=lim.per_second,
+        max_samples=lim.samples_per_request,
+        timeout=w.request_timeout_s,
+        max_attempts=w.max_attempts,
+        backoff_s=w.retry_backoff_s,
+        max_bulk_items=lim.max_bulk_lines,
+        eida_token=w.eida_token,
+        run=info.run,
+        breaker_failures=w.breaker_failures,
+        refresh=info.refresh,
+    )
+
+
+def _synthetic(s: IngestSettings, info: RunInfo) -> Source:
     try:
         from faultprobe.synthetic.archive import SyntheticArchive
     except ImportError as err:
         raise IngestError(
             f"source 'synthetic' needs faultprobe.synthetic.archive ({err})"
         ) from None
-    return WindowSource(SyntheticArchive(cfg), "synthetic")
+    if s.world is None:
+        raise IngestError("source 'synthetic' needs the study's [synthetic] world")
+    return WindowSource(SyntheticArchive(s.world), "synthetic")
+
+
+#: The waveform sources by their `[waveforms] source` name; a new source registers here.
+SOURCES: dict[str, SourceFactory] = {
+    "sds": _sds,
+    "fdsn": _fdsn,
+    "synthetic": _synthetic,
+    **{name: _dataset for name in DATASET_SOURCES},
+}
+
+
+def make_source(s: IngestSettings, info: RunInfo | None = None) -> Source:
+    """The configured source; built inside each task (nothing unpicklable travels)."""
+    name = s.waveforms.source
+    factory = SOURCES.get(name)
+    if factory is None:
+        where = f" in {s.source_path}" if s.source_path else ""
+        raise IngestError(
+            f"[waveforms] source = {name!r}{where} is not a known source; use one of "
+            f"{', '.join(sorted(SOURCES))}"
+        )
+    return factory(s, info or RunInfo())
 
 
 def _orientation(inv) -> dict[str, float] | None:
@@ -108,22 +142,22 @@ def _orientation(inv) -> dict[str, float] | None:
     }
 
 
-def _inventory(cfg: StudyConfig, info: RunInfo | None = None):
+def _inventory(s: IngestSettings, info: RunInfo | None = None):
     """The study's StationXML (once per process and content), or None."""
     from faultprobe.pipelines.response import read_inventory_cached
 
-    info = info or run_info(cfg)
+    info = info or run_info(s)
     path = info.inventory
     try:
         return read_inventory_cached(path, info.inventory_digest) if path else None
     except Exception as err:
-        if cfg.waveforms.remove_response:
+        if s.waveforms.remove_response:
             raise IngestError(f"remove_response needs the StationXML {path}: {err}") from None
         return None
 
 
 def process_block(
-    cfg: StudyConfig,
+    job: IngestSettings,
     spec: BlockSpec,
     source: Source | None = None,
     info: RunInfo | None = None,
@@ -135,9 +169,9 @@ def process_block(
     `inventory` (an ObsPy Inventory) replaces the config's StationXML, for callers with
     their own traces (`faultprobe.predict`).
     """
-    info = info or run_info(cfg)
-    s = settings(cfg)
-    source = source or make_source(cfg, info)
+    info = info or run_info(job)
+    s = settings(job.waveforms)
+    source = source or make_source(job, info)
     p = spec.p_ns
     n_ev, n_st = p.shape
     valid = p != NAT
@@ -162,10 +196,10 @@ def process_block(
                         None, "error", "no theoretical P (pair beyond the travel-time table)", 0
                     )
                 )
-    inv = inventory if inventory is not None else _inventory(cfg, info)
-    if cfg.waveforms.remove_response and inv is None:
+    inv = inventory if inventory is not None else _inventory(job, info)
+    if job.waveforms.remove_response and inv is None:
         raise IngestError("remove_response = true needs [stations] inventory (a StationXML file)")
-    responses = inv if cfg.waveforms.remove_response else None
+    responses = inv if job.waveforms.remove_response else None
     batch = process(items, ws.ravel(), p.ravel(), s, _orientation(inv), responses)
     rows = pd.DataFrame(
         {
@@ -211,13 +245,13 @@ def _marker(spec: BlockSpec, rows: pd.DataFrame, info: RunInfo, t0: float, c0: f
 
 
 def run_block(
-    cfg: StudyConfig, spec: BlockSpec, cube_url: str, info: RunInfo | None = None
+    job: IngestSettings, spec: BlockSpec, cube_url: str, info: RunInfo | None = None
 ) -> dict:
     """The Dask task: one block from fetch to ledger marker."""
-    info = info or run_info(cfg)
+    info = info or run_info(job)
     t0, c0 = time.perf_counter(), time.process_time()
-    store = Store(cfg.study.store)
-    batch, rows = process_block(cfg, spec, info=info)
+    store = Store(job.store)
+    batch, rows = process_block(job, spec, info=info)
     t_process = time.perf_counter() - t0
     n_ev, n_st = spec.p_ns.shape
     cube.write_region(
@@ -240,12 +274,12 @@ def retry_statuses(retry_failed: bool) -> frozenset[str]:
 
 
 def retry_block(
-    cfg: StudyConfig, spec: BlockSpec, cube_url: str, info: RunInfo, statuses: frozenset[str]
+    job: IngestSettings, spec: BlockSpec, cube_url: str, info: RunInfo, statuses: frozenset[str]
 ) -> dict:
     """The Dask task for a finished block with windows to ask again: only those are fetched,
     their pairs replaced in the cube (only their stations' chunks rewritten) and in the part."""
     t0, c0 = time.perf_counter(), time.process_time()
-    store = Store(cfg.study.store)
+    store = Store(job.store)
     old = ledger.read_part(store, spec.block)
     n_ev, n_st = spec.p_ns.shape
     again = (old["status"].isin(statuses).to_numpy() & (spec.p_ns.ravel() != NAT)).reshape(
@@ -253,7 +287,7 @@ def retry_block(
     )
     if again.any():
         sub = replace(spec, p_ns=np.where(again, spec.p_ns, NAT))
-        batch, rows = process_block(cfg, sub, info=info)
+        batch, rows = process_block(job, sub, info=info)
         cube.merge_region(
             cube_url,
             slice(spec.start, spec.stop),

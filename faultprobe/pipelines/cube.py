@@ -20,6 +20,7 @@ import zarr
 import zarr.codecs
 
 from faultprobe import __version__, _compat
+from faultprobe.config import Waveforms
 from faultprobe.pipelines.placement import PSource, p_sources
 from faultprobe.pipelines.plan import Plan
 from faultprobe.pipelines.preprocess import COMPONENTS
@@ -323,8 +324,9 @@ def check_status(url: str, storage_options: dict | None = None) -> int:
     return int((st == NOT_WRITTEN).sum())
 
 
-def attrs_for(plan: Plan, cfg, source: str, codec: Codec, measured: dict, config_hash: str) -> dict:
-    w = cfg
+def attrs_for(
+    plan: Plan, w: Waveforms, source: str, codec: Codec, measured: dict, config_hash: str
+) -> dict:
     return {
         "Conventions": "CF-1.10",
         "title": "faultprobe waveform cube: event x station x component x time",

@@ -19,6 +19,7 @@ import pandas as pd
 
 from faultprobe._optional import need
 from faultprobe.catalogs.datasets import NAT, read_traces
+from faultprobe.config.stages import IngestSettings
 from faultprobe.pipelines.placement import overlay_p_times
 from faultprobe.pipelines.plan import Plan, StationInfo
 from faultprobe.pipelines.sources import Fetched, Request, Segment
@@ -109,17 +110,17 @@ def locate(traces: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def build_index(cfg, store: Store, plan: Plan) -> pd.DataFrame:
+def build_index(job: IngestSettings, store: Store, plan: Plan) -> pd.DataFrame:
     """The dataset's traces at the plan's stations inside the study window, located in
     their files, written to STORE/dataset_index.parquet; returns them."""
-    w = cfg.waveforms
+    w = job.waveforms
     traces = read_traces(w.dataset, w.source)
     wanted = {(n, s.station) for s in plan.stations for n in (s.network, *s.aliases)}
     keep = np.fromiter(
         ((n, s) in wanted for n, s in zip(traces["network"], traces["station"])), bool, len(traces)
     )
-    t0 = int(pd.Timestamp(cfg.study.start).value) - 86_400 * 10**9
-    t1 = int(pd.Timestamp(cfg.study.end).value) + 86_400 * 10**9
+    t0 = int(pd.Timestamp(job.start).value) - 86_400 * 10**9
+    t1 = int(pd.Timestamp(job.end).value) + 86_400 * 10**9
     keep &= (traces["start_ns"].to_numpy() >= t0) & (traces["start_ns"].to_numpy() <= t1)
     index = locate(traces[keep].reset_index(drop=True))
     index = index[index["n_samples"] > 0][INDEX_COLUMNS].reset_index(drop=True)

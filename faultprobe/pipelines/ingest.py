@@ -25,7 +25,8 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from faultprobe import progress
-from faultprobe.config import DATASET_SOURCES, StudyConfig
+from faultprobe.config import DATASET_SOURCES, Cluster, StudyConfig
+from faultprobe.config.stages import IngestSettings
 from faultprobe.pipelines import compaction, cube, ledger
 from faultprobe.pipelines.blocks import (
     BlockSpec,
@@ -127,13 +128,13 @@ class Summary:
         return "\n".join(["windows to fetch again:", *rows])
 
 
-def check_source(cfg: StudyConfig, info: RunInfo) -> Source | None:
+def check_source(job: IngestSettings, info: RunInfo) -> Source | None:
     """Before anything runs: the archive root exists, or the FDSN service answers a probe.
 
     Returns the driver's FDSN source (its limiter counts the probe), else None.
     """
-    w = cfg.waveforms
-    where = f" in {cfg.source_path}" if cfg.source_path else ""
+    w = job.waveforms
+    where = f" in {job.source_path}" if job.source_path else ""
     if w.source == "sds":
         if not os.path.isdir(w.sds_root):
             raise IngestError(
@@ -146,7 +147,7 @@ def check_source(cfg: StudyConfig, info: RunInfo) -> Source | None:
     from faultprobe.pipelines.fdsn import ServiceDown, ServiceError, base_url, probe
 
     try:
-        source = make_source(cfg, replace(info, run=f"{info.run}-driver"))
+        source = make_source(job, replace(info, run=f"{info.run}-driver"))
         t0 = time.perf_counter()
         log.info(f"checking the FDSN service {base_url(w.fdsn)} …")
         version = probe(w.fdsn, w.request_timeout_s, source.limiter, w.eida_token)
@@ -159,7 +160,7 @@ def check_source(cfg: StudyConfig, info: RunInfo) -> Source | None:
 
 
 def _prepare(
-    cfg: StudyConfig,
+    job: IngestSettings,
     store: Store,
     plan: Plan,
     specs: list[BlockSpec],
@@ -180,17 +181,17 @@ def _prepare(
                 f"{store.url(ledger.LEDGER)} to start again"
             )
         return state["codec"]
-    w = cfg.waveforms
+    w = job.waveforms
     if w.codec == "auto":
         first = specs[0]
         k = min(len(first.event_ids), 32)
         sample = BlockSpec(0, 0, k, first.event_ids[:k], first.p_ns[:k], first.stations)
-        batch, _ = process_block(cfg, sample, source=source, info=info)
+        batch, _ = process_block(job, sample, source=source, info=info)
         good = batch.waveform[batch.status == Status.OK]
         codec, measured = cube.choose_codec(good if len(good) else batch.waveform)
     else:
         codec, measured = cube.codec_by_name(w.codec), {}
-    attrs = cube.attrs_for(plan, w, w.source, codec, measured, cfg.hash())
+    attrs = cube.attrs_for(plan, w, w.source, codec, measured, job.config_hash)
     ds = cube.template(plan, w.n_samples, w.sampling_rate, tuple(w.window_s), attrs)
     if store.exists(ledger.LEDGER):
         store.fs.rm(store.path(ledger.LEDGER), recursive=True)
@@ -211,10 +212,10 @@ def _state_from_cube(store: Store) -> dict | None:
     return state
 
 
-def _content_attrs(cfg: StudyConfig, plan: Plan, codec: str) -> dict:
+def _content_attrs(job: IngestSettings, plan: Plan, codec: str) -> dict:
     """The attrs that follow the inputs (redone blocks may come from other settings)."""
-    w = cfg.waveforms
-    attrs = cube.attrs_for(plan, w, w.source, cube.codec_by_name(codec), {}, cfg.hash())
+    w = job.waveforms
+    attrs = cube.attrs_for(plan, w, w.source, cube.codec_by_name(codec), {}, job.config_hash)
     return {k: attrs[k] for k in ("preprocessing", "source", "config_hash", "faultprobe_version")}
 
 
@@ -226,13 +227,14 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
     ended in a permanent failure (no data, a bad record, wrong data, non-finite samples).
     """
     t0 = time.perf_counter()
-    store = Store(cfg.study.store)
+    job = IngestSettings.of(cfg)
+    store = Store(job.store)
     try:
         plan = make_plan(
             store.read_table(EVENTS),
             store.read_table(STATIONS),
-            cfg.waveforms,
-            cfg.stations.network_aliases,
+            job.waveforms,
+            job.network_aliases,
         )
     except PlanError as err:
         raise IngestError(
@@ -243,21 +245,21 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
             f"nothing to ingest: {len(plan.events)} events and {len(plan.stations)} stations in "
             f"{store.root} (run `faultprobe catalog` first, or widen the selection)"
         )
-    if cfg.waveforms.source in DATASET_SOURCES:
-        plan = _dataset_plan(cfg, store, plan)
-    if cfg.waveforms.p_arrival == "picks":  # the catalog's P picks, the model elsewhere
+    if job.waveforms.source in DATASET_SOURCES:
+        plan = _dataset_plan(job, store, plan)
+    if job.waveforms.p_arrival == "picks":  # the catalog's P picks, the model elsewhere
         plan = placed_by_picks(plan, store)
-    info = run_info(cfg, run=uuid.uuid4().hex[:12])
-    driver_source = check_source(cfg, info)
+    info = run_info(job, run=uuid.uuid4().hex[:12])
+    driver_source = check_source(job, info)
     if driver_source is not None:  # FDSN: the request plan (station-days fetched here)
         from faultprobe.pipelines.planner import follow
 
-        follow(plan, cfg.waveforms, driver_source)
+        follow(plan, job.waveforms, driver_source)
     specs = block_specs(plan)
     url = store.url(CUBE)
-    codec = _prepare(cfg, store, plan, specs, driver_source, info)
+    codec = _prepare(job, store, plan, specs, driver_source, info)
     marks = ledger.markers(store)
-    inputs = inputs_of(cfg)
+    inputs = inputs_of(job)
     stale = sorted(b for b, m in marks.items() if m.get("inputs") != info.inputs)
     statuses = retry_statuses(retry_failed)
     todo = [s for s in specs if s.block not in marks or s.block in stale]
@@ -289,14 +291,14 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
         ledger.drop_state(store, "complete")
         ledger.drop_state(store, compaction.STATE)  # parts change: traces.parquet is old
         ledger.write_state(store, "inputs", inputs)
-        _run(cfg, todo, url, client, info=info, again=again, statuses=statuses)
+        _run(job, todo, url, client, info=info, again=again, statuses=statuses, cluster=cfg.cluster)
         marks = ledger.markers(store)
     traces = compaction.compact(store, plan.n_blocks, marks)
     _check(store, plan, traces)
     counts = traces.counts
     transient = traces.transient
     complete = not len(transient)
-    attrs = {"complete": complete, "status_counts": counts, **_content_attrs(cfg, plan, codec)}
+    attrs = {"complete": complete, "status_counts": counts, **_content_attrs(job, plan, codec)}
     cube.finalize(url, attrs)
     if complete:
         ledger.write_state(
@@ -321,16 +323,16 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
     )
 
 
-def _dataset_plan(cfg: StudyConfig, store: Store, plan: Plan) -> Plan:
+def _dataset_plan(job: IngestSettings, store: Store, plan: Plan) -> Plan:
     """Index the dataset's traces for the tasks; take its P arrivals if the config says so."""
     from faultprobe.catalogs.datasets import DatasetError
     from faultprobe.pipelines.datasets import build_index, dataset_p_times
 
     try:
-        index = build_index(cfg, store, plan)
+        index = build_index(job, store, plan)
     except (DatasetError, OSError) as err:
-        raise IngestError(f"dataset {cfg.waveforms.dataset}: {err}") from None
-    if cfg.waveforms.p_arrival == "dataset":
+        raise IngestError(f"dataset {job.waveforms.dataset}: {err}") from None
+    if job.waveforms.p_arrival == "dataset":
         plan = place(plan, *dataset_p_times(plan, index), PSource.DATASET)
     return plan
 
@@ -364,29 +366,30 @@ def _quiet_task_errors() -> None:
 
 
 def _run(
-    cfg: StudyConfig,
+    job: IngestSettings,
     todo: list[BlockSpec],
     url: str,
     client,
     info: RunInfo | None = None,
     again: list[BlockSpec] = (),
     statuses: frozenset[str] = Status.labels(Failure.TRANSIENT),
+    cluster: Cluster | None = None,
 ) -> None:
     from distributed import wait
 
     from faultprobe.cluster.connect import connect
     from faultprobe.pipelines.dcstate import forget_run
 
-    info = info or run_info(cfg)
-    network = cfg.waveforms.source == "fdsn"
+    info = info or run_info(job)
+    network = job.waveforms.source == "fdsn"
     retry_info = replace(info, refresh=statuses != Status.labels(Failure.TRANSIENT))
 
     def go(c) -> None:
         c.run(_quiet_task_errors)
         n, m = len(todo), len(again)
-        futures = c.map(run_block, [cfg] * n, todo, [url] * n, [info] * n, pure=False)
+        futures = c.map(run_block, [job] * n, todo, [url] * n, [info] * n, pure=False)
         futures += c.map(
-            retry_block, [cfg] * m, again, [url] * m, [retry_info] * m, [statuses] * m, pure=False
+            retry_block, [job] * m, again, [url] * m, [retry_info] * m, [statuses] * m, pure=False
         )
         bar = progress.bar(total=len(futures), desc="ingest blocks", unit="block")
         since = time.perf_counter()
@@ -413,7 +416,7 @@ def _run(
     if client is not None:
         go(client)
     else:
-        with connect(cfg.cluster) as c:
+        with connect(cluster or Cluster()) as c:
             go(c)
 
 

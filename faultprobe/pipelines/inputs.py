@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from faultprobe.config import StudyConfig
+from faultprobe.config.stages import IngestSettings
 from faultprobe.pipelines.plan import INPUTS
 from faultprobe.store import STATIONXML, Store
 
@@ -28,11 +28,11 @@ class RunInfo:
     refresh: bool = False
 
 
-def inventory_url(cfg: StudyConfig) -> str | None:
+def inventory_url(s: IngestSettings) -> str | None:
     """The StationXML the ingest uses: [stations] inventory, else the one saved in the store."""
-    if cfg.stations.inventory:
-        return cfg.stations.inventory
-    store = Store(cfg.study.store)
+    if s.inventory:
+        return s.inventory
+    store = Store(s.store)
     return store.url(STATIONXML) if store.exists(STATIONXML) else None
 
 
@@ -49,10 +49,10 @@ def digest(url: str | None) -> str | None:
         return None
 
 
-def inputs_of(cfg: StudyConfig) -> dict:
+def inputs_of(s: IngestSettings) -> dict:
     """What a block is built from besides the plan: source, archive or service, StationXML,
     preprocessing. A block whose marker records other inputs is stale and redone."""
-    w = cfg.waveforms
+    w = s.waveforms
     raw = w.model_dump(mode="json")
     out = {k: raw[k] for k in INPUTS}
     if w.source != "sds":
@@ -64,10 +64,9 @@ def inputs_of(cfg: StudyConfig) -> dict:
 
         out["fdsn"] = base_url(w.fdsn)
     if w.source == "synthetic":
-        blob = json.dumps(cfg.synthetic.model_dump(mode="json"), sort_keys=True).encode()
-        out["synthetic"] = hashlib.sha256(blob).hexdigest()[:16]
-    out["network_aliases"] = cfg.stations.network_aliases
-    out["stationxml"] = digest(inventory_url(cfg))
+        out["synthetic"] = s.synthetic_digest
+    out["network_aliases"] = s.network_aliases
+    out["stationxml"] = digest(inventory_url(s))
     return out
 
 
@@ -75,9 +74,9 @@ def _hash(d: dict) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run_info(cfg: StudyConfig, run: str = "local", refresh: bool = False) -> RunInfo:
-    url = inventory_url(cfg)
-    return RunInfo(run, _hash(inputs_of(cfg)), url, digest(url), refresh)
+def run_info(s: IngestSettings, run: str = "local", refresh: bool = False) -> RunInfo:
+    url = inventory_url(s)
+    return RunInfo(run, _hash(inputs_of(s)), url, digest(url), refresh)
 
 
 def changed(before: dict | None, now: dict) -> str:

@@ -25,6 +25,7 @@ from obspy import Stream, Trace, UTCDateTime
 from obspy.core.inventory import Inventory
 
 from faultprobe.config import StudyConfig
+from faultprobe.config.stages import SynthWorld
 from faultprobe.geodesy import FaultFrame
 from faultprobe.synthetic.effect import dtstar_at
 from faultprobe.synthetic.events import catalog_span, simulate_events
@@ -112,16 +113,18 @@ class SyntheticArchive:
     and returns the same samples as the SDS archive that `faultprobe synth` writes.
     """
 
-    def __init__(self, cfg: StudyConfig, cache_spans: int = 32):
-        self.cfg = cfg
-        self.stations = simulated_stations(cfg)
-        self.events = simulate_events(cfg)
-        self.frame = FaultFrame(cfg.mainshock, cfg.fault)
+    def __init__(self, world: SynthWorld | StudyConfig, cache_spans: int = 32):
+        if not isinstance(world, SynthWorld):  # a whole study (tests, docs): take its world
+            world = SynthWorld.of(world)
+        self.world = world
+        self.stations = simulated_stations(world)
+        self.events = simulate_events(world)
+        self.frame = FaultFrame(world.mainshock, world.fault)
         self.origin_ns = self.events["origin_time"].astype("int64").to_numpy()
-        t0, t1 = catalog_span(cfg)
-        self.noise_ns = noise_times_ns(cfg.synthetic, t0.value, t1.value)
-        self.mainshock_ns = pd.Timestamp(cfg.mainshock.time).value
-        changes = cfg.synthetic.station_changes
+        t0, t1 = catalog_span(world)
+        self.noise_ns = noise_times_ns(world.synthetic, t0.value, t1.value)
+        self.mainshock_ns = pd.Timestamp(world.mainshock.time).value
+        changes = world.synthetic.station_changes
         both = [
             station_epochs(s.code, s.sampling_rate, s.sensitivity, changes) for s in self.stations
         ]
@@ -153,14 +156,12 @@ class SyntheticArchive:
 
     def inventory(self) -> Inventory:
         """StationXML content: E/N/Z channels with flat responses (sensitivity only)."""
-        t0, _ = catalog_span(self.cfg)
-        start = UTCDateTime(
-            min(t0, pd.Timestamp(self.cfg.study.start)).value // 10**9 - 86400 * 400
-        )
+        t0, _ = catalog_span(self.world)
+        start = UTCDateTime(min(t0, pd.Timestamp(self.world.start)).value // 10**9 - 86400 * 400)
         return build_inventory(
             self.stations,
             start=start,
-            created=UTCDateTime(self.cfg.mainshock.time),
+            created=UTCDateTime(self.world.mainshock.time),
             epochs=self.documented_epochs,
         )
 
@@ -192,7 +193,7 @@ class SyntheticArchive:
         return self._plans[i]
 
     def _make_plan(self, i: int) -> StationPlan:
-        syn, s, e = self.cfg.synthetic, self.stations[i], self.events
+        syn, s, e = self.world.synthetic, self.stations[i], self.events
         src = self.frame.enu(e["latitude"], e["longitude"], e["depth_km"])
         rec = self.frame.enu(s.latitude, s.longitude, 0.0)
         d = rec[None, :] - src
@@ -207,7 +208,9 @@ class SyntheticArchive:
         expo = exposure(
             self.frame, src, rec[None, :], eff.half_width_km, eff.along_strike_km, eff.depth_km
         )[:, 0]
-        days = (e["origin_time"] - pd.Timestamp(self.cfg.mainshock.time)).dt.total_seconds() / 86400
+        days = (
+            e["origin_time"] - pd.Timestamp(self.world.mainshock.time)
+        ).dt.total_seconds() / 86400
         paths = pd.DataFrame(
             {
                 "epicentral_km": epi,
@@ -273,7 +276,7 @@ class SyntheticArchive:
 
     def render_spans(self, i: int, spans: list[int]) -> list[np.ndarray]:
         """(3, n) int32 counts of several spans of station i, their records in batches."""
-        plan, syn = self.plan(i), self.cfg.synthetic
+        plan, syn = self.plan(i), self.world.synthetic
         out = []
         for k in spans:
             a, b = int(plan.span_start[k]), int(plan.span_end[k])
@@ -306,7 +309,7 @@ class SyntheticArchive:
 
     def _records(self, plan: StationPlan, idx: np.ndarray, epoch: int = 0) -> np.ndarray:
         """Ground velocity of the segments of events idx (all of one epoch) at the station."""
-        syn, s, e, p = self.cfg.synthetic, plan.station, self.events, plan.paths
+        syn, s, e, p = self.world.synthetic, plan.station, self.events, plan.paths
         ep = plan.epochs[epoch]
         rec_t0 = plan.ev_start[idx] * ep.step_ns
         offset = (self.origin_ns[idx] - rec_t0) / 1e9  # origin, s after the first sample

@@ -15,33 +15,34 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from faultprobe.config import CompositionChange, StudyConfig
+from faultprobe.config import CompositionChange
+from faultprobe.config.stages import SynthWorld
 from faultprobe.earth import BETA_FC_M_S, brune_fc, moment  # noqa: F401 (re-exported)
 from faultprobe.geodesy import KM_PER_DEGREE, FaultFrame
 
 DAY_NS = 86_400 * 10**9
 
 
-def catalog_span(cfg: StudyConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
-    syn = cfg.synthetic
-    return pd.Timestamp(syn.start or cfg.study.start), pd.Timestamp(syn.end or cfg.study.end)
+def catalog_span(world: SynthWorld) -> tuple[pd.Timestamp, pd.Timestamp]:
+    syn = world.synthetic
+    return pd.Timestamp(syn.start or world.start), pd.Timestamp(syn.end or world.end)
 
 
-def _omori_params(cfg: StudyConfig) -> list[tuple[str, pd.Timestamp, float, float, float]]:
-    syn = cfg.synthetic
-    shocks = [cfg.mainshock, *cfg.shocks]
+def _omori_params(world: SynthWorld) -> list[tuple[str, pd.Timestamp, float, float, float]]:
+    syn = world.synthetic
+    shocks = [world.mainshock, *world.shocks]
     names = {s.name for s in shocks}
     override = {}
     for seq in syn.sequences:
         if seq.shock not in names:
             raise ValueError(
-                f"{cfg.source_path or '<config>'}: synthetic.sequences: no shock named "
+                f"{world.source_path or '<config>'}: synthetic.sequences: no shock named "
                 f"{seq.shock!r} (known: {', '.join(sorted(names))})"
             )
         override[seq.shock] = (seq.k, seq.c_days, seq.p)
     out = []
     for s in shocks:
-        k = syn.omori_k * 10.0 ** (syn.omori_alpha * (s.magnitude - cfg.mainshock.magnitude))
+        k = syn.omori_k * 10.0 ** (syn.omori_alpha * (s.magnitude - world.mainshock.magnitude))
         k, c, p = override.get(s.name, (k, syn.omori_c_days, syn.omori_p))
         out.append((s.name, pd.Timestamp(s.time), k, c, p))
     return out
@@ -63,17 +64,17 @@ def _omori_times(rng, n: int, c: float, p: float, a: float, b: float) -> np.ndar
     return (lo + u * (hi - lo)) ** (1 / (1 - p)) - c
 
 
-def simulate_events(cfg: StudyConfig) -> pd.DataFrame:
+def simulate_events(world: SynthWorld) -> pd.DataFrame:
     """The true sequence, one row per event, sorted by time (see docs/synthetic.md)."""
-    syn = cfg.synthetic
+    syn = world.synthetic
     rng = np.random.default_rng([syn.seed, 1])
-    t0, t1 = catalog_span(cfg)
+    t0, t1 = catalog_span(world)
     span_days = (t1 - t0).total_seconds() / 86400.0
-    frame = FaultFrame(cfg.mainshock, cfg.fault)
+    frame = FaultFrame(world.mainshock, world.fault)
 
     # expected counts per component: background, one Omori sequence per shock, regions
     comps: list[tuple[str, float]] = [("background", syn.background_per_day * span_days)]
-    omori = _omori_params(cfg)
+    omori = _omori_params(world)
     for name, ts, k, c, p in omori:
         a = max(0.0, (t0 - ts).total_seconds() / 86400.0)
         b = (t1 - ts).total_seconds() / 86400.0
@@ -108,10 +109,10 @@ def simulate_events(cfg: StudyConfig) -> pd.DataFrame:
             enu[:, 2] = np.clip(enu[:, 2], -frame.hypocenter.depth_km + 0.5, None)
             fu, fv, fw = frame.to_fault(enu)
         else:
-            lo, hi = cfg.fault.along_strike_km
+            lo, hi = world.fault.along_strike_km
             fu = rng.uniform(lo, hi, n)
-            if kind.startswith("aftershock:") and kind != f"aftershock:{cfg.mainshock.name}":
-                shock = next(s for s in cfg.shocks if s.name == kind.split(":", 1)[1])
+            if kind.startswith("aftershock:") and kind != f"aftershock:{world.mainshock.name}":
+                shock = next(s for s in world.shocks if s.name == kind.split(":", 1)[1])
                 su, _, _ = frame.to_fault(
                     frame.enu(shock.latitude, shock.longitude, shock.depth_km)
                 )
@@ -129,7 +130,7 @@ def simulate_events(cfg: StudyConfig) -> pd.DataFrame:
     change = syn.composition_change
     post = np.zeros(len(day), dtype=bool)
     if change.active:
-        main_day = (pd.Timestamp(cfg.mainshock.time) - t0).total_seconds() / 86400.0
+        main_day = (pd.Timestamp(world.mainshock.time) - t0).total_seconds() / 86400.0
         post = (day >= main_day) & ~np.char.startswith(kind.astype(str), "region:")
         day, fu, fv = shift_composition(
             change, np.random.default_rng([syn.seed, 5]), post, day, fu, fv,
@@ -147,7 +148,7 @@ def simulate_events(cfg: StudyConfig) -> pd.DataFrame:
     mag = mag + change.magnitude_shift * post
     origin_ns = t0.value + np.rint(day * DAY_NS).astype(np.int64)
 
-    shocks = [s for s in [cfg.mainshock, *cfg.shocks] if t0 <= pd.Timestamp(s.time) <= t1]
+    shocks = [s for s in [world.mainshock, *world.shocks] if t0 <= pd.Timestamp(s.time) <= t1]
     if shocks:
         sh_enu = np.stack([frame.enu(s.latitude, s.longitude, s.depth_km) for s in shocks])
         s_lat, s_lon, s_dep = frame.geographic(sh_enu)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faultprobe import progress
-from faultprobe.config import StudyConfig
+from faultprobe.config import Cluster, StudyConfig
+from faultprobe.config.stages import SynthWorld
 from faultprobe.synthetic.archive import SyntheticArchive
 from faultprobe.synthetic.writers import write_quakeml, write_station_sds, write_tan
 
@@ -19,11 +20,11 @@ TRUTH_FILE = "truth.parquet"
 PATHS_FILE = "paths.parquet"
 
 
-def output_dir(cfg: StudyConfig) -> Path:
+def output_dir(world: SynthWorld) -> Path:
     """The synthetic output folder (relative paths: against the config's folder)."""
-    out = Path(cfg.synthetic.output).expanduser()
+    out = Path(world.synthetic.output).expanduser()
     if not out.is_absolute():
-        base = Path(cfg.source_path).resolve().parent if cfg.source_path else Path.cwd()
+        base = Path(world.source_path).resolve().parent if world.source_path else Path.cwd()
         out = base / out
     return out
 
@@ -70,11 +71,12 @@ def synthesize(cfg: StudyConfig, parallel: bool = True) -> SynthSummary:
     cluster of the config's [cluster] section; otherwise in this process.  The files are
     the same either way (every span depends only on the config).
     """
-    syn = cfg.synthetic
-    out = output_dir(cfg)
+    world = SynthWorld.of(cfg)
+    syn = world.synthetic
+    out = output_dir(world)
     out.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    archive = SyntheticArchive(cfg)
+    archive = SyntheticArchive(world)
     summary = SynthSummary(out, len(archive.events), len(archive.stations))
     write_tan(archive.catalog(), out / CATALOG_FILE, cfg.study.name, syn.seed)
     summary.files.append(CATALOG_FILE)
@@ -107,7 +109,7 @@ def synthesize(cfg: StudyConfig, parallel: bool = True) -> SynthSummary:
     summary.records = len(archive.events) * n_st
     root = out / SDS_DIR
     if parallel:
-        summary.sds_files, summary.task_cpu_s = _write_sds_dask(cfg, n_st, root)
+        summary.sds_files, summary.task_cpu_s = _write_sds_dask(world, n_st, root, cfg.cluster)
     else:
         cpu = time.process_time()
         summary.sds_files = sum(write_station_sds(archive, i, root) for i in range(n_st))
@@ -117,24 +119,26 @@ def synthesize(cfg: StudyConfig, parallel: bool = True) -> SynthSummary:
     return summary
 
 
-def _station_task(cfg: StudyConfig, i: int, root: str) -> tuple[int, float]:
+def _station_task(world: SynthWorld, i: int, root: str) -> tuple[int, float]:
     """One Dask task: rebuild the (cheap, deterministic) archive and write station i.
 
     Returns the number of files written and the CPU seconds the task used.
     """
     cpu = time.process_time()
-    files = write_station_sds(SyntheticArchive(cfg), i, Path(root))
+    files = write_station_sds(SyntheticArchive(world), i, Path(root))
     return files, time.process_time() - cpu
 
 
-def _write_sds_dask(cfg: StudyConfig, n_stations: int, root: Path) -> tuple[int, float]:
+def _write_sds_dask(
+    world: SynthWorld, n_stations: int, root: Path, cluster: Cluster
+) -> tuple[int, float]:
     from distributed import as_completed
 
     from faultprobe.cluster.connect import connect
 
-    with connect(cfg.cluster) as client:
+    with connect(cluster) as client:
         futures = [
-            client.submit(_station_task, cfg, i, str(root), pure=False) for i in range(n_stations)
+            client.submit(_station_task, world, i, str(root), pure=False) for i in range(n_stations)
         ]
         bar = progress.bar(total=n_stations, desc="synth: stations", unit="station")
         files, cpu = 0, 0.0

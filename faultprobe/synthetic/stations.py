@@ -17,7 +17,8 @@ from obspy.core.inventory import (
     Station,
 )
 
-from faultprobe.config import ConfigError, StudyConfig, SyntheticStation
+from faultprobe.config import ConfigError, SyntheticStation
+from faultprobe.config.stages import SynthWorld
 from faultprobe.synthetic.instrument import FIRST, Epoch, epoch_dates
 
 # code, latitude, longitude, elevation_m, band, sampling_rate, sensitivity counts/(m/s)
@@ -73,27 +74,27 @@ class SimStation:
         return tuple(f"{self.band}{c}" for c in COMPONENTS)  # type: ignore[return-value]
 
 
-def simulated_stations(cfg: StudyConfig) -> list[SimStation]:
+def simulated_stations(world: SynthWorld) -> list[SimStation]:
     """The study's stations (codes and far stations) with coordinates and rates."""
-    table = {s.code: s for s in cfg.synthetic.stations} or BUILTIN
-    for change in cfg.synthetic.station_changes:
-        if change.station not in cfg.stations.all_codes:
+    table = {s.code: s for s in world.synthetic.stations} or BUILTIN
+    for change in world.synthetic.station_changes:
+        if change.station not in world.station_codes:
             raise ConfigError(
-                f"{cfg.source_path or '<config>'}: synthetic.station_changes: station "
+                f"{world.source_path or '<config>'}: synthetic.station_changes: station "
                 f"{change.station} is not one of the study's stations "
-                f"({', '.join(cfg.stations.all_codes)})"
+                f"({', '.join(world.station_codes)})"
             )
     out = []
-    for code in cfg.stations.all_codes:
+    for code in world.station_codes:
         if code not in table:
-            where = "[[synthetic.stations]]" if cfg.synthetic.stations else "the built-in table"
+            where = "[[synthetic.stations]]" if world.synthetic.stations else "the built-in table"
             raise ValueError(
-                f"{cfg.source_path or '<config>'}: station {code} is not in {where}; "
+                f"{world.source_path or '<config>'}: station {code} is not in {where}; "
                 f"add it under [[synthetic.stations]] (known: {', '.join(sorted(table))})"
             )
         s = table[code]
         net, sta = code.split(".")
-        kappa = cfg.synthetic.kappa_s if s.kappa_s is None else s.kappa_s
+        kappa = world.synthetic.kappa_s if s.kappa_s is None else s.kappa_s
         out.append(
             SimStation(
                 net,
