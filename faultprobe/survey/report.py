@@ -25,12 +25,13 @@ def controls_columns(cfg: StudyConfig) -> pd.DataFrame:
     it (`analysis.verdict.verdict_table`); empty where that grid has not run."""
     from faultprobe.analysis.runner import read_results
     from faultprobe.analysis.verdict import verdict_table
+    from faultprobe.config.stages import GridSettings
 
     store = Store(cfg.study.store)
     results = read_results(store)
     if results.empty or not ((results["grid"] == "controls") & (results["status"] == "ok")).any():
         return pd.DataFrame()
-    vt = verdict_table(store, results, cfg)
+    vt = verdict_table(store, results, GridSettings.of(cfg))
     if vt.empty:
         return vt
     cols = {"verdict": "controls verdict", "the numbers that decided it": "controls numbers"}
@@ -62,7 +63,8 @@ def sequence_map(configs: list[StudyConfig], table: pd.DataFrame, path: Path) ->
     """Overview of the sequences (mainshock epicentres coloured by the survey verdict at the
     training station, sized by magnitude) and one panel per sequence: its fault segment's
     surface projection, study box, mainshock and stations."""
-    from faultprobe.analysis.figures import _pyplot, _save, map_frame
+    from faultprobe.analysis.figures import _pyplot, _save
+    from faultprobe.analysis.mapfig import map_frame
 
     plt = _pyplot()
     n = len(configs)
