@@ -360,7 +360,9 @@ class FDSNService:
         return 0
 
     def _samples(self, lines) -> float:
-        rates = dict(zip(self.stations["station"], self.stations["sampling_rate"]))
+        st = self.stations  # in-memory names, or the stations table as it is on disk
+        col = "sampling_rate" if "sampling_rate" in st else "station_sampling_rate_hz"
+        rates = dict(zip(st["station"], st[col])) if col in st else {}
         return float(sum((ln[5] - ln[4]) * rates.get(ln[1], 100.0) * 3 for ln in lines))
 
     def _handle(self, h, method, body, url, parts, resource, n):

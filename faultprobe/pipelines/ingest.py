@@ -293,6 +293,10 @@ def ingest(cfg: StudyConfig, client=None, retry_failed: bool = False) -> Summary
         ledger.write_state(store, "inputs", inputs)
         _run(job, todo, url, client, info=info, again=again, statuses=statuses, cluster=cfg.cluster)
         marks = ledger.markers(store)
+        if driver_source is not None:
+            # every worker request has its answer by now: one rate window later they are out
+            # of any sliding second that the next run's driver (a fresh limiter) counts in
+            time.sleep(driver_source.limiter.window)
     traces = compaction.compact(store, plan.n_blocks, marks)
     _check(store, plan, traces)
     counts = traces.counts
