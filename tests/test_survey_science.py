@@ -55,11 +55,11 @@ TRAIN = {
 }
 EFFECT = ("apennines", "gulf")  # the two sequences with the change at all frequencies
 NONE, HF = "desert", "foothills"
-# The survey costs ~9 CPU minutes, more than half the suite's budget on 2 cores: it runs
+# The survey takes about 4 minutes on 2 cores (a quarter of the suite's budget): it runs
 # where asked for, e.g. `FAULTPROBE_SURVEY_SCIENCE=1 bash scripts/test.sh tests/test_survey_science.py`.
 survey_scale = pytest.mark.skipif(
     not os.environ.get("FAULTPROBE_SURVEY_SCIENCE"),
-    reason="a four-sequence survey of ~9 CPU minutes; set FAULTPROBE_SURVEY_SCIENCE=1 to run it",
+    reason="a four-sequence survey, about 4 min on 2 cores; set FAULTPROBE_SURVEY_SCIENCE=1 to run it",
 )
 
 
