@@ -25,9 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 def grid_config(root: str, folder: Path, args) -> str:
-    from study_tables import norcia_table
-
-    from faultprobe.config import dump_toml, parse_config
+    from study_tables import norcia_table, only_grids, write_study
 
     raw = norcia_table(
         root,
@@ -40,17 +38,9 @@ def grid_config(root: str, folder: Path, args) -> str:
             "device": "cpu",
             "patience": 0,  # no early stopping: the estimate's epochs are the run's
         },
-        experiments={
-            "table1": {"classes": [2, 4], "stations": ["IV.NRCA"]},
-            "false_dates": {"enabled": False},
-            "bands": {"enabled": False},
-            "null": {"enabled": False},
-            "pairs": {"enabled": False},
-        },
+        experiments=only_grids(table1={"classes": [2, 4], "stations": ["IV.NRCA"]}),
     )
-    path = folder / "grid.toml"
-    path.write_text(dump_toml(parse_config(raw)))
-    return str(path)
+    return write_study(raw, folder / "grid.toml")
 
 
 def main() -> None:

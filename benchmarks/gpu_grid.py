@@ -30,9 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 def config(root: str, folder: Path, args) -> str:
-    from study_tables import norcia_table
-
-    from faultprobe.config import dump_toml, parse_config
+    from study_tables import norcia_table, only_grids, write_study
 
     cuda = args.device == "cuda" and importlib.util.find_spec("dask_cuda") is not None
     cluster = (
@@ -51,18 +49,13 @@ def config(root: str, folder: Path, args) -> str:
             "device": args.device,
             "patience": 0,
         },
-        experiments={
-            "table1": {"classes": [2, 4, 8, 9], "stations": ["IV.NRCA"]},
-            "bands": {"enabled": True, "station": "IV.NRCA"},
-            "false_dates": {"enabled": False},
-            "null": {"enabled": False},
-            "pairs": {"enabled": False},
-            "seasonality": {"enabled": False},
-        },
+        experiments=only_grids(
+            table1={"classes": [2, 4, 8, 9], "stations": ["IV.NRCA"]},
+            bands={"enabled": True, "station": "IV.NRCA"},
+            seasonality={"enabled": False},
+        ),
     )
-    path = folder / "gpu-grid.toml"
-    path.write_text(dump_toml(parse_config(raw)))
-    return str(path)
+    return write_study(raw, folder / "gpu-grid.toml")
 
 
 def main() -> None:

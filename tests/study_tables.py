@@ -27,3 +27,20 @@ def norcia_table(store: str, codes: tuple[str, ...] = ("IV.NRCA",), **sections) 
         "waveforms": {"source": "synthetic"},
         **sections,
     }
+
+
+#: The grids a small test or benchmark leaves off unless it asks for them.
+GRIDS_OFF = ("false_dates", "bands", "null", "pairs")
+
+
+def only_grids(**grids) -> dict:
+    """An `[experiments]` table with `GRIDS_OFF` disabled and `grids` as given."""
+    return {**{g: {"enabled": False} for g in GRIDS_OFF}, **grids}
+
+
+def write_study(table: dict, path) -> str:
+    """The table validated and written as a study config file; its path."""
+    from faultprobe.config import dump_toml, parse_config
+
+    path.write_text(dump_toml(parse_config(table)))
+    return str(path)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from study_tables import norcia_table
+from study_tables import norcia_table, only_grids, write_study
 
 from faultprobe.analysis.estimate import Calibration, GridEstimate, run_seconds
 from faultprobe.analysis.grid import expand
 from faultprobe.cli import main
-from faultprobe.config import dump_toml, parse_config
+from faultprobe.config import parse_config
 from faultprobe.store import Store
 from faultprobe.testing.toycube import ToyStudy, write_toy_store
 
@@ -27,17 +27,9 @@ def _config(tmp_path, root: str, epochs: int) -> str:
         root,
         cluster={"n_workers": 1, "threads_per_worker": 1},
         train={"epochs": epochs, "width": 0.125, "batch_size": 16, "seeds": [1], "device": "cpu"},
-        experiments={
-            "table1": {"classes": [2, 4], "stations": ["IV.NRCA"]},
-            "false_dates": {"enabled": False},
-            "bands": {"enabled": False},
-            "null": {"enabled": False},
-            "pairs": {"enabled": False},
-        },
+        experiments=only_grids(table1={"classes": [2, 4], "stations": ["IV.NRCA"]}),
     )
-    path = tmp_path / "grid.toml"
-    path.write_text(dump_toml(parse_config(raw)))
-    return str(path)
+    return write_study(raw, tmp_path / "grid.toml")
 
 
 @pytest.mark.slow  # end to end (the fast tier leaves it out)
