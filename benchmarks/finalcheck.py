@@ -11,10 +11,8 @@ column by column (schema with its pandas metadata, every value).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from children import child_figures
 
 STATIONS = ["NRCA", "MMO1", "ARRO", "CAMP", "CESI", "FEMA", "FIAM", "GUMA", "MC2", "NOR"]
 NAMES = np.array(["ok", "gap", "no_data", "ok", "missing_component", "transient"], dtype=object)
@@ -84,16 +83,7 @@ print("RESULT " + json.dumps(dict(seconds=time.perf_counter() - t, peak=rss(), b
 
 
 def run_child(root: str, n_blocks: int, way: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, root, str(n_blocks), way],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-    if proc.returncode or not line:
-        raise SystemExit(f"{way} child failed:\n{proc.stderr[-3000:]}")
-    return json.loads(line[0][7:])
+    return child_figures(_CHILD, root, n_blocks, way, what=way)
 
 
 def same_tables(a: str, b: str) -> bool:

@@ -17,11 +17,10 @@ and counts those mix-ups without the lock (each arm in a child process: a mix-up
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
+
+from children import child_result
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,13 +85,10 @@ print("RESULT " + json.dumps(dict(seconds=seconds, cpu=cpu, samples=samples,
 def arm(n: int, threads: int, locked: bool, mixed: bool) -> dict:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"}
     args = [str(x) for x in (n, threads, int(locked), int(mixed))]
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, env=env
-    )
-    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-    if not line:
+    got, proc = child_result(_CHILD, *args, env=env)
+    if got is None:
         return dict(crashed=proc.returncode, err=proc.stderr.strip().splitlines()[-1:])
-    return json.loads(line[0][7:])
+    return got
 
 
 def main() -> None:

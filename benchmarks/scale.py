@@ -36,7 +36,6 @@ import os
 import re
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -182,17 +181,11 @@ def driver_side(folder: Path, events: pd.DataFrame, stations: pd.DataFrame, ledg
     root = folder / "store"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir()
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(ev), str(st), str(root), "1" if ledger else "0"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-    if proc.returncode or not line:
-        raise SystemExit(f"driver-side child failed:\n{proc.stderr[-3000:]}")
+    from children import child_figures
+
+    got = child_figures(_CHILD, ev, st, root, "1" if ledger else "0", what="driver-side")
     shutil.rmtree(root, ignore_errors=True)
-    return json.loads(line[0][7:])
+    return got
 
 
 def norcia_stations() -> pd.DataFrame:
