@@ -74,15 +74,25 @@ def overlay_p_times(plan: Plan, events, networks, stations, times_ns, *, first: 
     (network aliases honoured; the first or the last of duplicates wins) and where one was."""
     p = plan.p_time_ns.copy()
     mask = np.zeros(p.shape, dtype=bool)
-    row = {str(e): i for i, e in enumerate(plan.events["event_id"].astype(str))}
-    col: dict[tuple[str, str], int] = {}
-    for j, s in enumerate(plan.stations):
+    keys: dict[tuple[str, str], int] = {}
+    for j, s in enumerate(plan.stations):  # a handful of stations: their codes and aliases
         for n in (s.network, *s.aliases):
-            col.setdefault((n, s.station), j)
-    for e, n, s, t in zip(events, networks, stations, times_ns):
-        i, j = row.get(str(e)), col.get((str(n), str(s)))
-        if i is not None and j is not None and not (first and mask[i, j]):
-            p[i, j], mask[i, j] = int(t), True
+            keys.setdefault((n, s.station), j)
+    if not keys or not len(times_ns):
+        return p, mask
+    i = pd.Index(plan.events["event_id"].astype(str)).get_indexer(pd.Index(events).astype(str))
+    codes = pd.MultiIndex.from_tuples(list(keys))
+    given = pd.MultiIndex.from_arrays(
+        [pd.Index(networks).astype(str), pd.Index(stations).astype(str)]
+    )
+    hit = codes.get_indexer(given)
+    ok = (i >= 0) & (hit >= 0)
+    t = np.asarray(times_ns, dtype=np.int64)[ok]
+    flat = i[ok] * p.shape[1] + np.fromiter(keys.values(), dtype=np.int64)[hit[ok]]
+    if not first:  # the last of duplicates: the first of the reversed order
+        flat, t = flat[::-1], t[::-1]
+    flat, at = np.unique(flat, return_index=True)  # each cell's first occurrence
+    p.flat[flat], mask.flat[flat] = t[at], True
     return p, mask
 
 
