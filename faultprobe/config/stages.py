@@ -137,7 +137,17 @@ class TrainSettings:
 
     @classmethod
     def of(cls, cfg: StudyConfig) -> TrainSettings:
-        return cls(cfg.train, cfg.mainshock, tuple(cfg.phases), cfg.stations)
+        return cls(**_train_fields(cfg))
+
+
+def _train_fields(cfg: StudyConfig) -> dict:
+    """TrainSettings' fields, which the grid and tracking settings extend."""
+    return {
+        "train": cfg.train,
+        "mainshock": cfg.mainshock,
+        "phases": tuple(cfg.phases),
+        "stations": cfg.stations,
+    }
 
 
 @dataclass(frozen=True)
@@ -150,10 +160,7 @@ class GridSettings(TrainSettings):
 
     @classmethod
     def of(cls, cfg: StudyConfig) -> GridSettings:
-        return cls(
-            cfg.train, cfg.mainshock, tuple(cfg.phases), cfg.stations, cfg.experiments,
-            cfg.study.store,
-        )  # fmt: skip
+        return cls(**_train_fields(cfg), experiments=cfg.experiments, store=cfg.study.store)
 
 
 @dataclass(frozen=True)
@@ -168,10 +175,7 @@ class TrackSettings(TrainSettings):
     @classmethod
     def of(cls, cfg: StudyConfig) -> TrackSettings:
         world = SynthWorld.of(cfg) if "synthetic" in cfg.given_sections else None
-        return cls(
-            cfg.train, cfg.mainshock, tuple(cfg.phases), cfg.stations, cfg.track,
-            cfg.study.store, world,
-        )  # fmt: skip
+        return cls(**_train_fields(cfg), track=cfg.track, store=cfg.study.store, world=world)
 
 
 @dataclass(frozen=True)
