@@ -64,3 +64,46 @@ def test_an_unknown_source_is_one_line_naming_the_key(toy):
     assert "\n" not in text
     assert "[waveforms] source = 'tape'" in text
     assert all(name in text for name in ("sds", "fdsn", "synthetic", "seisbench"))
+
+
+PLUGIN = '''
+from faultprobe.pipelines.sources import SDSSource
+
+
+class Tape(SDSSource):
+    """The SDS reader under another name: a source another package ships."""
+
+    name = "tape"
+
+
+def factory(settings, info):
+    return Tape(settings.waveforms.sds_root)
+'''
+
+
+def test_a_source_an_installed_package_registers_validates_and_ingests(toy, tmp_path, client):
+    """A real entry point: a distribution on sys.path declaring `faultprobe.sources`."""
+    import importlib
+    import sys
+
+    study, cfg = toy
+    (tmp_path / "tapepkg.py").write_text(PLUGIN)
+    info = tmp_path / "tapepkg-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tapepkg\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[faultprobe.sources]\ntape = tapepkg:factory\n")
+    raw = cfg.waveforms.model_dump()
+    with pytest.raises(ValueError, match="unknown waveform source 'tape'"):
+        type(cfg.waveforms).model_validate({**raw, "source": "tape"})
+    sys.path.insert(0, str(tmp_path))
+    try:
+        importlib.invalidate_caches()
+        w = type(cfg.waveforms).model_validate({**raw, "source": "tape"})
+        summary = ingest(cfg.model_copy(update={"waveforms": w}), client=client)
+    finally:
+        sys.path.remove(str(tmp_path))
+    traces = Store(study.store).read_table(TRACES)
+    assert set(traces["source"]) == {"tape"}
+    got = {(r.event_id, r.station): r.status for r in traces.itertuples()}
+    assert got == study.expected
+    assert summary.status_counts["ok"] > 0

@@ -203,7 +203,11 @@ class Stations(_Section):
 class Waveforms(_Section):
     """Where waveforms come from and how the study window is cut."""
 
-    source: Literal["sds", "fdsn", "synthetic", "seisbench", "laurenti2024"] = "sds"
+    source: str = Field(
+        default="sds",
+        description="sds, fdsn, synthetic, seisbench, laurenti2024, or a source an "
+        "installed package registers (the 'faultprobe.sources' entry points, docs/ingest.md)",
+    )
     sds_root: str | None = None
     dataset: str | None = Field(
         default=None, description="dataset folder for the 'seisbench' and 'laurenti2024' sources"
@@ -253,6 +257,19 @@ class Waveforms(_Section):
     limits: Limits = Field(
         default_factory=Limits, description="the data centre's request limits (docs/ingest.md)"
     )
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, v: str) -> str:
+        from faultprobe.plugins import SOURCE_GROUP, source_names
+
+        known = source_names()
+        if v not in known:
+            raise ValueError(
+                f"unknown waveform source {v!r}; accepted: {', '.join(known)} (or install a "
+                f"package that registers it under the {SOURCE_GROUP!r} entry points)"
+            )
+        return v
 
     @field_validator("velocity_model")
     @classmethod

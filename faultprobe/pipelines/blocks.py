@@ -25,6 +25,7 @@ from faultprobe.pipelines.plan import Plan, StationInfo
 from faultprobe.pipelines.preprocess import NS, Settings, process
 from faultprobe.pipelines.sources import Fetched, Request, SDSSource, Source, WindowSource
 from faultprobe.pipelines.status import Failure, Status, failure_class, names
+from faultprobe.plugins import plugin_source, source_names
 from faultprobe.store import Store
 
 NAT = np.iinfo(np.int64).min
@@ -107,7 +108,8 @@ def _synthetic(s: IngestSettings, info: RunInfo) -> Source:
     return WindowSource(SyntheticArchive(s.world), "synthetic")
 
 
-#: The waveform sources by their `[waveforms] source` name; a new source registers here.
+#: The built-in waveform sources by their `[waveforms] source` name; another package adds
+#: one through the `faultprobe.sources` entry points (`faultprobe.plugins`).
 SOURCES: dict[str, SourceFactory] = {
     "sds": _sds,
     "fdsn": _fdsn,
@@ -119,12 +121,12 @@ SOURCES: dict[str, SourceFactory] = {
 def make_source(s: IngestSettings, info: RunInfo | None = None) -> Source:
     """The configured source; built inside each task (nothing unpicklable travels)."""
     name = s.waveforms.source
-    factory = SOURCES.get(name)
+    factory = SOURCES.get(name) or plugin_source(name)
     if factory is None:
         where = f" in {s.source_path}" if s.source_path else ""
         raise IngestError(
             f"[waveforms] source = {name!r}{where} is not a known source; use one of "
-            f"{', '.join(sorted(SOURCES))}"
+            f"{', '.join(source_names())} (or install the package that registers it)"
         )
     return factory(s, info or RunInfo())
 
