@@ -126,7 +126,8 @@ def noisy(tmp_path_factory, client):
 def test_the_grid_writes_a_row_per_control_and_seed(effect):
     cfg, results = effect
     got = results.groupby("control")["seed"].apply(sorted).to_dict()
-    want = ["attribution", "cnn", "matched", "metadata", "noise", "noise_spectrum", "physics"]
+    want = ["attribution", "cnn", "matched", "metadata", "noise", "noise_spectrum", "physics",
+            "size_reference"]  # fmt: skip
     assert sorted(got) == want and all(v == [1, 2, 3] for v in got.values())
     assert len(set(results["key"])) == len(results)
     # the post-hoc controls share the CNN's run (trained once), the noise and the matched
@@ -134,7 +135,7 @@ def test_the_grid_writes_a_row_per_control_and_seed(effect):
     cnn = results[results.control == "cnn"].set_index("seed")["run_id"]
     for c in ("metadata", "attribution"):
         assert results[results.control == c].set_index("seed")["run_id"].equals(cnn)
-    for c in ("noise", "matched"):
+    for c in ("noise", "matched", "size_reference"):
         assert not results[results.control == c]["run_id"].isin(cnn).any()
     # same split: every control scores the CNN's own test events
     ev = station_evidence(Store(cfg.study.store), results, "NRCA")
@@ -222,6 +223,34 @@ def test_the_verdict_rule_on_constructed_evidence():
     assert decide(ev).label == "inconclusive"
     p, n10, n01 = mcnemar_greater_p([1, 1, 1, 0], [0, 0, 0, 0])
     assert (n10, n01) == (3, 0) and p == pytest.approx(0.125)
+
+
+def test_the_matched_cnn_is_judged_against_its_size_reference():
+    """Constructed: the CNN at 99 %, its controls at chance, the evidence in S.  A matched
+    CNN at 90 % is lower than the CNN (Fisher) but not than a size reference at 90 % on
+    the same events: kept.  One right only where the reference is right (and not always):
+    lower than the reference, not kept, and the Fisher test names composition."""
+    rng = np.random.default_rng(5)
+    n = 300
+    cnn = rng.random(n) < 0.99
+    ev = Evidence("X", 3, cnn, {c: rng.random(n) < 0.5 for c in ("noise", "metadata")})
+    ev.attribution = {("S", "all"): cnn & (rng.random(n) < 0.6), ("noise", "all"): cnn}
+    ev.matched = np.arange(n) < 200
+    ev.matched_correct = rng.random(n) < 0.9
+    assert decide(ev).label == "confounded by composition"  # the old rule: lower than the CNN
+    ev.size_reference = rng.random(n) < 0.9
+    v = decide(ev)
+    assert v.label == "fault-zone signal", v.reasons
+    assert v.numbers["p_matched_lower"] < stats.ALPHA  # Fisher alone would have said lower
+    assert v.numbers["p_matched_below_reference"] >= stats.ALPHA
+    n_ref, n_m = v.numbers["reference_only_right"], v.numbers["matched_only_right"]
+    assert v.numbers["size_reference"] == (int(ev.size_reference[:200].sum()), 200)
+    assert n_ref + n_m == int((ev.size_reference[:200] != ev.matched_correct[:200]).sum())
+    assert "size reference" in v.reasons[-2] and "McNemar" in v.reasons[-2]
+    ev.matched_correct = ev.size_reference & (rng.random(n) < 0.75)
+    v = decide(ev)
+    assert v.numbers["p_matched_below_reference"] < 1e-6 and v.numbers["matched_only_right"] == 0
+    assert v.label == "confounded by composition", v.reasons
 
 
 def test_step_time_finds_a_step():

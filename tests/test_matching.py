@@ -73,3 +73,35 @@ def test_a_run_without_matching_keeps_its_id():
     assert (
         "match_caliper" not in _spec().run_id and _spec().run_id != _spec(match_caliper=0.5).run_id
     )
+
+
+def test_the_size_reference_copies_the_matched_run_sizes_from_the_cnn_parts(cube):
+    """Train and validation: random subsets of the CNN's own parts, balanced, with the
+    matched run's sizes per class; test: the CNN's whole test part; the draw fixed by the
+    seed (and another seed draws other events)."""
+    base = select_events(cube, _spec(seed=2))
+    matched = select_events(cube, _spec(seed=2, match_caliper=0.8))
+    ref = select_events(cube, _spec(seed=2, size_reference=0.8))
+    for part in (splits.TRAIN, splits.VAL):
+        was, m, now = (s.split == part for s in (base, matched, ref))
+        assert not (now & ~was).any()  # a subset of the CNN's part
+        for cls in (0, 1):
+            assert (now & (ref.labels == cls)).sum() == (m & (matched.labels == cls)).sum()
+        assert (now & (ref.labels == 0)).sum() == (now & (ref.labels == 1)).sum() >= 4
+        assert now.sum() < was.sum()  # it did cut
+    assert np.array_equal(ref.split == splits.TEST, base.split == splits.TEST)
+    assert np.array_equal(ref.labels[ref.split == splits.TEST], base.labels[base.split == 2])
+    assert np.array_equal(select_events(cube, _spec(seed=2, size_reference=0.8)).split, ref.split)
+    # the same split and sizes drawn with another seed of the reference stream: other events
+    other = matching.size_reference_split(base.split, base.labels, matched.split, seed=3)
+    assert not np.array_equal(other, ref.split)
+    assert np.array_equal(np.bincount(other + 1), np.bincount(ref.split + 1))
+
+
+def test_a_size_reference_is_never_matched_and_old_ids_stay():
+    # the ids these specs had before the size reference existed
+    assert _spec().run_id == "NRCA-binary2-s1-63535dd397"
+    assert _spec(match_caliper=0.5).run_id == "NRCA-binary2-s1-bff41e5e50"
+    assert _spec(size_reference=0.5).run_id != _spec().run_id
+    with pytest.raises(ValueError, match="not both"):
+        _spec(match_caliper=0.5, size_reference=0.5)

@@ -14,7 +14,8 @@ from faultprobe.analysis.figures import _pyplot, _save
 #: The bars, top to bottom: evidence key, label, colour.
 BARS = (
     ("cnn", "CNN, all test events", "#08519c"),
-    ("matched", "CNN, matched test events", "#6baed6"),
+    ("matched", "matched CNN, matched test events", "#6baed6"),
+    ("size_reference", "size reference CNN, matched test events", "#9ecae1"),
     ("noise", "noise-only CNN (pre-P noise)", "0.45"),
     ("noise_spectrum", "noise-spectrum classifier", "0.45"),
     ("metadata", "metadata + SNR classifier", "0.45"),
@@ -26,8 +27,11 @@ def control_accuracies(ev) -> pd.DataFrame:
     """Per control of a station's evidence (faultprobe.analysis.verdict.Evidence): correct
     k of n test events pooled over seeds, the accuracy and its exact 95 % interval (%)."""
     found = {"cnn": ev.cnn, **ev.controls}
-    if ev.matched is not None:
-        found["matched"] = ev.cnn[ev.matched]
+    if ev.matched is not None:  # the matched CNN (the CNN itself where none is given)
+        right = ev.cnn if ev.matched_correct is None else ev.matched_correct
+        found["matched"] = right[ev.matched]
+        if ev.size_reference is not None:
+            found["size_reference"] = ev.size_reference[ev.matched]
     if ev.physics is not None:
         found["physics"] = ev.physics
     rows = []

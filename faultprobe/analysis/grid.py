@@ -161,8 +161,10 @@ POSTHOC = ("noise_spectrum", "metadata", "physics", "attribution")
 
 def controls_runs(cfg: GridSettings) -> list[GridRun]:
     """Per station and seed: the binary CNN, the CNN on pre-P noise, the CNN trained and
-    tested on the matched events of the same split, and the controls computed on the CNN's
-    own split (the same task as the CNN: they read its run)."""
+    tested on the matched events of the same split with its size reference (a CNN trained
+    on as many events of the CNN's own parts, tested on all of its test events), and the
+    controls computed on the CNN's own split (the same task as the CNN: they read its
+    run)."""
     g = cfg.experiments.controls
     if not g.enabled:
         return []
@@ -183,6 +185,12 @@ def controls_runs(cfg: GridSettings) -> list[GridRun]:
                     {**base.model_dump(), "match_caliper": g.match_caliper, "name": "matched"}
                 )
                 out.append(GridRun("controls", matched, meta={"control": "matched", "far": far}))
+                ref = RunSpec.model_validate(
+                    {**base.model_dump(), "size_reference": g.match_caliper,
+                     "name": "size-reference"}
+                )  # fmt: skip
+                meta = {"control": "size_reference", "far": far}
+                out.append(GridRun("controls", ref, meta=meta))
             for c in POSTHOC:
                 if c in g.controls:
                     meta = {"control": c, "far": far, "options": opts}

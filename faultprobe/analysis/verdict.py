@@ -9,10 +9,12 @@ pooled over seeds, in; a `Verdict` out); `station_evidence` reads them from the 
 - "fault-zone signal" only when the CNN beats every noise-only control and the metadata
   control (one-sided McNemar exact test on the discordant test events: binomial at 1/2),
   keeps its accuracy on the matched set (the CNN trained and tested on events matched
-  pre-to-post scores on the matched test events not lower than the CNN on the unmatched
-  ones and on all of them, one-sided Fisher exact tests, and above chance there), and its
-  evidence sits in
-  the wave arrivals (masking the best wave segment × band lowers the accuracy, McNemar,
+  pre-to-post is above chance on the matched test events and not lower there than its
+  size reference, a CNN trained on as many events drawn at random from the CNN's own
+  train and validation parts: one-sided McNemar exact test on the same matched test
+  events; without a size-reference run, as before it: not lower than the CNN on the
+  unmatched test events and on all of them, one-sided Fisher exact tests), and its
+  evidence sits in the wave arrivals (masking the best wave segment × band lowers the accuracy, McNemar,
   by more than masking any noise cell);
 - never while the ingest's traces table logs an instrument change (location, channels,
   native sampling rate) within `station_change_days` of the mainshock;
@@ -20,8 +22,8 @@ pooled over seeds, in; a `Verdict` out); `station_evidence` reads them from the 
   or a noise-only control above chance and either a change logged farther away or the
   pre-P noise level stepping at a date `station_change_days` or more away from the
   mainshock), "noise" (a noise-only control above chance and unbeaten, or the evidence in
-  the noise segment), "composition" (the matched set loses the accuracy,
-  or the metadata control unbeaten while the noise-only controls are at chance: SNR
+  the noise segment), "composition" (the matched CNN lower than the CNN on the unmatched
+  test events and on all of them, the Fisher tests, or the metadata control unbeaten while the noise-only controls are at chance: SNR
   carries the noise level);
 - "inconclusive" when nothing is named and a condition fails.
 """
@@ -138,6 +140,7 @@ class Evidence:
     instrument_change_days: tuple[float, ...] = ()  # logged changes, days from the mainshock
     spearman: float | None = None  # physics' t* against the fault-state index
     physics: np.ndarray | None = None  # correct, the classifier on t*
+    size_reference: np.ndarray | None = None  # correct, the size-reference CNN, aligned
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,20 @@ class Verdict:
 
 def _pct(a: np.ndarray) -> str:
     return f"{100 * np.mean(a):.1f} %" if len(a) else "–"
+
+
+def _below_reference(matched: np.ndarray, ref: np.ndarray, nums: dict) -> tuple[float, str]:
+    """One-sided exact McNemar p of "the size reference is right more often than the matched
+    CNN" on the same matched test events (adds its numbers to `nums`), and its reason."""
+    p, n_ref, n_matched = mcnemar_greater_p(ref, matched)
+    kr, nr = int(ref.sum()), len(ref)
+    nums.update(size_reference=(kr, nr), reference_only_right=n_ref,
+                matched_only_right=n_matched, p_matched_below_reference=p)  # fmt: skip
+    return p, (
+        f"size reference {kr}/{nr} = {100 * kr / max(nr, 1):.1f} % on the same matched test "
+        f"events; reference better on {n_ref}, matched on {n_matched}: McNemar p = {p:.2g} "
+        "matched lower"
+    )
 
 
 MAINSHOCK_SHARE = 0.5  # a step at the mainshock explaining less: the step is elsewhere
@@ -192,7 +209,7 @@ def decide(ev: Evidence, alpha: float = stats.ALPHA, station_change_days: float 
             stats.fisher_less_p(km, nm, k, n),
         )
         p_above = stats.binom_above_p(km, nm, 0.5)
-        matched_lower = bool(p_low < alpha)
+        matched_lower = bool(p_low < alpha)  # names composition; decides only old results
         matched_kept = bool(not matched_lower and p_above < alpha)
         nums.update(matched=(km, nm), p_matched_lower=p_low, p_matched_above_chance=p_above)
         reasons.append(
@@ -200,6 +217,10 @@ def decide(ev: Evidence, alpha: float = stats.ALPHA, station_change_days: float 
             f"chance) vs the CNN on the unmatched {kr}/{nr} and on all {k}/{n}: Fisher p = "
             f"{p_low:.2g} lower (the larger of the two)"
         )
+        if ev.size_reference is not None:
+            below, reason = _below_reference(right[m], ev.size_reference[m], nums)
+            matched_kept = bool(below >= alpha and p_above < alpha)
+            reasons.append(reason)
     in_waves, in_noise = None, False
     if ev.attribution:
         drops = {cell: ev.cnn.mean() - c.mean() for cell, c in ev.attribution.items()}
@@ -287,7 +308,7 @@ def station_evidence(store, results: pd.DataFrame, station: str, mainshock=None)
             name = c["control"]
             if name == "cnn":
                 continue
-            if name in ("noise", "matched"):  # CNNs trained on their own runs
+            if name in ("noise", "matched", "size_reference"):  # CNNs of their own runs
                 t = RunFolder(store, c["run_id"]).read_table(PREDICTIONS)
                 t = t[t["split"] == "test"]
             else:
@@ -320,6 +341,8 @@ def station_evidence(store, results: pd.DataFrame, station: str, mainshock=None)
     )
     if "physics" in full:
         ev.physics = np.concatenate(full["physics"])
+    if "size_reference" in full and ev.matched is not None:
+        ev.size_reference = np.concatenate(full["size_reference"])
     phys = df[df["control"] == "physics"]["statistic"].dropna()
     ev.spearman = float(phys.mean()) if len(phys) else None
     if mainshock is not None:
@@ -382,7 +405,7 @@ def verdict_table(store, results: pd.DataFrame, cfg: GridSettings) -> pd.DataFra
             c: _pct(ev.controls[c]) if c in ev.controls else "–"
             for c in (*NOISE_CONTROLS, "metadata")
         }
-        km = v.numbers.get("matched")
+        km, kr = v.numbers.get("matched"), v.numbers.get("size_reference")
         rows.append(
             {
                 "station": station,
@@ -392,6 +415,7 @@ def verdict_table(store, results: pd.DataFrame, cfg: GridSettings) -> pd.DataFra
                 "noise spectrum %": acc["noise_spectrum"],
                 "metadata %": acc["metadata"],
                 "matched %": f"{100 * km[0] / km[1]:.1f} ({km[1]})" if km and km[1] else "–",
+                "size reference %": f"{100 * kr[0] / kr[1]:.1f} ({kr[1]})" if kr and kr[1] else "–",
                 "physics (t*) %": _pct(ev.physics) if ev.physics is not None else "–",
                 "t* vs index ρ": f"{ev.spearman:.2f}" if ev.spearman is not None else "–",
                 "verdict": v.label,

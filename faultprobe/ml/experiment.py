@@ -97,6 +97,12 @@ def select_events(ds, spec: RunSpec) -> EventSelection:
             raise ModelError(f"a matched run needs 2 classes, not {n} (match_caliper)")
         feats = matching.match_features(ds, spec.stations[0])
         codes = matching.matched_split(codes, lab, feats, spec.match_caliper)
+    if spec.size_reference is not None:
+        if n != 2:
+            raise ModelError(f"a size reference needs 2 classes, not {n} (size_reference)")
+        feats = matching.match_features(ds, spec.stations[0])
+        sizes = matching.matched_split(codes, lab, feats, spec.size_reference)
+        codes = matching.size_reference_split(codes, lab, sizes, spec.seed)
     lab = np.where(codes >= 0, lab, labels.UNLABELLED)
     return EventSelection(events, ok, lab, codes, names, counts)
 

@@ -4,7 +4,9 @@
 least total cost); `matched_mask` matches events on standardised features within a
 caliper; `match_features` and `matched_split` restrict a run's train, validation and test
 events each to a set matched pre-to-post on magnitude, distance (the P travel time) and
-depth, so a model trained there cannot learn the catalog's mix (docs/diagnostics.md).
+depth, so a model trained there cannot learn the catalog's mix (docs/diagnostics.md);
+`size_reference_split` draws a run of the matched run's sizes from the CNN's own parts, so
+the matched CNN is compared with a CNN that trained on as few events, not with the CNN.
 """
 
 from __future__ import annotations
@@ -108,3 +110,31 @@ def matched_split(
         keep, _ = matched_mask(features[inside], labels[inside], caliper)
         out[inside[~keep]] = -1
     return out
+
+
+SIZE_REFERENCE_STREAM = 19  # the size reference's draws: their own stream of the run's seed
+
+
+def size_reference_split(
+    codes: np.ndarray, labels: np.ndarray, matched_codes: np.ndarray, seed: int
+) -> np.ndarray:
+    """Split codes of the matched control's size reference: train and validation each cut,
+    at random per class, to the sizes `matched_codes` (the matched run's split of the same
+    events) has there; the test part kept whole, so the reference is scored on every test
+    event, the matched ones included.  The matched run's parts are one-to-one pre/post, so
+    the reference's are balanced too; what it keeps is a subset of each of its own parts."""
+    from faultprobe.ml.splits import TEST, UNUSED
+
+    codes = np.asarray(codes, np.int8)
+    labels, matched_codes = np.asarray(labels), np.asarray(matched_codes)
+    rng = np.random.default_rng([int(seed), SIZE_REFERENCE_STREAM])
+    keep = codes == TEST
+    for part in np.unique(codes[(codes >= 0) & (codes != TEST)]):
+        for cls in np.unique(labels[codes == part]):
+            pool = np.flatnonzero((codes == part) & (labels == cls))
+            want = int(np.sum((matched_codes == part) & (labels == cls)))
+            if want > pool.size:
+                raise ValueError(f"the matched part {part} has {want} events of class {cls}, "
+                                 f"the run's own only {pool.size}")  # fmt: skip
+            keep[rng.choice(pool, want, replace=False)] = True
+    return np.where(keep, codes, UNUSED).astype(np.int8)

@@ -143,7 +143,21 @@ class RunSpec(_Frozen):
         "on magnitude, P travel time and depth within this many standard deviations "
         "(faultprobe.ml.matching; the matched control)",
     )
+    size_reference: float | None = Field(
+        default=None,
+        gt=0,
+        description="binary runs: train and validation events drawn at random, per class, "
+        "from this run's own parts to the sizes of the matched run with this caliper; the "
+        "test part kept whole (faultprobe.ml.matching; the size reference of the matched "
+        "control)",
+    )
     name: str = Field(default="", description="free tag, part of the run id")
+
+    @model_validator(mode="after")
+    def _one_restriction(self) -> RunSpec:
+        if self.match_caliper is not None and self.size_reference is not None:
+            raise ValueError("a run is matched (match_caliper) or a size reference, not both")
+        return self
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=1)
@@ -163,6 +177,8 @@ class RunSpec(_Frozen):
             content["training"].pop("memory_budget", None)
         if content.get("match_caliper") is None:  # ids from before the matched control
             content.pop("match_caliper", None)
+        if content.get("size_reference") is None:  # ids from before the size reference
+            content.pop("size_reference", None)
         blob = json.dumps(content, sort_keys=True).encode()
         digest = hashlib.sha256(blob).hexdigest()[:10]
         sta = "+".join(s.split(".")[-1] for s in self.stations)
