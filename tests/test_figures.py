@@ -125,6 +125,14 @@ def test_the_control_panel_figures_carry_the_exact_intervals(tmp_path):
     assert acc.loc["noise", ["lo", "hi"]].tolist() == pytest.approx([100 * lo, 100 * hi])
     bars = controlfig.control_bars(acc.reset_index(), "IV.NRCA", "inconclusive", tmp_path / "c.png")
     _png(bars)
+    # with a matched CNN of its own and its size reference: each bar is its own model's
+    ev.matched_correct, ev.size_reference = np.arange(100) < 30, np.arange(100) < 35
+    acc = controlfig.control_accuracies(ev).set_index("control")
+    assert list(acc.index) == ["cnn", "matched", "size_reference", "noise"]
+    assert acc.loc[["cnn", "matched", "size_reference"], "k"].tolist() == [80, 30, 35]
+    assert acc.loc["matched", "label"].startswith("matched CNN")
+    assert acc.loc["cnn", "label"].startswith("CNN")
+    _png(controlfig.control_bars(acc.reset_index(), "IV.NRCA", "x", tmp_path / "ref.png"))
     drops = pd.DataFrame(
         [{"segment": s, "band": b, "drop_pct": float(i)}
          for i, (s, b) in enumerate((s, b) for s in ("noise", "P", "S") for b in ("2–8 Hz", "all"))]

@@ -213,11 +213,14 @@ def _controls_section(
         "<p>Per station, binary, pooled over seeds on the same test events: the CNN against "
         "a CNN on the records' pre-P noise, a classifier on the pre-P noise spectrum, a "
         "classifier on the catalog metadata and SNR, a CNN trained and tested on events "
-        "matched pre-to-post on magnitude, distance and depth, a classifier on the spectral-decay "
+        "matched pre-to-post on magnitude, distance and depth with its size reference (a CNN "
+        "trained on as many events of the CNN's own), a classifier on the spectral-decay "
         "t*, and the accuracy lost when each time segment × band is masked. "
         "<b>fault-zone signal</b> only when the CNN beats the noise and metadata controls "
         "(one-sided McNemar exact test, p &lt; 0.01), keeps its accuracy on the matched set "
-        "(Fisher exact, not lower at p &lt; 0.01) and masking a wave segment costs it "
+        "(above chance there and, McNemar, not lower than the size reference on the same "
+        "events; without a size reference, Fisher exact against the CNN) and masking a "
+        "wave segment costs it "
         "accuracy (McNemar) more than masking the noise; what each control can and cannot "
         "rule out: docs/diagnostics.md.</p>",
         _table_html(vt, hidden=("the numbers that decided it",)),
