@@ -185,6 +185,12 @@ def test_station_gain_and_lowpass_change_on_a_date(off, tmp_path):
     h = np.abs(r1.get_evalresp_response_for_frequencies([3.0, 40.0]))
     assert h[0] == pytest.approx(r1.instrument_sensitivity.value, rel=0.01)
     assert h[1] / h[0] < 0.03
+    # the verdict reads the documented change from the StationXML's epochs
+    from faultprobe.catalogs.epochs import response_changes
+
+    (found,) = response_changes(inv, "IV.NRCA")
+    assert found[0] == pd.Timestamp(CHANGE) and "sensitivity x2" in found[2]
+    assert "poles/zeros" in found[2]  # the low-pass gives the new epoch a shape
 
 
 def test_station_rate_change_is_written_and_documented(off, tmp_path):
@@ -207,6 +213,9 @@ def test_station_rate_change_is_written_and_documented(off, tmp_path):
     )
     inv = read_inventory(str(undocumented / "stations.xml"))
     assert [c.sample_rate for c in inv.select(station="NRCA", channel="HHZ")[0][0]] == [100.0]
+    from faultprobe.catalogs.epochs import response_changes
+
+    assert response_changes(inv, "IV.NRCA") == []  # only the traces table can tell
     assert {tr.stats.sampling_rate for tr in _traces(undocumented)} == {100.0, 200.0}
 
 

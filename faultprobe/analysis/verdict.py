@@ -16,8 +16,10 @@ pooled over seeds, in; a `Verdict` out); `station_evidence` reads them from the 
   unmatched test events and on all of them, one-sided Fisher exact tests), and its
   evidence sits in the wave arrivals (masking the best wave segment × band lowers the accuracy, McNemar,
   by more than masking any noise cell);
-- never while the ingest's traces table logs an instrument change (location, channels,
-  native sampling rate) within `station_change_days` of the mainshock;
+- never while an instrument change is on record within `station_change_days` of the
+  mainshock: the ingest's traces table logs it (location, channels, native sampling rate)
+  or the StationXML documents it (a new channel epoch whose sensitivity differs by more
+  than 1 %, whose poles and zeros differ, or whose rate differs: catalogs/epochs.py);
 - otherwise the confounds the controls point at: "station change" (such a logged change;
   or a noise-only control above chance and either a change logged farther away or the
   pre-P noise level stepping at a date `station_change_days` or more away from the
@@ -253,8 +255,8 @@ def decide(ev: Evidence, alpha: float = stats.ALPHA, station_change_days: float 
     if logged:
         nums["instrument_change_days"] = logged
         reasons.append(
-            "the traces table logs an instrument change (location, channels or sampling "
-            "rate) " + ", ".join(f"{d:+.1f}" for d in logged) + " days from the mainshock"
+            "an instrument change is on record (the traces table's codes or sampling rate, "
+            "the StationXML's epochs) " + ", ".join(f"{d:+.1f}" for d in logged) + " days from the mainshock"
             + (": too near it to tell the two apart" if logged_near else "")
         )  # fmt: skip
     checks = [noise_beaten if noise else None, meta_beaten if "metadata" in ev.controls else None,
@@ -285,7 +287,9 @@ def _test_correct(table: pd.DataFrame, col: str = "pred") -> pd.Series:
     return pd.Series((table[col] == table["true"]).to_numpy(), index=table["event_id"].to_numpy())
 
 
-def station_evidence(store, results: pd.DataFrame, station: str, mainshock=None) -> Evidence | None:
+def station_evidence(
+    store, results: pd.DataFrame, station: str, mainshock=None, inventory: str | None = None
+) -> Evidence | None:
     """The station's controls from results.parquet and their tables, paired per seed on
     the CNN's test events and pooled over seeds; None without a finished CNN run."""
     from faultprobe.ml.runs import PREDICTIONS, RunFolder
@@ -349,26 +353,51 @@ def station_evidence(store, results: pd.DataFrame, station: str, mainshock=None)
         step = noise_step(store, station, mainshock)
         if step is not None:
             ev.noise_step_days, ev.noise_step_share = step
-        ev.instrument_change_days = logged_changes(store, station, mainshock)
+        ev.instrument_change_days = logged_changes(store, station, mainshock, inventory)
     return ev
 
 
-def logged_changes(store, station: str, mainshock) -> tuple[float, ...]:
-    """Days from the mainshock of the instrument changes the traces table logs (none
-    without the ingest's traces table: a toy cube)."""
+def logged_changes(
+    store, station: str, mainshock, inventory: str | None = None
+) -> tuple[float, ...]:
+    """Days from the mainshock of the instrument changes on record: those the traces table
+    logs (codes, native rate) and those the StationXML documents (sensitivity, response,
+    rate: [stations] inventory, else the copy in the store); one per day, none without
+    either (a toy cube)."""
     from faultprobe.store import TRACES
 
-    if not store.exists(TRACES):
-        return ()
-    found = instrument_changes(store.read_table(TRACES), station)
-    main = pd.Timestamp(mainshock)
-    main = main.tz_localize("UTC") if main.tz is None else main
-    out = []
-    for at, _, _ in found:
-        at = pd.Timestamp(at)
-        at = at.tz_localize("UTC") if at.tz is None else at
-        out.append((at - main).total_seconds() / 86400.0)
+    found = []
+    if store.exists(TRACES):
+        found += [at for at, _, _ in instrument_changes(store.read_table(TRACES), station)]
+    inv = _inventory(store, inventory)
+    if inv is not None:
+        from faultprobe.catalogs.epochs import response_changes
+
+        found += [at for at, _, _ in response_changes(inv, station)]
+    main = _utc(mainshock)
+    days = sorted((_utc(at) - main).total_seconds() / 86400.0 for at in found)
+    out: list[float] = []
+    for d in days:  # the traces table and the StationXML often record one change twice
+        if not out or d - out[-1] >= 1.0:
+            out.append(d)
     return tuple(out)
+
+
+def _utc(t) -> pd.Timestamp:
+    t = pd.Timestamp(t)
+    return t.tz_localize("UTC") if t.tz is None else t
+
+
+def _inventory(store, inventory: str | None):
+    """The study's StationXML ([stations] inventory, else the store's saved copy), or None."""
+    from faultprobe.catalogs.stations import parse_stationxml, read_stationxml
+    from faultprobe.store import STATIONXML
+
+    if inventory:
+        return read_stationxml(inventory)
+    if store.exists(STATIONXML):
+        return parse_stationxml(store.read_bytes(STATIONXML), store.url(STATIONXML))
+    return None
 
 
 def noise_step(store, station: str, mainshock, window_s=(-5.0, -0.5)) -> tuple[float, float] | None:
@@ -397,7 +426,7 @@ def verdict_table(store, results: pd.DataFrame, cfg: GridSettings) -> pd.DataFra
     df = results[(results["grid"] == "controls") & (results["status"] == "ok")]
     rows = []
     for station in sorted(df["station"].unique()):
-        ev = station_evidence(store, results, station, cfg.mainshock.time)
+        ev = station_evidence(store, results, station, cfg.mainshock.time, cfg.stations.inventory)
         if ev is None:
             continue
         v = decide(ev, station_change_days=g.station_change_days)
