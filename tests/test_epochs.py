@@ -21,7 +21,7 @@ from obspy.core.inventory.response import PolesZerosResponseStage
 
 from faultprobe.analysis.verdict import logged_changes
 from faultprobe.catalogs.epochs import response_changes
-from faultprobe.store import STATIONXML, Store
+from faultprobe.store import STATIONXML, TRACES, Store
 
 T0 = UTCDateTime("2016-01-01")
 CHANGE = UTCDateTime("2016-10-30T12:00:00")
@@ -94,3 +94,23 @@ def test_logged_changes_reads_the_stores_stationxml(tmp_path):
     path = tmp_path / "other.xml"
     _inventory({"rate": 50.0}).write(str(path), format="STATIONXML")
     assert len(logged_changes(Store(str(tmp_path / "empty")), "IV.NRCA", MAIN, str(path))) == 1
+
+
+def test_only_changes_within_the_traces_span_count(tmp_path):
+    """A station's metadata go back years: a documented epoch outside the span of the
+    ingested traces is not a change of the study's data."""
+    store = Store(str(tmp_path / "store"))
+    buf = io.BytesIO()
+    _inventory({"sensitivity": 1.2e9}).write(buf, format="STATIONXML")
+    store.write_bytes(buf.getvalue(), STATIONXML)
+
+    def traces(first: str, last: str) -> pd.DataFrame:
+        times = pd.date_range(first, last, periods=12, tz="UTC")
+        return pd.DataFrame({"network": "IV", "station": "NRCA", "location": "",
+                             "channel": "HHE,HHN,HHZ", "start_time": times, "status": "ok",
+                             "reason": ""})  # fmt: skip
+
+    store.write_table(traces("2016-10-01", "2016-10-25"), TRACES)
+    assert logged_changes(store, "IV.NRCA", MAIN) == ()
+    store.write_table(traces("2016-10-01", "2016-11-25"), TRACES)
+    assert len(logged_changes(store, "IV.NRCA", MAIN)) == 1

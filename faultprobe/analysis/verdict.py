@@ -362,18 +362,24 @@ def logged_changes(
 ) -> tuple[float, ...]:
     """Days from the mainshock of the instrument changes on record: those the traces table
     logs (codes, native rate) and those the StationXML documents (sensitivity, response,
-    rate: [stations] inventory, else the copy in the store); one per day, none without
-    either (a toy cube)."""
+    rate: [stations] inventory, else the copy in the store; within the traces' span when
+    the traces table exists, as a station's metadata go back years); one per day, none
+    without either (a toy cube)."""
     from faultprobe.store import TRACES
 
-    found = []
+    found, span = [], None
     if store.exists(TRACES):
-        found += [at for at, _, _ in instrument_changes(store.read_table(TRACES), station)]
+        traces = store.read_table(TRACES)
+        found += [at for at, _, _ in instrument_changes(traces, station)]
+        if traces["start_time"].notna().any():
+            span = (_utc(traces["start_time"].min()), _utc(traces["start_time"].max()))
     inv = _inventory(store, inventory)
     if inv is not None:
         from faultprobe.catalogs.epochs import response_changes
 
-        found += [at for at, _, _ in response_changes(inv, station)]
+        for at, _, _ in response_changes(inv, station):
+            if span is None or span[0] <= _utc(at) <= span[1]:
+                found.append(at)
     main = _utc(mainshock)
     days = sorted((_utc(at) - main).total_seconds() / 86400.0 for at in found)
     out: list[float] = []
