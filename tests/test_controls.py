@@ -260,6 +260,15 @@ def test_the_matched_cnn_is_judged_against_its_size_reference():
     v = decide(ev)
     assert v.numbers["p_matched_below_reference"] < 1e-6 and v.numbers["matched_only_right"] == 0
     assert v.label == "confounded by composition", v.reasons
+    # the CNN no better on its unmatched events than the matched CNN (Fisher silent), the
+    # matched CNN below its reference: composition still, not "inconclusive"
+    ev.cnn = np.r_[rng.random(200) < 0.99, rng.random(n - 200) < 0.85]
+    ev.size_reference = rng.random(n) < 0.97
+    ev.matched_correct = ev.size_reference & (rng.random(n) < 0.88)
+    v = decide(ev)
+    assert v.numbers["p_matched_lower"] >= stats.ALPHA, v.reasons
+    assert v.numbers["p_matched_below_reference"] < 1e-4
+    assert v.label == "confounded by composition", v.reasons
 
 
 def test_step_time_finds_a_step():

@@ -24,8 +24,9 @@ pooled over seeds, in; a `Verdict` out); `station_evidence` reads them from the 
   or a noise-only control above chance and either a change logged farther away or the
   pre-P noise level stepping at a date `station_change_days` or more away from the
   mainshock), "noise" (a noise-only control above chance and unbeaten, or the evidence in
-  the noise segment), "composition" (the matched CNN lower than the CNN on the unmatched
-  test events and on all of them, the Fisher tests, or the metadata control unbeaten while the noise-only controls are at chance: SNR
+  the noise segment), "composition" (the matched CNN lower than its size reference, the
+  McNemar test, or than the CNN on the unmatched test events and on all of them, the
+  Fisher tests, or the metadata control unbeaten while the noise-only controls are at chance: SNR
   carries the noise level);
 - "inconclusive" when nothing is named and a condition fails.
 """
@@ -222,6 +223,8 @@ def decide(ev: Evidence, alpha: float = stats.ALPHA, station_change_days: float 
         if ev.size_reference is not None:
             below, reason = _below_reference(right[m], ev.size_reference[m], nums)
             matched_kept = bool(below >= alpha and p_above < alpha)
+            # lower than as many random events give: the matched mix costs accuracy
+            matched_lower = matched_lower or bool(below < alpha)
             reasons.append(reason)
     in_waves, in_noise = None, False
     if ev.attribution:
