@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from faultprobe.config import CompositionChange
+from faultprobe.config import CompositionChange, ConfigError
 from faultprobe.config.stages import SynthWorld
 from faultprobe.earth import BETA_FC_M_S, brune_fc, moment  # noqa: F401 (re-exported)
 from faultprobe.geodesy import KM_PER_DEGREE, FaultFrame
@@ -35,7 +35,7 @@ def _omori_params(world: SynthWorld) -> list[tuple[str, pd.Timestamp, float, flo
     override = {}
     for seq in syn.sequences:
         if seq.shock not in names:
-            raise ValueError(
+            raise ConfigError(
                 f"{world.source_path or '<config>'}: synthetic.sequences: no shock named "
                 f"{seq.shock!r} (known: {', '.join(sorted(names))})"
             )

@@ -88,7 +88,7 @@ def simulated_stations(world: SynthWorld) -> list[SimStation]:
     for code in world.station_codes:
         if code not in table:
             where = "[[synthetic.stations]]" if world.synthetic.stations else "the built-in table"
-            raise ValueError(
+            raise ConfigError(
                 f"{world.source_path or '<config>'}: station {code} is not in {where}; "
                 f"add it under [[synthetic.stations]] (known: {', '.join(sorted(table))})"
             )

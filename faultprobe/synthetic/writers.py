@@ -21,6 +21,7 @@ from obspy.core.event import (
 )
 
 from faultprobe import progress
+from faultprobe.config import ConfigError
 from faultprobe.synthetic.archive import BATCH, SyntheticArchive
 
 DAY_NS = 86_400 * 10**9
@@ -128,7 +129,11 @@ def write_station_sds(archive: SyntheticArchive, i: int, root: Path) -> int:
     s = plan.station
     for ep in plan.epochs:
         if DAY_NS % ep.step_ns:
-            raise ValueError(f"{s.code}: {ep.sampling_rate} Hz does not divide a day into samples")
+            raise ConfigError(
+                f"{s.code}: {ep.sampling_rate:g} Hz does not divide a day into whole samples; "
+                "give [[synthetic.stations]] or [[synthetic.station_changes]] a sampling_rate "
+                "that does (100, 200, 50, ...)"
+            )
     span_per_day = DAY_NS // plan.span_step_ns  # samples a day, per span (its epoch's rate)
     pending: dict[int, list] = {}
     written = 0
