@@ -109,6 +109,12 @@ def test_the_pairs_figure_draws_the_records_beside_the_spectra(tmp_path):
     ex = _examples(pairs, spectra, None, None, None)
     summary = pairmod.ratio_summary(spectra)
     _png(figures.pair_spectra(ex, summary, tmp_path / "p.png", pairs, "m/s", traces))
+    # with each record's S time after P (the attribution's), the P–S window is drawn
+    s_after_p = 1.2 + 0.1 * np.arange(8)
+    traces = _example_traces(pairs, x, t, spectra.components, s_after_p)
+    first = traces[traces["pair"] == 0]
+    assert set(first["s_pre_s"]) == {1.2} and set(first["s_post_s"]) == {1.6}
+    _png(figures.pair_spectra(ex, summary, tmp_path / "ps.png", pairs, "m/s", traces))
     _png(figures.pair_spectra(ex, summary, tmp_path / "old.png", pairs))  # spectra only
 
 

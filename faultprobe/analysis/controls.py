@@ -197,7 +197,7 @@ def masked_correct(model, x, y, masks, parts, device, amp) -> np.ndarray:
 # ---------------------------------------------------------------- the controls
 
 
-def _p_travel(ds, station: str, pos: np.ndarray) -> np.ndarray:
+def p_travel(ds, station: str, pos: np.ndarray) -> np.ndarray:
     """P travel time (s) of the events at `pos` to the station, from the cube's P times."""
     from faultprobe.ml.errors import ModelError
 
@@ -245,7 +245,7 @@ def physics_control(ds, store, run, preds, pos, opts: ControlsGrid) -> tuple[dic
 
     station = run.spec.stations[0]
     x, t, rate = _raw(ds, station, pos)
-    travel = _p_travel(ds, station, pos)
+    travel = p_travel(ds, station, pos)
     mags = np.asarray(dataset.event_table(ds)["magnitude"], float)[pos]
     lead = -float(t[0])  # the signal and noise windows must fit the cube's pre-P time
     decay = physics.DecayOptions(vp_vs=opts.vp_vs, window_s=min(2.0, lead - 0.35))
@@ -294,7 +294,7 @@ def attribution_control(ds, store, run, preds, pos, opts: ControlsGrid) -> tuple
     x = stream.read_slice(ds, spec, tpos)[0]
     t = np.asarray(ds["time"].values, float)[dataset.time_slice(ds["time"].values, spec.window_s)]
     rate = dataset.sampling_rate(ds)
-    ts = _p_travel(ds, spec.stations[0], tpos) * (opts.vp_vs - 1.0)
+    ts = p_travel(ds, spec.stations[0], tpos) * (opts.vp_vs - 1.0)
     masks = segment_masks(t, ts, opts.p_window_s, opts.s_window_s)
     parts = band_parts(x, rate, opts.bands_hz)
     dev = resolve_device(spec.training.device)

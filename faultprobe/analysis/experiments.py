@@ -191,8 +191,14 @@ def pairs_step(cfg: GridSettings) -> str:
     store.write_table(summary.assign(station=station), f"{PAIRS}/summary.parquet")
     store.write_table(_examples(pairs, spectra, events, sl, ok), f"{PAIRS}/examples.parquet")
     t = ds["time"].values[dataset.time_slice(ds["time"].values, p.window_s)]
+    s_after_p = None
+    if "p_time" in ds:  # the S time the attribution uses: P travel x (Vp/Vs - 1)
+        from faultprobe.analysis.controls import p_travel
+
+        s_after_p = p_travel(ds, station, ok) * (cfg.experiments.controls.vp_vs - 1.0)
     store.write_table(
-        _example_traces(pairs, sl.x[ok], t, spectra.components), f"{PAIRS}/example_traces.parquet"
+        _example_traces(pairs, sl.x[ok], t, spectra.components, s_after_p),
+        f"{PAIRS}/example_traces.parquet",
     )
     band = differing_band(summary)
     where = f"{band[0]:.1f}-{band[1]:.1f} Hz" if band else "no band"
@@ -221,17 +227,24 @@ def _examples(pairs, spectra, events, sl, ok, k: int = 3) -> pd.DataFrame:
 
 
 def _example_traces(
-    pairs: pd.DataFrame, x: np.ndarray, t: np.ndarray, components: tuple[str, ...], k: int = 3
+    pairs: pd.DataFrame,
+    x: np.ndarray,
+    t: np.ndarray,
+    components: tuple[str, ...],
+    s_after_p: np.ndarray | None = None,
+    k: int = 3,
 ) -> pd.DataFrame:
     """The records of the k closest pairs (the window the spectra saw), long format: one
-    row per pair, component and sample, time in s after P, for the report's waveforms."""
+    row per pair, component and sample, time in s after P, for the report's waveforms;
+    with `s_after_p` (per event of `x`), each record's S time after P (s_pre_s, s_post_s)."""
     k = min(k, len(pairs))
-    pre, post = x[pairs["pre_pos"].to_numpy()[:k]], x[pairs["post_pos"].to_numpy()[:k]]
+    i_pre, i_post = pairs["pre_pos"].to_numpy()[:k], pairs["post_pos"].to_numpy()[:k]
+    pre, post = x[i_pre], x[i_post]
     n_comp = pre.shape[1]
     pair, comp, sample = np.meshgrid(np.arange(k), np.arange(n_comp), np.arange(t.size),
                                      indexing="ij")  # fmt: skip
     names = np.array(components[:n_comp])
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "pair": pair.ravel(),
             "pre_id": pairs["pre_id"].to_numpy()[pair.ravel()],
@@ -242,3 +255,7 @@ def _example_traces(
             "post": post.ravel().astype(float),
         }
     )
+    if s_after_p is not None:
+        s = np.asarray(s_after_p, float)
+        out["s_pre_s"], out["s_post_s"] = s[i_pre][pair.ravel()], s[i_post][pair.ravel()]
+    return out

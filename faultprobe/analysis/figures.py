@@ -175,11 +175,19 @@ def pair_spectra(
             ax.plot(e["time_s"], -1.0 + e["post"] / peak, color=PHASE_COLORS["post"], lw=0.6,
                     label=f"post {post_id}")  # fmt: skip
             ax.axvline(0.0, color="k", lw=0.8, ls="--")
+            for rec, (lo, hi) in (("pre", (0.0, 2.1)), ("post", (-2.1, 0.0))):
+                s_at = e[f"s_{rec}_s"].iloc[0] if f"s_{rec}_s" in e and len(e) else np.nan
+                if np.isfinite(s_at):  # the P–S window of this record, shaded up to its S
+                    ax.fill_between([0.0, s_at], lo, hi, color=PHASE_COLORS[rec], alpha=0.07,
+                                    lw=0)  # fmt: skip
+                    ax.vlines(s_at, lo, hi, color="k", lw=0.8, ls=":")
             ax.set_ylim(-2.1, 2.1)
             ax.set_yticks([-1, 1], ["post", "pre"])
             ax.set_ylabel(f"{comp} component")
-        axes[0, 0].set_title(f"Records on one amplitude scale (peak {peak:.3g} {units}); "
-                             "dashed: P", fontsize=9, loc="left")  # fmt: skip
+        with_s = "s_pre_s" in tr and tr["s_pre_s"].notna().any()
+        axes[0, 0].set_title(f"Records on one amplitude scale (peak {peak:.3g} {units}); dashed: P"
+                             + ("; dotted: S, P–S shaded" if with_s else ""),
+                             fontsize=9, loc="left")  # fmt: skip
         axes[-1, 0].set_xlabel("time after the P arrival (s)")
     for c, comp in enumerate(comps):
         e = ex[ex["component"] == comp]
