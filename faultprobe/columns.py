@@ -1,15 +1,15 @@
-"""Column names of the store's Parquet tables: SeisBench's vocabulary on disk.
+"""Column names of faultprobe's tables: SeisBench's vocabulary, in memory and on disk.
 
-On disk every table uses SeisBench's `CATEGORY_PARAMETER_UNIT` names where SeisBench has
-one (`source_id`, `source_origin_time`, `source_latitude_deg`, `station_network_code`,
-`station_code`, `trace_start_time`, `trace_snr_db`, …), so a table opened with pandas
-joins with SeisBench metadata and INSTANCE as it is; faultprobe's own quantities keep
-their descriptive names with units (`phase`, `ttf_s`, `fault_distance_km`, `status`), and
-`station` in results.parquet and pairs/*.parquet stays: it holds NET.STA (or several
-joined with +), which no SeisBench column does.
-In memory the stages work with short names (`event_id`, `origin_time`, `latitude`, …);
-`Store.write_table` and `Store.read_table` translate at the edge, with the mapping
-below, so tables written before the rename read the same.  docs/tables.md lists it.
+Every table, in memory and in the store, uses SeisBench's `CATEGORY_PARAMETER_UNIT`
+names where SeisBench has one (`source_id`, `source_origin_time`, `source_latitude_deg`,
+`station_network_code`, `station_code`, `trace_start_time`, `trace_snr_db`, …), so a
+table opened with pandas joins with SeisBench metadata and INSTANCE as it is;
+faultprobe's own quantities keep descriptive names with units (`phase`, `ttf_s`,
+`fault_distance_km`, `status`), and `station` in results, predictions and pairs stays:
+it holds NET.STA (or several joined with +), which no SeisBench column does.
+Stores written before the rename used short names (`event_id`, `latitude`, …, the SNR
+as an amplitude ratio); `from_disk` upgrades them on reading, with `LEGACY` below, so
+old stores read the same.  docs/tables.md lists the names.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ _STATION = {
     "data_network": "station_data_network_code",
 }
 
-#: In-memory name -> on-disk name, per table file name.
-TABLES: dict[str, dict[str, str]] = {
+#: The short names of stores written before the rename -> today's names, per table file.
+LEGACY: dict[str, dict[str, str]] = {
     "events.parquet": dict(_SOURCE),
     "stations.parquet": dict(_STATION),
     "traces.parquet": {
@@ -75,52 +75,52 @@ TABLES: dict[str, dict[str, str]] = {
     "examples.parquet": {"pre_id": "source_id_pre", "post_id": "source_id_post"},
     "example_traces.parquet": {"pre_id": "source_id_pre", "post_id": "source_id_post"},
 }
-#: Columns whose values change unit on the way (in memory: amplitude ratio; disk: dB).
+#: Legacy columns whose values also change unit (then: amplitude ratio; now: dB).
 _DECIBELS = {"snr": "trace_snr_db"}
 
-
-def mapping(name: str) -> dict[str, str]:
-    """In-memory -> on-disk names for a table given by its path in the store."""
-    return TABLES.get(posixpath.basename(name), {})
-
-
-#: Derived on disk, dropped on reading: SeisBench's trace_name, EVENT.NET.STA.
+#: Derived on disk, dropped on reading: SeisBench's trace_name, SOURCE_ID.NET.STA.
 TRACE_NAME = "trace_name"
+_TRACE_KEYS = ["source_id", "station_network_code", "station_code"]
+
+
+def legacy(name: str) -> dict[str, str]:
+    """Legacy short name -> today's name, for a table given by its path in the store."""
+    return LEGACY.get(posixpath.basename(name), {})
+
+
+def snr_db(ratio) -> np.ndarray:
+    """An SNR amplitude ratio in dB (20 log10), float32; 0 -> -inf, NaN stays NaN."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (20.0 * np.log10(np.asarray(ratio, np.float64))).astype(np.float32)
 
 
 def to_disk(df: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The DataFrame with the table's on-disk names (and units)."""
-    m = {k: v for k, v in mapping(name).items() if k in df.columns}
-    if not m:
+    """The DataFrame as the table is stored: traces gain SeisBench's `trace_name`."""
+    if posixpath.basename(name) != "traces.parquet" or TRACE_NAME in df.columns:
         return df
-    out = df.rename(columns=m)
-    if posixpath.basename(name) == "traces.parquet" and {"event_id", "network", "station"} <= set(
-        df.columns
-    ):
-        ids = df["event_id"].astype(str) + "." + df["network"].astype(str) + "."
-        out.insert(0, TRACE_NAME, ids + df["station"].astype(str))
-    for k, v in _DECIBELS.items():
-        if k in m:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out[v] = (20.0 * np.log10(df[k].to_numpy(np.float64))).astype(np.float32)
+    if not set(_TRACE_KEYS) <= set(df.columns):
+        return df
+    ids = df["source_id"].astype(str) + "." + df["station_network_code"].astype(str) + "."
+    out = df.copy(deep=False)
+    out.insert(0, TRACE_NAME, ids + df["station_code"].astype(str))
     return out
 
 
 def from_disk(df: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The DataFrame with the in-memory names (and units) of the table's columns."""
-    back = {v: k for k, v in mapping(name).items() if v in df.columns}
-    if not back:
-        return df
-    out = df.rename(columns=back)
+    """The stored table as the stages use it: legacy names (and units) upgraded,
+    `trace_name` dropped (it is derived)."""
+    old = {k: v for k, v in legacy(name).items() if k in df.columns and v not in df.columns}
+    out = df.rename(columns=old) if old else df
+    for k, v in _DECIBELS.items():
+        if k in old:
+            out[v] = snr_db(df[k].to_numpy(np.float64))
     if posixpath.basename(name) == "traces.parquet" and TRACE_NAME in out.columns:
         out = out.drop(columns=TRACE_NAME)
-    for k, v in _DECIBELS.items():
-        if v in back:
-            out[k] = (10.0 ** (df[v].to_numpy(np.float64) / 20.0)).astype(np.float32)
     return out
 
 
 def disk_names(columns: list[str], name: str, present: list[str]) -> list[str]:
-    """On-disk names of requested in-memory `columns`, for a file holding `present`."""
-    m = mapping(name)
-    return [m[c] if c in m and m[c] in present else c for c in columns]
+    """The stored names to read for the requested `columns` of a file holding `present`:
+    a legacy file gives the short name of a column it has only under that name."""
+    back = {v: k for k, v in legacy(name).items()}
+    return [back[c] if c not in present and back.get(c) in present else c for c in columns]
