@@ -18,27 +18,30 @@ from faultprobe.config import CatalogSource
 from faultprobe.errors import InputError
 
 CATALOG_COLUMNS = [
-    "event_id",
-    "origin_time",
-    "latitude",
-    "longitude",
-    "depth_km",
+    "source_id",
+    "source_origin_time",
+    "source_latitude_deg",
+    "source_longitude_deg",
+    "source_depth_km",
     "mw",
     "ml",
-    "magnitude",
-    "magnitude_type",
+    "source_magnitude",
+    "source_magnitude_type",
 ]
+
+#: The columns of a catalog as read, before the selection magnitude is chosen.
+_READ_COLUMNS = CATALOG_COLUMNS[:7]
 
 #: Analyst picks of a QuakeML catalog (P phases only): one row per pick.
 PICK_COLUMNS = [
-    "event_id",
-    "network",
-    "station",
-    "location",
-    "channel",
-    "phase",
-    "time",
-    "evaluation_mode",
+    "source_id",
+    "station_network_code",
+    "station_code",
+    "station_location_code",
+    "trace_channel",
+    "trace_p_phase",
+    "trace_p_arrival_time",
+    "trace_p_status",
     "preferred_origin",
 ]
 #: The phase hints kept as P picks (the first P: direct, crustal or head wave)
@@ -98,8 +101,8 @@ def choose_magnitude(mw: np.ndarray, ml: np.ndarray, which: str) -> tuple[np.nda
 def _finish(df: pd.DataFrame, which: str) -> pd.DataFrame:
     """Add the chosen magnitude and order the columns."""
     mag, kind = choose_magnitude(df["mw"].to_numpy(), df["ml"].to_numpy(), which)
-    df = df.assign(magnitude=mag, magnitude_type=kind)
-    df["event_id"] = df["event_id"].astype(str)
+    df = df.assign(source_magnitude=mag, source_magnitude_type=kind)
+    df["source_id"] = df["source_id"].astype(str)
     return df[CATALOG_COLUMNS].reset_index(drop=True)
 
 
@@ -213,11 +216,11 @@ def read_tan2021(path: str | Path, magnitude: str = "mw", revisions: bool = Fals
     origin = whole + pd.to_timedelta(num["second"].to_numpy(), unit="s")
     df = pd.DataFrame(
         {
-            "event_id": num["id"].astype("int64").astype(str).to_numpy(),
-            "origin_time": pd.DatetimeIndex(origin),
-            "latitude": num["latitude"].to_numpy(),
-            "longitude": num["longitude"].to_numpy(),
-            "depth_km": num["depth_km"].to_numpy(),
+            "source_id": num["id"].astype("int64").astype(str).to_numpy(),
+            "source_origin_time": pd.DatetimeIndex(origin),
+            "source_latitude_deg": num["latitude"].to_numpy(),
+            "source_longitude_deg": num["longitude"].to_numpy(),
+            "source_depth_km": num["depth_km"].to_numpy(),
             "mw": num["mw"].to_numpy(float),
             "ml": num["ml"].to_numpy(float),
         }
@@ -236,9 +239,9 @@ def latest_rows(
     repeated id is a revision and its last row stands; else a repeated id is an error."""
     lines = np.asarray(lines)
     if not revisions:
-        check_unique_ids(path, df["event_id"], lines)
+        check_unique_ids(path, df["source_id"], lines)
         return df, lines, []
-    ids = df["event_id"].astype(str)
+    ids = df["source_id"].astype(str)
     last = ~ids.duplicated(keep="last").to_numpy()
     revised = sorted(set(ids[~last]))
     return df[last], lines[last], revised
@@ -264,9 +267,9 @@ def check_unique_ids(path: str | Path, ids, lines) -> None:
 
 def _in_range(df: pd.DataFrame) -> np.ndarray:
     return (
-        df["latitude"].between(-90, 90)
-        & df["longitude"].between(-180, 180)
-        & df["depth_km"].between(-10, 800)
+        df["source_latitude_deg"].between(-90, 90)
+        & df["source_longitude_deg"].between(-180, 180)
+        & df["source_depth_km"].between(-10, 800)
     ).to_numpy()
 
 
@@ -319,23 +322,21 @@ def quakeml_events(cat, where: str, magnitude: str = "mw", revisions: bool = Fal
         items.append(i)
         rows.append(
             {
-                "event_id": eid,
-                "origin_time": pd.Timestamp(origin.time.datetime, tz="UTC"),
-                "latitude": origin.latitude,
-                "longitude": origin.longitude,
-                "depth_km": (origin.depth or 0.0) / 1000.0,
+                "source_id": eid,
+                "source_origin_time": pd.Timestamp(origin.time.datetime, tz="UTC"),
+                "source_latitude_deg": origin.latitude,
+                "source_longitude_deg": origin.longitude,
+                "source_depth_km": (origin.depth or 0.0) / 1000.0,
                 "mw": float(mw),
                 "ml": float(ml),
             }
         )
-    df = pd.DataFrame(
-        rows, columns=["event_id", "origin_time", "latitude", "longitude", "depth_km", "mw", "ml"]
-    )
+    df = pd.DataFrame(rows, columns=_READ_COLUMNS)
     df, kept, revised = latest_rows(f"{path} (event number)", df, items, revisions)
-    df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True)
+    df["source_origin_time"] = pd.to_datetime(df["source_origin_time"], utc=True)
     table = pd.DataFrame(picks, columns=["item", *PICK_COLUMNS])
     table = table[table["item"].isin(kept)].drop(columns="item").reset_index(drop=True)
-    table["time"] = pd.to_datetime(table["time"], utc=True)
+    table["trace_p_arrival_time"] = pd.to_datetime(table["trace_p_arrival_time"], utc=True)
     return CatalogRead(
         _finish(df, magnitude), problems, revised, table.astype({"preferred_origin": bool})
     )
@@ -399,17 +400,17 @@ def read_fdsn_text(path: str | Path, magnitude: str = "mw", revisions: bool = Fa
     mag = num["Magnitude"].to_numpy()
     df = pd.DataFrame(
         {
-            "event_id": raw["EventID"].str.strip().to_numpy(),
-            "origin_time": pd.DatetimeIndex(t),
-            "latitude": num["Latitude"].to_numpy(),
-            "longitude": num["Longitude"].to_numpy(),
-            "depth_km": num["Depth/Km"].to_numpy(),
+            "source_id": raw["EventID"].str.strip().to_numpy(),
+            "source_origin_time": pd.DatetimeIndex(t),
+            "source_latitude_deg": num["Latitude"].to_numpy(),
+            "source_longitude_deg": num["Longitude"].to_numpy(),
+            "source_depth_km": num["Depth/Km"].to_numpy(),
             # Text rows carry one magnitude: file it under its type, others under both.
             "mw": np.where(mtype == "ml", np.nan, mag),
             "ml": np.where(mtype == "mw", np.nan, mag),
         }
     )
-    df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True)
+    df["source_origin_time"] = pd.to_datetime(df["source_origin_time"], utc=True)
     df, line_no, revised = latest_rows(path, df, line_no, revisions)
     problems += _range_problems(str(path), df, line_no)
     return CatalogRead(_finish(df[_in_range(df)], magnitude), problems, revised)
@@ -473,11 +474,11 @@ def read_csv_catalog(
     ids = raw[cols.event_id].astype(str).to_numpy() if cols.event_id else (line_no - 1).astype(str)
     df = pd.DataFrame(
         {
-            "event_id": ids,
-            "origin_time": pd.DatetimeIndex(t),
-            "latitude": num["latitude"].to_numpy(),
-            "longitude": num["longitude"].to_numpy(),
-            "depth_km": num["depth_km"].to_numpy(),
+            "source_id": ids,
+            "source_origin_time": pd.DatetimeIndex(t),
+            "source_latitude_deg": num["latitude"].to_numpy(),
+            "source_longitude_deg": num["longitude"].to_numpy(),
+            "source_depth_km": num["depth_km"].to_numpy(),
             "mw": np.where(mtype == "ml", np.nan, mag),
             "ml": np.where(mtype == "mw", np.nan, mag),
         }

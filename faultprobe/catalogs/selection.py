@@ -36,13 +36,13 @@ REASONS = (
 )
 
 EVENT_COLUMNS = [
-    "event_id",
-    "origin_time",
-    "latitude",
-    "longitude",
-    "depth_km",
-    "magnitude",
-    "magnitude_type",
+    "source_id",
+    "source_origin_time",
+    "source_latitude_deg",
+    "source_longitude_deg",
+    "source_depth_km",
+    "source_magnitude",
+    "source_magnitude_type",
     "fault_distance_km",
     "phase",
     "ttf_s",
@@ -172,7 +172,8 @@ def receivers(main: Shock, stations: pd.DataFrame | None) -> list[tuple[float, f
     """(lat, lon) of the study's stations; without a table, the mainshock epicenter."""
     if stations is None or len(stations) == 0:
         return [(main.latitude, main.longitude)]
-    return list(zip(stations["latitude"].to_numpy(float), stations["longitude"].to_numpy(float)))
+    lat = stations["station_latitude_deg"].to_numpy(float)
+    return list(zip(lat, stations["station_longitude_deg"].to_numpy(float)))
 
 
 def assign_phases(
@@ -198,7 +199,7 @@ def counts_by_month(events: pd.DataFrame) -> pd.DataFrame:
     """Selected events per calendar month (UTC) and phase."""
     if events.empty:
         return pd.DataFrame()
-    month = events["origin_time"].dt.tz_convert("UTC").dt.strftime("%Y-%m")
+    month = events["source_origin_time"].dt.tz_convert("UTC").dt.strftime("%Y-%m")
     return pd.crosstab(month, events["phase"]).rename_axis(index="month", columns=None)
 
 
@@ -209,7 +210,7 @@ def select_events(
 ) -> Selection:
     """Apply the study's selection to a normalised catalog (see `readers.CATALOG_COLUMNS`).
 
-    `stations` (the stations table: latitude, longitude) are where the travel-time
+    `stations` (the stations table: station_latitude_deg, station_longitude_deg) are where the travel-time
     isolation looks; without them, at the mainshock epicenter.  Linear apart from sorts of
     the origin times or arrivals (isolation, and the output order).  A whole study config
     is taken too (its selection settings are read from it here).
@@ -217,11 +218,11 @@ def select_events(
     if not isinstance(rules, SelectionSettings):
         rules = SelectionSettings.of(rules)
     sel, fault, main = rules.selection, rules.fault, rules.mainshock
-    t = _ns(catalog["origin_time"])
-    lat = catalog["latitude"].to_numpy(float)
-    lon = catalog["longitude"].to_numpy(float)
-    depth = catalog["depth_km"].to_numpy(float)
-    mag = catalog["magnitude"].to_numpy(float)
+    t = _ns(catalog["source_origin_time"])
+    lat = catalog["source_latitude_deg"].to_numpy(float)
+    lon = catalog["source_longitude_deg"].to_numpy(float)
+    depth = catalog["source_depth_km"].to_numpy(float)
+    mag = catalog["source_magnitude"].to_numpy(float)
 
     start = pd.Timestamp(rules.start).as_unit("ns").value
     end = pd.Timestamp(rules.end).as_unit("ns").value
@@ -257,6 +258,8 @@ def select_events(
 
     events = catalog.loc[keep].copy()
     events["fault_distance_km"] = dist[keep]
-    events["phase"], events["ttf_s"] = assign_phases(events["origin_time"], main.time, rules.phases)
-    events = events.sort_values(["origin_time", "event_id"], kind="stable")[EVENT_COLUMNS]
+    phase, ttf = assign_phases(events["source_origin_time"], main.time, rules.phases)
+    events["phase"], events["ttf_s"] = phase, ttf
+    order = ["source_origin_time", "source_id"]
+    events = events.sort_values(order, kind="stable")[EVENT_COLUMNS]
     return Selection(events.reset_index(drop=True), rejected, n_catalog=len(catalog))

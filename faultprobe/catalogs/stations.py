@@ -16,16 +16,16 @@ from faultprobe.config import Stations
 from faultprobe.errors import InputError, ServiceFailure
 
 STATION_COLUMNS = [
-    "network",
-    "station",
-    "location",
-    "channels",
-    "latitude",
-    "longitude",
-    "elevation_m",
-    "sampling_rate",
+    "station_network_code",
+    "station_code",
+    "station_location_code",
+    "station_channels",
+    "station_latitude_deg",
+    "station_longitude_deg",
+    "station_elevation_m",
+    "station_sampling_rate_hz",
     "far",
-    "data_network",
+    "station_data_network_code",
 ]
 
 
@@ -238,16 +238,16 @@ def station_table(inv: Inventory, cfg: Stations, start: datetime, end: datetime)
         ch = chans[0]
         rows.append(
             {
-                "network": net,
-                "station": sta,
-                "location": ch.location_code,
-                "channels": ch.code[:2],
-                "latitude": float(station.latitude),
-                "longitude": float(station.longitude),
-                "elevation_m": float(station.elevation),
-                "sampling_rate": float(ch.sample_rate),
+                "station_network_code": net,
+                "station_code": sta,
+                "station_location_code": ch.location_code,
+                "station_channels": ch.code[:2],
+                "station_latitude_deg": float(station.latitude),
+                "station_longitude_deg": float(station.longitude),
+                "station_elevation_m": float(station.elevation),
+                "station_sampling_rate_hz": float(ch.sample_rate),
                 "far": code in far,
-                "data_network": data_net,
+                "station_data_network_code": data_net,
             }
         )
     if not rows:

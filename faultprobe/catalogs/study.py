@@ -72,10 +72,11 @@ class CatalogSummary:
             lines.append("selected by month:")
             lines.extend("  " + row for row in months.to_string().splitlines())
         if self.picks is not None:
-            n_ev = self.picks["event_id"].nunique()
+            n_ev = self.picks["source_id"].nunique()
             lines.append(f"picks: {len(self.picks)} P picks of {n_ev} selected events")
         sta = self.stations.stations
-        lines.append(f"stations: {len(sta)} ({', '.join(sta['network'] + '.' + sta['station'])})")
+        codes = sta["station_network_code"] + "." + sta["station_code"]
+        lines.append(f"stations: {len(sta)} ({', '.join(codes)})")
         if self.stations.missing:
             lines.append(f"  not found in the station metadata: {', '.join(self.stations.missing)}")
         for line in self.stations.inactive:
@@ -155,7 +156,7 @@ def _unreadable(source: CatalogSource, read: CatalogRead) -> str:
 def class_warnings(cfg: StudyConfig, read: CatalogRead, selection: Selection) -> list[str]:
     """The selection's classes against the method (`faultprobe.catalogs.classes`), with
     what to change in the config's terms: the window, the magnitude floor, the catalog."""
-    t = read.events["origin_time"]
+    t = read.events["source_origin_time"]
     start, end = pd.Timestamp(cfg.study.start), pd.Timestamp(cfg.study.end)
     first, last = t.min(), t.max()
     sides = {
@@ -194,7 +195,7 @@ def study_picks(cfg: StudyConfig, read: CatalogRead, selection: Selection) -> pd
             "FDSN event service adds them with includearrivals=true), or set p_arrival = "
             "'model'; nothing written"
         )
-    keep = read.picks["event_id"].isin(selection.events["event_id"])
+    keep = read.picks["source_id"].isin(selection.events["source_id"])
     return read.picks[keep].reset_index(drop=True)
 
 
