@@ -27,14 +27,14 @@ def test_tan_reads_every_row_with_utc_times(tmp_path):
     read = read_tan2021(write_tan(tmp_path / "cat.txt", CAT))
     ev = read.events
     assert list(ev.columns) == CATALOG_COLUMNS and read.problems == []
-    assert ev["origin_time"].dt.tz is not None
+    assert ev["source_origin_time"].dt.tz is not None
     # Times to the millisecond (the file holds 3 decimals of a second).
-    err = (ev["origin_time"] - CAT["origin_time"]).abs().max()
+    err = (ev["source_origin_time"] - CAT["source_origin_time"]).abs().max()
     assert err <= pd.Timedelta("1ms")
-    np.testing.assert_allclose(ev["latitude"], CAT["latitude"], atol=1e-5)
-    np.testing.assert_allclose(ev["magnitude"], CAT["mw"], atol=0.005)
-    assert (ev["magnitude_type"] == "Mw").all()
-    assert ev["event_id"].tolist() == CAT["event_id"].tolist()
+    np.testing.assert_allclose(ev["source_latitude_deg"], CAT["source_latitude_deg"], atol=1e-5)
+    np.testing.assert_allclose(ev["source_magnitude"], CAT["mw"], atol=0.005)
+    assert (ev["source_magnitude_type"] == "Mw").all()
+    assert ev["source_id"].tolist() == CAT["source_id"].tolist()
 
 
 def test_tan_bad_rows_are_reported_with_line_numbers(tmp_path):
@@ -71,12 +71,12 @@ def test_tan_nan_magnitudes_and_best_choice(tmp_path):
     read = read_tan2021(write_tan(tmp_path / "cat.txt", cat), magnitude="best")
     assert read.problems == []
     ev = read.events
-    assert ev.loc[1, "magnitude_type"] == "ML" and ev.loc[1, "magnitude"] == pytest.approx(
-        cat.loc[1, "ml"], abs=0.005
-    )
-    assert ev.loc[0, "magnitude_type"] == "Mw"
+    one = ev.loc[1]
+    assert one["source_magnitude_type"] == "ML"
+    assert one["source_magnitude"] == pytest.approx(cat.loc[1, "ml"], abs=0.005)
+    assert ev.loc[0, "source_magnitude_type"] == "Mw"
     mw_only = read_tan2021(tmp_path / "cat.txt", magnitude="mw").events
-    assert np.isnan(mw_only.loc[2, "magnitude"])
+    assert np.isnan(mw_only.loc[2, "source_magnitude"])
 
 
 def test_unreadable_files_name_the_file(tmp_path):
@@ -99,10 +99,11 @@ def test_unreadable_files_name_the_file(tmp_path):
 def test_quakeml(tmp_path):
     events = []
     for _, row in CAT.head(5).iterrows():
-        o = Origin(time=UTCDateTime(row["origin_time"].to_pydatetime()), latitude=row["latitude"],
-                   longitude=row["longitude"], depth=row["depth_km"] * 1000.0)  # fmt: skip
+        o = Origin(time=UTCDateTime(row["source_origin_time"].to_pydatetime()),
+                   latitude=row["source_latitude_deg"], longitude=row["source_longitude_deg"],
+                   depth=row["source_depth_km"] * 1000.0)  # fmt: skip
         m = Magnitude(mag=row["ml"], magnitude_type="ML")
-        ev = Event(resource_id=ResourceIdentifier(f"smi:webservices.ingv.it/fdsnws/event/1/query?eventId={row['event_id']}"),
+        ev = Event(resource_id=ResourceIdentifier(f"smi:webservices.ingv.it/fdsnws/event/1/query?eventId={row['source_id']}"),
                    origins=[o], magnitudes=[m])  # fmt: skip
         ev.preferred_origin_id, ev.preferred_magnitude_id = o.resource_id, m.resource_id
         events.append(ev)
@@ -110,8 +111,8 @@ def test_quakeml(tmp_path):
     path = tmp_path / "cat.xml"
     Catalog(events=events).write(str(path), format="QUAKEML")
     read = read_quakeml(path, magnitude="ml")
-    assert read.events["event_id"].tolist() == CAT["event_id"].head(5).tolist()
-    np.testing.assert_allclose(read.events["depth_km"], CAT["depth_km"].head(5))
+    assert read.events["source_id"].tolist() == CAT["source_id"].head(5).tolist()
+    np.testing.assert_allclose(read.events["source_depth_km"], CAT["source_depth_km"].head(5))
     assert [(p.line, p.reason) for p in read.problems] == [(3, "event broken has no usable origin")]
 
 
@@ -121,20 +122,21 @@ def test_fdsn_text(tmp_path):
         f.write("77|not a time|42.8|13.1|9.0|X||||ML|1.0|--|Norcia|earthquake\n")
     read = read_fdsn_text(path, magnitude="ml")
     assert len(read.events) == 10
-    np.testing.assert_allclose(read.events["magnitude"], CAT["ml"].head(10), atol=0.005)
+    np.testing.assert_allclose(read.events["source_magnitude"], CAT["ml"].head(10), atol=0.005)
     assert [p.line for p in read.problems] == [12]
-    assert (read.events["origin_time"] - CAT["origin_time"].head(10)).abs().max() <= pd.Timedelta(
-        "1us"
-    )
+    assert (
+        read.events["source_origin_time"] - CAT["source_origin_time"].head(10)
+    ).abs().max() <= pd.Timedelta("1us")
 
 
 def test_csv_with_a_column_mapping(tmp_path):
     df = CAT.head(8)
-    t = df["origin_time"].dt.tz_convert("UTC")
+    t = df["source_origin_time"].dt.tz_convert("UTC")
     out = pd.DataFrame(
         {"yr": t.dt.year, "mo": t.dt.month, "dy": t.dt.day, "hr": t.dt.hour, "mn": t.dt.minute,
-         "sc": t.dt.second + t.dt.microsecond / 1e6, "lat": df["latitude"], "lon": df["longitude"],
-         "dep": df["depth_km"], "mw": df["mw"], "id": df["event_id"]}
+         "sc": t.dt.second + t.dt.microsecond / 1e6, "lat": df["source_latitude_deg"],
+         "lon": df["source_longitude_deg"], "dep": df["source_depth_km"], "mw": df["mw"],
+         "id": df["source_id"]}
     )  # fmt: skip
     path = tmp_path / "cat.csv"
     out.to_csv(path, index=False)
@@ -146,8 +148,10 @@ def test_csv_with_a_column_mapping(tmp_path):
                  "magnitude": "mw", "event_id": "id"},
     )  # fmt: skip
     read = read_catalog(src)
-    assert read.events["event_id"].tolist() == df["event_id"].tolist()
-    assert (read.events["origin_time"] - df["origin_time"]).abs().max() <= pd.Timedelta("1ms")
+    assert read.events["source_id"].tolist() == df["source_id"].tolist()
+    assert (
+        read.events["source_origin_time"] - df["source_origin_time"]
+    ).abs().max() <= pd.Timedelta("1ms")
     wrong = src.model_copy(update={"columns": src.columns.model_copy(update={"latitude": "LAT"})})
     with pytest.raises(CatalogError, match=r"cat\.csv: CSV lacks the mapped columns \['LAT'\]"):
         read_csv_catalog(path, wrong)
