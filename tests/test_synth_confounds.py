@@ -56,7 +56,7 @@ def _pre_p_noise(root: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     truth = truth[~truth["kind"].str.startswith("shock")]
     client = Client(str(root / "sds"))
     out = {}
-    for eid, p in zip(truth["event_id"], truth["p_arrival_IV.NRCA"]):
+    for eid, p in zip(truth["source_id"], truth["p_arrival_IV.NRCA"]):
         t = UTCDateTime(p.value / 1e9)
         st = client.get_waveforms("IV", "NRCA", "", "HHZ", t - 8.0, t - 1.0)
         if len(st) == 1:
@@ -79,7 +79,9 @@ def test_noise_level_change_scales_the_noise_after_the_mainshock_only(off, tmp_p
     on = _write(tmp_path, noise_change={"level_factor": 2.0})
     truth, base = _pre_p_noise(off)
     _, changed = _pre_p_noise(on)
-    post = set(truth.loc[truth["origin_time"] >= pd.Timestamp(MAIN.ns, tz="UTC"), "event_id"])
+    post = set(
+        truth.loc[truth["source_origin_time"] >= pd.Timestamp(MAIN.ns, tz="UTC"), "source_id"]
+    )
     ratios = {e: np.std(changed[e]) / np.std(base[e]) for e in base}
     pre_ids = [e for e in base if e not in post]
     assert len(pre_ids) > 30 and len(post) > 30
@@ -93,7 +95,7 @@ def test_noise_band_change_raises_that_band_only(off, tmp_path):
     on = _write(tmp_path, noise_change={"band_hz": [10.0, 20.0], "band_factor": 3.0})
     truth, base = _pre_p_noise(off)
     _, changed = _pre_p_noise(on)
-    post = truth.loc[truth["origin_time"] >= pd.Timestamp(MAIN.ns, tz="UTC"), "event_id"]
+    post = truth.loc[truth["source_origin_time"] >= pd.Timestamp(MAIN.ns, tz="UTC"), "source_id"]
     ids = [e for e in post if e in base]
     f, p0 = signal.welch(np.stack([base[e] for e in ids]), fs=100.0, nperseg=256)
     _, p1 = signal.welch(np.stack([changed[e] for e in ids]), fs=100.0, nperseg=256)
@@ -107,7 +109,7 @@ def test_noise_change_decays(off, tmp_path):
     on = _write(tmp_path, noise_change={"level_factor": 3.0, "decay_days": 0.5})
     truth, base = _pre_p_noise(off)
     _, changed = _pre_p_noise(on)
-    t = (truth.set_index("event_id")["origin_time"] - pd.Timestamp(MAIN.ns, tz="UTC")).dt
+    t = (truth.set_index("source_id")["source_origin_time"] - pd.Timestamp(MAIN.ns, tz="UTC")).dt
     days = t.total_seconds() / 86400.0
     ids = [e for e in base if days[e] > 0]
     got = np.array([np.std(changed[e]) / np.std(base[e]) for e in ids])
@@ -127,22 +129,22 @@ def test_composition_change_draws_the_post_events_differently(tmp_path):
             "hours_utc": [0.0, 6.0],
         },
     )
-    a = read_tan2021(base / "catalog.txt").events.set_index("event_id")
-    b = read_tan2021(on / "catalog.txt").events.set_index("event_id")
+    a = read_tan2021(base / "catalog.txt").events.set_index("source_id")
+    b = read_tan2021(on / "catalog.txt").events.set_index("source_id")
     main = pd.Timestamp(MAIN.ns, tz="UTC")
-    pre_a, pre_b = a[a["origin_time"] < main], b[b["origin_time"] < main]
+    pre_a, pre_b = a[a["source_origin_time"] < main], b[b["source_origin_time"] < main]
     pd.testing.assert_frame_equal(pre_a, pre_b)  # nothing before the mainshock moves
-    post_a = a[a["origin_time"] > main]
-    post_b = b[(b["origin_time"] > main)]
+    post_a = a[a["source_origin_time"] > main]
+    post_b = b[(b["source_origin_time"] > main)]
     assert len(post_a) == len(post_b) > 50
     # the same events (same magnitude draws), 0.4 smaller in the catalog (Mw noise cancels)
     assert post_b["mw"].mean() - post_a["mw"].mean() == pytest.approx(-0.4, abs=0.02)
-    hours = post_b["origin_time"].dt.hour + post_b["origin_time"].dt.minute / 60.0
-    assert hours.max() < 6.0 and post_a["origin_time"].dt.hour.max() > 6
-    assert post_b["depth_km"].between(1.0, 4.6).mean() > 0.9  # within the range ± spread
-    assert post_a["depth_km"].between(1.0, 4.6).mean() < 0.5
+    hours = post_b["source_origin_time"].dt.hour + post_b["source_origin_time"].dt.minute / 60.0
+    assert hours.max() < 6.0 and post_a["source_origin_time"].dt.hour.max() > 6
+    assert post_b["source_depth_km"].between(1.0, 4.6).mean() > 0.9  # within the range ± spread
+    assert post_a["source_depth_km"].between(1.0, 4.6).mean() < 0.5
     truth = pd.read_parquet(on / "truth.parquet")
-    after = truth[(truth["origin_time"] > main) & truth["kind"].str.startswith("aftershock")]
+    after = truth[(truth["source_origin_time"] > main) & truth["kind"].str.startswith("aftershock")]
     assert after["along_strike_km"].between(6.0, 14.0).all()
 
 

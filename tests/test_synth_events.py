@@ -22,7 +22,7 @@ def test_gutenberg_richter_b_value_is_recovered(tmp_path):
     cfg = small_study(tmp_path, catalog_events=20000, b_value=1.1, completeness=0.6)
     ev = simulate_events(SynthWorld.of(cfg))
     assert len(ev) == 20000 + 1  # the exact total, plus the mainshock itself
-    m = ev.loc[ev["kind"] != "shock:Norcia", "magnitude"].to_numpy()
+    m = ev.loc[ev["kind"] != "shock:Norcia", "source_magnitude"].to_numpy()
     b_hat = np.log10(np.e) / (m.mean() - 0.6)  # Aki's estimator (max magnitude far above)
     assert b_hat == pytest.approx(1.1, abs=0.05)
     assert m.min() >= 0.6 and m.max() <= cfg.synthetic.max_magnitude
@@ -32,7 +32,7 @@ def test_aftershock_rate_decays_with_the_omori_exponent(tmp_path):
     cfg = small_study(tmp_path, background_per_day=0.0, omori_k=400.0, omori_p=1.2)
     ev = simulate_events(SynthWorld.of(cfg))
     after = ev[ev["kind"] == "aftershock:Norcia"]
-    t = (after["origin_time"] - pd.Timestamp(cfg.mainshock.time)).dt.total_seconds() / 86400
+    t = (after["source_origin_time"] - pd.Timestamp(cfg.mainshock.time)).dt.total_seconds() / 86400
     edges = np.geomspace(0.3, 2.0, 7)  # well after c, inside the study window
     counts, _ = np.histogram(t, edges)
     rate = counts / np.diff(edges)
@@ -45,9 +45,15 @@ def test_fault_events_lie_on_the_fault_that_the_selection_uses(tmp_path):
     cfg = small_study(tmp_path, background_per_day=200.0, off_fault_fraction=0.0)
     ev = simulate_events(SynthWorld.of(cfg))
     on = ev[ev["kind"] == "background"]
-    d = distance_to_fault(cfg.fault, cfg.mainshock, on["latitude"], on["longitude"], on["depth_km"])
+    d = distance_to_fault(
+        cfg.fault,
+        cfg.mainshock,
+        on["source_latitude_deg"],
+        on["source_longitude_deg"],
+        on["source_depth_km"],
+    )
     assert np.mean(d < 1.5) > 0.99  # 3 σ of the 0.5 km spread
-    assert on["depth_km"].between(*cfg.synthetic.depth_km).mean() > 0.97
+    assert on["source_depth_km"].between(*cfg.synthetic.depth_km).mean() > 0.97
 
 
 def test_p_arrivals_match_the_taup_table_of_the_ingest(tmp_path):
@@ -55,13 +61,16 @@ def test_p_arrivals_match_the_taup_table_of_the_ingest(tmp_path):
     archive = SyntheticArchive(cfg)
     ev = archive.events
     table = PTable.load("carannante2013")
-    deep = ev["depth_km"].to_numpy() >= 2.0  # the studies keep events deeper than 2 km
+    deep = ev["source_depth_km"].to_numpy() >= 2.0  # the studies keep events deeper than 2 km
     for i, s in enumerate(archive.stations):
         tp = archive.plan(i).paths["tp_s"].to_numpy()
         d = epicentral_km(
-            ev["latitude"].to_numpy(), ev["longitude"].to_numpy(), s.latitude, s.longitude
+            ev["source_latitude_deg"].to_numpy(),
+            ev["source_longitude_deg"].to_numpy(),
+            s.latitude,
+            s.longitude,
         )
-        ref = table.travel_time(d, ev["depth_km"].to_numpy(), s.elevation_m)
+        ref = table.travel_time(d, ev["source_depth_km"].to_numpy(), s.elevation_m)
         assert np.nanmax(np.abs(tp - ref)[deep]) < 0.2, s.code
         assert abs(np.nanmedian(tp - ref)) < 0.03, s.code
 
@@ -85,7 +94,7 @@ def test_exposure_dilutes_with_distance_except_along_the_fault(tmp_path):
     frame = FaultFrame(cfg.mainshock, cfg.fault)
     truth = SyntheticArchive(cfg).truth()
     ev = truth[truth["kind"] == "background"]
-    src = frame.enu(ev["latitude"], ev["longitude"], ev["depth_km"])
+    src = frame.enu(ev["source_latitude_deg"], ev["source_longitude_deg"], ev["source_depth_km"])
     depth = cfg.mainshock.depth_km
 
     def mean_exposure(east: float, north: float) -> float:

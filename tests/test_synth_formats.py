@@ -70,7 +70,7 @@ def test_inventory_quakeml_and_tan_catalog_read_back(written):
     got = read_tan2021(out / "catalog.txt", magnitude="mw")
     frame = got.events if hasattr(got, "events") else got[0]
     assert len(frame) == len(catalog)
-    assert sorted(frame["event_id"].astype(str)) == sorted(catalog["event_id"])
+    assert sorted(frame["source_id"].astype(str)) == sorted(catalog["source_id"])
 
 
 def test_get_waveforms_equals_the_sds_client(written):
@@ -80,7 +80,7 @@ def test_get_waveforms_equals_the_sds_client(written):
     ev = archive.events
     windows = [
         (UTCDateTime(ns=int(t.value)) - 5, UTCDateTime(ns=int(t.value)) + 20)
-        for t in ev["origin_time"].iloc[:: max(1, len(ev) // 12)]
+        for t in ev["source_origin_time"].iloc[:: max(1, len(ev) // 12)]
     ]
     midnight = UTCDateTime("2016-10-30T00:00:00")
     windows += [(midnight - 30, midnight + 30), (midnight - 3600, midnight + 3600)]

@@ -171,12 +171,14 @@ def test_catalog_pairs_read_through_the_archive_recover_the_truth(tmp_path):
     truth = archive.truth()
     ev = truth[truth["kind"] == "background"].reset_index(drop=True)
     main = pd.Timestamp(cfg.mainshock.time)
-    pre, post = ev[ev["origin_time"] < main], ev[ev["origin_time"] >= main]
+    pre, post = ev[ev["source_origin_time"] < main], ev[ev["source_origin_time"] >= main]
     xyz = lambda d: np.column_stack(  # noqa: E731
         [d["along_strike_km"], d["down_dip_km"], d["fault_normal_km"]]
     )
     dist = np.linalg.norm(xyz(pre)[:, None] - xyz(post)[None], axis=-1)
-    dmag = np.abs(pre["magnitude"].to_numpy()[:, None] - post["magnitude"].to_numpy()[None])
+    dmag = np.abs(
+        pre["source_magnitude"].to_numpy()[:, None] - post["source_magnitude"].to_numpy()[None]
+    )
     i_pre, i_post = np.nonzero((dist < 0.5) & (dmag < 0.1))
     assert len(i_pre) >= 40
     keep = np.random.default_rng(0).permutation(len(i_pre))[:200]
@@ -184,19 +186,19 @@ def test_catalog_pairs_read_through_the_archive_recover_the_truth(tmp_path):
 
     plan = archive.plan(0)  # IV.NRCA
     sens = archive.stations[0].sensitivity
-    ts = plan.paths.set_index(archive.events["event_id"])["ts_s"]
+    ts = plan.paths.set_index(archive.events["source_id"])["ts_s"]
 
     memo: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def log_amp(row) -> tuple[np.ndarray, np.ndarray]:
-        if row.event_id in memo:
-            return memo[row.event_id]
-        t0 = UTCDateTime(ns=int(row.origin_time.value)) + float(ts[row.event_id]) - 0.3
+        if row.source_id in memo:
+            return memo[row.source_id]
+        t0 = UTCDateTime(ns=int(row.source_origin_time.value)) + float(ts[row.source_id]) - 0.3
         st = archive.get_waveforms("IV", "NRCA", "", "HH[EN]", t0, t0 + 5.11)
         x = np.stack([tr.data[:512] / sens for tr in st])
         f, power = _multitaper_power(x)
-        memo[row.event_id] = f, np.log(power.mean(axis=0)) / 2.0
-        return memo[row.event_id]
+        memo[row.source_id] = f, np.log(power.mean(axis=0)) / 2.0
+        return memo[row.source_id]
 
     slopes = []
     for a, b in zip(i_pre, i_post):

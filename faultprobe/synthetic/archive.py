@@ -120,7 +120,7 @@ class SyntheticArchive:
         self.stations = simulated_stations(world)
         self.events = simulate_events(world)
         self.frame = FaultFrame(world.mainshock, world.fault)
-        self.origin_ns = self.events["origin_time"].astype("int64").to_numpy()
+        self.origin_ns = self.events["source_origin_time"].astype("int64").to_numpy()
         t0, t1 = catalog_span(world)
         self.noise_ns = noise_times_ns(world.synthetic, t0.value, t1.value)
         self.mainshock_ns = pd.Timestamp(world.mainshock.time).value
@@ -140,11 +140,11 @@ class SyntheticArchive:
         e = self.events
         return pd.DataFrame(
             {
-                "event_id": e["event_id"],
-                "origin_time": e["origin_time"],
-                "latitude": e["cat_latitude"],
-                "longitude": e["cat_longitude"],
-                "depth_km": e["cat_depth_km"],
+                "source_id": e["source_id"],
+                "source_origin_time": e["source_origin_time"],
+                "source_latitude_deg": e["cat_latitude"],
+                "source_longitude_deg": e["cat_longitude"],
+                "source_depth_km": e["cat_depth_km"],
                 "mw": e["cat_mw"],
                 "ml": e["cat_ml"],
                 "eh1_km": e["eh1_km"],
@@ -170,9 +170,9 @@ class SyntheticArchive:
         out = []
         for i, s in enumerate(self.stations):
             p = self.plan(i).paths.copy()
-            p.insert(0, "event_id", self.events["event_id"].to_numpy())
-            p.insert(1, "network", s.network)
-            p.insert(2, "station", s.station)
+            p.insert(0, "source_id", self.events["source_id"].to_numpy())
+            p.insert(1, "station_network_code", s.network)
+            p.insert(2, "station_code", s.station)
             out.append(p)
         return pd.concat(out, ignore_index=True)
 
@@ -183,7 +183,9 @@ class SyntheticArchive:
             p = self.plan(i).paths
             df[f"dtstar_{s.code}"] = p["dtstar_s"].to_numpy()
             df[f"exposure_{s.code}"] = p["exposure"].to_numpy()
-            df[f"p_arrival_{s.code}"] = df["origin_time"] + pd.to_timedelta(p["tp_s"], unit="s")
+            df[f"p_arrival_{s.code}"] = df["source_origin_time"] + pd.to_timedelta(
+                p["tp_s"], unit="s"
+            )
         return df
 
     # ---- per-station plan ---------------------------------------------------------------
@@ -194,11 +196,13 @@ class SyntheticArchive:
 
     def _make_plan(self, i: int) -> StationPlan:
         syn, s, e = self.world.synthetic, self.stations[i], self.events
-        src = self.frame.enu(e["latitude"], e["longitude"], e["depth_km"])
+        src = self.frame.enu(
+            e["source_latitude_deg"], e["source_longitude_deg"], e["source_depth_km"]
+        )
         rec = self.frame.enu(s.latitude, s.longitude, 0.0)
         d = rec[None, :] - src
         epi = np.hypot(d[:, 0], d[:, 1])
-        depth = e["depth_km"].to_numpy()
+        depth = e["source_depth_km"].to_numpy()
         rp, rs = direct_rays(epi, depth, "P"), direct_rays(epi, depth, "S")
         # the model's top is sea level: a vertical leg through the station's elevation
         elev_km = s.elevation_m / 1000.0
@@ -209,7 +213,7 @@ class SyntheticArchive:
             self.frame, src, rec[None, :], eff.half_width_km, eff.along_strike_km, eff.depth_km
         )[:, 0]
         days = (
-            e["origin_time"] - pd.Timestamp(self.world.mainshock.time)
+            e["source_origin_time"] - pd.Timestamp(self.world.mainshock.time)
         ).dt.total_seconds() / 86400
         paths = pd.DataFrame(
             {
@@ -315,7 +319,7 @@ class SyntheticArchive:
         offset = (self.origin_ns[idx] - rec_t0) / 1e9  # origin, s after the first sample
         pp = p.iloc[idx]
         return render_batch(
-            e["magnitude"].to_numpy()[idx],
+            e["source_magnitude"].to_numpy()[idx],
             e["stress_drop_mpa"].to_numpy()[idx],
             pp["hypocentral_km"].to_numpy(),
             offset + pp["tp_s"].to_numpy(),

@@ -162,12 +162,12 @@ def simulate_events(world: SynthWorld) -> pd.DataFrame:
     order = np.argsort(origin_ns, kind="stable")
     df = pd.DataFrame(
         {
-            "event_id": [str(i + 1) for i in range(len(order))],
-            "origin_time": pd.to_datetime(origin_ns[order], utc=True),
-            "latitude": lat[order],
-            "longitude": lon[order],
-            "depth_km": depth[order],
-            "magnitude": mag[order],
+            "source_id": [str(i + 1) for i in range(len(order))],
+            "source_origin_time": pd.to_datetime(origin_ns[order], utc=True),
+            "source_latitude_deg": lat[order],
+            "source_longitude_deg": lon[order],
+            "source_depth_km": depth[order],
+            "source_magnitude": mag[order],
             "stress_drop_mpa": drop[order],
             "moment_nm": moment(mag[order]),
             "corner_hz": brune_fc(mag[order], drop[order]),
@@ -222,13 +222,13 @@ def _catalog_columns(df: pd.DataFrame, rng, loc_err_km: float) -> pd.DataFrame:
     """What a catalog reports: perturbed locations, rounded Mw, ML, errors, some NaN."""
     n = len(df)
     km_lat = KM_PER_DEGREE
-    km_lon = km_lat * np.cos(np.radians(df["latitude"].to_numpy()))
+    km_lon = km_lat * np.cos(np.radians(df["source_latitude_deg"].to_numpy()))
     err = rng.normal(0.0, loc_err_km, (n, 3))
-    df["cat_latitude"] = np.round(df["latitude"] + err[:, 0] / km_lat, 5)
-    df["cat_longitude"] = np.round(df["longitude"] + err[:, 1] / km_lon, 5)
-    df["cat_depth_km"] = np.round(np.clip(df["depth_km"] + err[:, 2], 0.0, None), 3)
-    mw = np.round(df["magnitude"] + rng.normal(0.0, 0.05, n), 2)
-    ml = np.round(1.5 * (df["magnitude"] - 1.15) + rng.normal(0.0, 0.15, n), 2)
+    df["cat_latitude"] = np.round(df["source_latitude_deg"] + err[:, 0] / km_lat, 5)
+    df["cat_longitude"] = np.round(df["source_longitude_deg"] + err[:, 1] / km_lon, 5)
+    df["cat_depth_km"] = np.round(np.clip(df["source_depth_km"] + err[:, 2], 0.0, None), 3)
+    mw = np.round(df["source_magnitude"] + rng.normal(0.0, 0.05, n), 2)
+    ml = np.round(1.5 * (df["source_magnitude"] - 1.15) + rng.normal(0.0, 0.15, n), 2)
     mw[rng.uniform(size=n) < 0.02] = np.nan
     ml[rng.uniform(size=n) < 0.01] = np.nan
     df["cat_mw"], df["cat_ml"] = mw, ml

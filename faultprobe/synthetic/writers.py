@@ -53,14 +53,15 @@ TAN_HEADER = """\
 
 def write_tan(catalog: pd.DataFrame, path: Path, name: str, seed: int) -> None:
     """Write the catalog as Tan et al. (2021) text; times are rounded to the millisecond."""
-    t = catalog["origin_time"].dt.round("ms")
+    t = catalog["source_origin_time"].dt.round("ms")
     sec = t.dt.second + t.dt.microsecond / 1e6
     cols = np.column_stack(
         [
             t.dt.year, t.dt.month, t.dt.day, t.dt.hour, t.dt.minute, sec,
-            catalog["latitude"], catalog["longitude"], catalog["depth_km"],
+            catalog["source_latitude_deg"], catalog["source_longitude_deg"],
+            catalog["source_depth_km"],
             catalog["eh1_km"], catalog["eh2_km"], catalog["az_deg"], catalog["ez_km"],
-            catalog["ml"], catalog["mw"], catalog["event_id"].astype(np.int64),
+            catalog["ml"], catalog["mw"], catalog["source_id"].astype(np.int64),
         ]
     ).astype(float)  # fmt: skip
     fmt = "%5d %2d %2d %2d %2d %7.3f %9.5f %9.5f %6.3f %5.3f %5.3f %5.1f %5.3f %6.2f %6.2f %7d"
@@ -82,13 +83,13 @@ def write_quakeml(catalog: pd.DataFrame, path: Path) -> None:
 
     events = []
     for row in catalog.itertuples(index=False):
-        eid = row.event_id
+        eid = row.source_id
         origin = Origin(
             resource_id=ResourceIdentifier(f"smi:local/faultprobe/origin/{eid}"),
-            time=UTCDateTime(ns=int(row.origin_time.round("ms").value)),
-            latitude=float(row.latitude),
-            longitude=float(row.longitude),
-            depth=float(row.depth_km) * 1000.0,
+            time=UTCDateTime(ns=int(row.source_origin_time.round("ms").value)),
+            latitude=float(row.source_latitude_deg),
+            longitude=float(row.source_longitude_deg),
+            depth=float(row.source_depth_km) * 1000.0,
             quality=OriginQuality(),
         )
         mags = []
