@@ -161,15 +161,15 @@ def write_toy_store(root: str, study: ToyStudy) -> Store:
     store = Store(root)
     ds = render(study)
     store.makedirs()
-    events = pd.DataFrame(
+    events = pd.DataFrame(  # the events table's names; the cube keeps its own (above)
         {
-            "event_id": ds["event"].values.astype(str),
-            "origin_time": pd.DatetimeIndex(ds["origin_time"].values).tz_localize("UTC"),
-            "latitude": ds["latitude"].values,
-            "longitude": ds["longitude"].values,
-            "depth_km": ds["depth_km"].values,
-            "magnitude": ds["magnitude"].values,
-            "magnitude_type": "Mw",
+            "source_id": ds["event"].values.astype(str),
+            "source_origin_time": pd.DatetimeIndex(ds["origin_time"].values).tz_localize("UTC"),
+            "source_latitude_deg": ds["latitude"].values,
+            "source_longitude_deg": ds["longitude"].values,
+            "source_depth_km": ds["depth_km"].values,
+            "source_magnitude": ds["magnitude"].values,
+            "source_magnitude_type": "Mw",
             "fault_distance_km": 1.0,
             "phase": ds["phase"].values,
             "ttf_s": ds["ttf_s"].values,
