@@ -122,12 +122,13 @@ def test_given_p_times_replace_the_theoretical_ones(small_trained):
     files, stored = _day_files(small_trained)
     traces = pd.read_parquet(f"{small_trained.store}/traces.parquet")
     p = traces[traces.station_code == "NRCA"][["source_id", "trace_p_arrival_time"]]
-    p = p[p.source_id.isin(stored.source_id)].rename(columns={"trace_p_arrival_time": "p_time"})
+    p = p[p.source_id.isin(stored.source_id)]
+    old = p.rename(columns={"trace_p_arrival_time": "p_time"})  # the older name is taken too
     events = pd.read_parquet(f"{small_trained.store}/events.parquet")
     events = events[events.source_id.isin(p.source_id)]
-    same = faultprobe.predict(small_trained.run, files, events=events, p_times=p)
+    same = faultprobe.predict(small_trained.run, files, events=events, p_times=old)
     assert _compare(same, stored) >= 3
-    later = p.assign(p_time=p.p_time + pd.Timedelta(1, "s"))
+    later = p.assign(trace_p_arrival_time=p.trace_p_arrival_time + pd.Timedelta(1, "s"))
     moved = faultprobe.predict(small_trained.run, files, events=events, p_times=later)
     both = moved.merge(stored, on="source_id", suffixes=("", "_stored"))
     both = both[both.status_NRCA == "ok"]

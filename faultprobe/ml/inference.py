@@ -102,27 +102,27 @@ def _inventory(inventory):
 
 
 def read_events(events: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """The events to predict (a DataFrame, or a Parquet or CSV file) with the short names and
-    UTC origin times; one without the needed columns is a `CatalogError` naming them."""
+    """The events to predict (a DataFrame, or a Parquet or CSV file) with the names of
+    events.parquet (older short names upgraded) and UTC origin times; one without the needed
+    columns is a `CatalogError` naming them."""
     where = "events="
     if isinstance(events, str | Path):
         where = str(events)
         events = _read_table_file(where)
     df = columns.from_disk(events, "events.parquet")
-    disk = columns.mapping("events.parquet")
+    old = {v: k for k, v in columns.legacy("events.parquet").items()}
     missing = [c for c in EVENT_COLUMNS if c not in df.columns]
     if missing:
-        names = ", ".join(f"{disk[c]} (or {c})" for c in missing)
+        names = ", ".join(f"{c} (or {old[c]})" if c in old else c for c in missing)
         raise CatalogError(
             f"{where}: no column {names}; an events table needs "
-            f"{', '.join(disk[c] for c in EVENT_COLUMNS)} (docs/tables.md, events.parquet)"
+            f"{', '.join(EVENT_COLUMNS)} (docs/tables.md, events.parquet)"
         )
+    t = "source_origin_time"
     try:
-        df["origin_time"] = pd.to_datetime(df["origin_time"], utc=True).dt.as_unit("ns")
+        df[t] = pd.to_datetime(df[t], utc=True).dt.as_unit("ns")
     except (ValueError, TypeError) as err:
-        raise CatalogError(
-            f"{where}: {disk['origin_time']} is not a date and time ({err})"
-        ) from None
+        raise CatalogError(f"{where}: {t} is not a date and time ({err})") from None
     return df
 
 
@@ -166,7 +166,7 @@ def _probabilities(folder: RunFolder, x: np.ndarray, device: str) -> np.ndarray:
 
 
 def _table(ids, names, probs, extra: dict) -> pd.DataFrame:
-    df = pd.DataFrame({"event_id": list(ids), **extra})
+    df = pd.DataFrame({"source_id": list(ids), **extra})
     pred = np.where(np.isfinite(probs).all(axis=1), probs.argmax(axis=1), -1)
     df["pred"] = pred.astype(np.int64)
     df["pred_class"] = [names[p] if p >= 0 else "" for p in pred]
@@ -190,9 +190,10 @@ def predict(
     cut as in the cube (events × (stations·3) × time, E/N/Z per station, starting at the
     cube's window start; or already the run's cut).  For traces, `events` (source_id,
     source_origin_time UTC, source_latitude_deg, source_longitude_deg, source_depth_km, as
-    in events.parquet) says which windows to cut; default:
-    the run's store's events that the traces cover; a Parquet or CSV path is read.  `p_times` (source_id, p_time and, for a
-    multi-station run, station) replaces the theoretical P.  `inventory` (ObsPy Inventory)
+    in events.parquet) says which windows to cut; default: the run's store's events that
+    the traces cover; a Parquet or CSV path is read.  `p_times` (source_id,
+    trace_p_arrival_time and, for a multi-station run, station: NET.STA or the station code)
+    replaces the theoretical P.  `inventory`
     (ObsPy Inventory, or a StationXML path) orients 1/2 components and removes the response
     when the study's cube did.
 
@@ -210,11 +211,11 @@ def predict(
         if events is not None:  # as pandas reads events.parquet, or with the short names
             events = read_events(events)
         if p_times is not None:
-            p_times = p_times.rename(columns={"source_id": "event_id"})
+            p_times = _p_times(p_times)
         out = _predict_stream(
             folder, spec, names, _as_stream(stream_or_array), inventory, events, p_times, device
         )
-    return columns.to_disk(out, "predictions.parquet")
+    return out
 
 
 def _predict_array(folder, spec, names, x: np.ndarray, device: str) -> pd.DataFrame:
@@ -247,10 +248,10 @@ def _stations(folder: RunFolder, codes: Iterable[str]) -> pd.DataFrame:
     from faultprobe.store import STATIONS
 
     table = folder.store.read_table(STATIONS)
-    full = table["network"] + "." + table["station"]
+    full = table["station_network_code"] + "." + table["station_code"]
     rows = []
     for code in codes:
-        hit = table[(full == code) | (table["station"] == code.split(".")[-1])]
+        hit = table[(full == code) | (table["station_code"] == code.split(".")[-1])]
         if hit.empty:
             raise NotFoundError(f"station {code!r} is not in {folder.store.url(STATIONS)}")
         rows.append(hit.iloc[0])
@@ -292,7 +293,7 @@ def _predict_stream(folder, spec, names, stream, inventory, events, p_times, dev
             "no event of the run's store has its window in these traces (give events=)"
         )
     idx = np.flatnonzero(keep)
-    ids = events["event_id"].astype(str).to_numpy()[idx]
+    ids = events["source_id"].astype(str).to_numpy()[idx]
     block = BlockSpec(0, 0, len(idx), ids, p_ns[idx], tuple(plan.stations))
     source = StreamSource(stream)
     batch, rows = process_block(job, block, source=source, inventory=inventory)
@@ -305,11 +306,11 @@ def _predict_stream(folder, spec, names, stream, inventory, events, p_times, dev
         probs[ok] = _probabilities(
             folder, _inputs(spec, x[ok], _time_axis(s), s.sampling_rate), device
         )
-    extra: dict = {"origin_time": pd.DatetimeIndex(events["origin_time"].iloc[idx])}
+    extra: dict = {"source_origin_time": pd.DatetimeIndex(events["source_origin_time"].iloc[idx])}
     for j, st in enumerate(plan.stations):
         r = rows.iloc[j::n_st]
         extra[f"status_{st.station}"] = r["status"].to_numpy()
-        extra[f"p_time_{st.station}"] = pd.DatetimeIndex(r["p_time"])
+        extra[f"p_time_{st.station}"] = pd.DatetimeIndex(r["trace_p_arrival_time"])
     out = _table(ids, names, probs, extra)
     reasons = rows.groupby(np.repeat(np.arange(len(idx)), n_st))["reason"].agg(
         lambda r: "; ".join(x for x in r if x)
@@ -318,14 +319,30 @@ def _predict_stream(folder, spec, names, stream, inventory, events, p_times, dev
     return out
 
 
+def _p_times(p_times: pd.DataFrame) -> pd.DataFrame:
+    """Given P times with today's names (source_id, trace_p_arrival_time; the older event_id,
+    p_time are taken too); one without them is a `CatalogError` naming them."""
+    old = {"event_id": "source_id", "p_time": "trace_p_arrival_time"}
+    df = p_times.rename(columns={k: v for k, v in old.items() if v not in p_times})
+    missing = [v for v in old.values() if v not in df.columns]
+    if missing:
+        raise CatalogError(f"p_times: no column {', '.join(missing)}")
+    return df
+
+
 def _given_p(plan, p_times: pd.DataFrame) -> np.ndarray:
-    """The plan's P times replaced by the given ones (event_id, p_time[, station])."""
+    """The plan's P times replaced by the given ones (source_id, trace_p_arrival_time[,
+    station])."""
     p = plan.p_time_ns.copy()
-    row = {e: i for i, e in enumerate(plan.events["event_id"].astype(str))}
+    row = {e: i for i, e in enumerate(plan.events["source_id"].astype(str))}
     col = {s.station: j for j, s in enumerate(plan.stations)}
     col.update({s.code: j for j, s in enumerate(plan.stations)})
-    t = pd.to_datetime(p_times["p_time"], utc=True).dt.tz_localize(None).astype("datetime64[ns]")
-    for k, (e, ns) in enumerate(zip(p_times["event_id"].astype(str), t.to_numpy().view(np.int64))):
+    t = (
+        pd.to_datetime(p_times["trace_p_arrival_time"], utc=True)
+        .dt.tz_localize(None)
+        .astype("datetime64[ns]")
+    )
+    for k, (e, ns) in enumerate(zip(p_times["source_id"].astype(str), t.to_numpy().view(np.int64))):
         i = row.get(e)
         if i is None:
             continue
