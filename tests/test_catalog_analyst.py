@@ -29,11 +29,11 @@ def test_analyst_mode_keeps_every_event_in_the_window(norcia_raw):
     paper = select_events(cat, parse_config(norcia_raw))
     raw = {**norcia_raw, "selection": {**norcia_raw.get("selection", {}), "mode": "analyst"}}
     analyst = select_events(cat, parse_config(raw))
-    assert set(paper.events["event_id"]) == {"kept-by-both"}
-    assert set(analyst.events["event_id"]) == set(cat["event_id"]) - {"late", "early"}
+    assert set(paper.events["source_id"]) == {"kept-by-both"}
+    assert set(analyst.events["source_id"]) == set(cat["source_id"]) - {"late", "early"}
     expected = dict.fromkeys(REASONS, 0) | {"outside study window": 2}
     assert analyst.rejected.to_dict() == expected
     ev = analyst.events
-    assert ev["origin_time"].is_monotonic_increasing
+    assert ev["source_origin_time"].is_monotonic_increasing
     assert ev["fault_distance_km"].notna().all() and set(ev["phase"]) == {"pre"}
     assert (ev["ttf_s"] < 0).all()

@@ -49,26 +49,27 @@ def test_the_amatrice_quakeml_gives_its_p_picks(amatrice):
     read = amatrice
     p_ids, used = _xml_p_picks()
     assert len(read.picks) == len(p_ids) == 654  # of its 699 picks, 45 are S
-    assert set(read.picks["event_id"]) == {"7073641"}
+    assert set(read.picks["source_id"]) == {"7073641"}
     assert int(read.picks["preferred_origin"].sum()) == len(used)
-    assert str(read.picks["time"].dt.tz) == "UTC"
+    assert str(read.picks["trace_p_arrival_time"].dt.tz) == "UTC"
 
 
 def test_one_pick_per_station_places_p_near_the_model_s(amatrice):
     """The pick the preferred origin used, manual first: at FDMO not the automatic one, nor
     a manual pick 6 s later that no arrival of the preferred origin uses."""
     read = amatrice
-    cols = ["network", "station", "location", "channels", "latitude", "longitude",
-            "elevation_m", "sampling_rate"]  # fmt: skip
+    cols = ["station_network_code", "station_code", "station_location_code",
+            "station_channels", "station_latitude_deg", "station_longitude_deg",
+            "station_elevation_m", "station_sampling_rate_hz"]  # fmt: skip
     stations = pd.DataFrame(
         [(n, s, "", b, la, lo, el, r) for n, s, la, lo, el, b, r in NORCIA_STATIONS], columns=cols
     )
     plan = make_plan(read.events, stations, Waveforms(source="synthetic"))
     p, mask = pick_times(plan, read.picks)
     assert mask[0].tolist() == [True, True, False, True]  # T1212 has no pick
-    best = first_picks(read.picks).set_index("station")
-    assert best.loc["FDMO", "time"] == pd.Timestamp("2016-08-24T01:36:39.58Z")
-    assert best.loc["FDMO", "evaluation_mode"] == "manual" and best.loc["FDMO", "preferred_origin"]
+    best = first_picks(read.picks).set_index("station_code").loc["FDMO"]
+    assert best["trace_p_arrival_time"] == pd.Timestamp("2016-08-24T01:36:39.58Z")
+    assert best["trace_p_status"] == "manual" and best["preferred_origin"]
     lag = (p[0, mask[0]] - plan.p_time_ns[0, mask[0]]) / 1e9
     assert np.all(np.abs(lag) < 1.5), lag  # same time frame: picks within 1.5 s of the model
     assert p[0, 2] == plan.p_time_ns[0, 2]

@@ -26,15 +26,15 @@ def on_fault(u_km: float, v_km: float) -> tuple[float, float, float]:
 def row(eid, t, u=0.0, v=0.0, mag=1.5, depth=None, lat=None, lon=None):
     la, lo, dep = on_fault(u, v)
     return {
-        "event_id": eid,
-        "origin_time": pd.Timestamp(t),
-        "latitude": la if lat is None else lat,
-        "longitude": lo if lon is None else lon,
-        "depth_km": dep if depth is None else depth,
+        "source_id": eid,
+        "source_origin_time": pd.Timestamp(t),
+        "source_latitude_deg": la if lat is None else lat,
+        "source_longitude_deg": lo if lon is None else lon,
+        "source_depth_km": dep if depth is None else depth,
         "mw": mag,
         "ml": mag,
-        "magnitude": mag,
-        "magnitude_type": "Mw",
+        "source_magnitude": mag,
+        "source_magnitude_type": "Mw",
     }
 
 
@@ -68,7 +68,7 @@ def test_each_rule_rejects_its_events(cfg):
         ]
     )
     sel = select_events(cat, cfg)
-    assert set(sel.events["event_id"]) == {
+    assert set(sel.events["source_id"]) == {
         "keep-pre",
         "keep-post",
         "keep-visso",
@@ -90,7 +90,7 @@ def test_each_rule_rejects_its_events(cfg):
     )
     assert sel.rejected.to_dict() == expected
     assert sel.n_catalog == len(cat)
-    ev = sel.events.set_index("event_id")
+    ev = sel.events.set_index("source_id")
     assert ev.loc["keep-pre", "phase"] == "pre" and ev.loc["keep-post", "phase"] == "post"
     assert ev.loc["keep-visso", "phase"] == "visso"
     assert ev.loc["keep-pre", "ttf_s"] == pytest.approx(
@@ -121,13 +121,13 @@ def test_station_table_with_aliases_and_missing(tmp_path):
     table = station_table(
         read_inventory(str(inv_path)), cfg, pd.Timestamp("2016-09-01"), pd.Timestamp("2016-12-01")
     )
-    st = table.stations.set_index("station")
+    st = table.stations.set_index("station_code")
     assert table.missing == ["IV.NOPE"]
-    assert st.loc["T1212", "network"] == "8P" and st.loc["T1212", "data_network"] == "IV"
-    assert st.loc["T1212", "sampling_rate"] == 125.0 and st.loc["T1212", "channels"] == "EH"
-    assert (
-        st.loc["NRCA", "channels"] == "HH" and not st.loc["NRCA", "far"] and st.loc["SMA1", "far"]
-    )
+    t1212 = st.loc["T1212"]
+    assert t1212["station_network_code"] == "8P" and t1212["station_data_network_code"] == "IV"
+    assert t1212["station_sampling_rate_hz"] == 125.0 and t1212["station_channels"] == "EH"
+    assert st.loc["NRCA", "station_channels"] == "HH"
+    assert not st.loc["NRCA", "far"] and st.loc["SMA1", "far"]
     with pytest.raises(StationError, match="none of the study's stations"):
         station_table(
             read_inventory(str(inv_path)),
@@ -190,13 +190,13 @@ def test_stations_from_an_fdsn_station_service(tmp_path):
 
     rows = [
         {
-            "network": n,
-            "station": s,
-            "latitude": la,
-            "longitude": lo,
-            "elevation_m": el,
-            "channels": b,
-            "sampling_rate": r,
+            "station_network_code": n,
+            "station_code": s,
+            "station_latitude_deg": la,
+            "station_longitude_deg": lo,
+            "station_elevation_m": el,
+            "station_channels": b,
+            "station_sampling_rate_hz": r,
         }
         for n, s, la, lo, el, b, r in NORCIA_STATIONS
     ]
@@ -210,13 +210,14 @@ def test_stations_from_an_fdsn_station_service(tmp_path):
         )
         t0, t1 = pd.Timestamp("2016-09-01", tz="UTC"), pd.Timestamp("2016-12-01", tz="UTC")
         table = station_table(load_inventory(cfg, t0, t1), cfg, t0, t1)
-    assert table.stations["station"].tolist() == ["NRCA", "T1212", "SMA1"]
-    assert table.stations["sampling_rate"].tolist() == [100.0, 125.0, 100.0]
+    assert table.stations["station_code"].tolist() == ["NRCA", "T1212", "SMA1"]
+    assert table.stations["station_sampling_rate_hz"].tolist() == [100.0, 125.0, 100.0]
     assert table.missing == []
 
 
 def _stations() -> pd.DataFrame:
-    return pd.DataFrame([{"latitude": la, "longitude": lo} for _, _, la, lo, *_ in NORCIA_STATIONS])
+    rows = [(la, lo) for _, _, la, lo, *_ in NORCIA_STATIONS]
+    return pd.DataFrame(rows, columns=["station_latitude_deg", "station_longitude_deg"])
 
 
 def _rule(cfg, rule: str):
@@ -248,10 +249,10 @@ def test_isolation_by_travel_time_at_the_stations(cfg):
     )
     by_time = select_events(cat, _rule(cfg, "origin_time"), _stations())
     by_waves = select_events(cat, _rule(cfg, "travel_time"), _stations())
-    assert set(by_time.events["event_id"]) == {"shaken"}
-    assert set(by_waves.events["event_id"]) == {"quiet"}
+    assert set(by_time.events["source_id"]) == {"shaken"}
+    assert set(by_waves.events["source_id"]) == {"quiet"}
     assert cfg.selection.isolation == "travel_time"  # the default
-    assert set(select_events(cat, cfg, _stations()).events["event_id"]) == {"quiet"}
+    assert set(select_events(cat, cfg, _stations()).events["source_id"]) == {"quiet"}
 
 
 def test_travel_time_isolation_equals_a_pairwise_check():
@@ -287,20 +288,21 @@ def test_the_origin_time_option_is_the_old_rule(cfg):
     """`isolation = "origin_time"` keeps exactly the events with no other origin in
     [t - 5 s, t + 25 s] among those that pass the other rules (checked pair by pair)."""
     cat = random_catalog(3000, seed=8, t0="2016-09-01", days=3)
-    cat["magnitude"], cat["magnitude_type"] = cat["mw"], "Mw"
+    cat["source_magnitude"], cat["source_magnitude_type"] = cat["mw"], "Mw"
     old = select_events(cat, _rule(cfg, "origin_time"))
     loose = cfg.selection.model_copy(
         update={"isolation": "origin_time", "isolation_before_s": 0.0, "isolation_after_s": 0.0}
     )
     rest = select_events(cat, cfg.model_copy(update={"selection": loose})).events
-    t = cat["origin_time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    t = cat["source_origin_time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
     keep = set()
-    for eid, ti in zip(rest["event_id"], rest["origin_time"].dt.tz_localize(None).to_numpy()):
+    rest_t = rest["source_origin_time"].dt.tz_localize(None).to_numpy()
+    for eid, ti in zip(rest["source_id"], rest_t):
         dt = (t - ti) / np.timedelta64(1, "s")
         if ((dt >= -5.0) & (dt <= 25.0)).sum() == 1:
             keep.add(eid)
     assert 0 < len(keep) < len(rest)
-    assert set(old.events["event_id"]) == keep
+    assert set(old.events["source_id"]) == keep
     assert old.rejected["not isolated in time"] == len(rest) - len(keep)
 
 
@@ -325,15 +327,16 @@ def test_the_amplitude_ratio_ignores_waves_too_weak_to_matter(cfg):
     ago = pd.Timedelta(seconds=-100)  # its S reaches the stations inside the window
     cat = pd.DataFrame(
         [
-            row("a", t0), {**_far("small-far", t0 + ago, 370.0), "magnitude": 1.5},
+            row("a", t0), {**_far("small-far", t0 + ago, 370.0), "source_magnitude": 1.5},
             row("b", t0 + pd.Timedelta(hours=1)),
-            {**_far("large-far", t0 + pd.Timedelta(hours=1) + ago, 370.0), "magnitude": 4.5},
+            {**_far("large-far", t0 + pd.Timedelta(hours=1) + ago, 370.0),
+             "source_magnitude": 4.5},
             row("c", t0 + pd.Timedelta(hours=2)),
             row("near", t0 + pd.Timedelta(hours=2, seconds=3), mag=1.0),
         ]
     )  # fmt: skip
     every = select_events(cat, cfg, _stations())
-    assert set(every.events["event_id"]) == set()
+    assert set(every.events["source_id"]) == set()
     sel = cfg.selection.model_copy(update={"isolation_amplitude_ratio": 1.0})
     loud = select_events(cat, cfg.model_copy(update={"selection": sel}), _stations())
-    assert set(loud.events["event_id"]) == {"a"}
+    assert set(loud.events["source_id"]) == {"a"}
