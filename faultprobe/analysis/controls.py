@@ -1,7 +1,7 @@
 """Controls computed on a trained binary run's own split: what else tells pre from post.
 
 Each control scores the run's test events (never seen in training) and writes a per-event
-table STORE/controls/RUN_ID/CONTROL.parquet (event_id, true, pred, ...), which the verdict
+table STORE/controls/RUN_ID/CONTROL.parquet (source_id, true, pred, ...), which the verdict
 (faultprobe.analysis.verdict) pairs with the CNN's predictions event by event:
 
 - `noise_spectrum`: a small classifier (scikit-learn's histogram gradient boosting) on the
@@ -93,12 +93,12 @@ def event_geometry(ds, store, station: str, pos: np.ndarray) -> pd.DataFrame:
     lat = np.asarray(ds["latitude"].values, float)[pos]
     lon = np.asarray(ds["longitude"].values, float)[pos]
     depth = np.asarray(ds["depth_km"].values, float)[pos]
-    t = pd.DatetimeIndex(ev["origin_time"])
+    t = pd.DatetimeIndex(ev["source_origin_time"])
     hour = t.hour + t.minute / 60.0
     out = pd.DataFrame(
         {
-            "magnitude": np.asarray(ev["magnitude"], float),
-            "depth_km": depth,
+            "source_magnitude": np.asarray(ev["source_magnitude"], float),
+            "source_depth_km": depth,
             "hour_sin": np.sin(2 * np.pi * hour / 24),
             "hour_cos": np.cos(2 * np.pi * hour / 24),
             "hypocentral_km": np.nan,
@@ -110,9 +110,10 @@ def event_geometry(ds, store, station: str, pos: np.ndarray) -> pd.DataFrame:
     code = station.split(".")[-1]
     if store.exists(STATIONS):
         st = store.read_table(STATIONS)
-        row = st[st["station"].astype(str) == code]
+        row = st[st["station_code"].astype(str) == code]
         if len(row):
-            slat, slon = float(row["latitude"].iloc[0]), float(row["longitude"].iloc[0])
+            slat = float(row["station_latitude_deg"].iloc[0])
+            slon = float(row["station_longitude_deg"].iloc[0])
             km, az_deg = geodesic(slat, slon, lat, lon)  # from the station to the event
             az = np.radians(az_deg)
             out["hypocentral_km"] = np.sqrt(km**2 + depth**2)
@@ -120,8 +121,8 @@ def event_geometry(ds, store, station: str, pos: np.ndarray) -> pd.DataFrame:
     if store.exists(EVENTS):
         cat = store.read_table(EVENTS)
         if "fault_distance_km" in cat:
-            m = dict(zip(cat["event_id"].astype(str), cat["fault_distance_km"].astype(float)))
-            out["fault_distance_km"] = ev["event_id"].astype(str).map(m).to_numpy(float)
+            m = dict(zip(cat["source_id"].astype(str), cat["fault_distance_km"].astype(float)))
+            out["fault_distance_km"] = ev["source_id"].astype(str).map(m).to_numpy(float)
     return out
 
 
@@ -246,7 +247,7 @@ def physics_control(ds, store, run, preds, pos, opts: ControlsGrid) -> tuple[dic
     station = run.spec.stations[0]
     x, t, rate = _raw(ds, station, pos)
     travel = p_travel(ds, station, pos)
-    mags = np.asarray(dataset.event_table(ds)["magnitude"], float)[pos]
+    mags = np.asarray(dataset.event_table(ds)["source_magnitude"], float)[pos]
     lead = -float(t[0])  # the signal and noise windows must fit the cube's pre-P time
     decay = physics.DecayOptions(vp_vs=opts.vp_vs, window_s=min(2.0, lead - 0.35))
     fit = physics.record_tstar(x, t, travel, mags, rate, decay)
@@ -268,9 +269,9 @@ def physics_control(ds, store, run, preds, pos, opts: ControlsGrid) -> tuple[dic
     )
     if tracked is not None:
         series = physics.tstar_series(
-            pd.DataFrame({"origin_time": preds["origin_time"], "tstar": ts})
+            pd.DataFrame({"source_origin_time": preds["source_origin_time"], "tstar": ts})
         )
-        sec = pd.DatetimeIndex(series["origin_time"]).as_unit("ns").asi8 / 1e9
+        sec = pd.DatetimeIndex(series["source_origin_time"]).as_unit("ns").asi8 / 1e9
         idx = tracked[0]
         at = np.interp(
             pd.DatetimeIndex(idx["time"]).as_unit("ns").asi8 / 1e9,
@@ -327,14 +328,14 @@ def control_row(store, run, metrics: dict, preds: pd.DataFrame) -> dict:
     control = run.meta["control"]
     opts = ControlsGrid.model_validate(run.meta.get("options") or {})
     ds = dataset.open_cube(store)
-    ids = dataset.event_table(ds)["event_id"].astype(str)
+    ids = dataset.event_table(ds)["source_id"].astype(str)
     where = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
     preds = preds.reset_index(drop=True)
-    pos = where.loc[preds["event_id"].astype(str)].to_numpy()
+    pos = where.loc[preds["source_id"].astype(str)].to_numpy()
     cols, statistic = MAKERS[control](ds, store, run, preds, pos, opts)
     test = preds[preds["split"] == "test"]
     table = pd.DataFrame(
-        {"event_id": test["event_id"].to_numpy(), "true": test["true"].to_numpy(), **cols}
+        {"source_id": test["source_id"].to_numpy(), "true": test["true"].to_numpy(), **cols}
     )
     store.makedirs(f"{CONTROLS}/{run.run_id}")
     store.write_table(table, table_name(run.run_id, control))

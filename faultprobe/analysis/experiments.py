@@ -37,7 +37,7 @@ def _event_times(store: Store) -> pd.Series | None:
 
     if not store.exists("waveforms.zarr"):
         return None
-    return dataset.event_table(dataset.open_cube(store))["origin_time"]
+    return dataset.event_table(dataset.open_cube(store))["source_origin_time"]
 
 
 def plan_runs(cfg: GridSettings, grids: list[str] | None = None) -> list[gridmod.GridRun]:
@@ -177,9 +177,10 @@ def pairs_step(cfg: GridSettings) -> str:
     ds = dataset.open_cube(store)
     sl = dataset.read_station_slice(ds, [station], p.window_s)
     ev = dataset.event_table(ds)
-    for c in ("latitude", "longitude", "depth_km"):
-        ev[c] = ds[c].values
-    ok = np.flatnonzero(sl.ok & np.isfinite(ev["magnitude"].to_numpy()))
+    for c in ("latitude", "longitude"):  # cube coordinate -> the frame's column
+        ev[f"source_{c}_deg"] = ds[c].values
+    ev["source_depth_km"] = ds["depth_km"].values
+    ok = np.flatnonzero(sl.ok & np.isfinite(ev["source_magnitude"].to_numpy()))
     events = ev.iloc[ok].reset_index(drop=True)
     pairs, spectra, summary = analyse_pairs(events, sl.x[ok], sl.sampling_rate, p)
     store.makedirs(PAIRS)
@@ -214,8 +215,8 @@ def _examples(pairs, spectra, events, sl, ok, k: int = 3) -> pd.DataFrame:
                 pd.DataFrame(
                     {
                         "pair": i,
-                        "pre_id": pairs["pre_id"].iloc[i],
-                        "post_id": pairs["post_id"].iloc[i],
+                        "source_id_pre": pairs["source_id_pre"].iloc[i],
+                        "source_id_post": pairs["source_id_post"].iloc[i],
                         "component": comp,
                         "freq_hz": spectra.freq,
                         "pre_amplitude": spectra.pre[i, c],
@@ -247,8 +248,8 @@ def _example_traces(
     out = pd.DataFrame(
         {
             "pair": pair.ravel(),
-            "pre_id": pairs["pre_id"].to_numpy()[pair.ravel()],
-            "post_id": pairs["post_id"].to_numpy()[pair.ravel()],
+            "source_id_pre": pairs["source_id_pre"].to_numpy()[pair.ravel()],
+            "source_id_post": pairs["source_id_post"].to_numpy()[pair.ravel()],
             "component": names[comp.ravel()],
             "time_s": t[sample.ravel()].astype(float),
             "pre": pre.ravel().astype(float),

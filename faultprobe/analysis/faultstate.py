@@ -97,12 +97,12 @@ def chance_counts(n: np.ndarray, n_cal: np.ndarray, m: np.ndarray, level: float)
 
 def window_counts(events: pd.DataFrame, width: int) -> pd.DataFrame:
     """Post-like counts per window and seed from the per-event, per-seed table (columns
-    event_id, origin_time, fold, seed, post_like, n_calib, m_calib)."""
+    source_id, source_origin_time, fold, seed, post_like, n_calib, m_calib)."""
     first = events[events["seed"] == events["seed"].iloc[0]].sort_values(
-        ["origin_time", "event_id"], kind="stable"
+        ["source_origin_time", "source_id"], kind="stable"
     )
-    win = pd.Series(fold_windows(first["fold"].to_numpy(), width), index=first["event_id"])
-    df = events.assign(window=events["event_id"].map(win).to_numpy())
+    win = pd.Series(fold_windows(first["fold"].to_numpy(), width), index=first["source_id"])
+    df = events.assign(window=events["source_id"].map(win).to_numpy())
     g = df.groupby(["window", "seed"], sort=True)
     out = g.agg(
         fold=("fold", "first"),
@@ -141,15 +141,17 @@ def bootstrap_band(
 def per_event(events: pd.DataFrame) -> pd.DataFrame:
     """One row per event (time order): post-like fraction over seeds (`y`), mean score,
     mean expected time to failure, the fold."""
-    g = events.groupby("event_id", sort=False)
+    g = events.groupby("source_id", sort=False)
     out = g.agg(
-        origin_time=("origin_time", "first"),
+        source_origin_time=("source_origin_time", "first"),
         fold=("fold", "first"),
         y=("post_like", "mean"),
         score=("score", "mean"),
         expected_ttf_s=("expected_ttf_s", "mean"),
     ).reset_index()
-    return out.sort_values(["origin_time", "event_id"], kind="stable").reset_index(drop=True)
+    return out.sort_values(["source_origin_time", "source_id"], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def index_table(
@@ -171,7 +173,7 @@ def index_table(
     chance = counts.groupby("window")[["chance_lo", "chance_hi"]].mean()
     groups = [g for _, g in ev.groupby("window", sort=True)]
     b_lo, b_hi = bootstrap_band([g["y"].to_numpy() for g in groups], draws, band_level, seed)
-    t = [pd.DatetimeIndex(g["origin_time"]) for g in groups]
+    t = [pd.DatetimeIndex(g["source_origin_time"]) for g in groups]
     table = pd.DataFrame(
         {
             "window": np.arange(len(groups)),
@@ -214,7 +216,7 @@ def change_points(
 def change_point_table(ev: pd.DataFrame, cps: list[int]) -> pd.DataFrame:
     """Each change point's time (half-way between the events either side) and the mean
     post-like fraction of the segments before and after it."""
-    t = pd.DatetimeIndex(ev["origin_time"])
+    t = pd.DatetimeIndex(ev["source_origin_time"])
     y = ev["y"].to_numpy()
     edges = [0, *cps, len(y)]
     rows = []
@@ -225,13 +227,13 @@ def change_point_table(ev: pd.DataFrame, cps: list[int]) -> pd.DataFrame:
             {
                 "time": t[b - 1] + (t[b] - t[b - 1]) / 2,
                 "event_index": b,
-                "event_id": str(ev["event_id"].iloc[b]),
+                "source_id": str(ev["source_id"].iloc[b]),
                 "index_before": float(before),
                 "index_after": float(after),
                 "shift": float(after - before),
             }
         )
-    cols = ["time", "event_index", "event_id", "index_before", "index_after", "shift"]
+    cols = ["time", "event_index", "source_id", "index_before", "index_after", "shift"]
     out = pd.DataFrame(rows, columns=cols)
     out["time"] = pd.DatetimeIndex(out["time"]).tz_convert("UTC") if len(out) else out["time"]
     return out

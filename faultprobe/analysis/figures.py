@@ -44,7 +44,7 @@ def _save(fig, path: Path) -> Path:
 def event_counts(events: pd.DataFrame, mainshock: pd.Timestamp, path: Path) -> Path:
     """Events per day, stacked by phase, with the mainshock marked."""
     fig, ax = _pyplot().subplots(figsize=(8, 3))
-    t = pd.DatetimeIndex(events["origin_time"]).tz_convert("UTC").tz_localize(None)
+    t = pd.DatetimeIndex(events["source_origin_time"]).tz_convert("UTC").tz_localize(None)
     days = pd.date_range(t.min().floor("D"), t.max().ceil("D") + pd.Timedelta(days=1), freq="D")
     bottom = np.zeros(len(days) - 1)
     for phase in sorted(events["phase"].unique()):
@@ -153,10 +153,10 @@ def pair_spectra(
     tr = traces[traces["pair"] == 0] if traces is not None and len(traces) else None
     label = ""
     if len(ex):
-        pre_id, post_id = ex["pre_id"].iloc[0], ex["post_id"].iloc[0]
+        pre_id, post_id = ex["source_id_pre"].iloc[0], ex["source_id_post"].iloc[0]
         label = f"pre {pre_id} / post {post_id}"
         if pairs is not None and len(pairs):
-            hit = pairs[(pairs["pre_id"] == pre_id) & (pairs["post_id"] == post_id)]
+            hit = pairs[(pairs["source_id_pre"] == pre_id) & (pairs["source_id_post"] == post_id)]
             if len(hit):
                 label += f", {hit['distance_m'].iloc[0]:.0f} m apart, ΔM {hit['dmag'].iloc[0]:.2f}"
     fig = plt.figure(figsize=(12, 10.5))

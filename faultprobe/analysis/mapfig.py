@@ -107,7 +107,7 @@ def _phases(events: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 
 
 def _dots(ax, x, y, g: pd.DataFrame, phase: str):
-    return ax.scatter(x, y, s=marker_size(g["magnitude"]), c=PHASE_COLORS.get(phase, "#7570b3"),
+    return ax.scatter(x, y, s=marker_size(g["source_magnitude"]), c=PHASE_COLORS.get(phase, "#7570b3"),
                       alpha=0.55, lw=0.3, edgecolors="w")  # fmt: skip
 
 
@@ -139,7 +139,7 @@ def event_map(
             Line2D([], [], color="k", ls="--", lw=1, label="study box (map)"),
         ]  # fmt: skip
     for phase, g in _phases(events):
-        _dots(ax, g["longitude"], g["latitude"], g, phase)
+        _dots(ax, g["source_longitude_deg"], g["source_latitude_deg"], g, phase)
         proxy.append(Line2D([], [], ls="", marker="o", ms=7, mew=0, alpha=0.7,
                             color=PHASE_COLORS.get(phase, "#7570b3"),
                             label=f"{PHASE_NAMES.get(phase, phase + '-interval')} events ({len(g)})"))  # fmt: skip
@@ -157,18 +157,23 @@ def event_map(
                                 label="other large shocks"))  # fmt: skip
     far = stations.get("far", pd.Series(False, index=stations.index)).astype(bool)
     for is_far, g in stations.groupby(far):
-        ax.scatter(g["longitude"], g["latitude"], marker="^", s=130,
+        ax.scatter(g["station_longitude_deg"], g["station_latitude_deg"], marker="^", s=130,
                    facecolors="w" if is_far else "k", edgecolors="k", lw=1.2, zorder=6)  # fmt: skip
         proxy.append(Line2D([], [], ls="", marker="^", ms=10, mec="k",
                             mfc="w" if is_far else "k",
                             label="far control station" if is_far else "station"))  # fmt: skip
         for _, s in g.iterrows():
-            ax.annotate(f"{s['network']}.{s['station']}", (s["longitude"], s["latitude"]),
+            ax.annotate(f"{s['station_network_code']}.{s['station_code']}",
+                        (s["station_longitude_deg"], s["station_latitude_deg"]),
                         xytext=(6, 5), textcoords="offset points", fontsize=9,
                         fontweight="bold", zorder=7)  # fmt: skip
     ax.set_xlabel("longitude (°E)")
     ax.set_ylabel("latitude (°N)")
-    lat0 = events["latitude"].mean() if len(events) else stations["latitude"].mean()
+    lat0 = (
+        events["source_latitude_deg"].mean()
+        if len(events)
+        else stations["station_latitude_deg"].mean()
+    )
     ax.set_aspect(1 / np.cos(np.radians(lat0)))
     ax.margins(0.06)
     _scale_bar(ax, lat0)
@@ -179,7 +184,7 @@ def event_map(
     side.axis("off")
     side.add_artist(side.legend(handles=proxy, loc="upper left", fontsize=8, frameon=False,
                                 borderaxespad=0))  # fmt: skip
-    keys = key_magnitudes(events["magnitude"]) if len(events) else [1.0, 2.0, 3.0]
+    keys = key_magnitudes(events["source_magnitude"]) if len(events) else [1.0, 2.0, 3.0]
     sizes = [side.scatter([], [], s=marker_size(m), c="0.55", lw=0.3, edgecolors="w",
                           label=f"M {m:g}") for m in keys]  # fmt: skip
     side.legend(handles=sizes, loc="upper right", fontsize=8, frameon=False, labelspacing=2.6, handletextpad=1.6,
@@ -201,7 +206,9 @@ def _section(ax, events: pd.DataFrame, frame: MapFrame) -> None:
     geo = frame.geometry
     xs = []
     for phase, g in _phases(events):
-        x, z = section_coordinates(geo, g["latitude"], g["longitude"], g["depth_km"])
+        x, z = section_coordinates(
+            geo, g["source_latitude_deg"], g["source_longitude_deg"], g["source_depth_km"]
+        )
         _dots(ax, x, z, g, phase)
         xs.append(x)
     fx, fz = fault_section(geo, frame.fault_depth_km)
@@ -220,7 +227,7 @@ def _section(ax, events: pd.DataFrame, frame: MapFrame) -> None:
     x = x[np.isfinite(x)]
     pad = 0.06 * (x.max() - x.min()) + 0.5
     ax.set_xlim(x.min() - pad, x.max() + pad)
-    depth = events["depth_km"].to_numpy(float)
+    depth = events["source_depth_km"].to_numpy(float)
     deepest = max(float(fz.max()), float(np.max(depth[np.isfinite(depth)], initial=0.0)))
     ax.set_ylim(deepest * 1.06 + 0.5, -0.5)
     ax.set_aspect("equal", adjustable="box")

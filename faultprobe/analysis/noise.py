@@ -138,11 +138,11 @@ def _catalog_times(catalog: CatalogSource, store: Store) -> np.ndarray:
     try:
         from faultprobe.catalogs.readers import read_catalog
 
-        t = read_catalog(catalog).events["origin_time"]
+        t = read_catalog(catalog).events["source_origin_time"]
     except Exception:  # no readable catalog: the study's selected events still count
         if not store.exists(EVENTS):
             return np.zeros(0, dtype=np.int64)
-        t = store.read_table(EVENTS)["origin_time"]
+        t = store.read_table(EVENTS)["source_origin_time"]
     return np.sort(pd.DatetimeIndex(t).as_unit("ns").asi8)
 
 

@@ -35,15 +35,18 @@ def local_km(lat: np.ndarray, lon: np.ndarray, depth_km: np.ndarray) -> np.ndarr
 def find_pairs(events: pd.DataFrame, max_distance_m: float, max_dmag: float) -> pd.DataFrame:
     """Pre/post pairs within the distance and magnitude limits, closest first.
 
-    `events` needs event_id, latitude, longitude, depth_km, magnitude and ttf_s (< 0 pre).
+    `events` needs source_id, source_latitude_deg, source_longitude_deg, source_depth_km,
+    source_magnitude and ttf_s (< 0 pre).
     Every event is used at most once, so a pair's two records are independent of the other
     pairs, and the matching is optimal over all candidate pairs: as many pairs as possible,
     then the smallest total separation (`match_pairs`).
     """
-    xyz = local_km(events["latitude"], events["longitude"], events["depth_km"])
+    xyz = local_km(
+        events["source_latitude_deg"], events["source_longitude_deg"], events["source_depth_km"]
+    )
     pre = np.flatnonzero(events["ttf_s"].to_numpy() < 0)
     post = np.flatnonzero(events["ttf_s"].to_numpy() >= 0)
-    cols = ["pre_id", "post_id", "distance_m", "dmag", "pre_pos", "post_pos"]
+    cols = ["source_id_pre", "source_id_post", "distance_m", "dmag", "pre_pos", "post_pos"]
     if pre.size == 0 or post.size == 0:
         return pd.DataFrame(columns=cols)
     tree = cKDTree(xyz[post])
@@ -51,17 +54,17 @@ def find_pairs(events: pd.DataFrame, max_distance_m: float, max_dmag: float) -> 
         tree, max_distance_m / 1000.0, output_type="coo_matrix"
     )
     i, j, d = coo.row, coo.col, coo.data
-    mag = events["magnitude"].to_numpy()
+    mag = events["source_magnitude"].to_numpy()
     dmag = np.abs(mag[pre[i]] - mag[post[j]])
     keep = dmag <= max_dmag + 1e-9
     i, j, d, dmag = i[keep], j[keep], d[keep], dmag[keep]
     # separation first, magnitude difference only to break ties (1 m ~ 0.1 magnitude units)
     sel = match_pairs(i, j, d + 1e-5 * dmag, pre.size, post.size)
-    ids = events["event_id"].to_numpy()
+    ids = events["source_id"].to_numpy()
     out = pd.DataFrame(
         {
-            "pre_id": ids[pre[i[sel]]],
-            "post_id": ids[post[j[sel]]],
+            "source_id_pre": ids[pre[i[sel]]],
+            "source_id_post": ids[post[j[sel]]],
             "distance_m": d[sel] * 1000.0,
             "dmag": dmag[sel],
             "pre_pos": pre[i[sel]],

@@ -206,8 +206,8 @@ def station_tstar(
     status = np.asarray(ds["status"].isel(station=pos).values)
     p_time = pd.DatetimeIndex(np.asarray(ds["p_time"].isel(station=pos).values))
     p_time = p_time.tz_localize("UTC") if p_time.tz is None else p_time
-    travel = (p_time - pd.DatetimeIndex(events["origin_time"])).total_seconds().to_numpy()
-    mags = np.asarray(events["magnitude"], float)
+    travel = (p_time - pd.DatetimeIndex(events["source_origin_time"])).total_seconds().to_numpy()
+    mags = np.asarray(events["source_magnitude"], float)
     rate, t = sampling_rate(ds), np.asarray(ds["time"].values, float)
     ok = np.flatnonzero(status == 0)
     cols = {k: np.full(len(events), np.nan) for k in ("tstar", "tstar_se", "fc_hz", "n_freqs")}
@@ -219,9 +219,9 @@ def station_tstar(
             cols[k][idx] = getattr(fit, k)
     return pd.DataFrame(
         {
-            "event_id": events["event_id"],
-            "origin_time": events["origin_time"],
-            "magnitude": mags,
+            "source_id": events["source_id"],
+            "source_origin_time": events["source_origin_time"],
+            "source_magnitude": mags,
             **cols,
         }
     )
@@ -243,7 +243,7 @@ def running_median(values: np.ndarray, width: int) -> np.ndarray:
 
 def tstar_series(table: pd.DataFrame, width: int = 31) -> pd.DataFrame:
     """The per-event t* in time order with its running median over `width` events."""
-    out = table.sort_values("origin_time", kind="stable").reset_index(drop=True)
+    out = table.sort_values("source_origin_time", kind="stable").reset_index(drop=True)
     out["tstar_median"] = running_median(out["tstar"].to_numpy(), width)
     return out
 

@@ -162,8 +162,8 @@ def score_fold(
     pos = dataset.station_positions(ds, spec.stations)
     ok = np.all(np.asarray(ds["status"].isel(station=pos).values) == 0, axis=1)
     ev = events[ok].reset_index(drop=True)
-    t = _seconds(ev["origin_time"])
-    lab, names = labels.make_labels(ev["origin_time"], spec.labelling)
+    t = _seconds(ev["source_origin_time"])
+    lab, names = labels.make_labels(ev["source_origin_time"], spec.labelling)
     n = spec.labelling.n_classes
     folds = splits.time_folds(t, task.folds)
     codes = splits.crossfit_split(
@@ -194,7 +194,7 @@ def score_fold(
     ttf_used = ttf[use]
     class_ttf = np.array([np.median(ttf_used[tr & (y == k)]) for k in range(n)])
     test = kind == splits.TEST
-    rows = ev.iloc[use[scored][test]][["event_id", "origin_time"]].reset_index(drop=True)
+    rows = ev.iloc[use[scored][test]][["source_id", "source_origin_time"]].reset_index(drop=True)
     rows.insert(0, "station", spec.stations[0])
     rows["seed"] = spec.seed
     rows["fold"] = task.fold
@@ -277,7 +277,7 @@ def summarise(
         seed=seed,
     )
     ev = faultstate.per_event(events)
-    per_fold = events.groupby(["fold", "seed"]).agg(n=("event_id", "size"), c=("n_calib", "first"))
+    per_fold = events.groupby(["fold", "seed"]).agg(n=("source_id", "size"), c=("n_calib", "first"))
     fold_term = float((per_fold["n"] / per_fold["c"]).mean())
     cps = faultstate.change_points(
         ev["y"].to_numpy(), track.penalty, track.min_segment_events, fold_term
@@ -336,8 +336,8 @@ def track_station(cfg: TrackSettings, station: str, client) -> TrackResult:
     events = pd.concat(
         [store.read_table(f"{folder}/parts/{t.part}") for t in tasks], ignore_index=True
     )
-    events["origin_time"] = pd.DatetimeIndex(events["origin_time"]).tz_convert("UTC")
-    events = events.sort_values(["seed", "origin_time", "event_id"], kind="stable")
+    events["source_origin_time"] = pd.DatetimeIndex(events["source_origin_time"]).tz_convert("UTC")
+    events = events.sort_values(["seed", "source_origin_time", "source_id"], kind="stable")
     index, changes, summary = summarise(events, cfg.track)
     truth = dtstar_truth(cfg.world, index["time"])
     if truth is not None:

@@ -170,7 +170,7 @@ def transfer_run(
     lab = other_labelling(spec, other)
     ev = dataset.event_table(ds_b)
     ok, counts = _status(ds_b, at)
-    y, names = labels.make_labels(ev["origin_time"], lab)
+    y, names = labels.make_labels(ev["source_origin_time"], lab)
     y = np.where(ok, y, labels.UNLABELLED)
     n_cls = lab.n_classes
     try:

@@ -100,21 +100,21 @@ def instrument_changes(traces: pd.DataFrame, station: str) -> list[tuple[pd.Time
     code, channel codes or native sampling rate (the ingest's "resampled R -> r Hz" note),
     held for `MIN_RUN` traces on each side; (time, before, after) each."""
     net, _, code = station.rpartition(".")
-    t = traces[traces["station"].astype(str) == code]
-    if net and "network" in t:
-        t = t[t["network"].astype(str) == net]
+    t = traces[traces["station_code"].astype(str) == code]
+    if net and "station_network_code" in t:
+        t = t[t["station_network_code"].astype(str) == net]
     if "status" in t:
         t = t[t["status"].astype(str).isin(["0", "ok"])]
-    t = t.dropna(subset=["start_time"]).sort_values("start_time", kind="stable")
+    t = t.dropna(subset=["trace_start_time"]).sort_values("trace_start_time", kind="stable")
     if len(t) < 2 * MIN_RUN:
         return []
     rate = t["reason"].fillna("").astype(str).str.extract(RATE_NOTE)[0].fillna("native")
     sig = (
-        t.get("location", pd.Series("", index=t.index)).fillna("").astype(str)
-        + "|" + t.get("channel", pd.Series("", index=t.index)).fillna("").astype(str)
+        t.get("station_location_code", pd.Series("", index=t.index)).fillna("").astype(str)
+        + "|" + t.get("trace_channels", pd.Series("", index=t.index)).fillna("").astype(str)
         + "|" + rate
     ).to_numpy()  # fmt: skip
-    times = pd.DatetimeIndex(t["start_time"])
+    times = pd.DatetimeIndex(t["trace_start_time"])
     out = []
     for i in np.flatnonzero(sig[1:] != sig[:-1]) + 1:
         if (
@@ -287,7 +287,7 @@ def decide(ev: Evidence, alpha: float = stats.ALPHA, station_change_days: float 
 
 
 def _test_correct(table: pd.DataFrame, col: str = "pred") -> pd.Series:
-    return pd.Series((table[col] == table["true"]).to_numpy(), index=table["event_id"].to_numpy())
+    return pd.Series((table[col] == table["true"]).to_numpy(), index=table["source_id"].to_numpy())
 
 
 def station_evidence(
@@ -320,7 +320,7 @@ def station_evidence(
                 t = t[t["split"] == "test"]
             else:
                 t = store.read_table(table_name(c["run_id"], name))
-            t = t.set_index("event_id").reindex(ids).rename_axis("event_id").reset_index()
+            t = t.set_index("source_id").reindex(ids).rename_axis("source_id").reset_index()
             if name == "matched":  # its test events: the matched part of the CNN's
                 parts["matched"].append(t["pred"].notna().to_numpy())
                 parts["matched_correct"].append((t["pred"] == t["true"]).to_numpy(bool))
@@ -374,8 +374,9 @@ def logged_changes(
     if store.exists(TRACES):
         traces = store.read_table(TRACES)
         found += [at for at, _, _ in instrument_changes(traces, station)]
-        if traces["start_time"].notna().any():
-            span = (_utc(traces["start_time"].min()), _utc(traces["start_time"].max()))
+        start = traces["trace_start_time"]
+        if start.notna().any():
+            span = (_utc(start.min()), _utc(start.max()))
     inv = _inventory(store, inventory)
     if inv is not None:
         from faultprobe.catalogs.epochs import response_changes
@@ -420,7 +421,7 @@ def noise_step(store, station: str, mainshock, window_s=(-5.0, -0.5)) -> tuple[f
     ok = np.flatnonzero(np.asarray(ds["status"].isel(station=j).values) == 0)
     sl = dataset.read_station_slice(ds, [station], window_s, events=ok)
     feats, _ = band_log_amplitudes(sl.x.astype(np.float64), sl.sampling_rate, [])
-    times = dataset.event_table(ds)["origin_time"].iloc[ok]
+    times = dataset.event_table(ds)["source_origin_time"].iloc[ok]
     found = step_time(times, feats[:, -1], pd.Timestamp(mainshock))
     if found is None:
         return None

@@ -88,7 +88,7 @@ def held_out_inputs(part: Part, ref: RunSpec, ref_form: tr.CubeForm, seed: int):
     lab = tr.other_labelling(part.spec, part.cfg)
     ev = dataset.event_table(ds)
     ok, _ = _status(ds, part.spec.stations)
-    y, _ = labels.make_labels(ev["origin_time"], lab)
+    y, _ = labels.make_labels(ev["source_origin_time"], lab)
     y = np.where(ok, y, labels.UNLABELLED)
     try:
         keep = labels.balance(y, lab.n_classes, seed)

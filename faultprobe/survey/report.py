@@ -136,17 +136,18 @@ def _stations(ax, cfg: StudyConfig) -> None:
     if not store.exists("stations.parquet"):
         return
     st = store.read_table("stations.parquet")
-    code = st["network"] + "." + st["station"] if "network" in st else st["station"]
+    net, sta = st.get("station_network_code"), st["station_code"]
+    code = sta if net is None else net + "." + sta
     far = code.isin(cfg.stations.far).to_numpy()
     for is_far in (False, True):
         g = st[far == is_far]
         if g.empty:
             continue
-        ax.scatter(g["longitude"], g["latitude"], marker="^", s=70,
+        ax.scatter(g["station_longitude_deg"], g["station_latitude_deg"], marker="^", s=70,
                    facecolors="none" if is_far else "k", edgecolors="k", zorder=6,
                    label="far control station" if is_far else "station")  # fmt: skip
         for (_, s), c in zip(g.iterrows(), code[far == is_far]):
-            ax.annotate(c, (s["longitude"], s["latitude"]), xytext=(4, 3),
+            ax.annotate(c, (s["station_longitude_deg"], s["station_latitude_deg"]), xytext=(4, 3),
                         textcoords="offset points", fontsize=7)  # fmt: skip
 
 
