@@ -37,23 +37,23 @@ from faultprobe.errors import InputError
 TRACE_COLUMNS = [
     "file",  # HDF5 file holding the samples
     "locator",  # dataset name inside it, optionally `$` and a block location
-    "network",
-    "station",
-    "location",
-    "channels",  # band + instrument code, e.g. "HH"
+    "station_network_code",
+    "station_code",
+    "station_location_code",
+    "station_channels",  # band + instrument code, e.g. "HH"
     "component_order",  # e.g. "ZNE" or "ENZ"
-    "sampling_rate",
+    "trace_sampling_rate_hz",
     "start_ns",  # first sample, UTC ns
     "p_ns",  # P arrival, UTC ns (int64 min when not given)
-    "event_id",
-    "origin_time",
-    "latitude",
-    "longitude",
-    "depth_km",
-    "magnitude",
-    "magnitude_type",
-    "station_latitude",
-    "station_longitude",
+    "source_id",
+    "source_origin_time",  # UTC ns
+    "source_latitude_deg",
+    "source_longitude_deg",
+    "source_depth_km",
+    "source_magnitude",
+    "source_magnitude_type",
+    "station_latitude_deg",
+    "station_longitude_deg",
     "station_elevation_m",
 ]
 LAYOUTS = ("seisbench", "laurenti2024")
@@ -112,13 +112,13 @@ def _event_table(df: pd.DataFrame, path: Path) -> dict[str, np.ndarray]:
     n = len(df)
     origin = _need(df, path, "source_origin_time")
     return {
-        "event_id": _text(_need(df, path, "source_id"), n),
-        "origin_time": _utc_ns(origin, path, "source_origin_time"),
-        "latitude": _num(_col(df, "source_latitude_deg", "source_latitude"), n),
-        "longitude": _num(_col(df, "source_longitude_deg", "source_longitude"), n),
-        "depth_km": _num(_col(df, "source_depth_km"), n),
-        "magnitude": _num(_col(df, "source_magnitude"), n),
-        "magnitude_type": _text(_col(df, "source_magnitude_type"), n),
+        "source_id": _text(_need(df, path, "source_id"), n),
+        "source_origin_time": _utc_ns(origin, path, "source_origin_time"),
+        "source_latitude_deg": _num(_col(df, "source_latitude_deg", "source_latitude"), n),
+        "source_longitude_deg": _num(_col(df, "source_longitude_deg", "source_longitude"), n),
+        "source_depth_km": _num(_col(df, "source_depth_km"), n),
+        "source_magnitude": _num(_col(df, "source_magnitude"), n),
+        "source_magnitude_type": _text(_col(df, "source_magnitude_type"), n),
     }
 
 
@@ -207,17 +207,17 @@ def read_seisbench(folder: str | Path) -> pd.DataFrame:
                 {
                     "file": str(folder / f"waveforms{chunk}.hdf5"),
                     "locator": _text(_need(df, path, "trace_name"), n),
-                    "network": _text(_need(df, path, "station_network_code"), n),
-                    "station": _text(_need(df, path, "station_code"), n),
-                    "location": _text(_col(df, "station_location_code"), n),
-                    "channels": [c[:2] for c in channels],
+                    "station_network_code": _text(_need(df, path, "station_network_code"), n),
+                    "station_code": _text(_need(df, path, "station_code"), n),
+                    "station_location_code": _text(_col(df, "station_location_code"), n),
+                    "station_channels": [c[:2] for c in channels],
                     "component_order": order,
-                    "sampling_rate": rate,
+                    "trace_sampling_rate_hz": rate,
                     "start_ns": start,
                     "p_ns": p_ns,
                     **_event_table(df, path),
-                    "station_latitude": _num(_col(df, "station_latitude_deg"), n),
-                    "station_longitude": _num(_col(df, "station_longitude_deg"), n),
+                    "station_latitude_deg": _num(_col(df, "station_latitude_deg"), n),
+                    "station_longitude_deg": _num(_col(df, "station_longitude_deg"), n),
                     "station_elevation_m": _num(_col(df, "station_elevation_m"), n),
                 }
             )
@@ -253,7 +253,7 @@ def read_laurenti2024(folder: str | Path, sampling_rate: float = 100.0) -> pd.Da
         rate = np.where(np.isnan(rate), sampling_rate, rate)
         travel = _num(_col(df, "p_travel_sec", "p_travel_s", "path_p_travel_s"), n)
         offset = np.round(np.nan_to_num(travel) * 1e9).astype(np.int64)
-        p_ns = np.where(np.isnan(travel), NAT, ev["origin_time"] + offset)
+        p_ns = np.where(np.isnan(travel), NAT, ev["source_origin_time"] + offset)
         names = _text(_need(df, path, "trace_name"), n)
         station = _text(_col(df, "receiver_name", "station_code"), n)
         if (station == "").any():  # NRCA.IV.<id>_EV
@@ -263,19 +263,21 @@ def read_laurenti2024(folder: str | Path, sampling_rate: float = 100.0) -> pd.Da
                 {
                     "file": str(h5),
                     "locator": names,
-                    "network": _text(_need(df, path, "network_code", "station_network_code"), n),
-                    "station": station,
-                    "location": _text(_col(df, "station_location_code"), n),
-                    "channels": [c[:2] for c in _text(_col(df, "receiver_type"), n)],
+                    "station_network_code": _text(
+                        _need(df, path, "network_code", "station_network_code"), n
+                    ),
+                    "station_code": station,
+                    "station_location_code": _text(_col(df, "station_location_code"), n),
+                    "station_channels": [c[:2] for c in _text(_col(df, "receiver_type"), n)],
                     "component_order": "ENZ",
-                    "sampling_rate": rate,
+                    "trace_sampling_rate_hz": rate,
                     "start_ns": _utc_ns(
                         _need(df, path, "trace_start_time"), path, "trace_start_time"
                     ),
                     "p_ns": p_ns,
                     **ev,
-                    "station_latitude": _num(_col(df, "receiver_latitude"), n),
-                    "station_longitude": _num(_col(df, "receiver_longitude"), n),
+                    "station_latitude_deg": _num(_col(df, "receiver_latitude"), n),
+                    "station_longitude_deg": _num(_col(df, "receiver_longitude"), n),
                     "station_elevation_m": _num(_col(df, "receiver_elevation_m"), n),
                 }
             )
@@ -289,7 +291,7 @@ def read_laurenti2024(folder: str | Path, sampling_rate: float = 100.0) -> pd.Da
 
 
 def _finish(df: pd.DataFrame) -> pd.DataFrame:
-    df["location"] = df["location"].replace({"--": ""})
+    df["station_location_code"] = df["station_location_code"].replace({"--": ""})
     return df[TRACE_COLUMNS].reset_index(drop=True)
 
 
@@ -320,22 +322,22 @@ def _read_cached(folder: str, layout: str, stamp: tuple) -> pd.DataFrame:
 
 def catalog_from_traces(traces: pd.DataFrame) -> pd.DataFrame:
     """One row per event (`faultprobe.catalogs.readers.CATALOG_COLUMNS`), origin in UTC."""
-    ev = traces.drop_duplicates("event_id").reset_index(drop=True)
-    mag = ev["magnitude"].to_numpy(float)
-    kind = ev["magnitude_type"].astype(str).str.lower().to_numpy()
+    ev = traces.drop_duplicates("source_id").reset_index(drop=True)
+    mag = ev["source_magnitude"].to_numpy(float)
+    kind = ev["source_magnitude_type"].astype(str).str.lower().to_numpy()
     return pd.DataFrame(
         {
-            "event_id": ev["event_id"].astype(str),
-            "origin_time": pd.to_datetime(
-                ev["origin_time"].to_numpy().view("datetime64[ns]")
+            "source_id": ev["source_id"].astype(str),
+            "source_origin_time": pd.to_datetime(
+                ev["source_origin_time"].to_numpy().view("datetime64[ns]")
             ).tz_localize("UTC"),
-            "latitude": ev["latitude"].to_numpy(float),
-            "longitude": ev["longitude"].to_numpy(float),
-            "depth_km": ev["depth_km"].to_numpy(float),
+            "source_latitude_deg": ev["source_latitude_deg"].to_numpy(float),
+            "source_longitude_deg": ev["source_longitude_deg"].to_numpy(float),
+            "source_depth_km": ev["source_depth_km"].to_numpy(float),
             "mw": np.where(kind == "mw", mag, np.nan),
             "ml": np.where(kind == "ml", mag, np.nan),
-            "magnitude": mag,
-            "magnitude_type": ev["magnitude_type"].astype(str),
+            "source_magnitude": mag,
+            "source_magnitude_type": ev["source_magnitude_type"].astype(str),
         }
     )
 
@@ -350,7 +352,8 @@ def stations_from_traces(
         net, sta = code.split(".")
         found = None
         for data_net in [net, *aliases.get(net, [])]:
-            sel = traces[(traces["network"] == data_net) & (traces["station"] == sta)]
+            net_ok = traces["station_network_code"] == data_net
+            sel = traces[net_ok & (traces["station_code"] == sta)]
             if len(sel):
                 found = (data_net, sel)
                 break
@@ -358,21 +361,26 @@ def stations_from_traces(
             missing.append(code)
             continue
         data_net, sel = found
-        key = ["location", "channels", "station_latitude", "station_longitude"]
+        key = [
+            "station_location_code",
+            "station_channels",
+            "station_latitude_deg",
+            "station_longitude_deg",
+        ]
         first = sel.groupby(key, dropna=False).size().sort_values(ascending=False).index[0]
         row = sel[(sel[key[0]] == first[0]) & (sel[key[1]] == first[1])].iloc[0]
         rows.append(
             {
-                "network": net,
-                "station": sta,
-                "location": row["location"],
-                "channels": row["channels"],
-                "latitude": float(row["station_latitude"]),
-                "longitude": float(row["station_longitude"]),
-                "elevation_m": float(np.nan_to_num(row["station_elevation_m"])),
-                "sampling_rate": float(row["sampling_rate"]),
+                "station_network_code": net,
+                "station_code": sta,
+                "station_location_code": row["station_location_code"],
+                "station_channels": row["station_channels"],
+                "station_latitude_deg": float(row["station_latitude_deg"]),
+                "station_longitude_deg": float(row["station_longitude_deg"]),
+                "station_elevation_m": float(np.nan_to_num(row["station_elevation_m"])),
+                "station_sampling_rate_hz": float(row["trace_sampling_rate_hz"]),
                 "far": code in far,
-                "data_network": data_net,
+                "station_data_network_code": data_net,
             }
         )
     return pd.DataFrame(rows), missing

@@ -31,15 +31,15 @@ INDEX_COLUMNS = [
     "group",  # HDF5 dataset path of the trace or of its block
     "location_slices",  # block location, e.g. "3,:3,:2500" ("" = the whole dataset)
     "time_axis",  # 0 or 1: which axis of the (trace) array is time
-    "network",
-    "station",
-    "location",
-    "channels",
+    "station_network_code",
+    "station_code",
+    "station_location_code",
+    "station_channels",
     "component_order",
-    "sampling_rate",
+    "trace_sampling_rate_hz",
     "start_ns",
     "n_samples",
-    "event_id",
+    "source_id",
     "p_ns",
 ]
 
@@ -116,9 +116,8 @@ def build_index(job: IngestSettings, store: Store, plan: Plan) -> pd.DataFrame:
     w = job.waveforms
     traces = read_traces(w.dataset, w.source)
     wanted = {(n, s.station) for s in plan.stations for n in (s.network, *s.aliases)}
-    keep = np.fromiter(
-        ((n, s) in wanted for n, s in zip(traces["network"], traces["station"])), bool, len(traces)
-    )
+    codes = zip(traces["station_network_code"], traces["station_code"])
+    keep = np.fromiter(((n, s) in wanted for n, s in codes), bool, len(traces))
     t0 = int(pd.Timestamp(job.start).value) - 86_400 * 10**9
     t1 = int(pd.Timestamp(job.end).value) + 86_400 * 10**9
     keep &= (traces["start_ns"].to_numpy() >= t0) & (traces["start_ns"].to_numpy() <= t1)
@@ -133,7 +132,12 @@ def dataset_p_times(plan: Plan, index: pd.DataFrame) -> tuple[np.ndarray, np.nda
     and station gives one (the model's elsewhere), and where it gave one."""
     given = index[index["p_ns"] != NAT]
     return overlay_p_times(
-        plan, given["event_id"], given["network"], given["station"], given["p_ns"], first=False
+        plan,
+        given["source_id"],
+        given["station_network_code"],
+        given["station_code"],
+        given["p_ns"],
+        first=False,
     )
 
 
@@ -173,12 +177,14 @@ class DatasetSource:
     def _station(self, req: Request, index: pd.DataFrame, files, opened) -> list[Fetched]:
         st: StationInfo = req.station
         nets = (st.network, *st.aliases)
-        rows = index[index["network"].isin(nets) & (index["station"] == st.station)]
-        if st.location and (rows["location"] == st.location).any():
-            rows = rows[rows["location"] == st.location]
+        rows = index[
+            index["station_network_code"].isin(nets) & (index["station_code"] == st.station)
+        ]
+        if st.location and (rows["station_location_code"] == st.location).any():
+            rows = rows[rows["station_location_code"] == st.location]
         rows = rows.sort_values("start_ns", kind="stable")
         start = rows["start_ns"].to_numpy(np.int64)
-        rate = rows["sampling_rate"].to_numpy(float)
+        rate = rows["trace_sampling_rate_hz"].to_numpy(float)
         end = start + np.round((rows["n_samples"].to_numpy() - 1) * 1e9 / rate).astype(np.int64)
         longest = int((end - start).max()) if len(rows) else 0
         out = []
@@ -213,11 +219,12 @@ class DatasetSource:
         x = np.asarray(ds[loc] if loc else ds[()])
         if int(r["time_axis"]) == 0:
             x = x.T
-        channels = r["channels"] or st.channels
+        channels = r["station_channels"] or st.channels
         out = []
         for c, comp in enumerate(str(r["component_order"])):
             if c >= x.shape[0]:
                 break
-            seed = f"{st.network}.{st.station}.{r['location']}.{channels}{comp}"
-            out.append(Segment(seed, int(r["start_ns"]), float(r["sampling_rate"]), x[c]))
+            seed = f"{st.network}.{st.station}.{r['station_location_code']}.{channels}{comp}"
+            rate = float(r["trace_sampling_rate_hz"])
+            out.append(Segment(seed, int(r["start_ns"]), rate, x[c]))
         return out
