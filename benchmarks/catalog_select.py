@@ -30,7 +30,10 @@ from faultprobe.config import load_config
 from faultprobe.geodesy import EARTH_RADIUS_KM
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "norcia2016.toml"
-STATIONS = pd.DataFrame([{"latitude": la, "longitude": lo} for _, _, la, lo, *_ in NORCIA_STATIONS])
+STATIONS = pd.DataFrame(
+    [(la, lo) for _, _, la, lo, *_ in NORCIA_STATIONS],
+    columns=["station_latitude_deg", "station_longitude_deg"],
+)
 
 
 def loop_select(path: Path, cfg, limit: int) -> set[str]:
@@ -134,7 +137,7 @@ def main() -> None:
         loop = (time.perf_counter() - t3) * args.events / n_loop
 
         sub = select_events(read.events.iloc[:n_loop], by_origin)
-        agree = set(sub.events["event_id"]) == kept
+        agree = set(sub.events["source_id"]) == kept
     print(f"catalog: {args.events} events, {size:.0f} MB ({len(selection.events)} selected)")
     print(f"faultprobe read   {t1 - t0:7.2f} s")
     print(f"faultprobe select {t2 - t1:7.2f} s   (travel time at {len(STATIONS)} stations)")

@@ -70,7 +70,7 @@ def test_the_real_config_without_its_catalog_file(tmp_path, capsys):
 def test_duplicate_event_ids_name_their_lines(tmp_path, study, capsys):
     raw, write = study
     cat = random_catalog(3000, seed=5, days=200)
-    cat.loc[9, "event_id"] = cat.loc[2, "event_id"]
+    cat.loc[9, "source_id"] = cat.loc[2, "source_id"]
     write_tan(tmp_path / "cat.txt", cat)
     assert cli.main(["catalog", write(), "-q"]) == 2
     line = _one_error_line(capsys)
@@ -134,8 +134,10 @@ def test_catalog_again_on_an_ingested_store(tmp_path, study, capsys):
 
 
 def _station_rows():
-    cols = ["network", "station", "latitude", "longitude", "elevation_m", "channels"]
-    return pd.DataFrame([dict(zip(cols, r[:6]), sampling_rate=r[6]) for r in NORCIA_STATIONS])
+    cols = ["station_network_code", "station_code", "station_latitude_deg",
+            "station_longitude_deg", "station_elevation_m", "station_channels",
+            "station_sampling_rate_hz"]  # fmt: skip
+    return pd.DataFrame([dict(zip(cols, r)) for r in NORCIA_STATIONS])
 
 
 def test_station_metadata_is_saved_and_used_offline(tmp_path, study, capsys):
