@@ -141,8 +141,8 @@ class Store:
         return len(stale)
 
     def write_table(self, df: pd.DataFrame, name: str) -> str:
-        """Write a DataFrame as Parquet (atomically: temporary file, then rename), with the
-        table's on-disk column names (`faultprobe.columns`)."""
+        """Write a DataFrame as Parquet (atomically: temporary file, then rename), under its
+        own column names (traces gain the derived `trace_name`: `faultprobe.columns`)."""
         table = pa.Table.from_pandas(cols.to_disk(df, name), preserve_index=False)
         return self._write(name, lambda f: pq.write_table(table, f, compression="zstd"))
 
@@ -152,8 +152,8 @@ class Store:
         return self._write(name, write)
 
     def read_table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """Read a Parquet table of the store, with the in-memory column names
-        (`faultprobe.columns`); a missing or unreadable table is a clear error."""
+        """Read a Parquet table of the store (a store written before the column rename is
+        upgraded: `faultprobe.columns`); a missing or unreadable table is a clear error."""
         target = self.path(name)
         if not self.fs.exists(target):
             remedy = WRITTEN_BY.get(posixpath.basename(name))

@@ -6,7 +6,7 @@ traces are written one cube chunk at a time as HDF5 blocks (`bucket<k>$<i>,:3,:<
 one HDF5 chunk per trace (SeisBench reads one trace at a time),
 in the cube's E, N, Z order, as stored (raw counts unless the study's preprocessing says
 otherwise: the `data_format` group records which).  The metadata uses SeisBench's
-column names; a run given with `--run` adds its train/dev/test `split` per event.
+column names (as faultprobe's tables do); a run given with `--run` adds its train/dev/test `split` per event.
 """
 
 from __future__ import annotations
@@ -56,13 +56,13 @@ def _iso_ns(ns: np.ndarray) -> list[str]:
 
 
 def run_splits(run: str | None) -> dict[str, str]:
-    """event_id -> SeisBench split name, from a run folder's predictions (empty: no run)."""
+    """source_id -> SeisBench split name, from a run folder's predictions (empty: no run)."""
     if not run:
         return {}
     from faultprobe.ml.runs import PREDICTIONS, run_folder_from_path
 
     preds = run_folder_from_path(run).read_table(PREDICTIONS)
-    return dict(zip(preds["event_id"].astype(str), preds["split"].map(SPLITS).fillna("")))
+    return dict(zip(preds["source_id"].astype(str), preds["split"].map(SPLITS).fillna("")))
 
 
 def data_format(ds, rate: float) -> dict:
@@ -90,7 +90,7 @@ def export_seisbench(
 
     store = Store(root)
     ds = open_cube(store)
-    events = store.read_table(EVENTS).set_index("event_id")
+    events = store.read_table(EVENTS).set_index("source_id")
     events.index = events.index.astype(str)
     table = store.read_table(STATIONS)
     traces = store.read_table(TRACES) if store.exists(TRACES) else None
@@ -101,7 +101,12 @@ def export_seisbench(
     out.mkdir(parents=True, exist_ok=True)
     ev_ids = np.array([str(e) for e in ds["event"].values], dtype=object)
     ev = events.loc[ev_ids]
-    origin = ev["origin_time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+    origin = (
+        ev["source_origin_time"]
+        .dt.tz_convert("UTC")
+        .dt.tz_localize(None)
+        .to_numpy("datetime64[ns]")
+    )
     status = ds["status"].values
     p_time = ds["p_time"].values.astype("datetime64[ns]")
     start = ds["start_time"].values.astype("datetime64[ns]")
@@ -143,57 +148,61 @@ def export_seisbench(
                 )  # fmt: skip
     meta = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     meta.to_csv(out / "metadata.csv", index=False)
-    names = [f"{table.iloc[j]['network']}.{table.iloc[j]['station']}" for j in pos]
+    names = [
+        f"{table.iloc[j]['station_network_code']}.{table.iloc[j]['station_code']}" for j in pos
+    ]
     return ExportSummary(out, len(meta), names, skipped)
 
 
 def _station_row(table: pd.DataFrame, ds, j: int) -> pd.Series:
     code = str(ds["station"].values[j]).split(".")[-1]
-    net = str(ds["network"].values[j]) if "network" in ds.coords else None
-    sel = table[(table["station"] == code) & ((table["network"] == net) if net else True)]
+    net = str(ds["network"].values[j]) if "network" in ds.coords else None  # cube coord
+    same_net = (table["station_network_code"] == net) if net else True
+    sel = table[(table["station_code"] == code) & same_net]
     return sel.iloc[0]
 
 
 def _snr(traces: pd.DataFrame | None, srow: pd.Series, ev_ids: np.ndarray) -> np.ndarray:
-    if traces is None or "snr" not in traces:
+    """The traces' SNR in dB (as traces.parquet holds it), in the cube's event order."""
+    if traces is None or "trace_snr_db" not in traces:
         return np.full(len(ev_ids), np.nan)
-    t = traces[(traces["station"] == srow["station"]) & (traces["network"] == srow["network"])]
-    return t.set_index(t["event_id"].astype(str))["snr"].reindex(ev_ids).to_numpy(float)
+    net, code = srow["station_network_code"], srow["station_code"]
+    t = traces[(traces["station_code"] == code) & (traces["station_network_code"] == net)]
+    by_id = t.set_index(t["source_id"].astype(str))["trace_snr_db"]
+    return by_id.reindex(ev_ids).to_numpy(float)
 
 
 def _metadata(name, ok, n_time, rate, ds, ev, ev_ids, origin, p, start, srow, snr, split):
     n = len(ok)
     p_ns, s_ns = p.astype(np.int64), start.astype(np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        snr_db = 20.0 * np.log10(snr[ok])
     e = ev.iloc[ok]
     return pd.DataFrame(
         {
             "trace_name": [f"{name}${i},:{ds.sizes['component']},:{n_time}" for i in range(n)],
             "trace_name_original": [
-                f"{eid}.{srow['network']}.{srow['station']}" for eid in ev_ids[ok]
+                f"{eid}.{srow['station_network_code']}.{srow['station_code']}" for eid in ev_ids[ok]
             ],
             "trace_start_time": _iso_ns(start),
             "trace_sampling_rate_hz": rate,
             "trace_npts": n_time,
             "trace_component_order": "".join(map(str, ds["component"].values)),
             "trace_p_arrival_sample": (p_ns - s_ns) * rate / 1e9,
-            "trace_snr_db": snr_db,
-            "station_network_code": srow["network"],
-            "station_code": srow["station"],
-            "station_location_code": srow.get("location", ""),
-            "station_channels": srow.get("channels", ""),
-            "station_latitude_deg": srow["latitude"],
-            "station_longitude_deg": srow["longitude"],
-            "station_elevation_m": srow["elevation_m"],
+            "trace_snr_db": snr[ok],
+            "station_network_code": srow["station_network_code"],
+            "station_code": srow["station_code"],
+            "station_location_code": srow.get("station_location_code", ""),
+            "station_channels": srow.get("station_channels", ""),
+            "station_latitude_deg": srow["station_latitude_deg"],
+            "station_longitude_deg": srow["station_longitude_deg"],
+            "station_elevation_m": srow["station_elevation_m"],
             "source_id": ev_ids[ok],
             "source_origin_time": _iso_ns(origin[ok]),
-            "source_latitude_deg": e["latitude"].to_numpy(float),
-            "source_longitude_deg": e["longitude"].to_numpy(float),
-            "source_depth_km": e["depth_km"].to_numpy(float),
-            "source_magnitude": e["magnitude"].to_numpy(float),
-            "source_magnitude_type": e["magnitude_type"].to_numpy()
-            if "magnitude_type" in e
+            "source_latitude_deg": e["source_latitude_deg"].to_numpy(float),
+            "source_longitude_deg": e["source_longitude_deg"].to_numpy(float),
+            "source_depth_km": e["source_depth_km"].to_numpy(float),
+            "source_magnitude": e["source_magnitude"].to_numpy(float),
+            "source_magnitude_type": e["source_magnitude_type"].to_numpy()
+            if "source_magnitude_type" in e
             else "",
             "path_p_travel_s": (p_ns - origin[ok].astype(np.int64)) / 1e9,
             "phase": e["phase"].to_numpy() if "phase" in e else "",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from faultprobe import columns as cols
 from faultprobe.config import DATASET_SOURCES, Waveforms
 from faultprobe.config.stages import IngestSettings
 from faultprobe.pipelines import cube, ledger
@@ -205,18 +206,20 @@ def process_block(
     batch = process(items, ws.ravel(), p.ravel(), s, _orientation(inv), responses)
     rows = pd.DataFrame(
         {
-            "event_id": np.repeat(spec.event_ids.astype(str), n_st),
-            "network": np.tile([st.network for st in spec.stations], n_ev),
-            "station": np.tile([st.station for st in spec.stations], n_ev),
+            "source_id": np.repeat(spec.event_ids.astype(str), n_st),
+            "station_network_code": np.tile([st.network for st in spec.stations], n_ev),
+            "station_code": np.tile([st.station for st in spec.stations], n_ev),
             "status": names(batch.status).astype(str),
             "reason": batch.reason,
-            "p_time": pd.to_datetime(
+            "trace_p_arrival_time": pd.to_datetime(
                 np.where(valid.ravel(), p.ravel(), NAT).view("datetime64[ns]")
             ).tz_localize("UTC"),
-            "snr": batch.snr,
+            "trace_snr_db": cols.snr_db(batch.snr),
             "source": source.name,
             "attempts": np.array([it.attempts for it in items], dtype=np.int32),
-            "start_time": pd.to_datetime(batch.start_ns.view("datetime64[ns]")).tz_localize("UTC"),
+            "trace_start_time": pd.to_datetime(batch.start_ns.view("datetime64[ns]")).tz_localize(
+                "UTC"
+            ),
             **trace_channels(batch.seed_ids),
         }
     )
@@ -231,7 +234,7 @@ def trace_channels(seed_ids: list[list[str | None]]) -> dict[str, list[str]]:
         parts = [s.split(".") for s in ids if s]
         loc.append(parts[0][2] if parts else "")
         cha.append(",".join(s.split(".")[3] if s else "" for s in ids) if parts else "")
-    return {"location": loc, "channel": cha}
+    return {"station_location_code": loc, "trace_channels": cha}
 
 
 def _marker(spec: BlockSpec, rows: pd.DataFrame, info: RunInfo, t0: float, c0: float, **extra):
@@ -303,7 +306,7 @@ def retry_block(
         for col in ledger.TRACE_COLUMNS:
             new.loc[flat, col] = rows.loc[flat, col].to_numpy()
         new["attempts"] = new["attempts"].astype(np.int32)
-        new["snr"] = new["snr"].astype(np.float32)
+        new["trace_snr_db"] = new["trace_snr_db"].astype(np.float32)
         old = new
     ledger.write_part(store, spec.block, old)
     marker = _marker(spec, old, info, t0, c0, retried=int(again.sum()))
@@ -312,7 +315,7 @@ def retry_block(
 
 
 def block_specs(plan: Plan) -> list[BlockSpec]:
-    ids = plan.events["event_id"].astype(str).to_numpy()
+    ids = plan.events["source_id"].astype(str).to_numpy()
     out = []
     for b in range(plan.n_blocks):
         sl = plan.block(b)

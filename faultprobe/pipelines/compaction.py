@@ -1,7 +1,7 @@
 """The end of an ingest: the blocks' traces parts streamed into traces.parquet, and the
 figures the final check needs, in one pass over the parts.
 
-The parts are read a few at a time, turned into the table's on-disk columns
+The parts are read a few at a time, given the table's derived `trace_name`
 (`faultprobe.columns.to_disk`, the same function as every other table) and written as row
 groups, so the driver holds one row group, not the 9 M-row table of a 900k-event study.
 The pass also counts the statuses, keeps the transient rows and the channels without a
@@ -32,7 +32,7 @@ from faultprobe.store import TRACES, Store
 
 log = logging.getLogger(__name__)
 
-KEYS = ["event_id", "network", "station"]
+KEYS = ["source_id", "station_network_code", "station_code"]
 ROW_GROUP = 1 << 18  # rows per row group written (~40 MB of Arrow for this table)
 STATE = "compacted"  # ledger state: the markers traces.parquet was last written from
 _NO_RESPONSE = r"no response for (\S+):"
@@ -78,11 +78,13 @@ def _groups(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
 
 def _disk_schema(store: Store, n_blocks: int, threads: int) -> pa.Schema:
     """The schema traces.parquet gets: what pandas would give the parts concatenated
-    (their Arrow types unified), in on-disk names, with its pandas metadata."""
+    (their Arrow types unified, legacy names upgraded), with `trace_name`, with its pandas
+    metadata."""
 
-    def schema(b: int) -> pa.Schema:
+    def schema(b: int) -> pa.Schema:  # a part of an older ingest: its names upgraded
         with store.fs.open(store.path(ledger.part_name(b)), "rb") as f:
-            return pq.read_schema(f)
+            empty = cols.from_disk(pq.read_schema(f).empty_table().to_pandas(), TRACES)
+        return pa.Schema.from_pandas(empty, preserve_index=False)
 
     with ThreadPoolExecutor(max_workers=threads) as ex:
         schemas = list(ex.map(schema, range(n_blocks)))

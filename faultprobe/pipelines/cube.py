@@ -20,6 +20,7 @@ import zarr
 import zarr.codecs
 
 from faultprobe import __version__, _compat
+from faultprobe import columns as cols
 from faultprobe.config import Waveforms
 from faultprobe.pipelines.placement import PSource, p_sources
 from faultprobe.pipelines.plan import Plan
@@ -29,6 +30,8 @@ from faultprobe.pipelines.status import NOT_WRITTEN, Status
 warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
 
 NAT = np.iinfo(np.int64).min
+#: The cube's event coordinates: short names (the cube keeps them), read from the events
+#: frame's SeisBench columns (`EVENT_FROM`).
 EVENT_COORDS = [
     "event_id",
     "origin_time",
@@ -39,7 +42,14 @@ EVENT_COORDS = [
     "phase",
     "ttf_s",
 ]
-STATION_COORDS = ["network", "latitude", "longitude", "elevation_m"]
+#: Cube event coordinate -> the events column it is read from.
+EVENT_FROM = {c: cols.LEGACY["events.parquet"].get(c, c) for c in EVENT_COORDS}
+#: The cube's numeric station coordinates -> the stations column each is read from.
+STATION_FROM = {
+    "station_latitude": "station_latitude_deg",
+    "station_longitude": "station_longitude_deg",
+    "station_elevation_m": "station_elevation_m",
+}
 #: CF time encoding: integer nanoseconds from the epoch, in UTC.
 TIME_UNITS = "nanoseconds since 1970-01-01T00:00:00Z"
 #: Units and long names of the coordinates (CF attributes).
@@ -130,14 +140,14 @@ def template(
     ev, S = plan.events, len(plan.stations)
     E = len(ev)
     coords = {
-        "event": ("event", ev["event_id"].astype(str).to_numpy(dtype=object)),
+        "event": ("event", ev["source_id"].astype(str).to_numpy(dtype=object)),
         "station": ("station", np.array(plan.station_names, dtype=object)),
         "component": ("component", np.array(COMPONENTS, dtype=object)),
         "time": ("time", np.round(window_s[0] + np.arange(n_time) / rate, 6)),
     }
-    for col in EVENT_COORDS:
-        if col in ev.columns:
-            v = ev[col]
+    for col, frame_col in EVENT_FROM.items():
+        if frame_col in ev.columns:
+            v = ev[frame_col]
             if col == "origin_time":
                 v = v.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
             arr = v.to_numpy()
@@ -152,8 +162,8 @@ def template(
     coords["station_code"] = ("station", np.array([s.station for s in st], dtype=object))
     coords["location"] = ("station", np.array([s.location for s in st], dtype=object))
     coords["channels"] = ("station", np.array([s.channels for s in st], dtype=object))
-    for col in ("latitude", "longitude", "elevation_m"):
-        coords[f"station_{col}"] = ("station", np.asarray(plan.station_table[col], float))
+    for col, frame_col in STATION_FROM.items():
+        coords[col] = ("station", np.asarray(plan.station_table[frame_col], float))
     data = {
         "waveform": (
             ("event", "station", "component", "time"),

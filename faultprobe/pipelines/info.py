@@ -44,10 +44,12 @@ def describe(root: str) -> str:
         lines.append(f"events: {len(ev)} ({', '.join(f'{k} {v}' for k, v in phases.items())})")
     if store.exists(STATIONS):
         st = store.read_table(STATIONS)
-        lines.append(f"stations: {len(st)} ({', '.join(st['network'] + '.' + st['station'])})")
+        lines.append(
+            f"stations: {len(st)} ({', '.join(st['station_network_code'] + '.' + st['station_code'])})"
+        )
     if store.exists(TRACES):
         tr = store.read_table(TRACES)
-        code = (tr["network"] + "." + tr["station"]).rename("station")
+        code = (tr["station_network_code"] + "." + tr["station_code"]).rename("station")
         table = pd.crosstab(code, tr["status"]).reindex(
             columns=[s.label for s in Status if s.label in set(tr["status"])]
         )

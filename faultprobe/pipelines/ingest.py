@@ -122,7 +122,10 @@ class Summary:
 
     def listing(self) -> str:
         tr = self.transient
-        rows = [f"  {r.event_id} {r.network}.{r.station}" for r in tr.head(MAX_LISTED).itertuples()]
+        rows = [
+            f"  {r.source_id} {r.station_network_code}.{r.station_code}"
+            for r in tr.head(MAX_LISTED).itertuples()
+        ]
         if len(tr) > MAX_LISTED:
             rows.append(f"  … {len(tr) - MAX_LISTED} more (status 'transient' in traces.parquet)")
         return "\n".join(["windows to fetch again:", *rows])

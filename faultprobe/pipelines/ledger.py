@@ -14,23 +14,24 @@ import json
 
 import pandas as pd
 
-from faultprobe.store import Store
+from faultprobe import columns as cols
+from faultprobe.store import TRACES, Store
 
 LEDGER = "ingest"
 TRACE_COLUMNS = [
-    "event_id",
-    "network",
-    "station",
+    "source_id",
+    "station_network_code",
+    "station_code",
     "status",
     "reason",
-    "p_time",
-    "snr",
+    "trace_p_arrival_time",
+    "trace_snr_db",  # dB (20 log10 of the amplitude ratio)
     "source",
     "attempts",
-    "start_time",
+    "trace_start_time",
     "failure",
-    "location",  # location code of the trace as read
-    "channel",  # its E, N, Z channel codes as read, e.g. "HHE,HHN,HHZ" ("" where absent)
+    "station_location_code",  # location code of the trace as read
+    "trace_channels",  # its E, N, Z channel codes as read, e.g. "HHE,HHN,HHZ" ("" where absent)
 ]
 
 
@@ -80,7 +81,9 @@ def write_part(store: Store, block: int, rows: pd.DataFrame) -> None:
 
 
 def read_part(store: Store, block: int) -> pd.DataFrame:
-    return store.read_table(part_name(block))
+    """A block's traces part; one written before the column rename is upgraded as
+    traces.parquet is, so an interrupted ingest of an old store resumes."""
+    return cols.from_disk(store.read_table(part_name(block)), TRACES)
 
 
 def mark_done(store: Store, block: int, summary: dict) -> None:

@@ -62,9 +62,9 @@ def first_picks(picks: pd.DataFrame) -> pd.DataFrame:
     manual before automatic, then the earliest (the first P, as the model's is)."""
     order = picks.assign(
         _used=~picks["preferred_origin"].astype(bool),
-        _auto=picks["evaluation_mode"].astype(str) != "manual",
-    ).sort_values(["_used", "_auto", "time"], kind="stable")
-    return order.drop_duplicates(["event_id", "network", "station"]).drop(
+        _auto=picks["trace_p_status"].astype(str) != "manual",
+    ).sort_values(["_used", "_auto", "trace_p_arrival_time"], kind="stable")
+    return order.drop_duplicates(["source_id", "station_network_code", "station_code"]).drop(
         columns=["_used", "_auto"]
     )
 
@@ -80,7 +80,7 @@ def overlay_p_times(plan: Plan, events, networks, stations, times_ns, *, first: 
             keys.setdefault((n, s.station), j)
     if not keys or not len(times_ns):
         return p, mask
-    i = pd.Index(plan.events["event_id"].astype(str)).get_indexer(pd.Index(events).astype(str))
+    i = pd.Index(plan.events["source_id"].astype(str)).get_indexer(pd.Index(events).astype(str))
     codes = pd.MultiIndex.from_tuples(list(keys))
     given = pd.MultiIndex.from_arrays(
         [pd.Index(networks).astype(str), pd.Index(stations).astype(str)]
@@ -102,9 +102,14 @@ def pick_times(plan: Plan, picks: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]
     if picks.empty:
         return plan.p_time_ns.copy(), np.zeros(plan.p_time_ns.shape, dtype=bool)
     best = first_picks(picks)
-    t = pd.to_datetime(best["time"], utc=True).dt.tz_localize(None).astype("datetime64[ns]")
+    t = (
+        pd.to_datetime(best["trace_p_arrival_time"], utc=True)
+        .dt.tz_localize(None)
+        .astype("datetime64[ns]")
+    )
     ns = t.to_numpy().astype(np.int64)
-    return overlay_p_times(plan, best["event_id"], best["network"], best["station"], ns)
+    ids, nets = best["source_id"], best["station_network_code"]
+    return overlay_p_times(plan, ids, nets, best["station_code"], ns)
 
 
 def placed_by_picks(plan: Plan, store: Store) -> Plan:

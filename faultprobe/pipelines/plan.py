@@ -45,15 +45,22 @@ INPUTS = (
     "clip_counts",
     "clip_run",
 )
-EVENT_COLUMNS = ["event_id", "origin_time", "latitude", "longitude", "depth_km"]
+# (their order is part of the plan hash: the values are hashed, not the names)
+EVENT_COLUMNS = [
+    "source_id",
+    "source_origin_time",
+    "source_latitude_deg",
+    "source_longitude_deg",
+    "source_depth_km",
+]
 STATION_COLUMNS = [
-    "network",
-    "station",
-    "location",
-    "channels",
-    "latitude",
-    "longitude",
-    "elevation_m",
+    "station_network_code",
+    "station_code",
+    "station_location_code",
+    "station_channels",
+    "station_latitude_deg",
+    "station_longitude_deg",
+    "station_elevation_m",
 ]
 
 
@@ -99,13 +106,16 @@ class PlanError(InputError, ValueError):
 
 
 def _check_columns(df: pd.DataFrame, wanted: list[str], name: str) -> None:
-    """The table has the columns the plan needs; the message gives the names on disk."""
+    """The table has the columns the plan needs; the message names them (and the short
+    names of older stores, which are read as these)."""
     missing = [c for c in wanted if c not in df.columns]
     if missing:
-        disk = columns.mapping(name)
-        names = ", ".join(disk.get(c, c) for c in missing)
+        old = {v: k for k, v in columns.legacy(name).items()}
+        was = ", ".join(old[c] for c in missing if c in old)
         raise PlanError(
-            f"{name}: missing columns {missing} (on disk {names}; docs/architecture.md lists them)"
+            f"{name}: missing columns {missing}"
+            + (f" (formerly {was})" if was else "")
+            + "; docs/tables.md lists them"
         )
 
 
@@ -129,36 +139,38 @@ def make_plan(
     """Build the plan; P times come from the configured model's table (NaN off the table)."""
     _check_columns(events, EVENT_COLUMNS, "events.parquet")
     _check_columns(stations, STATION_COLUMNS, "stations.parquet")
-    if events["event_id"].duplicated().any():
-        dup = events.loc[events["event_id"].duplicated(), "event_id"].iloc[0]
-        raise PlanError(f"events.parquet: event_id {dup!r} appears more than once")
+    if events["source_id"].duplicated().any():
+        dup = events.loc[events["source_id"].duplicated(), "source_id"].iloc[0]
+        raise PlanError(f"events.parquet: source_id {dup!r} appears more than once")
     events = events.reset_index(drop=True)
     stations = stations.reset_index(drop=True)
     aliases = aliases or {}
     infos = [
         StationInfo(
-            network=str(r.network),
-            station=str(r.station),
-            location=str(r.location if isinstance(r.location, str) else ""),
-            channels=str(r.channels)[:2],
-            sampling_rate=float(
-                getattr(r, "sampling_rate", cfg.sampling_rate) or cfg.sampling_rate
+            network=str(r.station_network_code),
+            station=str(r.station_code),
+            location=str(
+                r.station_location_code if isinstance(r.station_location_code, str) else ""
             ),
-            aliases=tuple(aliases.get(str(r.network), [])),
+            channels=str(r.station_channels)[:2],
+            sampling_rate=float(
+                getattr(r, "station_sampling_rate_hz", cfg.sampling_rate) or cfg.sampling_rate
+            ),
+            aliases=tuple(aliases.get(str(r.station_network_code), [])),
         )
         for r in stations.itertuples()
     ]
     names = [s.code for s in infos]  # the cube's station labels: NET.STA
     table = load_p_table(cfg.velocity_model)
     dist = epicentral_km(
-        events["latitude"].to_numpy()[:, None],
-        events["longitude"].to_numpy()[:, None],
-        stations["latitude"].to_numpy()[None, :],
-        stations["longitude"].to_numpy()[None, :],
+        events["source_latitude_deg"].to_numpy()[:, None],
+        events["source_longitude_deg"].to_numpy()[:, None],
+        stations["station_latitude_deg"].to_numpy()[None, :],
+        stations["station_longitude_deg"].to_numpy()[None, :],
     )
-    depth = np.broadcast_to(events["depth_km"].to_numpy(float)[:, None], dist.shape)
-    tt = table.travel_time(dist, depth, stations["elevation_m"].to_numpy(float)[None, :])
-    origin = _utc_ns(events["origin_time"])
+    depth = np.broadcast_to(events["source_depth_km"].to_numpy(float)[:, None], dist.shape)
+    tt = table.travel_time(dist, depth, stations["station_elevation_m"].to_numpy(float)[None, :])
+    origin = _utc_ns(events["source_origin_time"])
     p_ns = origin[:, None] + np.round(np.nan_to_num(tt, nan=0.0) * 1e9).astype(np.int64)
     p_ns = np.where(np.isnan(tt), np.iinfo(np.int64).min, p_ns)
     digest = hashlib.sha256()
