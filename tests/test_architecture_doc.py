@@ -1,5 +1,6 @@
 """docs/architecture.md says what the code does: its status table is the status codes, its
-table columns are the on-disk names, and every store item is named."""
+table columns are the names (in memory as on disk) with the older names the reading
+upgrades, and every store item is named."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def test_the_status_table_is_the_codes_and_their_classes():
     assert [w.strip() for w in order.replace("\n", " ").split(",")] == by_severity
 
 
-def test_the_table_columns_are_the_names_on_disk():
+def test_the_table_columns_are_the_names_and_their_older_names():
     for table, extra in [
         ("events.parquet", ["fault_distance_km", "phase", "ttf_s"]),
         ("stations.parquet", ["far"]),
@@ -39,12 +40,18 @@ def test_the_table_columns_are_the_names_on_disk():
         ("traces.parquet", ["trace_name", "status", "failure", "reason", "source", "attempts"]),
     ]:
         section = _section(f"### {table}")
-        on_disk = re.findall(r"^\| `([a-z_]+)`(?:, `([a-z_]+)`)? \|", section, re.M)
-        named = {n for pair in on_disk for n in pair if n}
-        want = set(columns.TABLES[table].values()) | set(extra)
+        rows = re.findall(r"^\| `([a-z_]+)`(?:, `([a-z_]+)`)? \| ([^|]*) \|", section, re.M)
+        named = {n for *pair, _ in rows for n in pair if n}
+        want = set(columns.legacy(table).values()) | set(extra)
         assert named == want, table
-    memory = set(ledger.TRACE_COLUMNS) - set(columns.TABLES["traces.parquet"])
-    assert memory <= set(re.findall(r"`(\w+)`", _section("### traces.parquet")))
+        older = {}  # the "in older stores" cell names the short names, in the same order
+        for *pair, cell in rows:
+            older.update(zip(re.findall(r"`(\w+)`", cell), [n for n in pair if n]))
+        assert older == columns.legacy(table), table
+    traces = re.findall(r"^\| `([a-z_]+)`(?:, `([a-z_]+)`)? \|", _section("### traces.parquet"),
+                        re.M)  # fmt: skip
+    named = {n for pair in traces for n in pair if n}
+    assert named == set(ledger.TRACE_COLUMNS) | {columns.TRACE_NAME}
 
 
 def test_every_store_item_and_cube_name_is_on_the_page():
