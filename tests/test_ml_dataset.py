@@ -18,8 +18,8 @@ def cube(tmp_path_factory):
 
 def test_event_table_and_schema(cube):
     ev = dataset.event_table(cube)
-    assert len(ev) == 120 and ev["event_id"].is_unique
-    assert str(ev["origin_time"].dt.tz) == "UTC"
+    assert len(ev) == 120 and ev["source_id"].is_unique
+    assert str(ev["source_origin_time"].dt.tz) == "UTC"
     assert cube["waveform"].dims == ("event", "station", "component", "time")
     assert cube["waveform"].data.chunksize[1] == 1  # one station per chunk
     assert list(cube["component"].values) == ["E", "N", "Z"]

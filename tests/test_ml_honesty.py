@@ -117,7 +117,7 @@ def test_run_folder_holds_every_test_event_once(effect_store, effect_run):
     assert folder.exists("model.safetensors") and not folder.exists("checkpoint.pt")
     assert folder.spec() == spec
     preds = folder.read_table("predictions.parquet")
-    assert preds["event_id"].is_unique  # no event in two splits
+    assert preds["source_id"].is_unique  # no event in two splits
     test = preds[preds["split"] == "test"]
     comp = folder.read_table("composition.parquet")
     assert len(test) == r["test"]["n"] == comp.loc[comp.split == "test", "count"].sum()
@@ -136,10 +136,10 @@ def test_evaluate_reproduces_the_test_score(effect_store, effect_run):
     scores, preds = evaluate_run(RunFolder(effect_store, spec.run_id), device="cpu")
     assert scores["n"] == r["test"]["n"]
     assert scores["accuracy"] == pytest.approx(r["test"]["accuracy"])
-    assert set(preds["event_id"]) == set(
+    assert set(preds["source_id"]) == set(
         RunFolder(effect_store, spec.run_id)
         .read_table("predictions.parquet")
-        .query("split == 'test'")["event_id"]
+        .query("split == 'test'")["source_id"]
     )
 
 

@@ -40,17 +40,22 @@ def open_cube(store: Store) -> xr.Dataset:
 
 
 def event_table(ds: xr.Dataset) -> pd.DataFrame:
-    """Per-event coordinates of the cube (event_id, origin_time UTC, ...), in cube order."""
-    cols = {}
-    for name in ("event_id", "origin_time", "magnitude", "phase", "ttf_s"):
-        if name in ds.coords:
-            cols[name] = ds[name].values
-    if "event_id" not in cols:
-        cols["event_id"] = ds["event"].values
+    """Per-event coordinates of the cube in cube order, with the events table's names
+    (source_id, source_origin_time UTC, source_magnitude, phase, ttf_s)."""
+    cube_to_frame = {
+        "event_id": "source_id",
+        "origin_time": "source_origin_time",
+        "magnitude": "source_magnitude",
+        "phase": "phase",
+        "ttf_s": "ttf_s",
+    }  # the cube keeps its own coordinate names
+    cols = {new: ds[old].values for old, new in cube_to_frame.items() if old in ds.coords}
+    if "source_id" not in cols:
+        cols["source_id"] = ds["event"].values
     df = pd.DataFrame(cols)
-    df["event_id"] = df["event_id"].astype(str)
-    t = pd.DatetimeIndex(df["origin_time"])
-    df["origin_time"] = t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
+    df["source_id"] = df["source_id"].astype(str)
+    t = pd.DatetimeIndex(df["source_origin_time"])
+    df["source_origin_time"] = t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
     return df
 
 

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 class EventSelection:
     """The cube's events with their labels and split codes for one spec."""
 
-    events: pd.DataFrame  # cube order: event_id, origin_time, ...
+    events: pd.DataFrame  # cube order: source_id, source_origin_time, ...
     ok: np.ndarray  # every chosen station has an ok trace
     labels: np.ndarray  # -1 = not used
     split: np.ndarray  # 0 train, 1 val, 2 test, -1 unused
@@ -76,7 +76,7 @@ def select_events(ds, spec: RunSpec) -> EventSelection:
         raise ModelError(
             f"no event has usable traces at {', '.join(spec.stations)} (trace statuses: {counts})"
         )
-    lab, names = labels.make_labels(events["origin_time"], spec.labelling)
+    lab, names = labels.make_labels(events["source_origin_time"], spec.labelling)
     lab = np.where(ok, lab, labels.UNLABELLED)
     # Balance and split on the labels the model trains with: for a wrong-date run those are
     # the false ones (the paper retrains on the same events with moved labels; its test
@@ -86,7 +86,7 @@ def select_events(ds, spec: RunSpec) -> EventSelection:
         lab = np.where(labels.balance(lab, n, spec.seed), lab, labels.UNLABELLED)
     if spec.labelling.shuffle:
         lab = labels.shuffle_labels(lab, spec.seed)
-    codes = splits.make_split(_seconds(events["origin_time"]), lab, spec.split, spec.seed)
+    codes = splits.make_split(_seconds(events["source_origin_time"]), lab, spec.split, spec.seed)
     if spec.balance and not spec.balance_test:  # balance what the model fits, keep all tests
         for part in (splits.TRAIN, splits.VAL):
             inside = codes == part
@@ -119,8 +119,8 @@ def cube_id(store: Store, ds) -> tuple:
 def _predictions(sel_events, codes, true, probs, names, real=None) -> pd.DataFrame:
     df = pd.DataFrame(
         {
-            "event_id": sel_events["event_id"].to_numpy(),
-            "origin_time": pd.DatetimeIndex(sel_events["origin_time"]),
+            "source_id": sel_events["source_id"].to_numpy(),
+            "source_origin_time": pd.DatetimeIndex(sel_events["source_origin_time"]),
             "split": pd.Series(codes).map(splits.SPLIT_NAMES).to_numpy(),
             "true": true.astype(np.int64),
             "pred": probs.argmax(axis=1).astype(np.int64),
@@ -156,7 +156,10 @@ def run_experiment(
     sel = select_events(ds, spec)
     used = np.flatnonzero(sel.split >= 0)
     comp = splits.composition(
-        sel.events["origin_time"].iloc[used], sel.labels[used], sel.split[used], sel.class_names
+        sel.events["source_origin_time"].iloc[used],
+        sel.labels[used],
+        sel.split[used],
+        sel.class_names,
     )
     log.info(f"run {spec.run_id}: {used.size} events; traces {sel.status_counts}")
     log.info(splits.render_composition(comp))
@@ -198,7 +201,7 @@ def run_experiment(
     real = None
     if spec.labelling.false_mainshock is not None:
         real_lab = spec.labelling.model_copy(update={"false_mainshock": None})
-        real = labels.make_labels(sel.events["origin_time"].iloc[used], real_lab)[0]
+        real = labels.make_labels(sel.events["source_origin_time"].iloc[used], real_lab)[0]
     preds = _predictions(sel.events.iloc[used], codes, y, probs, sel.class_names, real)
     scores = {}
     for code, name in splits.SPLIT_NAMES.items():
@@ -274,12 +277,12 @@ def evaluate_run(
     ds = dataset.open_cube(folder.store)
     ev = dataset.event_table(ds)
     ok, counts = _status(ds, stations)
-    y, names = labels.make_labels(ev["origin_time"], lab)
+    y, names = labels.make_labels(ev["source_origin_time"], lab)
     use = ok & (y >= 0)
     if events == "test":
         trained = folder.read_table(PREDICTIONS)
-        test_ids = set(trained.loc[trained["split"] == "test", "event_id"])
-        use &= ev["event_id"].isin(test_ids).to_numpy()
+        test_ids = set(trained.loc[trained["split"] == "test", "source_id"])
+        use &= ev["source_id"].isin(test_ids).to_numpy()
     elif events != "all":
         raise ValueError(f"events must be 'test' or 'all', got {events!r}")
     pos = np.flatnonzero(use)

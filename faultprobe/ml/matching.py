@@ -18,7 +18,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-MATCH_FEATURES = ("magnitude", "p_travel_s", "depth_km")
+MATCH_FEATURES = ("source_magnitude", "p_travel_s", "source_depth_km")
 
 
 def match_pairs(
@@ -95,7 +95,7 @@ def match_features(ds, station: str) -> np.ndarray:
     travel = (p - o).total_seconds().to_numpy(float)
     depth = np.asarray(ds["depth_km"].values, float) if "depth_km" in ds.coords else np.nan
     return np.column_stack(
-        [np.asarray(ev["magnitude"], float), travel, np.broadcast_to(depth, travel.shape)]
+        [np.asarray(ev["source_magnitude"], float), travel, np.broadcast_to(depth, travel.shape)]
     )
 
 

@@ -172,10 +172,10 @@ def composition(
 ) -> pd.DataFrame:
     """Counts and date ranges per split and class (the table printed and stored per run)."""
     df = pd.DataFrame(
-        {"origin_time": pd.DatetimeIndex(origin_time), "label": labels, "split": codes}
+        {"source_origin_time": pd.DatetimeIndex(origin_time), "label": labels, "split": codes}
     )
     df = df[(df.split >= 0) & (df.label >= 0)]
-    g = df.groupby(["split", "label"], sort=True)["origin_time"]
+    g = df.groupby(["split", "label"], sort=True)["source_origin_time"]
     out = g.agg(["count", "min", "max"]).reset_index()
     out.columns = ["split", "label", "count", "first", "last"]
     out.insert(2, "class", [class_names[i] for i in out["label"]])
