@@ -66,13 +66,13 @@ def _events(n: int, days: int, rng: np.random.Generator) -> pd.DataFrame:
     origin = pd.to_datetime([(T0 + float(x)).datetime for x in t], utc=True)
     return pd.DataFrame(
         {
-            "event_id": [f"toy{i:04d}" for i in range(n)],
-            "origin_time": origin,
-            "latitude": 42.83 + rng.normal(0, 0.03, n),
-            "longitude": 13.11 + rng.normal(0, 0.03, n),
-            "depth_km": rng.uniform(3.0, 11.0, n),
-            "magnitude": rng.uniform(0.6, 2.5, n).round(2),
-            "magnitude_type": "Mw",
+            "source_id": [f"toy{i:04d}" for i in range(n)],
+            "source_origin_time": origin,
+            "source_latitude_deg": 42.83 + rng.normal(0, 0.03, n),
+            "source_longitude_deg": 13.11 + rng.normal(0, 0.03, n),
+            "source_depth_km": rng.uniform(3.0, 11.0, n),
+            "source_magnitude": rng.uniform(0.6, 2.5, n).round(2),
+            "source_magnitude_type": "Mw",
             "fault_distance_km": rng.uniform(0, 3, n),
             "phase": np.where(np.arange(n) < n // 2, "pre", "post"),
             "ttf_s": (t - t[n // 2]).astype(float),
@@ -84,14 +84,14 @@ def _stations() -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "network": n,
-                "station": s,
-                "location": "",
-                "channels": c,
-                "latitude": la,
-                "longitude": lo,
-                "elevation_m": el,
-                "sampling_rate": r,
+                "station_network_code": n,
+                "station_code": s,
+                "station_location_code": "",
+                "station_channels": c,
+                "station_latitude_deg": la,
+                "station_longitude_deg": lo,
+                "station_elevation_m": el,
+                "station_sampling_rate_hz": r,
                 "far": s == "GHOST",
             }
             for n, s, r, c, la, lo, el in STATIONS
@@ -133,21 +133,21 @@ def write_toy_study(
     fp_store.Store(store).write_table(st, fp_store.STATIONS)
     table = PTable.load("carannante2013")
     dist = epicentral_km(
-        ev.latitude.to_numpy()[:, None],
-        ev.longitude.to_numpy()[:, None],
-        st.latitude.to_numpy()[None],
-        st.longitude.to_numpy()[None],
+        ev.source_latitude_deg.to_numpy()[:, None],
+        ev.source_longitude_deg.to_numpy()[:, None],
+        st.station_latitude_deg.to_numpy()[None],
+        st.station_longitude_deg.to_numpy()[None],
     )
     tt = table.travel_time(
         dist,
-        np.broadcast_to(ev.depth_km.to_numpy()[:, None], dist.shape),
-        st.elevation_m.to_numpy()[None],
+        np.broadcast_to(ev.source_depth_km.to_numpy()[:, None], dist.shape),
+        st.station_elevation_m.to_numpy()[None],
     )
-    origin_s = np.array([UTCDateTime(t.to_pydatetime()) - T0 for t in ev.origin_time])
+    origin_s = np.array([UTCDateTime(t.to_pydatetime()) - T0 for t in ev.source_origin_time])
     expected = {}
     for j, (net, sta, rate, cha, *_rest) in enumerate(STATIONS):
         if sta == "GHOST" or (with_data is not None and sta not in with_data):
-            expected.update({(e, sta): "no_data" for e in ev.event_id})
+            expected.update({(e, sta): "no_data" for e in ev.source_id})
             continue
         comps = "NZ" if sta == "MISS" else "ENZ"
         traces = {c: [] for c in comps}
@@ -166,7 +166,9 @@ def write_toy_study(
                 if not 0 <= p_idx < n:
                     continue
                 lo, hi = max(0, int(p_idx - 10 * rate)), min(n, int(p_idx + 40 * rate))
-                sig = _signal(hi - lo, rate, p_idx - lo, 400.0 * 10 ** (ev.magnitude[e] / 2), rng)
+                sig = _signal(
+                    hi - lo, rate, p_idx - lo, 400.0 * 10 ** (ev.source_magnitude[e] / 2), rng
+                )
                 if x is None:
                     x = rng.normal(0, 40.0, (3, n)).round().astype(np.int32)
                 x[:, lo:hi] += sig
@@ -210,7 +212,7 @@ def write_toy_study(
                     )
                     traces[comp].append(tr)
         _write_sds(sds, traces)
-        for i, eid in enumerate(ev.event_id):
+        for i, eid in enumerate(ev.source_id):
             status = "missing_component" if sta == "MISS" else "ok"
             if sta == "DEF" and not continuous:
                 status = {
@@ -335,8 +337,9 @@ inventory = "stations.xml"
 
 
 def toy_inventory(stations, source: str = "faultprobe toy archive"):
-    """An ObsPy Inventory for a stations table (network, station, channels, latitude,
-    longitude, elevation_m, sampling_rate): E/N/Z channels with a 120 s broadband velocity
+    """An ObsPy Inventory for a stations table (station_network_code, station_code,
+    station_channels, station_latitude_deg, station_longitude_deg, station_elevation_m,
+    station_sampling_rate_hz): E/N/Z channels with a 120 s broadband velocity
     response.  Used by the toy archive, the tests' station files and their FDSN service."""
     from obspy.core.inventory import Channel, Inventory, Network, Site, Station
     from obspy.core.inventory.response import Response
@@ -356,26 +359,26 @@ def toy_inventory(stations, source: str = "faultprobe toy archive"):
             )
             chans.append(
                 Channel(
-                    f"{r.channels}{comp}",
+                    f"{r.station_channels}{comp}",
                     "",
-                    r.latitude,
-                    r.longitude,
-                    r.elevation_m,
+                    r.station_latitude_deg,
+                    r.station_longitude_deg,
+                    r.station_elevation_m,
                     0.0,
                     azimuth=az,
                     dip=dip,
-                    sample_rate=r.sampling_rate,
+                    sample_rate=r.station_sampling_rate_hz,
                     response=resp,
                 )
             )
-        nets.setdefault(r.network, []).append(
+        nets.setdefault(r.station_network_code, []).append(
             Station(
-                r.station,
-                r.latitude,
-                r.longitude,
-                r.elevation_m,
+                r.station_code,
+                r.station_latitude_deg,
+                r.station_longitude_deg,
+                r.station_elevation_m,
                 channels=chans,
-                site=Site(r.station),
+                site=Site(r.station_code),
             )
         )
     return Inventory([Network(k, stations=v) for k, v in nets.items()], source=source)

@@ -24,4 +24,6 @@ def compact_in_memory(store: Store, n_blocks: int, threads: int = 8) -> pd.DataF
 
 def check_in_memory(traces: pd.DataFrame) -> tuple[int, bool]:
     """The old final check's row count and duplicate test, on the whole table."""
-    return len(traces), bool(traces.duplicated(["event_id", "network", "station"]).any())
+    return len(traces), bool(
+        traces.duplicated(["source_id", "station_network_code", "station_code"]).any()
+    )
