@@ -29,6 +29,7 @@ NAMES = np.array(["ok", "gap", "no_data", "ok", "missing_component", "transient"
 
 def write_ledger(root: str, n_events: int, block: int) -> int:
     """What every task leaves: its traces part and marker, as run_block writes them."""
+    from faultprobe import columns as cols
     from faultprobe.pipelines import ledger
     from faultprobe.store import Store
 
@@ -45,19 +46,19 @@ def write_ledger(root: str, n_events: int, block: int) -> int:
         p = t0 + rng.integers(0, 365 * 86400, n) * 10**9
         rows = pd.DataFrame(
             {
-                "event_id": np.repeat(ev, s).astype(str),
-                "network": "IV",
-                "station": np.tile(STATIONS, len(ev)),
+                "source_id": np.repeat(ev, s).astype(str),
+                "station_network_code": "IV",
+                "station_code": np.tile(STATIONS, len(ev)),
                 "status": st.astype(str),
                 "reason": np.where(st == "gap", "gap of 1.2 s in IV.NRCA..HHZ", ""),
-                "p_time": pd.to_datetime(p, utc=True),
-                "snr": rng.lognormal(2.0, 1.0, n).astype(np.float32),
+                "trace_p_arrival_time": pd.to_datetime(p, utc=True),
+                "trace_snr_db": cols.snr_db(rng.lognormal(2.0, 1.0, n)),
                 "source": "sds",
                 "attempts": np.ones(n, np.int32),
-                "start_time": pd.to_datetime(p - 5 * 10**9, utc=True),
+                "trace_start_time": pd.to_datetime(p - 5 * 10**9, utc=True),
                 "failure": np.where(st == "no_data", "permanent", ""),
-                "location": "",
-                "channel": "HHE,HHN,HHZ",
+                "station_location_code": "",
+                "trace_channels": "HHE,HHN,HHZ",
             }
         )
         ledger.write_part(store, b, rows)

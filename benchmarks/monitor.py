@@ -134,19 +134,19 @@ def latency(cfg, run: str, work: Path, n: int) -> list[float]:
     full = read_catalog(cfg.catalog).events
     lines = SyntheticArchive(cfg).catalog()  # the simulator's catalog, as write_tan takes it
     sel = select_events(full, newevents.monitoring_selection(MonitorSettings.of(cfg))).events
-    day = sel["origin_time"].dt.floor("D").value_counts().index[0]
-    picks = sel[(sel["origin_time"] > day + pd.Timedelta(hours=6))
-                & (sel["origin_time"] < day + pd.Timedelta(hours=20))]  # fmt: skip
+    day = sel["source_origin_time"].dt.floor("D").value_counts().index[0]
+    picks = sel[(sel["source_origin_time"] > day + pd.Timedelta(hours=6))
+                & (sel["source_origin_time"] < day + pd.Timedelta(hours=20))]  # fmt: skip
     picks = picks.iloc[:: max(1, len(picks) // n)].head(n)
     live, catalog = work / "live-sds", work / "live-catalog.txt"
     live.mkdir(parents=True)
     src = Path(cfg.waveforms.sds_root)
-    first = UTCDateTime(picks["origin_time"].iloc[0].to_pydatetime())
+    first = UTCDateTime(picks["source_origin_time"].iloc[0].to_pydatetime())
     _write_until(src, live, first - 30)
     mcfg = _monitor_cfg(cfg, work / "monitor", live, catalog)
-    first_t = picks["origin_time"].iloc[0]
+    first_t = picks["source_origin_time"].iloc[0]
     reach = pd.Timedelta(seconds=cfg.selection.isolation_after_s)
-    _catalog(lines[lines["origin_time"] < first_t], catalog)
+    _catalog(lines[lines["source_origin_time"] < first_t], catalog)
     mon = Monitor(mcfg, run)
     mon.poll()  # the past: everything before the first pick
     poller = Poller(mon)
@@ -154,20 +154,20 @@ def latency(cfg, run: str, work: Path, n: int) -> list[float]:
     out = []
     try:
         for r in picks.itertuples():
-            t = pd.Timestamp(r.origin_time)
+            t = pd.Timestamp(r.source_origin_time)
             # the catalog up to the first event 25 s after this one: isolation is decided
-            later = lines.loc[lines["origin_time"] > t + reach, "origin_time"]
+            later = lines.loc[lines["source_origin_time"] > t + reach, "source_origin_time"]
             upto = later.iloc[0] if len(later) else t + reach
-            _catalog(lines[lines["origin_time"] <= upto], catalog)
+            _catalog(lines[lines["source_origin_time"] <= upto], catalog)
             time.sleep(0.5)  # the event is known and waits for its waveforms
-            assert r.event_id not in poller.committed
+            assert r.source_id not in poller.committed
             landed = _write_until(src, live, UTCDateTime(t.to_pydatetime()) + 40)
-            while r.event_id not in poller.committed:
+            while r.source_id not in poller.committed:
                 if time.perf_counter() - landed > 120:
-                    raise RuntimeError(f"event {r.event_id} not scored after 120 s")
+                    raise RuntimeError(f"event {r.source_id} not scored after 120 s")
                 time.sleep(0.01)
-            out.append(poller.committed[r.event_id] - landed)
-            print(f"  event {r.event_id} ({t:%H:%M:%S}): landed -> scored {out[-1]:.2f} s")
+            out.append(poller.committed[r.source_id] - landed)
+            print(f"  event {r.source_id} ({t:%H:%M:%S}): landed -> scored {out[-1]:.2f} s")
     finally:
         poller.stop.set()
         poller.join()

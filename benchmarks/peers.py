@@ -114,7 +114,7 @@ def _usable_massdownloader(folder: str, plan, window_s, max_gap_s: float) -> set
     from obspy import Stream, UTCDateTime, read
 
     out = set()
-    for i, eid in enumerate(plan.events["event_id"]):
+    for i, eid in enumerate(plan.events["source_id"]):
         for j, st in enumerate(plan.stations):
             files = glob.glob(os.path.join(folder, str(eid), f"{st.network}.{st.station}.*"))
             if len(files) < 3:
@@ -171,12 +171,14 @@ def _run_massdownloader(url: str, plan, out: str, threads: int, pause_s: float =
             minimum_interstation_distance_in_m=0.0,
             sanitize=False,
         )
-        domain = CircularDomain(ev.latitude, ev.longitude, minradius=0.0, maxradius=2.0)
+        domain = CircularDomain(
+            ev.source_latitude_deg, ev.source_longitude_deg, minradius=0.0, maxradius=2.0
+        )
         with contextlib.redirect_stdout(open(os.devnull, "w")):
             mdl.download(
                 domain,
                 restrictions,
-                mseed_storage=os.path.join(out, str(ev.event_id)),
+                mseed_storage=os.path.join(out, str(ev.source_id)),
                 stationxml_storage=os.path.join(out, "stations"),
                 threads_per_client=threads,
                 print_report=False,
@@ -252,10 +254,10 @@ def bench_acquire(n_events: int, rate: float, threads: int) -> None:
                         cpu = time.process_time() - cpu
                         tr = Store(cfg.study.store).read_table(TRACES)
                         ok = tr[tr["status"] == "ok"]
-                        usable = set(zip(ok["event_id"].astype(str), ok["station"]))
+                        usable = set(zip(ok["source_id"].astype(str), ok["station_code"]))
                         assert summary.status_counts.get("ok", 0) == len(usable)
                         status = dict(
-                            zip(zip(tr["event_id"].astype(str), tr["station"]), tr["status"])
+                            zip(zip(tr["source_id"].astype(str), tr["station_code"]), tr["status"])
                         )
                     else:
                         cpu = time.process_time()
@@ -331,8 +333,9 @@ def _toy_training_store(folder: str, n_events: int):
     study = ToyStudy(n_events=n_events, window_s=(-5.0, 20.0), dtstar_jump=0.05)
     store = write_toy_store(folder, study)
     rows = [
-        {"network": n, "station": s, "location": "", "channels": "HH", "latitude": 42.8,
-         "longitude": 13.1 + 0.1 * k, "elevation_m": 900.0}
+        {"station_network_code": n, "station_code": s, "station_location_code": "",
+         "station_channels": "HH", "station_latitude_deg": 42.8,
+         "station_longitude_deg": 13.1 + 0.1 * k, "station_elevation_m": 900.0}
         for k, (n, s, _) in enumerate(study.stations)
     ]  # fmt: skip
     store.write_table(pd.DataFrame(rows), STATIONS)
@@ -388,7 +391,7 @@ def _batches_memory(store, station: str, labels_of, batch: int, epochs: int):
     sl = dataset.read_station_slice(ds, [station], events=pos)
     x = dataset.prepare(sl.x, sl.sampling_rate, overwrite=True)  # as ml/stream.py does
     del sl
-    y = labels_of(dataset.event_table(ds)["origin_time"].to_numpy()[pos])
+    y = labels_of(dataset.event_table(ds)["source_origin_time"].to_numpy()[pos])
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     g = torch.Generator().manual_seed(0)
     for _ in range(epochs):
@@ -410,7 +413,7 @@ def _batches_stream(store, station: str, labels_of, batch: int, epochs: int, bud
     ds = lazy_cube(store)
     status = ds["status"].isel(station=dataset.station_positions(ds, [station])[0]).values
     pos = np.flatnonzero(status == 0)
-    y = labels_of(dataset.event_table(ds)["origin_time"].to_numpy()[pos])
+    y = labels_of(dataset.event_table(ds)["source_origin_time"].to_numpy()[pos])
     spec = RunSpec(stations=(station,), labelling=Labelling(kind="binary", mainshock=MAIN))
     split = CubeSplit(ds, spec, pos, y, budget // 2, event_chunk(ds))
     g = torch.Generator().manual_seed(0)

@@ -149,11 +149,14 @@ if with_ledger:
     for s in specs:  # what every task writes at its end: its traces part and its marker
         n = (s.stop - s.start) * S
         rows = pd.DataFrame({
-            "event_id": np.repeat(s.event_ids, S), "network": np.tile([x.network for x in s.stations], s.stop - s.start),
-            "station": np.tile([x.station for x in s.stations], s.stop - s.start),
-            "status": names[np.arange(n) % 3], "reason": "", "p_time": pd.to_datetime(s.p_ns.ravel(), utc=True),
-            "snr": np.ones(n), "source": "synthetic", "attempts": np.ones(n, np.int32),
-            "start_time": pd.to_datetime(s.p_ns.ravel(), utc=True)})
+            "source_id": np.repeat(s.event_ids, S),
+            "station_network_code": np.tile([x.network for x in s.stations], s.stop - s.start),
+            "station_code": np.tile([x.station for x in s.stations], s.stop - s.start),
+            "status": names[np.arange(n) % 3], "reason": "",
+            "trace_p_arrival_time": pd.to_datetime(s.p_ns.ravel(), utc=True),
+            "trace_snr_db": np.zeros(n, np.float32), "source": "synthetic",
+            "attempts": np.ones(n, np.int32),
+            "trace_start_time": pd.to_datetime(s.p_ns.ravel(), utc=True)})
         rows = rows.reindex(columns=ledger.TRACE_COLUMNS, fill_value="")  # e.g. "failure"
         ledger.write_part(store, s.block, rows)
         ledger.mark_done(store, s.block, {"block": s.block})
@@ -195,9 +198,10 @@ def norcia_stations() -> pd.DataFrame:
     for code, s in BUILTIN.items():
         net, sta = code.split(".")
         rows.append(
-            dict(network=net, station=sta, location="", channels=f"{s.band}Z",
-                 latitude=s.latitude, longitude=s.longitude, elevation_m=s.elevation_m,
-                 sampling_rate=s.sampling_rate)
+            dict(station_network_code=net, station_code=sta, station_location_code="",
+                 station_channels=f"{s.band}Z", station_latitude_deg=s.latitude,
+                 station_longitude_deg=s.longitude, station_elevation_m=s.elevation_m,
+                 station_sampling_rate_hz=s.sampling_rate)
         )  # fmt: skip
     return pd.DataFrame(rows)
 
