@@ -49,8 +49,8 @@ def _cfg(trained, store: Path, sds_root: str | None = None, **monitor):
 def _expected(cfg, catalog: pd.DataFrame) -> set[str]:
     """Events the study's selection keeps and the catalog reaches 25 s past."""
     sel = select_events(catalog, newevents.monitoring_selection(MonitorSettings.of(cfg))).events
-    reach = sel["origin_time"] + pd.Timedelta(seconds=cfg.selection.isolation_after_s)
-    return set(sel.loc[reach <= catalog["origin_time"].max(), "event_id"].astype(str))
+    reach = sel["source_origin_time"] + pd.Timedelta(seconds=cfg.selection.isolation_after_s)
+    return set(sel.loc[reach <= catalog["source_origin_time"].max(), "source_id"].astype(str))
 
 
 def _scores(store: Path) -> pd.DataFrame:
@@ -155,7 +155,7 @@ def test_monitor_follows_a_growing_archive_and_event_service(small_trained, tmp_
         seen = catalog.iloc[:0]
         try:
             for k, (day, files) in enumerate(days.items()):
-                todays = catalog[catalog["origin_time"].dt.strftime("%Y.%j") == day]
+                todays = catalog[catalog["source_origin_time"].dt.strftime("%Y.%j") == day]
                 if k % 2:  # the catalog first, the waveforms later: the events wait
                     svc.events = seen = pd.concat([seen, todays])
                     time.sleep(1.0)
@@ -170,9 +170,10 @@ def test_monitor_follows_a_growing_archive_and_event_service(small_trained, tmp_
                     proc = _start(path, small_trained.run, log)
                 if len(seen):
                     done = seen[
-                        seen["origin_time"] < seen["origin_time"].max() - pd.Timedelta(minutes=2)
+                        seen["source_origin_time"]
+                        < seen["source_origin_time"].max() - pd.Timedelta(minutes=2)
                     ]
-                    _wait_for(store, _expected(cfg, seen) & set(done["event_id"]), proc)
+                    _wait_for(store, _expected(cfg, seen) & set(done["source_id"]), proc)
             want = _expected(cfg, catalog)
             _wait_for(store, want, proc)
             time.sleep(1.0)  # one more poll: nothing more comes

@@ -71,7 +71,7 @@ def _expected(cfg, start) -> set[str]:
     cat = read_catalog(cfg.catalog).events
     return set(
         newevents.new_events(cat, MonitorSettings.of(cfg), set(), newevents.utc_now(), start)[
-            "event_id"
+            "source_id"
         ]
     )
 
@@ -272,7 +272,7 @@ def test_half_written_revised_empty_catalogs_and_late_fdsn_data(
         first = mon.poll(now)
         assert first.new == len(want) >= 3 and first.scored == 0 and first.waiting == len(want)
         # then the data up to 5 s after the first origin: its window only in part
-        origins = read_catalog(cfg.catalog).events.set_index("event_id")["origin_time"]
+        origins = read_catalog(cfg.catalog).events.set_index("source_id")["source_origin_time"]
         cut_at = UTCDateTime(origins[sorted(want, key=origins.get)[0]].to_pydatetime()) + 5
         for f in sorted(src.rglob("*.D.*")):
             part = read(str(f)).trim(endtime=cut_at)
@@ -363,8 +363,8 @@ def test_a_line_from_events_the_run_saw_says_in_sample():
     n = 60
     y = np.r_[np.zeros(30), np.ones(30)].astype(bool)
     scores = pd.DataFrame({
-        "event_id": [str(i) for i in range(n)],
-        "origin_time": pd.date_range("2020-01-01", periods=n, freq="h", tz="UTC"),
+        "source_id": [str(i) for i in range(n)],
+        "source_origin_time": pd.date_range("2020-01-01", periods=n, freq="h", tz="UTC"),
         "post_like": pd.array(y, dtype="boolean"),
         "in_sample": np.arange(n) < 35,  # the run saw the first 35
     })  # fmt: skip

@@ -22,8 +22,8 @@ ALERT_COLUMNS = [
     "written_time",
     "kind",
     "station",
-    "event_id",
-    "origin_time",
+    "source_id",
+    "source_origin_time",
     "index",
     "threshold",
     "in_sample",
@@ -45,8 +45,8 @@ def index_after_each(
     lo, hi = faultstate.chance_counts(width, n_cal, m_cal, level)
     return pd.DataFrame(
         {
-            "event_id": s["event_id"].astype(str),
-            "origin_time": s["origin_time"],
+            "source_id": s["source_id"].astype(str),
+            "source_origin_time": s["source_origin_time"],
             "post_like": s["post_like"].astype(bool),
             "index": index,
             "chance_lo": lo / width,
@@ -82,8 +82,8 @@ def due(
         rows.append(_row(index, j, kind, station, threshold,
                          f"index {v[j]:.2f} went {word} {threshold:.2f}"))  # fmt: skip
     old = reported if reported is not None else pd.DataFrame(columns=ALERT_COLUMNS)
-    seen = old.loc[old["kind"] == "change_point", "event_id"].astype(str)
-    pos = {e: i for i, e in enumerate(index["event_id"])}
+    seen = old.loc[old["kind"] == "change_point", "source_id"].astype(str)
+    pos = {e: i for i, e in enumerate(index["source_id"])}
     seen_at = np.array([pos[e] for e in seen if e in pos], dtype=np.int64)
     y = index["post_like"].astype(float).to_numpy()
     for b in faultstate.change_points(y, penalty, min_size):
@@ -94,11 +94,11 @@ def due(
                          f"change point: post-like fraction {before:.2f} -> {after:.2f}"))  # fmt: skip
         seen_at = np.append(seen_at, b)
     new = pd.DataFrame(rows, columns=ALERT_COLUMNS)
-    return new[~new["key"].isin(set(old["key"]))].sort_values("origin_time", kind="stable")
+    return new[~new["key"].isin(set(old["key"]))].sort_values("source_origin_time", kind="stable")
 
 
 def _row(index: pd.DataFrame, j: int, kind: str, station: str, threshold: float, text: str):
-    eid = str(index["event_id"].iloc[j])
+    eid = str(index["source_id"].iloc[j])
     in_sample = bool(index["in_sample"].iloc[j]) if "in_sample" in index else False
     if in_sample:
         text += " (in-sample: the run was trained or tested on events of this window)"
@@ -107,8 +107,8 @@ def _row(index: pd.DataFrame, j: int, kind: str, station: str, threshold: float,
         "written_time": pd.NaT,
         "kind": kind,
         "station": station,
-        "event_id": eid,
-        "origin_time": index["origin_time"].iloc[j],
+        "source_id": eid,
+        "source_origin_time": index["source_origin_time"].iloc[j],
         "index": float(index["index"].iloc[j]),
         "threshold": threshold,
         "in_sample": in_sample,
@@ -118,9 +118,9 @@ def _row(index: pd.DataFrame, j: int, kind: str, station: str, threshold: float,
 
 def render(row) -> str:
     """The printed line of an alert."""
-    t = pd.Timestamp(row["origin_time"]).tz_convert("UTC")
+    t = pd.Timestamp(row["source_origin_time"]).tz_convert("UTC")
     return (
         f"{pd.Timestamp(row['written_time']):%Y-%m-%dT%H:%M:%SZ} {row['station']} "
-        f"{row['kind']}: {row['message']} at event {row['event_id']} "
+        f"{row['kind']}: {row['message']} at event {row['source_id']} "
         f"(origin {t:%Y-%m-%dT%H:%M:%SZ})"
     )

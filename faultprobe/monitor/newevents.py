@@ -174,7 +174,7 @@ def read_now(
     if now.events.empty:
         now.cursor = cursor
         return now
-    latest = pd.Timestamp(now.events["origin_time"].max()).tz_convert("UTC")
+    latest = pd.Timestamp(now.events["source_origin_time"].max()).tz_convert("UTC")
     now.cursor = latest if cursor is None else max(cursor, latest)
     return now
 
@@ -209,10 +209,12 @@ def decidable(
     """Which selected events the catalog reaches `isolation_after_s` past."""
     if catalog.empty:
         return pd.Series(False, index=sel.index)
-    horizon = pd.Timestamp(catalog["origin_time"].max()).tz_convert("UTC")
+    horizon = pd.Timestamp(catalog["source_origin_time"].max()).tz_convert("UTC")
     if not m.monitor.replay:
         horizon = max(horizon, now - pd.Timedelta(seconds=m.monitor.catalog_delay_s))
-    reach = sel["origin_time"] + pd.Timedelta(seconds=m.selection.selection.isolation_after_s)
+    reach = sel["source_origin_time"] + pd.Timedelta(
+        seconds=m.selection.selection.isolation_after_s
+    )
     return reach <= horizon
 
 
@@ -226,5 +228,5 @@ def new_events(
     """Events of the catalog that pass the selection, are not known yet and can be decided
     (the catalog reaches `isolation_after_s` past them), in origin-time order."""
     sel = selected(catalog, m, start)
-    keep = decidable(sel, catalog, m, now) & ~sel["event_id"].astype(str).isin(known)
+    keep = decidable(sel, catalog, m, now) & ~sel["source_id"].astype(str).isin(known)
     return sel[keep.to_numpy()].reset_index(drop=True)

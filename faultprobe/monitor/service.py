@@ -84,10 +84,10 @@ def load_run(path: str) -> RunModel:
     probs = test[[f"p_{c}" for c in classes]].to_numpy(np.float64)
     odds = faultstate.post_log_odds(probs, faultstate.post_mask(classes))
     threshold, n, m = faultstate.calibration_threshold(odds)
-    seen = frozenset(preds["event_id"].astype(str)) if "event_id" in preds else frozenset()
+    seen = frozenset(preds["source_id"].astype(str)) if "source_id" in preds else frozenset()
     until = None
-    if "origin_time" in preds and preds["origin_time"].notna().any():
-        until = pd.Timestamp(preds["origin_time"].max()).tz_convert("UTC")
+    if "source_origin_time" in preds and preds["source_origin_time"].notna().any():
+        until = pd.Timestamp(preds["source_origin_time"].max()).tz_convert("UTC")
     return RunModel(folder, folder.spec().stations, classes, threshold, n, m, seen, until)
 
 
@@ -176,10 +176,10 @@ class Monitor:
     def _stations(self) -> pd.DataFrame:
         """The run's stations as rows of the study's stations table, in the run's order."""
         table = Store(self.settings.ingest.store).read_table(STATIONS)
-        full = table["network"].astype(str) + "." + table["station"].astype(str)
+        full = table["station_network_code"].astype(str) + "." + table["station_code"].astype(str)
         rows = []
         for code in self.model.stations:
-            hit = table[(full == code) | (table["station"] == code.split(".")[-1])]
+            hit = table[(full == code) | (table["station_code"] == code.split(".")[-1])]
             if hit.empty:
                 raise MonitorError(f"station {code} of the run is not in the study's stations")
             rows.append(hit.iloc[0])
@@ -206,7 +206,7 @@ class Monitor:
             out.not_ok += not_ok
             out.in_sample += in_sample
         out.waiting = len(st.pending)
-        left = todo[todo["event_id"].astype(str).isin(list(st.pending))].reset_index(drop=True)
+        left = todo[todo["source_id"].astype(str).isin(list(st.pending))].reset_index(drop=True)
         self.mstore.store.write_table(left, PENDING)  # a copy for reading; state.json counts
         st.polls += 1
         st.cursor = cat.cursor.isoformat() if cat.cursor is not None else None
@@ -222,7 +222,7 @@ class Monitor:
         st = self.mstore.state
         committed = self.mstore.committed_ids()
         sel = newevents.selected(cat.events, self.settings, self.start)
-        ids = sel["event_id"].astype(str)
+        ids = sel["source_id"].astype(str)
         waiting = ids.isin(list(st.pending)).to_numpy()
         ready = newevents.decidable(sel, cat.events, self.settings, now).to_numpy()
         fresh = ready & ~waiting & ~ids.isin(committed).to_numpy()
@@ -236,15 +236,15 @@ class Monitor:
         if gone or fresh.any():
             for e in gone:
                 st.pending.pop(e)
-            for e, t in zip(ids[fresh], sel.loc[fresh, "origin_time"]):
+            for e, t in zip(ids[fresh], sel.loc[fresh, "source_origin_time"]):
                 st.pending[e] = {"first_seen": now.isoformat(), "origin_time": t.isoformat()}
             reached("poll.pending")
             self.mstore.save()
         todo = sel[waiting | fresh].copy()
         todo["first_seen"] = pd.to_datetime(
-            [st.pending[e]["first_seen"] for e in todo["event_id"].astype(str)], utc=True
+            [st.pending[e]["first_seen"] for e in todo["source_id"].astype(str)], utc=True
         )
-        todo = todo.sort_values(["origin_time", "event_id"], kind="stable")
+        todo = todo.sort_values(["source_origin_time", "source_id"], kind="stable")
         return todo.reset_index(drop=True)
 
     def _batch(self, events: pd.DataFrame, now: pd.Timestamp) -> tuple[int, int, int]:
@@ -255,7 +255,7 @@ class Monitor:
 
         cfg, job = self.settings, self.settings.ingest
         plan = make_plan(events, self.stations, job.waveforms, job.network_aliases)
-        ids = events["event_id"].astype(str).to_numpy()
+        ids = events["source_id"].astype(str).to_numpy()
         spec = BlockSpec(0, 0, len(ids), ids, plan.p_time_ns, tuple(plan.stations))
         batch, rows = process_block(job, spec, source=self.source, info=self.info)
         n_st = len(plan.stations)
@@ -310,7 +310,7 @@ class Monitor:
         reached("commit.traces")
         self.mstore.append_rows(SCORES, scores)
         reached("commit.scores")
-        self.mstore.commit(list(events["event_id"].astype(str)))
+        self.mstore.commit(list(events["source_id"].astype(str)))
 
     def _scores(self, events, batch, n_st: int, now: pd.Timestamp) -> pd.DataFrame:
         """The run's probabilities (faultprobe.predict on the stored windows), the post
@@ -330,8 +330,8 @@ class Monitor:
             np.nan_to_num(probs, nan=0.5), faultstate.post_mask(m.classes)
         )
         score = np.where(ok, odds - m.threshold, np.nan)
-        out = pd.DataFrame({"event_id": events["event_id"].astype(str).to_numpy(),
-                            "origin_time": pd.DatetimeIndex(events["origin_time"])})  # fmt: skip
+        out = pd.DataFrame({"source_id": events["source_id"].astype(str).to_numpy(),
+                            "source_origin_time": pd.DatetimeIndex(events["source_origin_time"])})  # fmt: skip
         pred = np.where(ok, np.nan_to_num(probs).argmax(axis=1), -1)
         out["pred"] = pred.astype(np.int64)
         out["pred_class"] = [m.classes[p] if p >= 0 else "" for p in pred]
@@ -340,7 +340,7 @@ class Monitor:
         out["score"] = score
         out["post_like"] = pd.array(np.where(ok, score > 0, pd.NA), dtype="boolean")
         out["status"] = np.where(ok, "ok", "not_usable")
-        out["in_sample"] = out["event_id"].isin(m.seen).to_numpy()
+        out["in_sample"] = out["source_id"].isin(m.seen).to_numpy()
         out["scored_time"] = pd.Timestamp.now(tz="UTC")
         out["poll_time"] = now
         return out

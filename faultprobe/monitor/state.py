@@ -111,7 +111,7 @@ class MonitorStore:
             df = self.table(name)
             if df is None:
                 continue
-            keep = df["event_id"].astype(str).isin(ids).to_numpy()
+            keep = df["source_id"].astype(str).isin(ids).to_numpy()
             if not keep.all():
                 self.store.write_table(df[keep].reset_index(drop=True), name)
         stale = [e for e in self.state.pending if e in ids]
