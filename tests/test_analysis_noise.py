@@ -58,7 +58,7 @@ def test_noise_cube_rejects_triggered_and_catalog_windows(tmp_path):
     quake = day0 + 2 * 86400 + 10 + 31 * 25 + 12
     _write_sds(tmp_path / "sds", bursts)
     store = Store(str(tmp_path / "store"))
-    store.write_table(pd.DataFrame({"origin_time": [pd.Timestamp(quake.datetime, tz="UTC")]}),
+    store.write_table(pd.DataFrame({"source_origin_time": [pd.Timestamp(quake.datetime, tz="UTC")]}),
                       "events.parquet")  # fmt: skip
     raw = {
         "study": {"name": "n", "store": store.root, "start": "2015-01-01", "end": "2015-12-31"},
@@ -79,7 +79,7 @@ def test_noise_cube_rejects_triggered_and_catalog_windows(tmp_path):
     assert ds.sizes["event"] == DAYS * 4 - 4
     assert ds.sizes["time"] == 2500 and list(ds["component"].values) == ["E", "N", "Z"]
     ev = dataset.event_table(ds)
-    starts = ev["origin_time"] - pd.Timedelta(seconds=5)
+    starts = ev["source_origin_time"] - pd.Timedelta(seconds=5)
     assert (np.diff(starts.to_numpy()).astype("timedelta64[s]").astype(int) > 0).all()
     since_data = (starts - starts.dt.floor("D")).dt.total_seconds() - 3600.0
     assert (since_data >= 10.0).all() and (since_data % 25 == 10.0).all()  # after the lead-in
@@ -90,5 +90,5 @@ def test_noise_cube_rejects_triggered_and_catalog_windows(tmp_path):
     assert sl.ok.all() and np.isfinite(sl.x).all()
     assert "exists" in build_noise_cube(cfg)  # a second call keeps it
     # spans of the noise cube become calendar runs on the noise store
-    runs = seasonality_runs(GridSettings.of(cfg), ev["origin_time"], None)
+    runs = seasonality_runs(GridSettings.of(cfg), ev["source_origin_time"], None)
     assert runs == [] or all(r.store == "noise" for r in runs)

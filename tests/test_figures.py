@@ -58,23 +58,26 @@ def _events(cfg, n: int = 120, seed: int = 0) -> pd.DataFrame:
     ms = cfg.mainshock
     return pd.DataFrame(
         {
-            "latitude": ms.latitude + rng.normal(0, 0.05, n),
-            "longitude": ms.longitude + rng.normal(0, 0.05, n),
-            "depth_km": rng.uniform(2, 11, n),
-            "magnitude": rng.uniform(0.5, 3.5, n),
+            "source_latitude_deg": ms.latitude + rng.normal(0, 0.05, n),
+            "source_longitude_deg": ms.longitude + rng.normal(0, 0.05, n),
+            "source_depth_km": rng.uniform(2, 11, n),
+            "source_magnitude": rng.uniform(0.5, 3.5, n),
             "phase": np.where(np.arange(n) < n // 2, "pre", "post"),
-            "origin_time": pd.Timestamp(ms.time) + pd.to_timedelta(np.arange(n) - n // 2, "h"),
+            "source_origin_time": pd.Timestamp(ms.time)
+            + pd.to_timedelta(np.arange(n) - n // 2, "h"),
         }
     )
 
 
 def test_the_map_is_written_with_its_section(cfg, tmp_path):
-    stations = pd.DataFrame({"network": ["IV", "IV"], "station": ["NRCA", "SMA1"],
-                             "latitude": [42.83, 42.63], "longitude": [13.11, 13.33],
+    stations = pd.DataFrame({"station_network_code": ["IV", "IV"],
+                             "station_code": ["NRCA", "SMA1"],
+                             "station_latitude_deg": [42.83, 42.63],
+                             "station_longitude_deg": [13.11, 13.33],
                              "far": [False, True]})  # fmt: skip
     _png(mapfig.event_map(_events(cfg), stations, tmp_path / "map.png", mapfig.map_frame(cfg)))
     _png(mapfig.event_map(_events(cfg), stations, tmp_path / "bare.png"))  # no frame: map only
-    holes = _events(cfg).assign(depth_km=np.nan)  # a catalog without depths still draws
+    holes = _events(cfg).assign(source_depth_km=np.nan)  # a catalog without depths still draws
     _png(mapfig.event_map(holes, stations, tmp_path / "holes.png", mapfig.map_frame(cfg)))
 
 
@@ -97,7 +100,7 @@ def test_the_pairs_figure_draws_the_records_beside_the_spectra(tmp_path):
     rng = np.random.default_rng(0)
     t = np.arange(-1.0, 3.0, 0.01)
     x = rng.normal(size=(8, 3, t.size)) * np.where(t > 0, np.exp(-t), 0.05)
-    pairs = pd.DataFrame({"pre_id": list("abcd"), "post_id": list("efgh"),
+    pairs = pd.DataFrame({"source_id_pre": list("abcd"), "source_id_post": list("efgh"),
                           "distance_m": [50.0, 80, 90, 120], "dmag": 0.05,
                           "pre_pos": np.arange(4), "post_pos": 4 + np.arange(4)})  # fmt: skip
     spectra = pairmod.pair_spectra(x, 100.0, pairs, 3.0)

@@ -65,7 +65,7 @@ def _study(folder: Path, effect: dict, seed: int = 7) -> tuple[pd.DataFrame, pd.
         ingest(cfg, client=client)
     tstar = physics.station_tstar(open_cube(Store(cfg.study.store)), STATION)
     truth = pd.read_parquet(folder / "synthetic" / "truth.parquet")
-    tab = tstar.merge(truth[["event_id", f"dtstar_{STATION}"]], on="event_id")
+    tab = tstar.merge(truth[["source_id", f"dtstar_{STATION}"]], on="source_id")
     return tab.rename(columns={f"dtstar_{STATION}": "truth"}), pd.Timestamp(cfg.mainshock.time)
 
 
@@ -135,8 +135,8 @@ def test_step_at_the_mainshock_within_its_error(shaped):
     steps, ses, truths = [], [], []
     for tab, main in shaped:
         fitted = tab[np.isfinite(tab["tstar"])]
-        step, se = physics.jump(fitted["origin_time"], fitted["tstar"], main, DAYS)
-        true_step, _ = physics.jump(fitted["origin_time"], fitted["truth"], main, DAYS)
+        step, se = physics.jump(fitted["source_origin_time"], fitted["tstar"], main, DAYS)
+        true_step, _ = physics.jump(fitted["source_origin_time"], fitted["truth"], main, DAYS)
         steps.append(step), ses.append(se), truths.append(true_step)
     step, se = float(np.mean(steps)), float(np.sqrt(np.sum(np.square(ses)))) / len(steps)
     true_step = float(np.mean(truths))
@@ -150,6 +150,6 @@ def test_no_step_without_the_effect(unchanged):
     tab, main = unchanged
     fitted = tab[np.isfinite(tab["tstar"])]
     assert (fitted["truth"] == 0).all() and len(fitted) > 100
-    step, se = physics.jump(fitted["origin_time"], fitted["tstar"], main, DAYS)
+    step, se = physics.jump(fitted["source_origin_time"], fitted["tstar"], main, DAYS)
     assert 0 < se < 0.003
     assert abs(step) <= 3 * se
