@@ -43,6 +43,7 @@ from obspy import Stream, UTCDateTime
 from obspy.clients.filesystem.sds import Client as SDSClient
 from obspy.core.event import Catalog, Event, Magnitude, Origin, ResourceIdentifier
 
+from faultprobe import columns
 from faultprobe.testing.defects import toy_inventory
 
 PARAMS = {
@@ -174,8 +175,10 @@ class FDSNService:
         limits: dict | None = None,
     ):
         self.sds = SDSClient(sds_root)
-        self.stations = stations
-        self.events = events
+        # the stations and events tables in today's names (a table in the short names of
+        # older stores is upgraded as the store upgrades it)
+        self.stations = columns.from_disk(stations, "stations.parquet")
+        self.events = columns.from_disk(events, "events.parquet")
         self.faults = dict(faults or {})
         self.poison = poison or []  # (station, time inside the window)
         self.slow_s = slow_s
@@ -360,9 +363,8 @@ class FDSNService:
         return 0
 
     def _samples(self, lines) -> float:
-        st = self.stations  # in-memory names, or the stations table as it is on disk
-        col = "sampling_rate" if "sampling_rate" in st else "station_sampling_rate_hz"
-        rates = dict(zip(st["station"], st[col])) if col in st else {}
+        st, col = self.stations, "station_sampling_rate_hz"
+        rates = dict(zip(st["station_code"], st[col])) if col in st else {}
         return float(sum((ln[5] - ln[4]) * rates.get(ln[1], 100.0) * 3 for ln in lines))
 
     def _handle(self, h, method, body, url, parts, resource, n):
@@ -501,7 +503,7 @@ class FDSNService:
 
     def _mseed(self, lines) -> bytes:
         st = Stream()
-        nets = dict(zip(self.stations["station"], self.stations["network"]))
+        nets = dict(zip(self.stations["station_code"], self.stations["station_network_code"]))
         for net, sta, loc, cha, t0, t1 in lines:
             if sta in self.impostor:
                 other = self.impostor[sta]
@@ -523,20 +525,20 @@ class FDSNService:
         for r in self.events.itertuples():
             # a stable id when the table has one (new events are told apart from old ones)
             rid = (
-                ResourceIdentifier(f"smi:local/event/{r.event_id}")
-                if "event_id" in self.events
+                ResourceIdentifier(f"smi:local/event/{r.source_id}")
+                if "source_id" in self.events
                 else None
             )
             o = Origin(
-                time=UTCDateTime(r.origin_time.to_pydatetime()),
-                latitude=r.latitude,
-                longitude=r.longitude,
-                depth=r.depth_km * 1000,
+                time=UTCDateTime(r.source_origin_time.to_pydatetime()),
+                latitude=r.source_latitude_deg,
+                longitude=r.source_longitude_deg,
+                depth=r.source_depth_km * 1000,
             )
             mags = (
                 []
-                if r.magnitude != r.magnitude
-                else [Magnitude(mag=r.magnitude, magnitude_type="Mw")]
+                if r.source_magnitude != r.source_magnitude
+                else [Magnitude(mag=r.source_magnitude, magnitude_type="Mw")]
             )
             cat.append(Event(resource_id=rid, origins=[o], magnitudes=mags))
         buf = io.BytesIO()
