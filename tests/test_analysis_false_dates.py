@@ -100,7 +100,7 @@ def test_no_run_labels_a_visso_interval_event(grid):
     lo, hi = pd.Timestamp(VISSO["start"]), pd.Timestamp(VISSO["end"])
     for run in runs:
         preds = RunFolder(store, run.run_id).read_table(PREDICTIONS)
-        t = pd.to_datetime(preds["origin_time"], utc=True)
+        t = pd.to_datetime(preds["source_origin_time"], utc=True)
         assert not ((t >= lo) & (t < hi)).any(), run.run_id
 
 

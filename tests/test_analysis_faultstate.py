@@ -64,7 +64,8 @@ def test_change_points_find_a_step_and_not_noise():
     assert faultstate.change_points(flat, 6.0, 20, fold_term=2.5) == []
     t = pd.date_range("2016-10-01", periods=600, freq="h", tz="UTC")
     table = faultstate.change_point_table(
-        pd.DataFrame({"event_id": [f"e{i}" for i in range(600)], "origin_time": t, "y": y}), cps
+        pd.DataFrame({"source_id": [f"e{i}" for i in range(600)], "source_origin_time": t, "y": y}),
+        cps,
     )
     assert table["index_before"].iloc[0] < 0.3 < 0.7 < table["index_after"].iloc[0]
     assert table["time"].dt.tz is not None

@@ -121,11 +121,12 @@ def test_side_recall_groups_pre_and_post_classes():
 
 
 def _brute_pairs(ev, dmax_m, dmag):
-    xyz = local_km(ev["latitude"], ev["longitude"], ev["depth_km"])
+    xyz = local_km(ev["source_latitude_deg"], ev["source_longitude_deg"], ev["source_depth_km"])
     pre = np.flatnonzero(ev["ttf_s"] < 0)
     post = np.flatnonzero(ev["ttf_s"] >= 0)
     d = np.linalg.norm(xyz[pre][:, None] - xyz[post][None], axis=-1) * 1000
-    m = np.abs(ev["magnitude"].to_numpy()[pre][:, None] - ev["magnitude"].to_numpy()[post][None])
+    mag = ev["source_magnitude"].to_numpy()
+    m = np.abs(mag[pre][:, None] - mag[post][None])
     ok = (d <= dmax_m) & (m <= dmag + 1e-9)
     return {(pre[i], post[j]) for i, j in zip(*np.nonzero(ok))}
 
@@ -135,11 +136,11 @@ def test_pairs_match_brute_force_and_are_one_to_one():
     n = 400
     ev = pd.DataFrame(
         {
-            "event_id": [f"e{i}" for i in range(n)],
-            "latitude": 42.83 + rng.normal(0, 0.01, n),
-            "longitude": 13.11 + rng.normal(0, 0.01, n),
-            "depth_km": rng.uniform(5, 7, n),
-            "magnitude": np.round(rng.uniform(0.5, 1.5, n), 2),
+            "source_id": [f"e{i}" for i in range(n)],
+            "source_latitude_deg": 42.83 + rng.normal(0, 0.01, n),
+            "source_longitude_deg": 13.11 + rng.normal(0, 0.01, n),
+            "source_depth_km": rng.uniform(5, 7, n),
+            "source_magnitude": np.round(rng.uniform(0.5, 1.5, n), 2),
             "ttf_s": rng.uniform(-1e6, 1e6, n),
         }
     )
@@ -157,7 +158,7 @@ def test_pairs_match_brute_force_and_are_one_to_one():
     graph = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(pre_ids), len(post_ids)))
     most = int((maximum_bipartite_matching(graph, perm_type="column") >= 0).sum())
     assert len(pairs) == most
-    xyz = local_km(ev["latitude"], ev["longitude"], ev["depth_km"])
+    xyz = local_km(ev["source_latitude_deg"], ev["source_longitude_deg"], ev["source_depth_km"])
     big = 1e6
     dense = np.full((len(pre_ids), len(post_ids)), big)
     for (i, j), r, c in zip(allowed, rows, cols):
@@ -173,16 +174,16 @@ def test_optimal_matching_finds_the_pair_greedy_matching_lost():
     north_m = {"A": 0.0, "B": 30.0, "X": 10.0, "Y": -100.0}
     ev = pd.DataFrame(
         {
-            "event_id": list(north_m),
-            "latitude": [42.83 + v / 1000 / 111.195 for v in north_m.values()],
-            "longitude": 13.11,
-            "depth_km": 6.0,
-            "magnitude": 1.0,
+            "source_id": list(north_m),
+            "source_latitude_deg": [42.83 + v / 1000 / 111.195 for v in north_m.values()],
+            "source_longitude_deg": 13.11,
+            "source_depth_km": 6.0,
+            "source_magnitude": 1.0,
             "ttf_s": [-10.0, -5.0, 5.0, 10.0],
         }
     )
     pairs = find_pairs(ev, 500.0, 0.1)
-    assert set(zip(pairs["pre_id"], pairs["post_id"])) == {("A", "Y"), ("B", "X")}
+    assert set(zip(pairs["source_id_pre"], pairs["source_id_post"])) == {("A", "Y"), ("B", "X")}
     assert pairs["distance_m"].tolist() == pytest.approx([20.0, 100.0], abs=0.01)
 
 

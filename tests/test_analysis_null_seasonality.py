@@ -119,7 +119,7 @@ def test_region_events_have_their_own_store_and_score_at_chance(study):
     region = Store(store.url(REGIONS_STORE, REGION["name"]))
     ev = dataset.event_table(dataset.open_cube(region))
     truth = pd.read_parquet(f"{cfg.synthetic.output}/truth.parquet")
-    kinds = truth.set_index("event_id").loc[ev["event_id"], "kind"]
+    kinds = truth.set_index("source_id").loc[ev["source_id"], "kind"]
     # the region's store holds the cluster's events and none of the fault's
     assert len(ev) >= 100 and (kinds == f"region:{REGION['name']}").mean() > 0.95
     assert (truth.loc[truth["kind"].str.startswith("region"), "exposure_IV.SMA1"] == 0).all()

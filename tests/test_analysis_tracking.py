@@ -102,11 +102,11 @@ def test_every_event_is_scored_once_per_seed_by_a_model_of_its_fold(effect):
     cfg, results = effect
     r = results["IV.NRCA"]
     ev = r.events
-    assert not ev.duplicated(["event_id", "seed"]).any()
+    assert not ev.duplicated(["source_id", "seed"]).any()
     assert sorted(ev["seed"].unique()) == [1, 2, 3]
-    per_seed = ev.groupby("seed")["event_id"].apply(frozenset)
+    per_seed = ev.groupby("seed")["source_id"].apply(frozenset)
     assert len(set(per_seed)) == 1 and len(per_seed.iloc[0]) >= 450  # ok traces only
-    t = pd.DatetimeIndex(ev.loc[ev.seed == 1, "origin_time"])
+    t = pd.DatetimeIndex(ev.loc[ev.seed == 1, "source_origin_time"])
     folds = splits.time_folds(t.as_unit("ns").asi8 / 1e9, 4)
     assert np.array_equal(folds, ev.loc[ev.seed == 1, "fold"].to_numpy())
     np.testing.assert_allclose(ev["p_pre"] + ev["p_post"], 1.0, atol=1e-5)
@@ -115,7 +115,7 @@ def test_every_event_is_scored_once_per_seed_by_a_model_of_its_fold(effect):
     # the stored tables open with pandas; the index windows cover every event once
     folder = Path(cfg.study.store, "tracking", "IV.NRCA")
     index = pd.read_parquet(folder / "index.parquet")
-    assert index["n_events"].sum() == ev["event_id"].nunique()
+    assert index["n_events"].sum() == ev["source_id"].nunique()
     assert index["time"].dt.tz is not None
     assert (index["index_lo"] <= index["index"]).all() and (
         index["index"] <= index["index_hi"]

@@ -106,8 +106,9 @@ def test_only_changes_within_the_traces_span_count(tmp_path):
 
     def traces(first: str, last: str) -> pd.DataFrame:
         times = pd.date_range(first, last, periods=12, tz="UTC")
-        return pd.DataFrame({"network": "IV", "station": "NRCA", "location": "",
-                             "channel": "HHE,HHN,HHZ", "start_time": times, "status": "ok",
+        return pd.DataFrame({"station_network_code": "IV", "station_code": "NRCA",
+                             "station_location_code": "", "trace_channels": "HHE,HHN,HHZ",
+                             "trace_start_time": times, "status": "ok",
                              "reason": ""})  # fmt: skip
 
     store.write_table(traces("2016-10-01", "2016-10-25"), TRACES)
