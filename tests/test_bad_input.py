@@ -345,12 +345,13 @@ def _csv_catalog(path: Path, times=None) -> None:
     cat = random_catalog(300, seed=5, days=200)
     pd.DataFrame(
         {
-            "time": cat.origin_time.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            # the CSV file's own column names (the reader's input), from the frame's
+            "time": cat.source_origin_time.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             if times is None
             else times,
-            "latitude": cat.latitude,
-            "longitude": cat.longitude,
-            "depth": cat.depth_km,
+            "latitude": cat.source_latitude_deg,
+            "longitude": cat.source_longitude_deg,
+            "depth": cat.source_depth_km,
             "magnitude": cat.mw,
         }
     ).to_csv(path, index=False)

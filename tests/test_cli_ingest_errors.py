@@ -116,10 +116,10 @@ def test_a_corrected_stationxml_redoes_the_blocks_built_from_the_old_one(
     # A StationXML without NRCA: its windows cannot have their response removed.
     store, cfg = _twin(tmp_path / "run", toy, address, **settings)
     inv = tmp_path / "run" / "stations.xml"
-    toy_inventory(toy.stations[toy.stations.station != "NRCA"]).write(str(inv), "STATIONXML")
+    toy_inventory(toy.stations[toy.stations.station_code != "NRCA"]).write(str(inv), "STATIONXML")
     assert cli.main(["ingest", cfg, "-q"]) == 0
-    tr = Store(store).read_table(TRACES)  # short names
-    nrca = tr[tr.station == "NRCA"]
+    tr = Store(store).read_table(TRACES)
+    nrca = tr[tr.station_code == "NRCA"]
     assert (nrca.status == "error").all() and nrca.reason.str.contains("response").all()
     capsys.readouterr()
     toy_inventory(toy.stations).write(str(inv), "STATIONXML")  # corrected

@@ -84,8 +84,8 @@ def _post(url: str, body: bytes) -> int:
 
 
 def test_the_service_refuses_a_client_that_ignores_the_limits(toy):
-    ev = pd.Timestamp(toy.events.origin_time[1]).strftime("%Y-%m-%dT%H:%M:%S")
-    end = (pd.Timestamp(toy.events.origin_time[1]) + pd.Timedelta(seconds=20)).strftime(
+    ev = pd.Timestamp(toy.events.source_origin_time[1]).strftime("%Y-%m-%dT%H:%M:%S")
+    end = (pd.Timestamp(toy.events.source_origin_time[1]) + pd.Timedelta(seconds=20)).strftime(
         "%Y-%m-%dT%H:%M:%S"
     )
     line = f"IV NRCA -- HH? {ev} {end}\n".encode()
@@ -146,7 +146,7 @@ def _synthetic_plan(n_events: int, n_stations: int, per_day: float, block: int =
     origin = t0 + (np.arange(n_events) * (86_400e9 / per_day)).astype(np.int64)
     p = origin[:, None] + np.full((1, n_stations), 3 * 10**9, np.int64)
     stations = [StationInfo("IV", f"S{j}", "", "HH", 100.0) for j in range(n_stations)]
-    events = pd.DataFrame({"event_id": np.arange(n_events)})
+    events = pd.DataFrame({"source_id": np.arange(n_events)})
     return Plan(events, stations, pd.DataFrame(), [s.code for s in stations], p, block, "x")
 
 

@@ -58,7 +58,8 @@ def test_event_cube(tmp_path, client):
 def test_noise_cube(tmp_path):
     _write_sds(tmp_path / "sds", [])
     store = Store(str(tmp_path / "store"))
-    store.write_table(pd.DataFrame({"origin_time": pd.to_datetime([], utc=True)}), "events.parquet")
+    empty = pd.DataFrame({"source_origin_time": pd.to_datetime([], utc=True)})
+    store.write_table(empty, "events.parquet")
     raw = {
         "study": {"name": "n", "store": store.root, "start": "2015-01-01", "end": "2015-12-31"},
         "mainshock": {"name": "m", "time": "2015-06-01", "latitude": 42.8, "longitude": 13.1,
