@@ -142,9 +142,7 @@ def test_monitor_follows_a_growing_archive_and_event_service(small_trained, tmp_
     live.mkdir()
     store = tmp_path / "monitor"
     catalog = read_catalog(small_trained.cfg.catalog).events
-    stations = pd.read_parquet(Path(small_trained.store) / "stations.parquet").rename(
-        columns={"station_code": "station", "station_network_code": "network"}
-    )
+    stations = pd.read_parquet(Path(small_trained.store) / "stations.parquet")
     log = tmp_path / "monitor.log"
     with FDSNService(str(live), stations, catalog.iloc[:0]) as svc:
         cfg = _cfg(small_trained, store, str(live), events="fdsn", fdsn_event=svc.url)

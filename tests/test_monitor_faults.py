@@ -239,9 +239,7 @@ def test_half_written_revised_empty_catalogs_and_late_fdsn_data(
     catalog = tmp_path / "catalog.txt"
     # after the study: every event is decided at once (wall clock past the catalog delay)
     now = pd.Timestamp(small_trained.cfg.study.end) + pd.Timedelta(days=1)
-    stations = pd.read_parquet(Path(small_trained.store) / "stations.parquet").rename(
-        columns={"station_code": "station", "station_network_code": "network"}
-    )
+    stations = pd.read_parquet(Path(small_trained.store) / "stations.parquet")
     src = Path(small_trained.cfg.waveforms.sds_root)
     live = tmp_path / "live-sds"
     live.mkdir()
