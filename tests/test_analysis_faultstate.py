@@ -69,3 +69,11 @@ def test_change_points_find_a_step_and_not_noise():
     )
     assert table["index_before"].iloc[0] < 0.3 < 0.7 < table["index_after"].iloc[0]
     assert table["time"].dt.tz is not None
+
+
+def test_a_per_event_table_of_an_older_store_reads_with_today_s_names():
+    # LEGACY fixture: tracking parts and control tables written before the column rename
+    old = pd.DataFrame({"event_id": ["e1"], "origin_time": [pd.Timestamp("2016-10-30")], "y": 1})
+    got = faultstate.upgrade_event_names(old)
+    assert got.columns.tolist() == ["source_id", "source_origin_time", "y"]
+    assert faultstate.upgrade_event_names(got) is got  # today's tables pass unchanged

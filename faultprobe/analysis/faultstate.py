@@ -95,6 +95,17 @@ def chance_counts(n: np.ndarray, n_cal: np.ndarray, m: np.ndarray, level: float)
     return lo.astype(np.int64), hi.astype(np.int64)
 
 
+#: Names of per-event tables (tracking parts, control tables) written before the rename.
+OLD_EVENT_NAMES = {"event_id": "source_id", "origin_time": "source_origin_time"}
+
+
+def upgrade_event_names(df: pd.DataFrame) -> pd.DataFrame:
+    """A per-event table of a store written before the rename, with today's names
+    (`columns.from_disk` knows only the store's named tables)."""
+    old = {k: v for k, v in OLD_EVENT_NAMES.items() if k in df.columns and v not in df.columns}
+    return df.rename(columns=old) if old else df
+
+
 def window_counts(events: pd.DataFrame, width: int) -> pd.DataFrame:
     """Post-like counts per window and seed from the per-event, per-seed table (columns
     source_id, source_origin_time, fold, seed, post_like, n_calib, m_calib)."""

@@ -334,7 +334,11 @@ def track_station(cfg: TrackSettings, station: str, client) -> TrackResult:
         finally:
             bar.close()
     events = pd.concat(
-        [store.read_table(f"{folder}/parts/{t.part}") for t in tasks], ignore_index=True
+        [
+            faultstate.upgrade_event_names(store.read_table(f"{folder}/parts/{t.part}"))
+            for t in tasks
+        ],
+        ignore_index=True,
     )
     events["source_origin_time"] = pd.DatetimeIndex(events["source_origin_time"]).tz_convert("UTC")
     events = events.sort_values(["seed", "source_origin_time", "source_id"], kind="stable")

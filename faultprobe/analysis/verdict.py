@@ -42,6 +42,7 @@ from scipy import stats as sps
 
 from faultprobe.analysis import stats
 from faultprobe.analysis.controls import ALL_BANDS, SEGMENTS, WAVE_SEGMENTS, table_name
+from faultprobe.analysis.faultstate import upgrade_event_names
 from faultprobe.config.stages import GridSettings
 
 NOISE_CONTROLS = ("noise", "noise_spectrum")
@@ -319,7 +320,7 @@ def station_evidence(
                 t = RunFolder(store, c["run_id"]).read_table(PREDICTIONS)
                 t = t[t["split"] == "test"]
             else:
-                t = store.read_table(table_name(c["run_id"], name))
+                t = upgrade_event_names(store.read_table(table_name(c["run_id"], name)))
             t = t.set_index("source_id").reindex(ids).rename_axis("source_id").reset_index()
             if name == "matched":  # its test events: the matched part of the CNN's
                 parts["matched"].append(t["pred"].notna().to_numpy())
