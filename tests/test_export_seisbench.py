@@ -51,6 +51,10 @@ def test_seisbench_opens_the_export_and_generates_windows(small_trained, exporte
         {"train": "train", "val": "dev", "test": "test"}
     )
     assert (nrca.loc[want.index, "split"] == want).all()
+    # the SNR as traces.parquet holds it, already in dB (not converted a second time)
+    tr = pd.read_parquet(f"{small_trained.store}/traces.parquet")
+    db = tr[tr["station_code"] == "NRCA"].set_index("source_id")["trace_snr_db"]
+    np.testing.assert_allclose(nrca["trace_snr_db"], db.loc[nrca.index], rtol=1e-5)
     test_ids = set(preds.loc[preds["split"] == "test", "source_id"])
     assert len(data.test()) == int(meta["source_id"].astype(str).isin(test_ids).sum()) > 0
     # one trace back equals the cube's trace

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from faultprobe.columns import legacy
 from faultprobe.config import load_config
 from faultprobe.pipelines import compaction, ledger
 from faultprobe.pipelines.ingest import ingest
@@ -77,16 +78,16 @@ def _rows(events: list[str], stations: list[str]) -> pd.DataFrame:
     t = pd.Timestamp("2016-10-01", tz="UTC")
     return pd.DataFrame(
         {
-            "event_id": np.repeat(events, len(stations)),
-            "network": "IV",
-            "station": np.tile(stations, len(events)),
+            "source_id": np.repeat(events, len(stations)),
+            "station_network_code": "IV",
+            "station_code": np.tile(stations, len(events)),
             "status": "ok",
             "reason": "",
-            "p_time": pd.date_range(t, periods=n, freq="s"),
-            "snr": np.linspace(0.5, 9.0, n).astype(np.float32),
+            "trace_p_arrival_time": pd.date_range(t, periods=n, freq="s"),
+            "trace_snr_db": np.linspace(-6.0, 19.0, n).astype(np.float32),
             "source": "sds",
             "attempts": np.ones(n, np.int32),
-            "start_time": pd.date_range(t, periods=n, freq="s"),
+            "trace_start_time": pd.date_range(t, periods=n, freq="s"),
             "failure": "",
         }
     )
@@ -110,11 +111,31 @@ def test_parts_of_mixed_types_unify_as_pandas_did(tmp_path):
     a, b = _rows(["a"], ["X", "Y"]), _rows(["b", "c"], ["X"])
     a["reason"] = pd.Series([None] * len(a), dtype="str")
     b["attempts"] = b["attempts"].astype(np.int64)
-    b["snr"] = b["snr"].astype(np.float64)
-    b.loc[0, "snr"] = np.nan
+    b["trace_snr_db"] = b["trace_snr_db"].astype(np.float64)
+    b.loc[0, "trace_snr_db"] = np.nan
     _parts(store, [a, b])
     compaction.compact(store, 2)
     new = pq.read_table(store.path(TRACES))
     compact_in_memory(store, 2)
     old = pq.read_table(store.path(TRACES))
     assert new.schema.equals(old.schema, check_metadata=True) and new.equals(old)
+
+
+def test_a_part_of_an_older_ingest_compacts_in_todays_names(tmp_path):
+    """LEGACY fixture: a block part written before the column rename (short names, the SNR
+    as an amplitude ratio) beside a new one: traces.parquet gets today's names, that SNR
+    in dB, so an ingest interrupted under the old names finishes."""
+    store = Store(str(tmp_path))
+    new, old = (
+        _rows([e], ["X"]).reindex(columns=ledger.TRACE_COLUMNS, fill_value="") for e in "ab"
+    )
+    old["trace_snr_db"] = np.float32(10.0)  # then: the amplitude ratio
+    old = old.rename(columns={v: k for k, v in legacy(TRACES).items()})
+    ledger.write_part(store, 0, new)
+    store.write_table(old, ledger.part_name(1))  # as the old ingest wrote it
+    out = compaction.compact(store, 2)
+    got = store.read_table(TRACES)
+    assert list(got.columns) == ledger.TRACE_COLUMNS and not out.duplicated
+    assert got["source_id"].tolist() == ["a", "b"]
+    assert got["trace_snr_db"].tolist() == [-6.0, 20.0]
+    assert ledger.read_part(store, 1)["trace_snr_db"].tolist() == [20.0]
