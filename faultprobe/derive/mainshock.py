@@ -157,25 +157,25 @@ def from_catalog(
     """The largest catalog event within `tolerance_s` of `time` (no focal mechanism)."""
     t = pd.Timestamp(time)
     t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    dt = (events["origin_time"] - t).dt.total_seconds().abs()
-    near = events[(dt <= tolerance_s) & events["magnitude"].notna()]
+    dt = (events["source_origin_time"] - t).dt.total_seconds().abs()
+    near = events[(dt <= tolerance_s) & events["source_magnitude"].notna()]
     if near.empty:
         raise DeriveError(
             f"{where}: no event with a magnitude within {tolerance_s:g} s of {t.isoformat()}; "
             "give the mainshock's origin time in UTC (--time), or a larger --time-tolerance-s"
         )
-    row = near.loc[near["magnitude"].idxmax()]
+    row = near.loc[near["source_magnitude"].idxmax()]
     shock = Shock(
         name="mainshock",
-        time=row["origin_time"].to_pydatetime(),
-        latitude=float(row["latitude"]),
-        longitude=float(row["longitude"]),
-        depth_km=max(float(row["depth_km"]), 0.0),
-        magnitude=float(row["magnitude"]),
+        time=row["source_origin_time"].to_pydatetime(),
+        latitude=float(row["source_latitude_deg"]),
+        longitude=float(row["source_longitude_deg"]),
+        depth_km=max(float(row["source_depth_km"]), 0.0),
+        magnitude=float(row["source_magnitude"]),
     )
-    mtype = str(row["magnitude_type"]) or "M"
+    mtype = str(row["source_magnitude_type"]) or "M"
     how = (
-        f"{where}, event {row['event_id']}: the largest within {tolerance_s:g} s of "
+        f"{where}, event {row['source_id']}: the largest within {tolerance_s:g} s of "
         f"{t.isoformat()} ({mtype} {shock.magnitude:.1f}; no focal mechanism)"
     )
-    return Mainshock(shock, (), how, mtype, str(row["event_id"]))
+    return Mainshock(shock, (), how, mtype, str(row["source_id"]))

@@ -53,11 +53,11 @@ def _title(d: Derived) -> str:
 
 
 def _shock_name(row: pd.Series) -> str:
-    return f"M{row['magnitude']:.1f} {row['origin_time']:%Y-%m-%d %H:%M}"
+    return f"M{row['source_magnitude']:.1f} {row['source_origin_time']:%Y-%m-%d %H:%M}"
 
 
 def _phase_name(row: pd.Series) -> str:
-    return f"foreshock-{row['origin_time']:%Y%m%d}"
+    return f"foreshock-{row['source_origin_time']:%Y%m%d}"
 
 
 def sections(
@@ -92,7 +92,7 @@ def sections(
     out.append(s)
 
     for i, (_, row) in enumerate(d.shocks.iterrows()):
-        dt = (row["origin_time"] - pd.Timestamp(hypo.time)).total_seconds() / 86400
+        dt = (row["source_origin_time"] - pd.Timestamp(hypo.time)).total_seconds() / 86400
         notes = []
         if i == 0:
             notes = [
@@ -102,12 +102,16 @@ def sections(
             ]
         s = Section("shocks", array=True, notes=notes)
         s.add("name", _shock_name(row), f"{dt:+.2f} days from the mainshock; event "
-              f"{row['event_id']} of the catalog")  # fmt: skip
-        s.add("time", row["origin_time"].to_pydatetime())
-        s.add("latitude", round(float(row["latitude"]), 5))
-        s.add("longitude", round(float(row["longitude"]), 5))
-        s.add("depth_km", round(max(float(row["depth_km"]), 0.0), 3))
-        s.add("magnitude", round(float(row["magnitude"]), 2), row["magnitude_type"] or "")
+              f"{row['source_id']} of the catalog")  # fmt: skip
+        s.add("time", row["source_origin_time"].to_pydatetime())
+        s.add("latitude", round(float(row["source_latitude_deg"]), 5))
+        s.add("longitude", round(float(row["source_longitude_deg"]), 5))
+        s.add("depth_km", round(max(float(row["source_depth_km"]), 0.0), 3))
+        s.add(
+            "magnitude",
+            round(float(row["source_magnitude"]), 2),
+            row["source_magnitude_type"] or "",
+        )
         out.append(s)
 
     if d.foreshock is not None:
@@ -120,7 +124,7 @@ def sections(
             "keep those events in pre."
         ])  # fmt: skip
         s.add("name", _phase_name(f))
-        s.add("start", f["origin_time"].to_pydatetime())
+        s.add("start", f["source_origin_time"].to_pydatetime())
         s.add("end", hypo.time)
         out.append(s)
 

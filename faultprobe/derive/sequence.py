@@ -43,17 +43,17 @@ def search_radius_km(magnitude: float) -> float:
 def offsets(events: pd.DataFrame, hypo: Shock) -> np.ndarray:
     """(n, 3) east, north, down offsets (km) of catalog events from the hypocentre."""
     east, north = local_xy(
-        events["latitude"].to_numpy(float),
-        events["longitude"].to_numpy(float),
+        events["source_latitude_deg"].to_numpy(float),
+        events["source_longitude_deg"].to_numpy(float),
         hypo.latitude,
         hypo.longitude,
     )
-    return np.stack([east, north, events["depth_km"].to_numpy(float) - hypo.depth_km], -1)
+    return np.stack([east, north, events["source_depth_km"].to_numpy(float) - hypo.depth_km], -1)
 
 
 def days_from(events: pd.DataFrame, t0) -> np.ndarray:
     """Days of each origin time after `t0` (negative before)."""
-    return (events["origin_time"] - pd.Timestamp(t0)).dt.total_seconds().to_numpy() / 86400.0
+    return (events["source_origin_time"] - pd.Timestamp(t0)).dt.total_seconds().to_numpy() / 86400.0
 
 
 def completeness(mags: np.ndarray) -> float:
@@ -156,22 +156,24 @@ def other_shocks(
 ) -> pd.DataFrame:
     """Catalog events of the sequence at most `SHOCK_DROP` below the mainshock, from
     `SHOCK_LEAD_DAYS` before the window to its end (the mainshock itself left out)."""
-    t = events["origin_time"]
+    t = events["source_origin_time"]
     lo = pd.Timestamp(start) - pd.Timedelta(days=SHOCK_LEAD_DAYS)
     same = (t - pd.Timestamp(main.time)).dt.total_seconds().abs() < 2.0
     if main_id is not None:
-        same |= events["event_id"].astype(str) == str(main_id)
-    big = events["magnitude"] >= main.magnitude - SHOCK_DROP
+        same |= events["source_id"].astype(str) == str(main_id)
+    big = events["source_magnitude"] >= main.magnitude - SHOCK_DROP
     keep = near & big.to_numpy() & ~same.to_numpy() & (t >= lo).to_numpy()
     keep &= (t <= pd.Timestamp(end)).to_numpy()
-    return events[keep].sort_values("origin_time")
+    return events[keep].sort_values("source_origin_time")
 
 
 def foreshock(shocks: pd.DataFrame, main: Shock) -> pd.Series | None:
     """The largest shock in the `FORESHOCK_DAYS` before the mainshock within
     `FORESHOCK_DROP` of its magnitude: it opens an interval of its own (as Visso did)."""
-    dt = (pd.Timestamp(main.time) - shocks["origin_time"]).dt.total_seconds() / 86400.0
+    dt = (pd.Timestamp(main.time) - shocks["source_origin_time"]).dt.total_seconds() / 86400.0
     cand = shocks[
-        (dt > 0) & (dt <= FORESHOCK_DAYS) & (shocks["magnitude"] >= main.magnitude - FORESHOCK_DROP)
+        (dt > 0)
+        & (dt <= FORESHOCK_DAYS)
+        & (shocks["source_magnitude"] >= main.magnitude - FORESHOCK_DROP)
     ]
-    return None if cand.empty else cand.loc[cand["magnitude"].idxmax()]
+    return None if cand.empty else cand.loc[cand["source_magnitude"].idxmax()]

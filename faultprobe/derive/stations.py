@@ -17,8 +17,9 @@ from faultprobe.derive.errors import DeriveError, ServiceError
 from faultprobe.geodesy import KM_PER_DEGREE, local_xy
 
 CANDIDATE_COLUMNS = [
-    "code", "network", "station", "latitude", "longitude", "elevation_m", "band",
-    "sampling_rate", "sensitivity", "start_ns", "end_ns", "distance_km",
+    "code", "station_network_code", "station_code", "station_latitude_deg",
+    "station_longitude_deg", "station_elevation_m", "band", "station_sampling_rate_hz",
+    "sensitivity", "start_ns", "end_ns", "distance_km",
 ]  # fmt: skip
 #: a near station records at least this fraction of what the best one records
 NEAR_FRACTION = 0.25
@@ -90,13 +91,13 @@ def candidates(
             rows.append(
                 {
                     "code": f"{net.code}.{sta.code}",
-                    "network": net.code,
-                    "station": sta.code,
-                    "latitude": float(sta.latitude),
-                    "longitude": float(sta.longitude),
-                    "elevation_m": float(sta.elevation or 0.0),
+                    "station_network_code": net.code,
+                    "station_code": sta.code,
+                    "station_latitude_deg": float(sta.latitude),
+                    "station_longitude_deg": float(sta.longitude),
+                    "station_elevation_m": float(sta.elevation or 0.0),
                     "band": ch.code[:2],
-                    "sampling_rate": float(ch.sample_rate),
+                    "station_sampling_rate_hz": float(ch.sample_rate),
                     "sensitivity": float(sens) if sens else np.nan,
                     "start_ns": min(s if s is not None else _FAR_PAST_NS for s in starts),
                     "end_ns": max(e if e is not None else _FAR_FUTURE_NS for e in ends),
@@ -104,7 +105,8 @@ def candidates(
             )
     table = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS[:-1]).drop_duplicates("code")
     east, north = local_xy(
-        table["latitude"].to_numpy(float), table["longitude"].to_numpy(float),
+        table["station_latitude_deg"].to_numpy(float),
+        table["station_longitude_deg"].to_numpy(float),
         main.latitude, main.longitude,
     )  # fmt: skip
     table["distance_km"] = np.hypot(east, north)
@@ -135,16 +137,18 @@ def rank(
     """Per station: selected events recorded (open channels, hypocentral distance within
     `record_km`) in all, pre and post, and those in its epochs at any distance."""
     se, sn = local_xy(
-        stations["latitude"].to_numpy(float), stations["longitude"].to_numpy(float),
+        stations["station_latitude_deg"].to_numpy(float),
+        stations["station_longitude_deg"].to_numpy(float),
         hypo.latitude, hypo.longitude,
     )  # fmt: skip
     ee, en = local_xy(
-        events["latitude"].to_numpy(float), events["longitude"].to_numpy(float),
+        events["source_latitude_deg"].to_numpy(float),
+        events["source_longitude_deg"].to_numpy(float),
         hypo.latitude, hypo.longitude,
     )  # fmt: skip
-    depth = events["depth_km"].to_numpy(float)[:, None]
+    depth = events["source_depth_km"].to_numpy(float)[:, None]
     dist = np.sqrt((ee[:, None] - se) ** 2 + (en[:, None] - sn) ** 2 + depth**2)
-    t = pd.DatetimeIndex(events["origin_time"]).as_unit("ns").asi8[:, None]
+    t = pd.DatetimeIndex(events["source_origin_time"]).as_unit("ns").asi8[:, None]
     open_ = (t >= stations["start_ns"].to_numpy()) & (t <= stations["end_ns"].to_numpy())
     rec = open_ & (dist <= record_km)
     phase = events["phase"].to_numpy()[:, None]
@@ -172,7 +176,10 @@ def choose(
     the one beyond the box by at least
     `far_margin_km` that was open for most events (the nearest of those)."""
     u, c = box_coordinates(
-        fault, hypo, ranked["latitude"].to_numpy(float), ranked["longitude"].to_numpy(float)
+        fault,
+        hypo,
+        ranked["station_latitude_deg"].to_numpy(float),
+        ranked["station_longitude_deg"].to_numpy(float),
     )
     du = np.maximum.reduce([box.along_strike_km[0] - u, u - box.along_strike_km[1], 0 * u])
     dc = np.maximum.reduce([box.across_strike_km[0] - c, c - box.across_strike_km[1], 0 * c])

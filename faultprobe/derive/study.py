@@ -101,7 +101,7 @@ def _coverage(events, main, near, days, same, radius, where):
     after = int((near & (days > 0) & ~same).sum())
     if before and after:
         return
-    t = events["origin_time"]
+    t = events["source_origin_time"]
     span = f"{t.min():%Y-%m-%d} to {t.max():%Y-%m-%d}" if len(t) else "nothing"
     raise DeriveError(
         f"{where}: the catalog does not cover the mainshock ({main.time:%Y-%m-%dT%H:%M:%SZ}, "
@@ -176,8 +176,11 @@ def _plane(d_xyz, main: msk.Mainshock, cloud: pl.PlaneFit, early_days, warnings)
 
 def _extent(fault: Fault, hypo, early: pd.DataFrame, max_km: float):
     """Along-strike and depth extent of the early events near the plane (2-98 %, +1 km)."""
-    lat, lon = early["latitude"].to_numpy(float), early["longitude"].to_numpy(float)
-    depth = early["depth_km"].to_numpy(float)
+    lat, lon = (
+        early["source_latitude_deg"].to_numpy(float),
+        early["source_longitude_deg"].to_numpy(float),
+    )
+    depth = early["source_depth_km"].to_numpy(float)
     u, _, w = fault_frame(fault, hypo).coordinates(lat, lon, depth)
     on = np.abs(w) <= max_km
     u, z = u[on], depth[on]
@@ -198,7 +201,7 @@ def derive(opts: InitOptions) -> Derived:
         raise DeriveError(f"{opts.catalog}: no usable event in the catalog ({fmt})")
     which, mag_note = _magnitude_choice(events)
     mag, kind = choose_magnitude(events["mw"].to_numpy(), events["ml"].to_numpy(), which)
-    events = events.assign(magnitude=mag, magnitude_type=kind)
+    events = events.assign(source_magnitude=mag, source_magnitude_type=kind)
     main = _mainshock(opts, events)
     hypo = main.shock
     radius = sq.search_radius_km(hypo.magnitude)
@@ -207,7 +210,7 @@ def derive(opts: InitOptions) -> Derived:
     days = sq.days_from(events, hypo.time)
     same = np.abs(days) * 86400 < 2.0
     if main.event_id is not None:
-        same |= (events["event_id"].astype(str) == str(main.event_id)).to_numpy()
+        same |= (events["source_id"].astype(str) == str(main.event_id)).to_numpy()
     _coverage(events, hypo, near, days, same, radius, opts.catalog)
     early_mask = near & (days > 0) & (days <= opts.early_days) & ~same
     if early_mask.sum() < MIN_CLOUD:
@@ -236,10 +239,13 @@ def derive(opts: InitOptions) -> Derived:
     t0 = pd.Timestamp(hypo.time)
     start = (t0 - pd.Timedelta(days=window.pre_days)).ceil("s")
     end = t0 + pd.Timedelta(days=window.post_days)
-    in_window = near & (events["origin_time"] >= start).to_numpy()
-    in_window &= (events["origin_time"] <= end).to_numpy()
-    lat, lon = events["latitude"].to_numpy(float), events["longitude"].to_numpy(float)
-    dist = distance_to_fault(fault, hypo, lat, lon, events["depth_km"].to_numpy(float))
+    in_window = near & (events["source_origin_time"] >= start).to_numpy()
+    in_window &= (events["source_origin_time"] <= end).to_numpy()
+    lat, lon = (
+        events["source_latitude_deg"].to_numpy(float),
+        events["source_longitude_deg"].to_numpy(float),
+    )
+    dist = distance_to_fault(fault, hypo, lat, lon, events["source_depth_km"].to_numpy(float))
     on_fault = in_window & (dist <= max_km)
     use = on_fault if on_fault.sum() >= 5 else in_window
     along_box, across_box = sq.derive_box(fault, hypo, lat[use], lon[use])
@@ -249,9 +255,9 @@ def derive(opts: InitOptions) -> Derived:
         "(+2 km) and the fault's surface projection, to whole km"
     )
     shocks = sq.other_shocks(events, hypo, main.event_id, near, start, end)
-    mc = sq.completeness(events["magnitude"].to_numpy()[in_window])
-    b, n_b = sq.b_value(events["magnitude"].to_numpy()[in_window], mc)
-    above = events["magnitude"].to_numpy() >= mc
+    mc = sq.completeness(events["source_magnitude"].to_numpy()[in_window])
+    b, n_b = sq.b_value(events["source_magnitude"].to_numpy()[in_window], mc)
+    above = events["source_magnitude"].to_numpy() >= mc
     pre_fault = on_fault & (days < 0) & above
     return Derived(
         main=main, events=events, fmt=fmt, magnitude=which, magnitude_note=mag_note,

@@ -95,11 +95,11 @@ def twin_sections(secs: list[Section], d, choice, path: Path, name: str) -> list
         r = table.loc[code]
         st = Section("synthetic.stations", array=True)
         st.add("code", code)
-        st.add("latitude", round(float(r["latitude"]), 6))
-        st.add("longitude", round(float(r["longitude"]), 6))
-        st.add("elevation_m", round(float(r["elevation_m"]), 1))
+        st.add("latitude", round(float(r["station_latitude_deg"]), 6))
+        st.add("longitude", round(float(r["station_longitude_deg"]), 6))
+        st.add("elevation_m", round(float(r["station_elevation_m"]), 1))
         st.add("band", str(r["band"]))
-        rate = float(r["sampling_rate"])
+        rate = float(r["station_sampling_rate_hz"])
         st.add("sampling_rate", rate if _whole_ns(rate) else 100.0)
         if np.isfinite(r["sensitivity"]) and r["sensitivity"] > 0:
             st.add("sensitivity", float(r["sensitivity"]))
