@@ -29,7 +29,7 @@ def runs(tmp_path_factory):
     d = tmp_path_factory.mktemp("fdsn")
     study = write_toy_study(str(d / "a"), corrupt=False)
     ref_cfg = load_config(write_toy_config(str(d / "a"), study))
-    poisoned = ("T1212", UTCDateTime(study.events.origin_time[5].to_pydatetime()) + 5)
+    poisoned = ("T1212", UTCDateTime(study.events.source_origin_time[5].to_pydatetime()) + 5)
     faults = {1: "429", 3: "500", 4: "slow", 6: "truncated", 8: "503"}
     with (
         LocalCluster(
@@ -91,7 +91,7 @@ def runs(tmp_path_factory):
 def test_first_run_is_incomplete_and_names_the_failed_window(runs):
     _, _, _, _, (bad_station, _), first, _, _, _ = runs
     assert not first.complete
-    assert list(zip(first.transient.event_id, first.transient.station)) == [
+    assert list(zip(first.transient.source_id, first.transient.station_code)) == [
         ("toy0005", bad_station)
     ]
     assert "1 windows failed transiently" in first.problem()

@@ -38,19 +38,21 @@ def built(tmp_path_factory, client):
     write_toy_inventory(str(d), study)
     model = make_plan(study.events, study.stations, load_config(
         write_toy_config(str(d), study, name="model.toml")).waveforms)  # fmt: skip
-    net = dict(zip(study.stations["station"], study.stations["network"]))
-    col = {s: j for j, s in enumerate(study.stations["station"])}
+    net = dict(zip(study.stations["station_code"], study.stations["station_network_code"]))
+    col = {s: j for j, s in enumerate(study.stations["station_code"])}
     picks, want = [], {}
     for i, sta, lag in PICKED:
         t = pd.Timestamp(model.p_time_ns[i, col[sta]] + int(lag * 1e9), tz="UTC").round("us")
-        eid = study.events["event_id"][i]
+        eid = study.events["source_id"][i]
         picks.append((eid, net[sta], sta, t, "P", "manual", True))
         want[(eid, sta)] = t
     # an S pick and an automatic P pick no arrival uses, both earlier: neither places P
-    early = want[(study.events["event_id"][0], "NRCA")] - pd.Timedelta(seconds=2)
-    picks += [(study.events["event_id"][0], "IV", "NRCA", early, "S", "manual", True),
-              (study.events["event_id"][0], "IV", "NRCA", early, "P", "automatic", False)]  # fmt: skip
-    write_quakeml(d / "catalog.xml", study.events.assign(mw=study.events["magnitude"]), picks)
+    early = want[(study.events["source_id"][0], "NRCA")] - pd.Timedelta(seconds=2)
+    picks += [(study.events["source_id"][0], "IV", "NRCA", early, "S", "manual", True),
+              (study.events["source_id"][0], "IV", "NRCA", early, "P", "automatic", False)]  # fmt: skip
+    write_quakeml(
+        d / "catalog.xml", study.events.assign(mw=study.events["source_magnitude"]), picks
+    )
     path = write_toy_config(str(d), study, waveforms={"p_arrival": "picks"})
     text = (
         open(path)
@@ -68,7 +70,7 @@ def test_picked_traces_are_cut_at_the_pick_the_others_at_the_model_time(built):
     study, cfg, model, want, _ = built
     ds = xr.open_zarr(f"{study.store}/waveforms.zarr")
     events = Store(study.store).read_table(EVENTS)
-    assert events["event_id"].tolist() == study.events["event_id"].tolist()
+    assert events["source_id"].tolist() == study.events["source_id"].tolist()
     p_source = ds.p_source.values
     p_time = ds.p_time.values.astype("datetime64[ns]").astype(np.int64)
     for i, eid in enumerate(ds.event.values):
@@ -81,16 +83,16 @@ def test_picked_traces_are_cut_at_the_pick_the_others_at_the_model_time(built):
     assert int((p_source == PSource.PICK).sum()) == len(PICKED)
     assert ds.p_source.attrs["flag_meanings"] == "model pick dataset"
     assert ds.attrs["p_arrival"] == "picks"
-    traces = Store(study.store).read_table(TRACES).set_index(["event_id", "station"])
+    traces = Store(study.store).read_table(TRACES).set_index(["source_id", "station_code"])
     for (eid, sta), t in want.items():
-        assert traces.loc[(eid, sta), "p_time"] == t
+        assert traces.loc[(eid, sta), "trace_p_arrival_time"] == t
 
 
 def test_the_picked_window_is_the_archive_from_the_pick(built):
     """The samples of a picked window are the archive's from pick - 5 s: the window moved."""
     study, _, _, want, _ = built
     ds = xr.open_zarr(f"{study.store}/waveforms.zarr")
-    eid = study.events["event_id"][4]
+    eid = study.events["source_id"][4]
     cell = ds.sel(event=eid, station="IV.NRCA")
     assert str(ds.status.sel(event=eid, station="IV.NRCA").values) == "0"
     t0 = UTCDateTime(ns=_ns(cell.start_time.values))
@@ -113,7 +115,7 @@ def test_picks_at_none_of_the_stations_is_a_warning(built, tmp_path, caplog):
     study, cfg, _, _, _ = built
     src, other = Store(study.store), Store(str(tmp_path / "s"))
     plan = make_plan(src.read_table(EVENTS), src.read_table(STATIONS), cfg.waveforms)
-    picks = src.read_table("picks.parquet").assign(station="ELSEWHERE")
+    picks = src.read_table("picks.parquet").assign(station_code="ELSEWHERE")
     other.write_table(picks, "picks.parquet")
     with caplog.at_level(logging.WARNING, logger="faultprobe"):
         assert placed_by_picks(plan, other) is plan

@@ -34,12 +34,12 @@ def built(tmp_path_factory, client):
 
 def test_every_bad_input_has_its_status(built):
     study, _, summary = built
-    tr = Store(study.store).read_table(TRACES)  # the short names (columns on disk: docs/tables.md)
+    tr = Store(study.store).read_table(TRACES)  # the names of docs/tables.md
     assert len(tr) == len(study.events) * len(study.stations)
-    assert not tr.duplicated(["event_id", "network", "station"]).any()
-    got = {(r.event_id, r.station): r.status for r in tr.itertuples()}
+    assert not tr.duplicated(["source_id", "station_network_code", "station_code"]).any()
+    got = {(r.source_id, r.station_code): r.status for r in tr.itertuples()}
     assert got == study.expected
-    reasons = dict(zip(zip(tr.event_id, tr.station), tr.reason))
+    reasons = dict(zip(zip(tr.source_id, tr.station_code), tr.reason))
     assert "filled gap" in reasons[("toy0001", "DEF")]
     assert "gap of 1.00 s" in reasons[("toy0002", "DEF")]
     assert "all samples zero" in reasons[("toy0004", "DEF")]
@@ -110,13 +110,17 @@ def test_p_times_from_the_table_match_taup(built):
     model = taup_model("carannante2013")
     ev, st = study.events, study.stations
     for i, j in [(0, 0), (5, 1), (9, 3)]:
-        d = epicentral_km(ev.latitude[i], ev.longitude[i], st.latitude[j], st.longitude[j])
-        tt = min(
-            a.time for a in model.get_travel_times(ev.depth_km[i], d / KM_PER_DEGREE, ["p", "P"])
+        d = epicentral_km(
+            ev.source_latitude_deg[i],
+            ev.source_longitude_deg[i],
+            st.station_latitude_deg[j],
+            st.station_longitude_deg[j],
         )
-        tt += st.elevation_m[j] / 1000 / 5.63
+        z = ev.source_depth_km[i]
+        tt = min(a.time for a in model.get_travel_times(z, d / KM_PER_DEGREE, ["p", "P"]))
+        tt += st.station_elevation_m[j] / 1000 / 5.63
         got = (
-            ds.p_time.values[i, j] - ev.origin_time[i].tz_localize(None).to_datetime64()
+            ds.p_time.values[i, j] - ev.source_origin_time[i].tz_localize(None).to_datetime64()
         ) / np.timedelta64(1, "s")
         assert abs(got - tt) < 0.02
 
@@ -163,9 +167,10 @@ def test_rerun_is_a_no_op_and_other_plans_are_refused(built, client, tmp_path):
 
 def test_events_table_without_a_column_is_a_clear_error(tmp_path, client):
     study = write_toy_study(str(tmp_path), n_events=4, days=1)
-    study.events.drop(columns=["depth_km"]).to_parquet(f"{study.store}/events.parquet")
+    study.events.drop(columns=["source_depth_km"]).to_parquet(f"{study.store}/events.parquet")
     cfg = load_config(write_toy_config(str(tmp_path), study))
-    with pytest.raises(ValueError, match=r"events.parquet: missing columns \['depth_km'\]"):
+    missing = r"events.parquet: missing columns \['source_depth_km'\] \(formerly depth_km\)"
+    with pytest.raises(ValueError, match=missing):
         ingest(cfg, client=client)
 
 

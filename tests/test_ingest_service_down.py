@@ -98,7 +98,7 @@ def runs(tmp_path_factory, study, cluster):
         said = io.StringIO()
         with contextlib.redirect_stderr(said):
             first = cli.main(["ingest", cfg, "-q"])
-        traces1 = Store(store).read_table(TRACES)  # short names
+        traces1 = Store(store).read_table(TRACES)
         complete1 = Path(store, "ingest", "complete.json").exists()
         attrs1 = dict(xr.open_zarr(f"{store}/waveforms.zarr").attrs)
         info1 = describe(store)
@@ -133,7 +133,10 @@ def test_down_in_the_middle_exits_non_zero_and_lists_the_windows(runs, capsys):
     lines = said.strip().splitlines()
     assert lines[0] == "windows to fetch again:"
     first_row = transient.iloc[0]
-    assert lines[1] == f"  {first_row.event_id} {first_row.network}.{first_row.station}"
+    assert (
+        lines[1]
+        == f"  {first_row.source_id} {first_row.station_network_code}.{first_row.station_code}"
+    )
     assert lines[-1].startswith(f"error: {len(transient)} windows failed transiently")
     assert "Connection refused" in lines[-1] and "faultprobe ingest" in lines[-1]
 
@@ -144,7 +147,8 @@ def test_the_next_run_fetches_exactly_the_transient_windows(runs):
     transient = traces1[traces1.status == "transient"]
     # Each asked line starts 8 s before P (5 s window + 2 s pad + 1 s margin).
     want = {
-        (r.station, (r.p_time - pd.Timedelta(8, "s")).floor("ms")) for r in transient.itertuples()
+        (r.station_code, (r.trace_p_arrival_time - pd.Timedelta(8, "s")).floor("ms"))
+        for r in transient.itertuples()
     }
     got = {(ln[2], pd.Timestamp(ln[5].datetime, tz="UTC").floor("ms")) for ln in asked}
     assert got == want

@@ -50,7 +50,7 @@ def test_a_registered_source_is_the_one_an_ingest_uses(toy, client, monkeypatch)
     summary = ingest(_as(cfg, "recording"), client=client)
     traces = Store(study.store).read_table(TRACES)
     assert set(traces["source"]) == {"recording"}
-    got = {(r.event_id, r.station): r.status for r in traces.itertuples()}
+    got = {(r.source_id, r.station_code): r.status for r in traces.itertuples()}
     assert got == study.expected  # the same windows as through the built-in "sds" source
     assert sum(Recording.asked) >= summary.status_counts["ok"] > 0
 
@@ -104,6 +104,6 @@ def test_a_source_an_installed_package_registers_validates_and_ingests(toy, tmp_
         sys.path.remove(str(tmp_path))
     traces = Store(study.store).read_table(TRACES)
     assert set(traces["source"]) == {"tape"}
-    got = {(r.event_id, r.station): r.status for r in traces.itertuples()}
+    got = {(r.source_id, r.station_code): r.status for r in traces.itertuples()}
     assert got == study.expected
     assert summary.status_counts["ok"] > 0

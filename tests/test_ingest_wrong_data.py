@@ -40,7 +40,7 @@ def toy(tmp_path_factory, client):
     """The toy archive, a study of two of its stations, and the cube built from the files."""
     d = tmp_path_factory.mktemp("toy")
     study = write_toy_study(str(d), n_events=8, days=2, corrupt=False)
-    stations = study.stations[study.stations.station.isin(KEEP)].reset_index(drop=True)
+    stations = study.stations[study.stations.station_code.isin(KEEP)].reset_index(drop=True)
     stations.to_parquet(f"{study.store}/stations.parquet")
     study = type(study)(study.store, study.sds_root, study.events, stations)
     cfg = load_config(write_toy_config(str(d), study, waveforms={"codec": "zstd-3"}))
@@ -73,15 +73,15 @@ def test_another_stations_miniseed_from_a_service(tmp_path, toy, client):
     with FDSNService(toy.sds_root, toy.stations, toy.events, impostor={"NRCA": "DEF"}) as svc:
         cfg = _config(tmp_path, toy, dict(FDSN, fdsn=svc.url, cache=str(tmp_path / "cache")))
         first = ingest(cfg, client=client)
-        tr = Store(cfg.study.store).read_table(TRACES)  # short names
-        nrca = tr[tr.station == "NRCA"]
+        tr = Store(cfg.study.store).read_table(TRACES)
+        nrca = tr[tr.station_code == "NRCA"]
         wrong = nrca[nrca.status == "wrong_data"]
         # DEF lacks data for one window: that one is no data, every other one wrong data.
         assert len(wrong) >= len(nrca) - 1 and not (nrca.status == "ok").any()
         assert wrong.reason.str.contains("asked IV.NRCA..HH?").all()
         assert wrong.reason.str.contains("IV.DEF..HHZ", regex=False).all()
         assert (wrong.failure == "permanent").all()
-        assert (tr[tr.station == "T1212"].status == "ok").all()  # same answers, right codes
+        assert (tr[tr.station_code == "T1212"].status == "ok").all()  # same answers, right codes
         assert first.complete  # a permanent failure: the store is complete
         cube = _cube(cfg.study.store).sel(station="IV.NRCA")
         assert np.isnan(cube.waveform.values).all()
@@ -105,7 +105,7 @@ def test_an_html_page_instead_of_miniseed(tmp_path, toy, client):
     ) as svc:
         cfg = _config(tmp_path, toy, dict(FDSN, fdsn=svc.url, cache=str(tmp_path / "cache")))
         first = ingest(cfg, client=client)
-        tr = Store(cfg.study.store).read_table(TRACES)  # short names
+        tr = Store(cfg.study.store).read_table(TRACES)
         assert not first.complete and (tr.status == "transient").all()
         asked = tr[~tr.reason.str.contains("not asked")]
         assert len(asked) and asked.reason.str.contains("HTML").all()
@@ -128,9 +128,9 @@ def test_an_sds_day_file_of_another_station(tmp_path, toy, client):
     ours.write_bytes(theirs.read_bytes())  # DEF's records filed under NRCA
     cfg = _config(tmp_path / "s", toy, {"sds_root": str(sds), "codec": "zstd-3"})
     ingest(cfg, client=client)
-    tr = Store(cfg.study.store).read_table(TRACES)  # short names
-    nrca = tr[tr.station == "NRCA"].reset_index(drop=True)
-    on_day0 = (nrca.p_time - pd.Timedelta(8, "s")) < pd.Timestamp(
+    tr = Store(cfg.study.store).read_table(TRACES)
+    nrca = tr[tr.station_code == "NRCA"].reset_index(drop=True)
+    on_day0 = (nrca.trace_p_arrival_time - pd.Timedelta(8, "s")) < pd.Timestamp(
         day.datetime, tz="UTC"
     ) + pd.Timedelta(1, "D")
     wrong = nrca[on_day0]
