@@ -20,8 +20,8 @@ from faultprobe.testing.studies import small_study_table
 def raw_windows(cfg: StudyConfig, before_s: float = 9.0, after_s: float = 25.0) -> list[dict]:
     """Raw 3-component samples around P of every ok (event, station) of the cube."""
     ds = xr.open_zarr(f"{cfg.study.store}/waveforms.zarr")
-    store = Store(cfg.study.store)  # the short names (on disk: docs/tables.md)
-    events = store.read_table(EVENTS).set_index("event_id")
+    store = Store(cfg.study.store)  # SeisBench names (docs/tables.md)
+    events = store.read_table(EVENTS).set_index("source_id")
     stations = store.read_table(STATIONS)
     sds = SDSClient(cfg.waveforms.sds_root)
     out = []
@@ -33,7 +33,7 @@ def raw_windows(cfg: StudyConfig, before_s: float = 9.0, after_s: float = 25.0) 
                 continue
             t = UTCDateTime(ns=int(p[i, j].astype("datetime64[ns]").astype(np.int64)))
             st = sds.get_waveforms(
-                srow["network"], srow["station"], "*", f"{srow['channels']}?",
+                srow["station_network_code"], srow["station_code"], "*", f"{srow['station_channels']}?",
                 t - before_s, t + after_s,
             )  # fmt: skip
             st.merge()
@@ -50,7 +50,7 @@ def raw_windows(cfg: StudyConfig, before_s: float = 9.0, after_s: float = 25.0) 
                     "p_ns": int(p[i, j].astype("datetime64[ns]").astype(np.int64)),
                     "start_ns": start.ns,
                     "rate": float(st[0].stats.sampling_rate),
-                    "channels": srow["channels"],
+                    "channels": srow["station_channels"],
                     "data": {c: np.asarray(comps[c].data[:n]) for c in "ENZ"},
                 }
             )
@@ -69,7 +69,7 @@ def write_seisbench(windows: list[dict], out: Path, blocks: bool, chunks: bool) 
 
     groups = {}
     for w in windows:
-        key = w["station"]["station"] if chunks else ""
+        key = w["station"]["station_code"] if chunks else ""
         groups.setdefault(key, []).append(w)
     out.mkdir(parents=True, exist_ok=True)
     for chunk, items in groups.items():
@@ -88,24 +88,24 @@ def write_seisbench(windows: list[dict], out: Path, blocks: bool, chunks: bool) 
             for w in items:
                 ev, sta = w["event"], w["station"]
                 meta = {
-                    "trace_name": f"{w['event_id']}.{sta['network']}.{sta['station']}",
+                    "trace_name": f"{w['event_id']}.{sta['station_network_code']}.{sta['station_code']}",
                     "trace_start_time": _iso(w["start_ns"]),
                     "trace_sampling_rate_hz": w["rate"],
                     "trace_p_arrival_sample": (w["p_ns"] - w["start_ns"]) * w["rate"] / 1e9,
-                    "station_network_code": sta["network"],
-                    "station_code": sta["station"],
-                    "station_location_code": sta["location"],
+                    "station_network_code": sta["station_network_code"],
+                    "station_code": sta["station_code"],
+                    "station_location_code": sta["station_location_code"],
                     "station_channels": w["channels"],
-                    "station_latitude_deg": sta["latitude"],
-                    "station_longitude_deg": sta["longitude"],
-                    "station_elevation_m": sta["elevation_m"],
+                    "station_latitude_deg": sta["station_latitude_deg"],
+                    "station_longitude_deg": sta["station_longitude_deg"],
+                    "station_elevation_m": sta["station_elevation_m"],
                     "source_id": w["event_id"],
-                    "source_origin_time": _iso(ev["origin_time"].value),
-                    "source_latitude_deg": ev["latitude"],
-                    "source_longitude_deg": ev["longitude"],
-                    "source_depth_km": ev["depth_km"],
-                    "source_magnitude": ev["magnitude"],
-                    "source_magnitude_type": ev["magnitude_type"],
+                    "source_origin_time": _iso(ev["source_origin_time"].value),
+                    "source_latitude_deg": ev["source_latitude_deg"],
+                    "source_longitude_deg": ev["source_longitude_deg"],
+                    "source_depth_km": ev["source_depth_km"],
+                    "source_magnitude": ev["source_magnitude"],
+                    "source_magnitude_type": ev["source_magnitude_type"],
                 }
                 data = np.stack([w["data"][c] for c in "ZNE"]).astype(np.int32)
                 writer.add_trace(meta, data)
@@ -121,7 +121,7 @@ def write_laurenti2024(windows: list[dict], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     groups: dict[tuple[str, str], list[dict]] = {}
     for w in windows:
-        groups.setdefault((w["station"]["station"], w["event"]["phase"]), []).append(w)
+        groups.setdefault((w["station"]["station_code"], w["event"]["phase"]), []).append(w)
     for (sta_code, phase), items in groups.items():
         stem = out / sta_code / f"{sta_code}_{phase}"
         stem.parent.mkdir(exist_ok=True)
@@ -130,26 +130,26 @@ def write_laurenti2024(windows: list[dict], out: Path) -> Path:
             g = f.create_group("data")
             for w in items:
                 ev, sta = w["event"], w["station"]
-                name = f"{sta['station']}.{sta['network']}.{w['event_id']}_EV"
+                name = f"{sta['station_code']}.{sta['station_network_code']}.{w['event_id']}_EV"
                 g.create_dataset(name, data=np.stack([w["data"][c] for c in "ENZ"]))
                 rows.append(
                     {
                         "trace_name": name,
                         "trace_start_time": _iso(w["start_ns"]),
-                        "network_code": sta["network"],
-                        "receiver_name": sta["station"],
+                        "network_code": sta["station_network_code"],
+                        "receiver_name": sta["station_code"],
                         "receiver_type": w["channels"],
-                        "receiver_elevation_m": sta["elevation_m"],
-                        "receiver_latitude": sta["latitude"],
-                        "receiver_longitude": sta["longitude"],
+                        "receiver_elevation_m": sta["station_elevation_m"],
+                        "receiver_latitude": sta["station_latitude_deg"],
+                        "receiver_longitude": sta["station_longitude_deg"],
                         "source_id": w["event_id"],
-                        "source_depth_km": ev["depth_km"],
-                        "source_latitude": ev["latitude"],
-                        "source_longitude": ev["longitude"],
-                        "source_magnitude_type": ev["magnitude_type"],
-                        "source_magnitude": ev["magnitude"],
-                        "source_origin_time": _iso(ev["origin_time"].value),
-                        "p_travel_sec": (w["p_ns"] - ev["origin_time"].value) / 1e9,
+                        "source_depth_km": ev["source_depth_km"],
+                        "source_latitude": ev["source_latitude_deg"],
+                        "source_longitude": ev["source_longitude_deg"],
+                        "source_magnitude_type": ev["source_magnitude_type"],
+                        "source_magnitude": ev["source_magnitude"],
+                        "source_origin_time": _iso(ev["source_origin_time"].value),
+                        "p_travel_sec": (w["p_ns"] - ev["source_origin_time"].value) / 1e9,
                         # not in the authors' files (all 100 Hz): needed for the 125 Hz one
                         "trace_sampling_rate_hz": w["rate"],
                     }

@@ -53,14 +53,16 @@ def plane_catalog(
     )
     mw = np.round(0.6 + rng.exponential(0.45, n), 2)
     df = pd.DataFrame({
-        "event_id": np.arange(1, n + 1).astype(str),
-        "origin_time": t0 + pd.to_timedelta(np.round(t_days * 86400 + 1.0, 2), unit="s"),
-        "latitude": lat, "longitude": lon, "depth_km": hypo[2] + enu[:, 2],
+        "source_id": np.arange(1, n + 1).astype(str),
+        "source_origin_time": t0 + pd.to_timedelta(np.round(t_days * 86400 + 1.0, 2), unit="s"),
+        "source_latitude_deg": lat, "source_longitude_deg": lon,
+        "source_depth_km": hypo[2] + enu[:, 2],
         "ml": np.round(mw + 0.1, 2), "mw": mw,
     })  # fmt: skip
-    main = pd.DataFrame({"event_id": ["999999"], "origin_time": [t0], "latitude": [hypo[0]],
-                         "longitude": [hypo[1]], "depth_km": [hypo[2]], "ml": [6.1], "mw": [6.0]})  # fmt: skip
-    return pd.concat([main, df]).sort_values("origin_time").reset_index(drop=True)
+    main = pd.DataFrame({"source_id": ["999999"], "source_origin_time": [t0],
+                         "source_latitude_deg": [hypo[0]], "source_longitude_deg": [hypo[1]],
+                         "source_depth_km": [hypo[2]], "ml": [6.1], "mw": [6.0]})  # fmt: skip
+    return pd.concat([main, df]).sort_values("source_origin_time").reset_index(drop=True)
 
 
 def _init(capsys, *args) -> tuple[int, str, str]:
@@ -110,10 +112,10 @@ def test_amatrice_study_derives_window_stations_and_shocks(tmp_path, inventory, 
     events = plane_catalog(155.0, 49.0, seed=2)
     # a large foreshock 3 days before (a Visso) and a large aftershock after
     big = events.iloc[[5, 400]].copy()
-    big["event_id"] = ["1000001", "1000002"]
-    big["origin_time"] = [T0 - pd.Timedelta(days=3), T0 + pd.Timedelta(days=2)]
+    big["source_id"] = ["1000001", "1000002"]
+    big["source_origin_time"] = [T0 - pd.Timedelta(days=3), T0 + pd.Timedelta(days=2)]
     big["mw"] = [5.4, 5.1]
-    events = pd.concat([events, big]).sort_values("origin_time")
+    events = pd.concat([events, big]).sort_values("source_origin_time")
     cat = write_tan(tmp_path / "cat.txt", events)
     out = tmp_path / "a.toml"
     code, _, err = _init(capsys, "--quakeml", AMATRICE, "--catalog", cat, "--inventory",
@@ -181,8 +183,10 @@ def test_a_time_and_a_catalog_give_the_mainshock_and_plane(tmp_path, inventory, 
 
 def test_an_event_id_at_an_event_service(tmp_path, inventory, capsys):
     cat = write_tan(tmp_path / "cat.txt", plane_catalog(155.0, 49.0, seed=5))
-    stations = pd.DataFrame(STATIONS, columns=["network", "station", "latitude", "longitude",
-                                               "elevation_m", "channels", "sampling_rate"])  # fmt: skip
+    stations = pd.DataFrame(STATIONS, columns=[
+        "station_network_code", "station_code", "station_latitude_deg", "station_longitude_deg",
+        "station_elevation_m", "station_channels", "station_sampling_rate_hz",
+    ])  # fmt: skip
     with FDSNService(str(tmp_path), stations, pd.DataFrame(),
                      quakeml={"7073641": AMATRICE.read_bytes()}) as svc:  # fmt: skip
         out = tmp_path / "e.toml"
@@ -230,7 +234,7 @@ def test_a_quakeml_without_origin_or_magnitude(what, tmp_path, inventory, capsys
 
 def test_a_catalog_that_does_not_cover_the_mainshock(tmp_path, inventory, capsys):
     events = plane_catalog(155.0, 49.0)
-    events["origin_time"] += pd.Timedelta(days=400)
+    events["source_origin_time"] += pd.Timedelta(days=400)
     cat = write_tan(tmp_path / "cat.txt", events)
     code, _, err = _init(capsys, "--quakeml", AMATRICE, "--catalog", cat, "--inventory",
                          inventory, "--out", tmp_path / "x.toml")  # fmt: skip

@@ -44,8 +44,10 @@ def _catalog_config(folder: Path, raw: dict, **stations) -> str:
 @pytest.fixture
 def catalog_study(tmp_path, norcia_raw):
     """A catalog study whose FDSN station service is down."""
-    cols = ["network", "station", "latitude", "longitude", "elevation_m", "channels"]
-    rows = pd.DataFrame([dict(zip(cols, r[:6]), sampling_rate=r[6]) for r in NORCIA_STATIONS])
+    cols = ["station_network_code", "station_code", "station_latitude_deg",
+            "station_longitude_deg", "station_elevation_m", "station_channels",
+            "station_sampling_rate_hz"]  # fmt: skip
+    rows = pd.DataFrame(NORCIA_STATIONS, columns=cols)
     (tmp_path / "sds").mkdir()
     svc = FDSNService(str(tmp_path / "sds"), rows, pd.DataFrame())
     svc.up()
