@@ -33,8 +33,8 @@ def raw_windows(cfg: StudyConfig, before_s: float = 9.0, after_s: float = 25.0) 
                 continue
             t = UTCDateTime(ns=int(p[i, j].astype("datetime64[ns]").astype(np.int64)))
             st = sds.get_waveforms(
-                srow["station_network_code"], srow["station_code"], "*", f"{srow['station_channels']}?",
-                t - before_s, t + after_s,
+                srow["station_network_code"], srow["station_code"], "*",
+                f"{srow['station_channels']}?", t - before_s, t + after_s,
             )  # fmt: skip
             st.merge()
             comps = {tr.stats.channel[-1]: tr for tr in st}
@@ -88,7 +88,9 @@ def write_seisbench(windows: list[dict], out: Path, blocks: bool, chunks: bool) 
             for w in items:
                 ev, sta = w["event"], w["station"]
                 meta = {
-                    "trace_name": f"{w['event_id']}.{sta['station_network_code']}.{sta['station_code']}",
+                    "trace_name": ".".join(
+                        [w["event_id"], sta["station_network_code"], sta["station_code"]]
+                    ),
                     "trace_start_time": _iso(w["start_ns"]),
                     "trace_sampling_rate_hz": w["rate"],
                     "trace_p_arrival_sample": (w["p_ns"] - w["start_ns"]) * w["rate"] / 1e9,
