@@ -177,9 +177,10 @@ def pairs_step(cfg: GridSettings) -> str:
     ds = dataset.open_cube(store)
     sl = dataset.read_station_slice(ds, [station], p.window_s)
     ev = dataset.event_table(ds)
-    for c in ("latitude", "longitude"):  # cube coordinate -> the frame's column
-        ev[f"source_{c}_deg"] = ds[c].values
-    ev["source_depth_km"] = ds["depth_km"].values
+    for cube_name, col in (("latitude", "source_latitude_deg"),
+                           ("longitude", "source_longitude_deg"),
+                           ("depth_km", "source_depth_km")):  # fmt: skip
+        ev[col] = ds[cube_name].values  # the cube keeps its own coordinate names
     ok = np.flatnonzero(sl.ok & np.isfinite(ev["source_magnitude"].to_numpy()))
     events = ev.iloc[ok].reset_index(drop=True)
     pairs, spectra, summary = analyse_pairs(events, sl.x[ok], sl.sampling_rate, p)
