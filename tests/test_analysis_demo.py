@@ -39,6 +39,9 @@ SMALLER = {
     "experiments.bands.seeds": [1, 2, 3],
     "experiments.false_dates.seeds": [1],  # its statistics: tests/test_analysis_false_dates.py
     "experiments.pairs.max_pairs": 40,
+    # one seed of the controls: the panel is checked here, their statistics in
+    # tests/test_controls_confounds.py and tests/test_controls.py
+    "experiments.controls.seeds": [1],
 }
 
 pytestmark = pytest.mark.slow
